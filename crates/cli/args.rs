@@ -1,0 +1,134 @@
+//! Command-line flags. Parsing only validates; the redactor is built from
+//! them in [`Args::redactor`].
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use logscrub::{HashKey, Mask, Redactor};
+
+/// Masks secrets and personal data in logs: reads the files named (or
+/// stdin), writes the masked lines to stdout.
+#[derive(Parser, Debug)]
+#[command(name = "logscrub", version, args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Files to scrub, in order ("-" is stdin). Default: stdin.
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Print counts per rule to stderr at the end (never matched text).
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// Flags that choose and tune the rules, shared by every command.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// Packs to run, comma-separated: pack names, `default`, `all`.
+    #[arg(long, value_delimiter = ',', global = true)]
+    pub packs: Vec<String>,
+
+    /// Rule ids to turn off, comma-separated.
+    #[arg(long, value_delimiter = ',', global = true)]
+    pub disable: Vec<String>,
+
+    /// Override a rule's mask: ID=MASK, where MASK is label, label=TEMPLATE,
+    /// fixed, keep=P,S, keep-after=C, hash or drop. Repeatable.
+    #[arg(long = "mask", value_name = "ID=MASK", global = true)]
+    pub masks: Vec<String>,
+
+    /// Extra rule files (TOML) to load. Repeatable.
+    #[arg(long = "rules", value_name = "FILE", global = true)]
+    pub rule_files: Vec<PathBuf>,
+
+    /// Load only the rule files given with --rules, not the embedded packs.
+    #[arg(long, global = true)]
+    pub no_builtin: bool,
+
+    /// A file holding the key for hash masks. The key can also come from
+    /// the LOGSCRUB_HASH_KEY environment variable; it is never a flag
+    /// value, which `ps` would show.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub hash_key_file: Option<PathBuf>,
+
+    /// Longest line processed whole, in bytes; longer lines are processed
+    /// in overlapping windows.
+    #[arg(long, default_value_t = logscrub::DEFAULT_MAX_LINE, global = true)]
+    pub max_line: usize,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List rules, or run their test cases.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// List every rule: id, pack, category, mask, whether it runs.
+    List(ListArgs),
+    /// Run the test cases of the embedded rules and of the rule files named.
+    Test(TestArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Print a Markdown table (as in patterns/README.md).
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TestArgs {
+    /// Rule files to test; with none, the embedded packs are tested.
+    pub files: Vec<PathBuf>,
+}
+
+impl EngineArgs {
+    /// Builds the redactor these flags describe.
+    pub fn redactor(&self) -> anyhow::Result<Redactor> {
+        let mut b = Redactor::builder();
+        b.builtin_packs(!self.no_builtin).max_line(self.max_line);
+        for f in &self.rule_files {
+            b.rules_file(f);
+        }
+        if !self.packs.is_empty() {
+            b.packs(self.packs.iter().map(|p| p.trim().to_string()));
+        }
+        for id in &self.disable {
+            b.disable(id.trim());
+        }
+        for m in &self.masks {
+            let (id, mask) = m.split_once('=').with_context(|| format!("--mask {m:?}: expected ID=MASK"))?;
+            let mask: Mask = mask.parse()?;
+            b.mask(id, mask);
+        }
+        if let Some(key) = self.hash_key()? {
+            b.hash_key(key);
+        }
+        Ok(b.build()?)
+    }
+
+    fn hash_key(&self) -> anyhow::Result<Option<HashKey>> {
+        let bytes = if let Some(path) = &self.hash_key_file {
+            let mut k = std::fs::read(path).with_context(|| format!("cannot read hash key file {}", path.display()))?;
+            while k.last().is_some_and(|b| b.is_ascii_whitespace()) {
+                k.pop();
+            }
+            k
+        } else if let Some(v) = std::env::var_os("LOGSCRUB_HASH_KEY") {
+            v.into_encoded_bytes()
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(HashKey::new(bytes)?))
+    }
+}

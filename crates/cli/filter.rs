@@ -1,0 +1,62 @@
+//! The default command: scrub stdin or the files named to stdout.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use logscrub::Stats;
+
+use crate::args::Args;
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let redactor = args.engine.redactor()?;
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(256 * 1024, stdout);
+    let mut total = Stats::default();
+    if args.files.is_empty() {
+        total = redactor.redact_reader(io::stdin().lock(), &mut out).context("stdin")?;
+    } else {
+        for path in &args.files {
+            let stats = if path.as_os_str() == "-" {
+                redactor.redact_reader(io::stdin().lock(), &mut out).context("stdin")?
+            } else {
+                let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+                redactor.redact_reader(file, &mut out).with_context(|| format!("while scrubbing {}", path.display()))?
+            };
+            total.merge(&stats);
+        }
+    }
+    out.flush()?;
+    if args.stats {
+        print_stats(&total);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Counts only: rule ids and numbers, never input text.
+fn print_stats(s: &Stats) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "logscrub: {} lines, {} bytes, {} masked lines, {} dropped, {} findings",
+        s.lines(),
+        s.bytes(),
+        s.masked_lines(),
+        s.dropped_lines(),
+        s.findings()
+    );
+    if s.long_lines() + s.guarded_windows() + s.unterminated_blocks() + s.internal_errors() > 0 {
+        let _ = writeln!(
+            err,
+            "logscrub: {} long lines, {} guarded windows, {} unterminated key blocks, {} internal errors",
+            s.long_lines(),
+            s.guarded_windows(),
+            s.unterminated_blocks(),
+            s.internal_errors()
+        );
+    }
+    for (id, n) in s.by_rule() {
+        let _ = writeln!(err, "logscrub:   {id}: {n}");
+    }
+}

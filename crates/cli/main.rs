@@ -1,0 +1,38 @@
+//! The `logscrub` binary: parses flags, runs one command, maps the outcome
+//! to an exit status. 0: done (for `rules test`: all passed); 1: `rules
+//! test` found failures; 2: an error, printed once on stderr. A closed
+//! stdout (`logscrub | head`) is not an error.
+
+mod args;
+mod filter;
+mod rules_cmd;
+
+use std::io;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Args, Command, RulesCommand};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match &args.command {
+        None => filter::run(&args),
+        Some(Command::Rules { command: RulesCommand::List(list) }) => rules_cmd::list(&args, list),
+        Some(Command::Rules { command: RulesCommand::Test(test) }) => rules_cmd::test(&args, test),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("logscrub: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}

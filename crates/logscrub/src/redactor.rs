@@ -1,0 +1,903 @@
+//! The redactor: builds the rule set, then finds and masks secrets line by
+//! line.
+//!
+//! Data flows one way: prefilter (which rules could match), confirmation
+//! (regex and validators on the candidates only), span resolution (merge
+//! overlapping findings) and masking.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use crate::error::{Error, ErrorKind};
+use crate::mask::{self, HashKey, Mask};
+use crate::packs;
+use crate::prefilter::{Candidates, Prefilter};
+use crate::rules::{self, Pack, Rule};
+use crate::stats::Stats;
+use crate::stream::Stream;
+use crate::validate::{self, Validator};
+
+/// The longest line processed whole by default; longer lines are processed
+/// in overlapping windows.
+pub const DEFAULT_MAX_LINE: usize = 1 << 20;
+
+/// The hash key rule test cases are written with.
+pub const TEST_KEY: &[u8] = b"logscrub-rule-tests-only-key";
+
+/// A confirmed secret: which rule found it and where, never its text.
+///
+/// # Example
+///
+/// ```
+/// let redactor = logscrub::Redactor::new();
+/// let line = b"login ok user=jane password=hunter2hunter2";
+/// let found = redactor.find(line);
+/// assert_eq!(found.len(), 1);
+/// assert_eq!(found[0].rule().id(), "password-assignment");
+/// assert_eq!(&line[found[0].range()], b"hunter2hunter2");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Finding<'r> {
+    rule: &'r Rule,
+    start: usize,
+    end: usize,
+}
+
+impl<'r> Finding<'r> {
+    /// The rule that found the secret.
+    pub fn rule(&self) -> &'r Rule {
+        self.rule
+    }
+    /// Byte offset where the secret starts.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+    /// Byte offset just past the secret.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+    /// `start..end`.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start..self.end
+    }
+}
+
+/// A finding inside the engine: a rule index and a byte span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Hit {
+    pub rule: u32,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A multi-line block still open at the end of a segment.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Open {
+    pub rule: u32,
+    /// Where the opening match started (0 when carried in).
+    pub begin: usize,
+    /// Where the masked body starts.
+    pub body: usize,
+}
+
+/// What masking did to a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Masked,
+    Dropped,
+}
+
+/// Masks secrets in log lines. Cheap to clone and safe to share between
+/// threads.
+///
+/// # Example
+///
+/// ```
+/// use logscrub::Redactor;
+///
+/// let redactor = Redactor::new();
+/// let out = redactor.redact(b"GET /login Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl");
+/// assert_eq!(&out[..], b"GET /login Authorization: Bearer [REDACTED:http-bearer]");
+///
+/// // Clean lines come back borrowed: no copy, no allocation.
+/// assert!(matches!(redactor.redact(b"GET /health 200"), std::borrow::Cow::Borrowed(_)));
+/// ```
+#[derive(Clone)]
+pub struct Redactor {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub rules: Vec<Rule>,
+    pub packs: Vec<Pack>,
+    pub enabled: Vec<bool>,
+    /// Triggers of the enabled rules.
+    pub prefilter: Prefilter,
+    /// Triggers of every rule, to run any rule's tests.
+    pub every: Prefilter,
+    /// Rendered labels of enabled rules: text that is already masked.
+    labels: HashSet<Vec<u8>>,
+    /// Finds rendered labels in a segment.
+    label_finder: AhoCorasick,
+    longest_label: usize,
+    names: HashSet<Vec<u8>>,
+    key: Option<HashKey>,
+    /// The key rule tests use, so that their expected output is stable.
+    test_key: HashKey,
+    /// Rule ids in rule order, shared with [`Stats`].
+    pub ids: Arc<[String]>,
+    pub max_line: usize,
+    /// The longest match of any enabled rule: how far windows overlap.
+    pub guard: usize,
+}
+
+impl Default for Redactor {
+    fn default() -> Redactor {
+        Redactor::new()
+    }
+}
+
+impl Redactor {
+    /// A redactor with the default packs and masks.
+    ///
+    /// # Panics
+    ///
+    /// Never in practice: the embedded packs are validated by the test
+    /// suite. [`RedactorBuilder::build`] is the fallible twin.
+    pub fn new() -> Redactor {
+        Redactor::builder().build().expect("the embedded default packs are valid")
+    }
+
+    /// A builder to choose packs, rules, masks and limits.
+    pub fn builder() -> RedactorBuilder {
+        RedactorBuilder::new()
+    }
+
+    /// Masks the secrets in one line (or any slice processed as one
+    /// segment). Returns the input borrowed when nothing matched.
+    ///
+    /// A multi-line block (a private key) that opens here and does not end
+    /// is masked to the end of the slice. If a rule with the `drop` mask
+    /// matched, the result is empty: use [`Redactor::stream`] to omit the
+    /// line altogether.
+    pub fn redact<'h>(&self, line: &'h [u8]) -> Cow<'h, [u8]> {
+        let inner = &*self.inner;
+        let mut hits = Vec::new();
+        if let Some(open) = inner.scan(&inner.prefilter, None, line, None, &mut hits) {
+            inner.close(open, line.len(), &mut hits);
+        }
+        if hits.is_empty() {
+            return Cow::Borrowed(line);
+        }
+        let mut out = Vec::with_capacity(line.len() + 32);
+        match inner.apply(line, &mut hits, true, &mut out) {
+            Outcome::Masked => Cow::Owned(out),
+            Outcome::Dropped => Cow::Borrowed(&[]),
+        }
+    }
+
+    /// The secrets in one line, in order, without masking them. Overlapping
+    /// findings of different rules are all reported.
+    pub fn find<'r>(&'r self, line: &[u8]) -> Vec<Finding<'r>> {
+        let inner = &*self.inner;
+        let mut hits = Vec::new();
+        if let Some(open) = inner.scan(&inner.prefilter, None, line, None, &mut hits) {
+            inner.close(open, line.len(), &mut hits);
+        }
+        sort_hits(&mut hits);
+        hits.iter().map(|h| Finding { rule: &inner.rules[h.rule as usize], start: h.start, end: h.end }).collect()
+    }
+
+    /// A writer that masks what is written to it, line by line, into `out`.
+    /// Call [`Stream::finish`] at the end to process a last line with no
+    /// newline and get `out` back.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let redactor = logscrub::Redactor::new();
+    /// let mut stream = redactor.stream(Vec::new());
+    /// stream.write_all(b"db=postgres://app:s3cr3t-pw@db:5432/app\nok\n").unwrap();
+    /// let (out, stats) = stream.finish().unwrap();
+    /// assert_eq!(out, b"db=postgres://app:[REDACTED:url-userinfo]@db:5432/app\nok\n");
+    /// assert_eq!(stats.lines(), 2);
+    /// ```
+    pub fn stream<W: Write>(&self, out: W) -> Stream<W> {
+        Stream::new(self.clone(), out)
+    }
+
+    /// Masks everything `input` yields into `output`, flushing `output`
+    /// after each read so that a live pipe (`tail -F`) stays live.
+    pub fn redact_reader<R: Read, W: Write>(&self, mut input: R, output: W) -> io::Result<Stats> {
+        let mut stream = self.stream(output);
+        let mut buf = vec![0; 256 * 1024];
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            stream.write_all(&buf[..n])?;
+            stream.flush()?;
+        }
+        let (mut out, stats) = stream.finish()?;
+        out.flush()?;
+        Ok(stats)
+    }
+
+    /// Every rule loaded, enabled or not, in load order.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.inner.rules.iter()
+    }
+
+    /// Every pack loaded.
+    pub fn packs(&self) -> &[Pack] {
+        &self.inner.packs
+    }
+
+    /// Whether the rule with this id runs.
+    pub fn is_enabled(&self, id: &str) -> bool {
+        self.inner.rules.iter().position(|r| r.id == id).is_some_and(|i| self.inner.enabled[i])
+    }
+
+    /// The longest line processed whole.
+    pub fn max_line(&self) -> usize {
+        self.inner.max_line
+    }
+
+    /// Runs every rule's own test cases (or only those of `ids`) and
+    /// returns the failures. Each rule runs alone with its default mask;
+    /// hash masks use a fixed test key.
+    pub fn test_rules(&self, ids: Option<&[&str]>) -> Vec<TestFailure> {
+        self.inner.test_rules(ids)
+    }
+}
+
+/// A rule test case that did not pass. See [`Redactor::test_rules`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestFailure {
+    /// The rule's id.
+    pub rule: String,
+    /// `file:line` of the rule.
+    pub location: String,
+    /// What went wrong.
+    pub kind: TestFailureKind,
+    /// The test input.
+    pub input: String,
+    /// What the rule was expected to produce.
+    pub expected: String,
+    /// What it produced.
+    pub actual: String,
+}
+
+/// How a rule test case failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TestFailureKind {
+    /// A positive case did not give the expected output.
+    Positive,
+    /// A negative case was changed.
+    Negative,
+    /// Masking the expected output again changed it.
+    NotIdempotent,
+}
+
+fn sort_hits(hits: &mut Vec<Hit>) {
+    hits.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(a.rule.cmp(&b.rule)));
+    hits.dedup();
+}
+
+impl Inner {
+    /// Finds the hits in one segment. `carried` is a multi-line block open
+    /// from the previous segment. Returns the block still open at the end,
+    /// whose body hit the caller adds with [`Inner::close`] or its window
+    /// logic.
+    pub(crate) fn scan(
+        &self,
+        pf: &Prefilter,
+        only: Option<u32>,
+        seg: &[u8],
+        carried: Option<u32>,
+        hits: &mut Vec<Hit>,
+    ) -> Option<Open> {
+        let mut from = 0;
+        if let Some(rule) = carried {
+            let end = self.rules[rule as usize].end.as_ref().expect("open blocks belong to multi-line rules");
+            match end.find(seg) {
+                Some(m) => {
+                    if m.start() > 0 {
+                        hits.push(Hit { rule, start: 0, end: m.start() });
+                    }
+                    from = m.end();
+                }
+                None => return Some(Open { rule, begin: 0, body: 0 }),
+            }
+        }
+        let wanted = |r: u32| only.is_none_or(|o| o == r);
+        let mut open = None;
+        let mut cands = Candidates::default();
+        pf.keywords(seg, &mut cands);
+        if !cands.is_empty() {
+            for r in cands.iter().filter(|&r| wanted(r)) {
+                self.confirm(r, seg, 0, seg.len(), from, &mut open, hits);
+            }
+        }
+        if !pf.digit_rules().is_empty() {
+            for run in pf.digit_runs(seg) {
+                for &(r, need) in pf.digit_rules() {
+                    if run.digits >= need && wanted(r) {
+                        // A digit rule's match holds the run, so it lies
+                        // within the rule's longest match of it.
+                        let reach = self.rules[r as usize].max_len;
+                        let lo = run.start.saturating_sub(reach);
+                        let hi = (run.end + reach).min(seg.len());
+                        self.confirm(r, seg, lo, hi, from, &mut open, hits);
+                    }
+                }
+            }
+        }
+        open
+    }
+
+    /// Confirms rule `r` on `seg[lo..hi]` (with `seg` as context for
+    /// anchors and word boundaries).
+    #[allow(clippy::too_many_arguments)]
+    fn confirm(
+        &self,
+        r: u32,
+        seg: &[u8],
+        lo: usize,
+        hi: usize,
+        from: usize,
+        open: &mut Option<Open>,
+        hits: &mut Vec<Hit>,
+    ) {
+        let rule = &self.rules[r as usize];
+        if let Some(within) = &rule.within {
+            // Run the rule inside each scope: every `name=value` of a
+            // Cookie header, say, without touching the rest of the line.
+            let mut locs = within.capture_locations();
+            let mut at = lo;
+            while at <= hi {
+                let Some(m) = within.captures_read_at(&mut locs, &seg[..hi], at) else { break };
+                at = if m.end() > m.start() { m.end() } else { m.end() + 1 };
+                let (s, e) = locs.get(1).unwrap_or((m.start(), m.end()));
+                self.confirm_in(r, rule, seg, s, e, from, open, hits);
+            }
+            return;
+        }
+        self.confirm_in(r, rule, seg, lo, hi, from, open, hits);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn confirm_in(
+        &self,
+        r: u32,
+        rule: &Rule,
+        seg: &[u8],
+        lo: usize,
+        hi: usize,
+        from: usize,
+        open: &mut Option<Open>,
+        hits: &mut Vec<Hit>,
+    ) {
+        let hay = &seg[..hi];
+        let mut locs = rule.regex.capture_locations();
+        let mut at = if rule.end.is_some() { lo.max(from) } else { lo };
+        while at <= hay.len() {
+            let Some(m) = rule.regex.captures_read_at(&mut locs, hay, at) else { break };
+            at = if m.end() > m.start() { m.end() } else { m.end() + 1 };
+            if let Some(end) = &rule.end {
+                // A block: masked from the end of the opening match to the
+                // start of the end marker, which may be lines away.
+                match end.find_at(seg, m.end()) {
+                    Some(e) => {
+                        if e.start() > m.end() {
+                            hits.push(Hit { rule: r, start: m.end(), end: e.start() });
+                        }
+                        at = at.max(e.end());
+                    }
+                    None => {
+                        if open.is_none_or(|o| m.start() < o.begin) {
+                            *open = Some(Open { rule: r, begin: m.start(), body: m.end() });
+                        }
+                        return;
+                    }
+                }
+                continue;
+            }
+            let Some((s, e)) = rule.groups.iter().find_map(|&g| locs.get(g)) else { continue };
+            if e > s && !self.inside_mask(seg, s, e) && self.accepts(rule, &seg[s..e]) {
+                hits.push(Hit { rule: r, start: s, end: e });
+            }
+        }
+    }
+
+    /// Whether `seg[s..e]` lies inside a mask this redactor produces (a
+    /// label, a pseudonym or a run of `*`), so that masking again leaves
+    /// masked text alone even when a rule's value class takes only part of
+    /// a mask.
+    fn inside_mask(&self, seg: &[u8], s: usize, e: usize) -> bool {
+        if seg[s..e].iter().all(|&b| b == b'*') {
+            return true;
+        }
+        let lo = s.saturating_sub(self.longest_label);
+        let hi = (e + self.longest_label).min(seg.len());
+        if self.label_finder.find_iter(&seg[lo..hi]).any(|m| lo + m.start() <= s && e <= lo + m.end()) {
+            return true;
+        }
+        // A pseudonym <name:8 hex>: find the brackets around the span.
+        let open =
+            memchr::memrchr(b'<', &seg[s.saturating_sub(80)..=s.min(seg.len() - 1)]).map(|i| s.saturating_sub(80) + i);
+        let close = memchr::memchr(b'>', &seg[e.saturating_sub(1)..(e + 80).min(seg.len())]).map(|i| e - 1 + i);
+        matches!((open, close), (Some(o), Some(c)) if o < c && self.is_mask(&seg[o..=c]))
+    }
+
+    /// Validators, entropy floor and allowlists on a candidate secret.
+    fn accepts(&self, rule: &Rule, secret: &[u8]) -> bool {
+        if self.is_mask(secret) {
+            return false;
+        }
+        if let Some(allow) = &rule.allow {
+            if allow.is_match(secret) {
+                return false;
+            }
+        }
+        if let Some(floor) = rule.entropy {
+            if validate::entropy(secret) < floor {
+                return false;
+            }
+        }
+        rule.validators.iter().all(|v| v.check(secret))
+    }
+
+    /// Whether `s` is a mask this redactor produces, so that masking again
+    /// leaves it alone.
+    fn is_mask(&self, s: &[u8]) -> bool {
+        if s.iter().all(|&b| b == b'*') || self.labels.contains(s) {
+            return true;
+        }
+        // <name:8 hex>
+        if let [b'<', body @ .., b'>'] = s {
+            if let Some(colon) = memchr::memrchr(b':', body) {
+                let (name, hex) = (&body[..colon], &body[colon + 1..]);
+                return hex.len() == 8
+                    && hex.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+                    && self.names.contains(name);
+            }
+        }
+        false
+    }
+
+    /// Adds the body hit of a block left open at the end of a complete
+    /// segment: it is masked to the end.
+    pub(crate) fn close(&self, open: Open, len: usize, hits: &mut Vec<Hit>) {
+        if open.body < len {
+            hits.push(Hit { rule: open.rule, start: open.body, end: len });
+        }
+    }
+
+    /// Writes `seg` with its hits masked to `out`. Overlapping hits merge so
+    /// that their union is masked, with the mask of the widest; a mask that
+    /// reveals part of the secret is only used on a span one rule found
+    /// alone. With `allow_drop`, a hit of a `drop` rule drops the segment.
+    pub(crate) fn apply(&self, seg: &[u8], hits: &mut Vec<Hit>, allow_drop: bool, out: &mut Vec<u8>) -> Outcome {
+        self.apply_with(seg, hits, allow_drop, false, self.key.as_ref(), out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_with(
+        &self,
+        seg: &[u8],
+        hits: &mut Vec<Hit>,
+        allow_drop: bool,
+        defaults: bool,
+        key: Option<&HashKey>,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        fn pick(r: &Rule, defaults: bool) -> (&Mask, &String) {
+            if defaults {
+                (&r.default_mask, &r.default_label)
+            } else {
+                (&r.mask, &r.label)
+            }
+        }
+        let mask_of = |r| pick(r, defaults);
+        sort_hits(hits);
+        if allow_drop && hits.iter().any(|h| *mask_of(&self.rules[h.rule as usize]).0 == Mask::Drop) {
+            return Outcome::Dropped;
+        }
+        let mut pos = 0;
+        let mut i = 0;
+        while i < hits.len() {
+            let first = hits[i];
+            let (mut end, mut widest, mut alone) = (first.end, first, true);
+            let mut j = i + 1;
+            while j < hits.len() && hits[j].start < end {
+                let h = hits[j];
+                alone &= (h.start, h.end) == (first.start, first.end);
+                if h.end - h.start > widest.end - widest.start {
+                    widest = h;
+                }
+                end = end.max(h.end);
+                j += 1;
+            }
+            let rule = &self.rules[widest.rule as usize];
+            let (m, label) = mask_of(rule);
+            let how = if alone || !m.reveals() { m } else { &Mask::Fixed };
+            out.extend_from_slice(&seg[pos..first.start]);
+            mask::render(how, label, &rule.name, &seg[first.start..end], key, out);
+            pos = end;
+            i = j;
+        }
+        out.extend_from_slice(&seg[pos..]);
+        Outcome::Masked
+    }
+
+    /// Redacts one complete line with only rule `r` (any rule, enabled or
+    /// not), for rule tests.
+    fn redact_only(&self, r: u32, line: &[u8]) -> Vec<u8> {
+        let mut hits = Vec::new();
+        if let Some(open) = self.scan(&self.every, Some(r), line, None, &mut hits) {
+            self.close(open, line.len(), &mut hits);
+        }
+        if hits.is_empty() {
+            return line.to_vec();
+        }
+        let mut out = Vec::new();
+        match self.apply_with(line, &mut hits, true, true, Some(&self.test_key), &mut out) {
+            Outcome::Masked => out,
+            Outcome::Dropped => Vec::new(),
+        }
+    }
+
+    fn test_rules(&self, ids: Option<&[&str]>) -> Vec<TestFailure> {
+        let mut failures = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            if ids.is_some_and(|ids| !ids.contains(&rule.id.as_str())) {
+                continue;
+            }
+            let fail = |kind, input: &str, expected: &str, actual: &[u8]| TestFailure {
+                rule: rule.id.clone(),
+                location: rule.location(),
+                kind,
+                input: input.to_string(),
+                expected: expected.to_string(),
+                actual: String::from_utf8_lossy(actual).into_owned(),
+            };
+            for ex in &rule.positive {
+                let got = self.redact_only(i as u32, ex.input.as_bytes());
+                if got != ex.output.as_bytes() {
+                    failures.push(fail(TestFailureKind::Positive, &ex.input, &ex.output, &got));
+                    continue;
+                }
+                let again = self.redact_only(i as u32, &got);
+                if again != got {
+                    failures.push(fail(TestFailureKind::NotIdempotent, &ex.output, &ex.output, &again));
+                }
+            }
+            for neg in &rule.negative {
+                let got = self.redact_only(i as u32, neg.as_bytes());
+                if got != neg.as_bytes() {
+                    failures.push(fail(TestFailureKind::Negative, neg, neg, &got));
+                }
+            }
+        }
+        failures
+    }
+}
+
+/// Builds a [`Redactor`]: which packs and rule files, which rules are off,
+/// masks, the hash key and limits.
+///
+/// Everything is compiled and validated in [`RedactorBuilder::build`]; any
+/// error refuses the whole set.
+///
+/// # Example
+///
+/// ```
+/// use logscrub::{HashKey, Mask, Redactor};
+///
+/// let redactor = Redactor::builder()
+///     .packs(["default", "network"])
+///     .disable("ipv4")
+///     .mask("email", Mask::Hash)
+///     .hash_key(HashKey::new(b"0123456789abcdef0123".to_vec()).unwrap())
+///     .build()
+///     .unwrap();
+/// let out = redactor.redact(b"signup email=jane@example.com");
+/// assert!(out.starts_with(b"signup email=<email:"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct RedactorBuilder {
+    builtin: bool,
+    files: Vec<Source>,
+    packs: Option<Vec<String>>,
+    disabled: Vec<String>,
+    masks: Vec<(String, Mask)>,
+    key: Option<HashKey>,
+    validators: Vec<Validator>,
+    max_line: usize,
+}
+
+#[derive(Clone, Debug)]
+enum Source {
+    Text { origin: String, text: String },
+    Path(PathBuf),
+}
+
+impl Default for RedactorBuilder {
+    fn default() -> RedactorBuilder {
+        RedactorBuilder::new()
+    }
+}
+
+impl RedactorBuilder {
+    /// A builder with the embedded packs and every default.
+    pub fn new() -> RedactorBuilder {
+        RedactorBuilder {
+            builtin: true,
+            files: Vec::new(),
+            packs: None,
+            disabled: Vec::new(),
+            masks: Vec::new(),
+            key: None,
+            validators: Vec::new(),
+            max_line: DEFAULT_MAX_LINE,
+        }
+    }
+
+    /// Whether to load the packs embedded in the library (default: yes).
+    pub fn builtin_packs(&mut self, yes: bool) -> &mut RedactorBuilder {
+        self.builtin = yes;
+        self
+    }
+
+    /// Adds a rule file from text; `origin` names it in errors.
+    pub fn rules_toml(&mut self, origin: &str, text: &str) -> &mut RedactorBuilder {
+        self.files.push(Source::Text { origin: origin.to_string(), text: text.to_string() });
+        self
+    }
+
+    /// Adds a rule file, read when the redactor is built.
+    pub fn rules_file(&mut self, path: impl Into<PathBuf>) -> &mut RedactorBuilder {
+        self.files.push(Source::Path(path.into()));
+        self
+    }
+
+    /// Chooses the packs that run, by name. `default` stands for every pack
+    /// that is on by default, `all` for every pack. Without this call the
+    /// default packs run.
+    pub fn packs<I, S>(&mut self, names: I) -> &mut RedactorBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.packs = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Turns a rule off by id.
+    pub fn disable(&mut self, id: &str) -> &mut RedactorBuilder {
+        self.disabled.push(id.to_string());
+        self
+    }
+
+    /// Overrides the mask of a rule by id.
+    pub fn mask(&mut self, id: &str, mask: Mask) -> &mut RedactorBuilder {
+        self.masks.push((id.to_string(), mask));
+        self
+    }
+
+    /// The key for [`Mask::Hash`] pseudonyms. Required when a running rule
+    /// uses the hash mask.
+    pub fn hash_key(&mut self, key: HashKey) -> &mut RedactorBuilder {
+        self.key = Some(key);
+        self
+    }
+
+    /// Registers a validator that rule files may name.
+    pub fn validator(&mut self, v: Validator) -> &mut RedactorBuilder {
+        self.validators.push(v);
+        self
+    }
+
+    /// The longest line processed whole (default 1 MiB). A longer line is
+    /// processed in windows that overlap by the longest possible match.
+    pub fn max_line(&mut self, bytes: usize) -> &mut RedactorBuilder {
+        self.max_line = bytes;
+        self
+    }
+
+    /// Compiles and validates everything.
+    pub fn build(&self) -> Result<Redactor, Error> {
+        let mut packs: Vec<Pack> = Vec::new();
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut load = |origin: &str, text: &str| -> Result<(), Error> {
+            let (pack, rs) = rules::parse(origin, text, &self.validators)?;
+            if let Some(p) = packs.iter().find(|p| p.name == pack.name) {
+                return Err(Error::new(
+                    ErrorKind::Duplicate,
+                    format!("pack {:?} is also defined in {}", pack.name, p.origin),
+                )
+                .at(origin, Some(1)));
+            }
+            for r in &rs {
+                if let Some(prev) =
+                    rules.iter().chain(rs.iter().take_while(|x| !std::ptr::eq(*x, r))).find(|x| x.id == r.id)
+                {
+                    return Err(Error::new(
+                        ErrorKind::Duplicate,
+                        format!("the id is also used at {}", prev.location()),
+                    )
+                    .at(origin, Some(r.line))
+                    .rule(&r.id));
+                }
+            }
+            packs.push(pack);
+            rules.extend(rs);
+            Ok(())
+        };
+        if self.builtin {
+            for (name, text) in packs::BUILTIN {
+                load(&format!("builtin:{name}"), text)?;
+            }
+        }
+        for src in &self.files {
+            match src {
+                Source::Text { origin, text } => load(origin, text)?,
+                Source::Path(p) => {
+                    let origin = p.display().to_string();
+                    let text = std::fs::read_to_string(p).map_err(|e| {
+                        Error::new(ErrorKind::Config, format!("cannot read rule file: {e}")).at(&origin, None)
+                    })?;
+                    load(&origin, &text)?;
+                }
+            }
+        }
+
+        // Which packs run.
+        let mut on_packs: Vec<&str> = Vec::new();
+        match &self.packs {
+            None => on_packs.extend(packs.iter().filter(|p| p.default).map(|p| p.name.as_str())),
+            Some(names) => {
+                for n in names {
+                    match n.as_str() {
+                        "default" => on_packs.extend(packs.iter().filter(|p| p.default).map(|p| p.name.as_str())),
+                        "all" => on_packs.extend(packs.iter().map(|p| p.name.as_str())),
+                        n if packs.iter().any(|p| p.name == n) => on_packs.push(n),
+                        n => {
+                            let known: Vec<&str> = packs.iter().map(|p| p.name.as_str()).collect();
+                            return Err(Error::new(
+                                ErrorKind::Unknown,
+                                format!("unknown pack {n:?}; known packs: default, all, {}", known.join(", ")),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let unknown_rule =
+            |id: &str| Error::new(ErrorKind::Unknown, format!("no rule has the id {id:?} (see `logscrub rules list`)"));
+        for id in &self.disabled {
+            if !rules.iter().any(|r| &r.id == id) {
+                return Err(unknown_rule(id));
+            }
+        }
+        let enabled: Vec<bool> =
+            rules.iter().map(|r| on_packs.contains(&r.pack.as_str()) && !self.disabled.contains(&r.id)).collect();
+        for (id, m) in &self.masks {
+            m.check().map_err(|why| Error::new(ErrorKind::Mask, why).rule(id))?;
+            let rule = rules.iter_mut().find(|r| &r.id == id).ok_or_else(|| unknown_rule(id))?;
+            if rule.end.is_some() && m.reveals() || rule.end.is_some() && *m == Mask::Hash {
+                return Err(Error::new(ErrorKind::Mask, "a multi-line rule masks with label, fixed or drop").rule(id));
+            }
+            rule.set_mask(m.clone());
+        }
+        if self.key.is_none() {
+            if let Some(r) = rules.iter().zip(&enabled).find(|(r, on)| **on && r.mask == Mask::Hash) {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "the hash mask needs a key: set LOGSCRUB_HASH_KEY or a key file",
+                )
+                .rule(&r.0.id));
+            }
+        }
+        let guard = rules.iter().zip(&enabled).filter(|(_, on)| **on).map(|(r, _)| r.max_len).max().unwrap_or(0);
+        let min_line = (4 * guard).max(256);
+        if self.max_line < min_line {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "max line {} is below {min_line}: four times the longest match of the rules in use",
+                    self.max_line
+                ),
+            ));
+        }
+        let labels: HashSet<Vec<u8>> =
+            rules.iter().flat_map(|r| [r.label.as_bytes().to_vec(), r.default_label.as_bytes().to_vec()]).collect();
+        let longest_label = labels.iter().map(Vec::len).max().unwrap_or(0);
+        let label_finder = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&labels)
+            .map_err(|e| Error::new(ErrorKind::Mask, format!("labels: {e}")))?;
+        let names = rules.iter().map(|r| r.name.as_bytes().to_vec()).collect();
+        let prefilter = Prefilter::new(&rules, |i| enabled[i]);
+        let every = Prefilter::new(&rules, |_| true);
+        let inner = Inner {
+            ids: rules.iter().map(|r| r.id.clone()).collect(),
+            rules,
+            packs,
+            enabled,
+            prefilter,
+            every,
+            labels,
+            label_finder,
+            longest_label,
+            names,
+            key: self.key.clone(),
+            test_key: HashKey::new(TEST_KEY.to_vec()).expect("the test key is long enough"),
+            max_line: self.max_line,
+            guard,
+        };
+        inner.check_reachable()?;
+        inner.check_masks_inert()?;
+        Ok(Redactor { inner: Arc::new(inner) })
+    }
+}
+
+impl Inner {
+    /// Every positive example must reach its rule: its keywords occur, its
+    /// regex and validators accept. Otherwise the rule cannot be trusted.
+    fn check_reachable(&self) -> Result<(), Error> {
+        for (i, rule) in self.rules.iter().enumerate() {
+            for ex in &rule.positive {
+                let mut hits = Vec::new();
+                let open = self.scan(&self.every, Some(i as u32), ex.input.as_bytes(), None, &mut hits);
+                if hits.is_empty() && open.is_none() {
+                    return Err(Error::new(
+                        ErrorKind::Tests,
+                        format!(
+                            "positive example {:?} is never masked: its keywords ({}) or digits trigger do not \
+                             occur, or the regex or a validator rejects it",
+                            ex.input,
+                            rule.keywords.join(", ")
+                        ),
+                    )
+                    .at(&rule.origin, Some(rule.line))
+                    .rule(&rule.id));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A mask must never trigger a rule, or redacting twice would differ
+    /// from redacting once.
+    fn check_masks_inert(&self) -> Result<(), Error> {
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !self.enabled[i] {
+                continue;
+            }
+            let mut hits = Vec::new();
+            let open = self.scan(&self.prefilter, None, rule.label.as_bytes(), None, &mut hits);
+            if !hits.is_empty() || open.is_some() {
+                let by = &self.rules[hits.first().map_or(open.map_or(0, |o| o.rule), |h| h.rule) as usize].id;
+                return Err(Error::new(
+                    ErrorKind::Mask,
+                    format!("its label {:?} is itself matched by rule '{by}'", rule.label),
+                )
+                .rule(&rule.id));
+            }
+        }
+        Ok(())
+    }
+}

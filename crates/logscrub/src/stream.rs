@@ -1,0 +1,270 @@
+//! Streaming: bytes in, lines framed, masked and written out, with bounded
+//! memory.
+//!
+//! A line is processed whole up to the redactor's maximum line length. A
+//! longer line is processed in windows of that length that overlap by twice
+//! the longest match any rule can make, so a secret at a window edge is seen
+//! whole in one window. A multi-line block (a private key) is masked from its
+//! opening marker to its end marker, across lines and windows; nothing is held
+//! back, so memory never depends on the input.
+
+use std::io::{self, Write};
+use std::panic::{self, AssertUnwindSafe};
+
+use memchr::{memchr, memchr_iter};
+
+use crate::redactor::{Hit, Outcome, Redactor};
+use crate::stats::Stats;
+
+/// A writer that masks the lines written to it into an inner writer. Made
+/// by [`Redactor::stream`].
+///
+/// Lines are written out as soon as their newline arrives; `flush` flushes
+/// the inner writer but keeps a partial line until its newline (or
+/// [`Stream::finish`]) comes, because masking half a line could let a
+/// secret through.
+pub struct Stream<W: Write> {
+    redactor: Redactor,
+    out: W,
+    /// The start of a line whose newline has not arrived.
+    pending: Vec<u8>,
+    /// The multi-line rule whose block is open.
+    block: Option<u32>,
+    /// After a guarded window: mask this many leading bytes of the next
+    /// segment with this rule.
+    guard_next: Option<(u32, usize)>,
+    /// The current line was too long and windows of it were written.
+    in_long: bool,
+    long_masked: bool,
+    hits: Vec<Hit>,
+    scratch: Vec<u8>,
+    stats: Stats,
+}
+
+impl<W: Write> Stream<W> {
+    pub(crate) fn new(redactor: Redactor, out: W) -> Stream<W> {
+        let ids = redactor.inner.ids.clone();
+        Stream {
+            redactor,
+            out,
+            pending: Vec::new(),
+            block: None,
+            guard_next: None,
+            in_long: false,
+            long_masked: false,
+            hits: Vec::new(),
+            scratch: Vec::new(),
+            stats: Stats::new(ids),
+        }
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The inner writer.
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
+    /// Processes a last line that has no newline, flushes, and returns the
+    /// inner writer and the counts.
+    pub fn finish(mut self) -> io::Result<(W, Stats)> {
+        if !self.pending.is_empty() || self.in_long {
+            let p = std::mem::take(&mut self.pending);
+            self.line(&p, false)?;
+        }
+        if self.block.take().is_some() {
+            self.stats.unterminated_blocks += 1;
+        }
+        self.out.flush()?;
+        Ok((self.out, self.stats))
+    }
+
+    fn feed(&mut self, data: &[u8]) -> io::Result<()> {
+        self.stats.bytes += data.len() as u64;
+        let mut rest = data;
+        if !self.pending.is_empty() || self.in_long {
+            match memchr(b'\n', rest) {
+                None => {
+                    self.pending.extend_from_slice(rest);
+                    return self.drain();
+                }
+                Some(i) => {
+                    self.pending.extend_from_slice(&rest[..i]);
+                    let mut p = std::mem::take(&mut self.pending);
+                    self.line(&p, true)?;
+                    p.clear();
+                    self.pending = p;
+                    rest = &rest[i + 1..];
+                }
+            }
+        }
+        // Complete lines go straight from the caller's buffer: no copy.
+        let mut start = 0;
+        for nl in memchr_iter(b'\n', rest) {
+            self.line(&rest[start..nl], true)?;
+            start = nl + 1;
+        }
+        self.pending.extend_from_slice(&rest[start..]);
+        self.drain()
+    }
+
+    /// Writes out windows of a partial line that has grown too long.
+    fn drain(&mut self) -> io::Result<()> {
+        let max = self.redactor.inner.max_line;
+        while self.pending.len() > max {
+            let mut p = std::mem::take(&mut self.pending);
+            let cut = self.window(&p[..max])?;
+            p.drain(..cut);
+            self.pending = p;
+        }
+        Ok(())
+    }
+
+    /// The rest of a line, complete.
+    fn line(&mut self, seg: &[u8], newline: bool) -> io::Result<()> {
+        let max = self.redactor.inner.max_line;
+        let mut rest = seg;
+        while rest.len() > max {
+            let cut = self.window(&rest[..max])?;
+            rest = &rest[cut..];
+        }
+        self.last(rest, newline)
+    }
+
+    /// Masks one window of a long line and writes its committed part;
+    /// returns how many bytes were committed.
+    fn window(&mut self, seg: &[u8]) -> io::Result<usize> {
+        if !self.in_long {
+            self.in_long = true;
+            self.stats.long_lines += 1;
+        }
+        let carried = self.block;
+        let inner = self.redactor.inner.clone();
+        self.hits.clear();
+        if let Some((rule, n)) = self.guard_next.take() {
+            self.hits.push(Hit { rule, start: 0, end: n.min(seg.len()) });
+        }
+        let (len, g) = (seg.len(), inner.guard);
+        let open = match panic::catch_unwind(AssertUnwindSafe(|| {
+            inner.scan(&inner.prefilter, None, seg, carried, &mut self.hits)
+        })) {
+            Ok(open) => open,
+            Err(_) => return self.internal_error(len).map(|()| len),
+        };
+        // Commit up to `len - 2g`, extended past any finding that starts
+        // before it: a finding that starts earlier is whole in this window.
+        self.hits.sort_unstable_by_key(|h| h.start);
+        let mut cut = len - 2 * g;
+        for h in &self.hits {
+            if h.start < cut {
+                cut = cut.max(h.end);
+            }
+        }
+        self.hits.retain(|h| h.start < cut);
+        if cut > len - g {
+            // A chain of findings reaches the window's end, where the last
+            // may have been cut short: mask through the edge (fail closed).
+            let rule = self.hits.iter().max_by_key(|h| h.end).map_or(0, |h| h.rule);
+            cut = len;
+            self.guard_next = Some((rule, g));
+            self.stats.guarded_windows += 1;
+        }
+        self.block = None;
+        if let Some(o) = open {
+            // A block that opened before the cut stays open; one that opens
+            // after it is found again by the next window.
+            if o.begin < cut || carried.is_some() && o.begin == 0 {
+                let s = o.body.min(cut);
+                if s < cut {
+                    self.hits.push(Hit { rule: o.rule, start: s, end: cut });
+                }
+                self.block = Some(o.rule);
+            }
+        }
+        if !self.hits.is_empty() {
+            self.long_masked = true;
+        }
+        self.emit(&seg[..cut], carried, false)?;
+        Ok(cut)
+    }
+
+    /// Masks the last (or only) segment of a line and writes it.
+    fn last(&mut self, seg: &[u8], newline: bool) -> io::Result<()> {
+        let carried = self.block;
+        let inner = self.redactor.inner.clone();
+        self.hits.clear();
+        if let Some((rule, n)) = self.guard_next.take() {
+            self.hits.push(Hit { rule, start: 0, end: n.min(seg.len()) });
+        }
+        self.stats.lines += 1;
+        let scanned =
+            panic::catch_unwind(AssertUnwindSafe(|| inner.scan(&inner.prefilter, None, seg, carried, &mut self.hits)));
+        let was_long = std::mem::replace(&mut self.in_long, false);
+        let long_masked = std::mem::replace(&mut self.long_masked, false);
+        match scanned {
+            Ok(open) => {
+                self.block = open.map(|o| o.rule);
+                if let Some(o) = open {
+                    inner.close(o, seg.len(), &mut self.hits);
+                }
+            }
+            Err(_) => {
+                self.internal_error(seg.len())?;
+                return if newline { self.out.write_all(b"\n") } else { Ok(()) };
+            }
+        }
+        let masked = !self.hits.is_empty();
+        if self.emit(seg, carried, !was_long)? == Some(Outcome::Dropped) {
+            self.stats.dropped_lines += 1;
+            return Ok(());
+        }
+        if masked || long_masked {
+            self.stats.masked_lines += 1;
+        }
+        if newline {
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// Applies `self.hits` to `seg` and writes the result.
+    fn emit(&mut self, seg: &[u8], carried: Option<u32>, allow_drop: bool) -> io::Result<Option<Outcome>> {
+        if self.hits.is_empty() {
+            self.out.write_all(seg)?;
+            return Ok(None);
+        }
+        let inner = &self.redactor.inner;
+        self.scratch.clear();
+        let outcome = inner.apply(seg, &mut self.hits, allow_drop, &mut self.scratch);
+        for h in &self.hits {
+            // A block carried in from the line before was counted there.
+            if !(carried == Some(h.rule) && h.start == 0) {
+                self.stats.findings[h.rule as usize] += 1;
+            }
+        }
+        if outcome == Outcome::Masked {
+            self.out.write_all(&self.scratch)?;
+        }
+        Ok(Some(outcome))
+    }
+
+    /// A panic while scanning: mask the whole segment (fail closed).
+    fn internal_error(&mut self, _len: usize) -> io::Result<()> {
+        self.stats.internal_errors += 1;
+        self.out.write_all(b"[REDACTED:internal-error]")
+    }
+}
+
+impl<W: Write> Write for Stream<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.feed(data)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}

@@ -1,0 +1,451 @@
+//! Validators: checks that run on a candidate secret after its regex matched.
+//!
+//! A regex says "this looks like a card number"; a validator says "this *is*
+//! one" (its checksum holds, its brand prefix and grouping are real). They are
+//! what lets the card rule mask `4111 1111 1111 1111` while leaving an order id
+//! or a timestamp of the same length alone.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+
+/// A check applied to the bytes of a candidate secret. All validators of a
+/// rule must accept a candidate for it to be masked.
+///
+/// Built-in validators are named in rule files (`validators = ["luhn"]`);
+/// others can be registered with
+/// [`RedactorBuilder::validator`](crate::RedactorBuilder::validator).
+///
+/// # Example
+///
+/// ```
+/// use logscrub::Validator;
+///
+/// let luhn = Validator::builtin("luhn").unwrap();
+/// assert!(luhn.check(b"4111 1111 1111 1111"));
+/// assert!(!luhn.check(b"4111 1111 1111 1112"));
+/// ```
+#[derive(Clone)]
+pub struct Validator {
+    name: Arc<str>,
+    check: Check,
+}
+
+#[derive(Clone)]
+enum Check {
+    Luhn,
+    Card,
+    Iban,
+    Ssn,
+    Jwt,
+    Phone,
+    HasDigit,
+    Custom(Arc<dyn Fn(&[u8]) -> bool + Send + Sync>),
+}
+
+impl Validator {
+    /// The names of the built-in validators, as used in rule files.
+    pub const BUILTINS: &'static [&'static str] = &["luhn", "card", "iban", "ssn", "jwt", "phone", "has-digit"];
+
+    /// Looks up a built-in validator by name.
+    ///
+    /// | name | accepts |
+    /// |---|---|
+    /// | `luhn` | digits (separators ignored) whose Luhn checksum holds |
+    /// | `card` | a payment card: Luhn, a known brand prefix and length, and consistent grouping |
+    /// | `iban` | an IBAN with its country's length and a valid mod-97 check |
+    /// | `ssn` | a US SSN outside the ranges never issued |
+    /// | `jwt` | a JWT whose header is base64url JSON naming an `alg` |
+    /// | `phone` | 8 to 15 digits, not all the same digit |
+    /// | `has-digit` | at least one ASCII digit: tokens have them, words do not |
+    pub fn builtin(name: &str) -> Option<Validator> {
+        let check = match name {
+            "luhn" => Check::Luhn,
+            "card" => Check::Card,
+            "iban" => Check::Iban,
+            "ssn" => Check::Ssn,
+            "jwt" => Check::Jwt,
+            "phone" => Check::Phone,
+            "has-digit" => Check::HasDigit,
+            _ => return None,
+        };
+        Some(Validator { name: name.into(), check })
+    }
+
+    /// Makes a validator from a function. `check` must be pure: the same
+    /// bytes always give the same answer.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use logscrub::Validator;
+    ///
+    /// let even = Validator::custom("even-length", |s| s.len() % 2 == 0);
+    /// assert!(even.check(b"ab"));
+    /// ```
+    pub fn custom<F>(name: &str, check: F) -> Validator
+    where
+        F: Fn(&[u8]) -> bool + Send + Sync + 'static,
+    {
+        Validator { name: name.into(), check: Check::Custom(Arc::new(check)) }
+    }
+
+    /// The validator's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether `candidate` passes this validator.
+    pub fn check(&self, candidate: &[u8]) -> bool {
+        match &self.check {
+            Check::Luhn => luhn(candidate),
+            Check::Card => card(candidate),
+            Check::Iban => iban(candidate),
+            Check::Ssn => ssn(candidate),
+            Check::Jwt => jwt(candidate),
+            Check::Phone => phone(candidate),
+            Check::HasDigit => candidate.iter().any(u8::is_ascii_digit),
+            Check::Custom(f) => f(candidate),
+        }
+    }
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Validator").field(&self.name).finish()
+    }
+}
+
+/// The ASCII digits of `s`, as values 0..=9, ignoring everything else.
+fn digits(s: &[u8]) -> impl Iterator<Item = u32> + Clone + '_ {
+    s.iter().filter(|b| b.is_ascii_digit()).map(|b| u32::from(b - b'0'))
+}
+
+/// The Luhn (mod 10) checksum used by card numbers and many national ids.
+pub(crate) fn luhn(s: &[u8]) -> bool {
+    let mut sum = 0;
+    let mut count = 0;
+    let all: Vec<u32> = digits(s).collect();
+    for (i, d) in all.iter().rev().enumerate() {
+        let v = if i % 2 == 1 {
+            let x = d * 2;
+            if x > 9 {
+                x - 9
+            } else {
+                x
+            }
+        } else {
+            *d
+        };
+        sum += v;
+        count += 1;
+    }
+    count >= 2 && sum % 10 == 0
+}
+
+/// A payment card: Luhn, a brand's prefix and length, not a run of one
+/// digit, and grouping that a person or a payment system would write.
+fn card(s: &[u8]) -> bool {
+    let ds: Vec<u8> = s.iter().copied().filter(u8::is_ascii_digit).collect();
+    let n = ds.len();
+    if !(12..=19).contains(&n) || ds.iter().all(|&d| d == ds[0]) || !luhn(&ds) {
+        return false;
+    }
+    let prefix = |k: usize| -> u32 { ds[..k].iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')) };
+    let brand = match ds[0] {
+        b'4' => matches!(n, 13 | 16 | 19), // Visa
+        b'5' => {
+            (51..=55).contains(&prefix(2)) && n == 16                 // Mastercard
+            || matches!(prefix(2), 50 | 56..=59) && (12..=19).contains(&n)
+        } // Maestro
+        b'2' => (2221..=2720).contains(&prefix(4)) && n == 16, // Mastercard 2-series
+        b'3' => {
+            matches!(prefix(2), 34 | 37) && n == 15                   // Amex
+            || (3528..=3589).contains(&prefix(4)) && (16..=19).contains(&n) // JCB
+            || ((300..=305).contains(&prefix(3)) || matches!(prefix(2), 36 | 38 | 39))
+                && (14..=19).contains(&n)
+        } // Diners
+        b'6' => {
+            prefix(4) == 6011
+            || (644..=649).contains(&prefix(3))
+            || prefix(2) == 65
+            || prefix(2) == 62 // Discover, UnionPay
+            || matches!(prefix(2), 60 | 63 | 67) && (12..=19).contains(&n)
+        } // Maestro
+        _ => false,
+    };
+    brand && grouping(s)
+}
+
+/// Card grouping: no separators, or one separator character used
+/// throughout with groups of 4 (the last may be shorter) or the 4-6-5 and
+/// 4-6-4 groupings of Amex and Diners.
+fn grouping(s: &[u8]) -> bool {
+    let groups: Vec<&[u8]> = s.split(|b| !b.is_ascii_digit()).collect();
+    if groups.len() == 1 {
+        return true;
+    }
+    let mut seps = s.iter().filter(|b| !b.is_ascii_digit());
+    let first = seps.next().copied();
+    if seps.any(|&b| Some(b) != first) {
+        return false;
+    }
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    let fours = lens[..lens.len() - 1].iter().all(|&l| l == 4) && (1..=4).contains(&lens[lens.len() - 1]);
+    fours || lens == [4, 6, 5] || lens == [4, 6, 4]
+}
+
+/// IBAN length by country (ISO 13616 registry).
+const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
+    (b"AD", 24),
+    (b"AE", 23),
+    (b"AL", 28),
+    (b"AT", 20),
+    (b"AZ", 28),
+    (b"BA", 20),
+    (b"BE", 16),
+    (b"BG", 22),
+    (b"BH", 22),
+    (b"BR", 29),
+    (b"BY", 28),
+    (b"CH", 21),
+    (b"CR", 22),
+    (b"CY", 28),
+    (b"CZ", 24),
+    (b"DE", 22),
+    (b"DK", 18),
+    (b"DO", 28),
+    (b"EE", 20),
+    (b"EG", 29),
+    (b"ES", 24),
+    (b"FI", 18),
+    (b"FO", 18),
+    (b"FR", 27),
+    (b"GB", 22),
+    (b"GE", 22),
+    (b"GI", 23),
+    (b"GL", 18),
+    (b"GR", 27),
+    (b"GT", 28),
+    (b"HR", 21),
+    (b"HU", 28),
+    (b"IE", 22),
+    (b"IL", 23),
+    (b"IQ", 23),
+    (b"IS", 26),
+    (b"IT", 27),
+    (b"JO", 30),
+    (b"KW", 30),
+    (b"KZ", 20),
+    (b"LB", 28),
+    (b"LC", 32),
+    (b"LI", 21),
+    (b"LT", 20),
+    (b"LU", 20),
+    (b"LV", 21),
+    (b"MC", 27),
+    (b"MD", 24),
+    (b"ME", 22),
+    (b"MK", 19),
+    (b"MR", 27),
+    (b"MT", 31),
+    (b"MU", 30),
+    (b"NL", 18),
+    (b"NO", 15),
+    (b"PK", 24),
+    (b"PL", 28),
+    (b"PS", 29),
+    (b"PT", 25),
+    (b"QA", 29),
+    (b"RO", 24),
+    (b"RS", 22),
+    (b"SA", 24),
+    (b"SC", 31),
+    (b"SE", 24),
+    (b"SI", 19),
+    (b"SK", 24),
+    (b"SM", 27),
+    (b"ST", 25),
+    (b"SV", 28),
+    (b"TL", 23),
+    (b"TN", 24),
+    (b"TR", 26),
+    (b"UA", 29),
+    (b"VA", 22),
+    (b"VG", 24),
+    (b"XK", 20),
+];
+
+/// An IBAN: the country's registered length and ISO 7064 mod 97-10.
+fn iban(s: &[u8]) -> bool {
+    let compact: Vec<u8> = s.iter().filter(|b| b.is_ascii_alphanumeric()).map(u8::to_ascii_uppercase).collect();
+    if compact.len() < 15 || !compact[..2].iter().all(u8::is_ascii_uppercase) {
+        return false;
+    }
+    let cc = [compact[0], compact[1]];
+    match IBAN_LENGTHS.iter().find(|(c, _)| **c == cc) {
+        Some(&(_, len)) if len == compact.len() => {}
+        _ => return false,
+    }
+    let mut rem: u32 = 0;
+    for &b in compact[4..].iter().chain(&compact[..4]) {
+        let v = match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            b'A'..=b'Z' => u32::from(b - b'A') + 10,
+            _ => return false,
+        };
+        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+    }
+    rem == 1
+}
+
+/// A US SSN (AAA-GG-SSSS) outside the never-issued ranges and the
+/// numbers printed on sample cards.
+fn ssn(s: &[u8]) -> bool {
+    let ds: Vec<u32> = digits(s).collect();
+    if ds.len() != 9 {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| ds[r].iter().fold(0, |a, d| a * 10 + d);
+    let (area, group, serial) = (num(0..3), num(3..5), num(5..9));
+    let sample = (area, group, serial) == (78, 5, 1120) || (area, group, serial) == (123, 45, 6789);
+    area != 0 && area != 666 && area < 900 && group != 0 && serial != 0 && !sample
+}
+
+/// A JWT: three base64url parts whose first decodes to a JSON object that
+/// names an `alg`.
+fn jwt(s: &[u8]) -> bool {
+    let mut parts = s.split(|&b| b == b'.');
+    let (Some(header), Some(payload)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    if payload.is_empty() {
+        return false;
+    }
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let trimmed = header.strip_suffix(b"==").or_else(|| header.strip_suffix(b"=")).unwrap_or(header);
+    let Ok(decoded) = engine.decode(trimmed) else {
+        return false;
+    };
+    match serde_json::from_slice::<serde_json::Value>(&decoded) {
+        Ok(serde_json::Value::Object(map)) => map.contains_key("alg"),
+        _ => false,
+    }
+}
+
+/// A phone number: 8 to 15 digits (E.164 allows at most 15), not all one
+/// digit and not an obvious ascending run.
+fn phone(s: &[u8]) -> bool {
+    let ds: Vec<u32> = digits(s).collect();
+    let n = ds.len();
+    (8..=15).contains(&n) && !ds.iter().all(|&d| d == ds[0]) && !ds.windows(2).all(|w| w[1] == (w[0] + 1) % 10)
+}
+
+/// Shannon entropy of `s` in bits per byte.
+pub(crate) fn entropy(s: &[u8]) -> f64 {
+    if s.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in s {
+        counts[usize::from(b)] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn_table() {
+        for ok in ["4111111111111111", "4111 1111 1111 1111", "79927398713", "378282246310005"] {
+            assert!(luhn(ok.as_bytes()), "{ok}");
+        }
+        for bad in ["4111111111111112", "79927398710", "1"] {
+            assert!(!luhn(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn card_table() {
+        let good = [
+            "4111111111111111",
+            "4111-1111-1111-1111",
+            "4111 1111 1111 1111",
+            "5555555555554444",
+            "2223003122003222",
+            "378282246310005",
+            "3782 822463 10005",
+            "6011111111111117",
+            "3530111333300000",
+            "30569309025904",
+            "4222222222222",
+        ];
+        for c in good {
+            assert!(card(c.as_bytes()), "{c}");
+        }
+        let bad = [
+            "4111111111111112",    // Luhn fails
+            "0000000000000000",    // one digit repeated
+            "4111-1111 1111-1111", // mixed separators
+            "41 11111111 111111",  // grouping no one writes
+            "9111111111111119",    // no brand starts with 9
+            "1234567812345670",    // passes Luhn, no brand
+        ];
+        for c in bad {
+            assert!(!card(c.as_bytes()), "{c}");
+        }
+    }
+
+    #[test]
+    fn iban_table() {
+        for ok in [
+            "GB82WEST12345698765432",
+            "DE89 3704 0044 0532 0130 00",
+            "NL91ABNA0417164300",
+            "fr1420041010050500013m02606",
+        ] {
+            assert!(iban(ok.as_bytes()), "{ok}");
+        }
+        for bad in ["GB82WEST12345698765433", "DE89 3704 0044 0532 0130", "XX82WEST12345698765432"] {
+            assert!(!iban(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ssn_table() {
+        assert!(ssn(b"536-22-8726"));
+        for bad in
+            ["000-12-3456", "666-12-3456", "912-12-3456", "536-00-8726", "536-22-0000", "078-05-1120", "123-45-6789"]
+        {
+            assert!(!ssn(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn jwt_shape() {
+        let t = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        assert!(jwt(t.as_bytes()));
+        assert!(!jwt(b"eyJub3QiOiJhIGp3dCJ9.eyJzdWIiOiIxIn0.sig"));
+        assert!(!jwt(b"abc.def.ghi"));
+    }
+
+    #[test]
+    fn phone_and_entropy() {
+        assert!(phone(b"+1 415 555 2671"));
+        assert!(!phone(b"+1 111 111 1111"));
+        assert!(!phone(b"12345678"));
+        assert!(entropy(b"aaaa") < 0.01);
+        assert!((entropy(b"abcd") - 2.0).abs() < 1e-9);
+    }
+}
