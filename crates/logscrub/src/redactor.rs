@@ -73,6 +73,9 @@ pub(crate) struct Hit {
     pub rule: u32,
     pub start: usize,
     pub end: usize,
+    /// Where the match (or the scope) that found it starts: a window that
+    /// cuts before this point finds it again, one that cuts after does not.
+    pub from: usize,
 }
 
 /// A multi-line block still open at the end of a segment.
@@ -134,6 +137,17 @@ pub(crate) struct Inner {
     pub max_line: usize,
     /// The longest match of any enabled rule: how far windows overlap.
     pub guard: usize,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let on = self.inner.enabled.iter().filter(|&&e| e).count();
+        f.debug_struct("Redactor")
+            .field("rules", &self.inner.rules.len())
+            .field("enabled", &on)
+            .field("max_line", &self.inner.max_line)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Redactor {
@@ -233,6 +247,26 @@ impl Redactor {
         Ok(stats)
     }
 
+    /// The naive oracle for tests: every enabled rule's regex runs over the
+    /// whole line, with no prefilter. [`Redactor::redact`] must agree with it.
+    #[doc(hidden)]
+    pub fn redact_unfiltered(&self, line: &[u8]) -> Vec<u8> {
+        let inner = &*self.inner;
+        let mut hits = Vec::new();
+        let mut open = None;
+        for r in (0..inner.rules.len()).filter(|&r| inner.enabled[r]) {
+            inner.confirm(r as u32, line, 0, line.len(), 0, &mut open, &mut hits);
+        }
+        if let Some(o) = open {
+            inner.close(o, line.len(), &mut hits);
+        }
+        let mut out = Vec::new();
+        match inner.apply(line, &mut hits, true, &mut out) {
+            Outcome::Masked => out,
+            Outcome::Dropped => Vec::new(),
+        }
+    }
+
     /// Every rule loaded, enabled or not, in load order.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.inner.rules.iter()
@@ -292,7 +326,7 @@ pub enum TestFailureKind {
 
 fn sort_hits(hits: &mut Vec<Hit>) {
     hits.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(a.rule.cmp(&b.rule)));
-    hits.dedup();
+    hits.dedup_by(|a, b| (a.rule, a.start, a.end) == (b.rule, b.start, b.end));
 }
 
 impl Inner {
@@ -314,7 +348,7 @@ impl Inner {
             match end.find(seg) {
                 Some(m) => {
                     if m.start() > 0 {
-                        hits.push(Hit { rule, start: 0, end: m.start() });
+                        hits.push(Hit { rule, start: 0, end: m.start(), from: 0 });
                     }
                     from = m.end();
                 }
@@ -370,11 +404,11 @@ impl Inner {
                 let Some(m) = within.captures_read_at(&mut locs, &seg[..hi], at) else { break };
                 at = if m.end() > m.start() { m.end() } else { m.end() + 1 };
                 let (s, e) = locs.get(1).unwrap_or((m.start(), m.end()));
-                self.confirm_in(r, rule, seg, s, e, from, open, hits);
+                self.confirm_in(r, rule, seg, s, e, from, Some(m.start()), open, hits);
             }
             return;
         }
-        self.confirm_in(r, rule, seg, lo, hi, from, open, hits);
+        self.confirm_in(r, rule, seg, lo, hi, from, None, open, hits);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -386,6 +420,7 @@ impl Inner {
         lo: usize,
         hi: usize,
         from: usize,
+        scope: Option<usize>,
         open: &mut Option<Open>,
         hits: &mut Vec<Hit>,
     ) {
@@ -401,7 +436,7 @@ impl Inner {
                 match end.find_at(seg, m.end()) {
                     Some(e) => {
                         if e.start() > m.end() {
-                            hits.push(Hit { rule: r, start: m.end(), end: e.start() });
+                            hits.push(Hit { rule: r, start: m.end(), end: e.start(), from: m.start() });
                         }
                         at = at.max(e.end());
                     }
@@ -416,29 +451,51 @@ impl Inner {
             }
             let Some((s, e)) = rule.groups.iter().find_map(|&g| locs.get(g)) else { continue };
             if e > s && !self.inside_mask(seg, s, e) && self.accepts(rule, &seg[s..e]) {
-                hits.push(Hit { rule: r, start: s, end: e });
+                hits.push(Hit { rule: r, start: s, end: e, from: scope.unwrap_or(m.start()) });
+                // Resume at the end of the secret, not of the match: the
+                // boundary byte a rule consumed after one token may be the
+                // boundary before the next.
+                at = at.min(e.max(m.start() + 1));
             }
         }
     }
 
-    /// Whether `seg[s..e]` lies inside a mask this redactor produces (a
-    /// label, a pseudonym or a run of `*`), so that masking again leaves
-    /// masked text alone even when a rule's value class takes only part of
-    /// a mask.
+    /// Whether `seg[s..e]` is already masked: it overlaps masks this
+    /// redactor produces (labels, pseudonyms, runs of `*`) and what lies
+    /// outside them is only punctuation. So masking again leaves masked
+    /// text alone even when a rule's value class takes part of a mask, or a
+    /// mask and the comma after it. A value that starts inside a mask was
+    /// masked before: where it ended then is hidden by the mask now.
     fn inside_mask(&self, seg: &[u8], s: usize, e: usize) -> bool {
-        if seg[s..e].iter().all(|&b| b == b'*') {
+        let filler = |b: &u8| b.is_ascii_punctuation() || *b == b' ';
+        let lo = s.saturating_sub(self.longest_label.max(80));
+        let hi = (e + self.longest_label.max(80)).min(seg.len());
+        let mut masks: Vec<(usize, usize)> = Vec::new();
+        masks.extend(self.label_finder.find_iter(&seg[lo..hi]).map(|m| (lo + m.start(), lo + m.end())));
+        for open in memchr::memchr_iter(b'<', &seg[lo..hi]).map(|i| lo + i) {
+            if let Some(close) = memchr::memchr(b'>', &seg[open..(open + 80).min(hi)]).map(|i| open + i) {
+                if self.is_mask(&seg[open..=close]) {
+                    masks.push((open, close + 1));
+                }
+            }
+        }
+        masks.retain(|&(ms, me)| ms < e && me > s);
+        let stars = seg[s..e].contains(&b'*');
+        if masks.is_empty() && !stars {
+            return false;
+        }
+        masks.sort_unstable();
+        if masks.iter().any(|&(ms, me)| ms <= s && s < me) {
             return true;
         }
-        let lo = s.saturating_sub(self.longest_label);
-        let hi = (e + self.longest_label).min(seg.len());
-        if self.label_finder.find_iter(&seg[lo..hi]).any(|m| lo + m.start() <= s && e <= lo + m.end()) {
-            return true;
+        let mut pos = s;
+        for (ms, me) in masks {
+            if ms > pos && !seg[pos..ms].iter().all(filler) {
+                return false;
+            }
+            pos = pos.max(me);
         }
-        // A pseudonym <name:8 hex>: find the brackets around the span.
-        let open =
-            memchr::memrchr(b'<', &seg[s.saturating_sub(80)..=s.min(seg.len() - 1)]).map(|i| s.saturating_sub(80) + i);
-        let close = memchr::memchr(b'>', &seg[e.saturating_sub(1)..(e + 80).min(seg.len())]).map(|i| e - 1 + i);
-        matches!((open, close), (Some(o), Some(c)) if o < c && self.is_mask(&seg[o..=c]))
+        pos >= e || seg[pos..e].iter().all(filler)
     }
 
     /// Validators, entropy floor and allowlists on a candidate secret.
@@ -481,7 +538,7 @@ impl Inner {
     /// segment: it is masked to the end.
     pub(crate) fn close(&self, open: Open, len: usize, hits: &mut Vec<Hit>) {
         if open.body < len {
-            hits.push(Hit { rule: open.rule, start: open.body, end: len });
+            hits.push(Hit { rule: open.rule, start: open.body, end: len, from: open.begin });
         }
     }
 
@@ -899,5 +956,109 @@ impl Inner {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redact(line: &str) -> String {
+        static R: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+        let r = R.get_or_init(|| Redactor::builder().packs(["all"]).build().unwrap());
+        String::from_utf8(r.redact(line.as_bytes()).into_owned()).unwrap()
+    }
+
+    #[test]
+    fn regression_two_tokens_one_space_apart_are_both_masked() {
+        let t = "821259220:AAzN7mpnUaw6Ke9ZkUFmFk4Rmyg3ozlBg-o";
+        assert_eq!(redact(&format!("{t} {t}")), "[REDACTED:telegram-bot-token] [REDACTED:telegram-bot-token]");
+    }
+
+    #[test]
+    fn regression_second_token_after_a_context_keyword_is_masked() {
+        let a = "MnG2b0TPLaGM0P6FxvCcj0VZ54.OMFtfs.aCdZ3pm5qb7093umvMIQEuLQt7_gMfEVt2Ivi7";
+        let b = "MpX9ZT-gScppRGnXL9-Zku-_2X.xxGluM.GZkRnJhKv2KCTn69P0Su2Kw92fpqmaHeOjInGE";
+        let out = redact(&format!("discord login {a} retry {b}"));
+        assert_eq!(out, "discord login [REDACTED:discord-bot-token] retry [REDACTED:discord-bot-token]");
+    }
+
+    #[test]
+    fn regression_mask_followed_by_punctuation_is_not_masked_again() {
+        let once = redact("/api/export?format=csv&access_token=EAACEdEose0cBA1234xyz&page=2,GET x");
+        assert_eq!(redact(&once), once);
+    }
+
+    #[test]
+    fn overlapping_findings_mask_their_union_and_never_reveal() {
+        let r = Redactor::builder().packs(["all"]).build().unwrap();
+        // A card inside a password value: the union is masked, and the
+        // card's keep-last-4 mask is not used on the merged span.
+        let out = r.redact(b"password=4111111111111111xyz");
+        assert_eq!(&out[..], b"password=[REDACTED:password-assignment]");
+    }
+
+    #[test]
+    fn hash_mask_needs_a_key_and_gives_stable_pseudonyms() {
+        let err = Redactor::builder().mask("email", Mask::Hash).build().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert_eq!(err.rule_id(), Some("email"));
+        let r = Redactor::builder()
+            .mask("email", Mask::Hash)
+            .hash_key(HashKey::new(b"k3y-k3y-k3y-k3y-k3y".to_vec()).unwrap())
+            .build()
+            .unwrap();
+        let a = r.redact(b"to=jane@example.com").into_owned();
+        let b = r.redact(b"from=jane@example.com").into_owned();
+        let pseudonym = |s: &[u8]| s.splitn(2, |&c| c == b'=').nth(1).unwrap().to_vec();
+        assert_eq!(pseudonym(&a), pseudonym(&b));
+        assert!(a.starts_with(b"to=<email:") && a.ends_with(b">"));
+        assert_eq!(r.redact(&a), a, "pseudonyms are inert");
+    }
+
+    #[test]
+    fn unknown_ids_and_packs_are_refused() {
+        assert_eq!(Redactor::builder().disable("no-such-rule").build().unwrap_err().kind(), ErrorKind::Unknown);
+        assert_eq!(Redactor::builder().mask("nope", Mask::Fixed).build().unwrap_err().kind(), ErrorKind::Unknown);
+        assert_eq!(Redactor::builder().packs(["nope"]).build().unwrap_err().kind(), ErrorKind::Unknown);
+    }
+
+    fn load(rule: &str) -> Result<Redactor, Error> {
+        let text = format!("[pack]\nname = \"t\"\ndescription = \"t\"\n\n[[rule]]\n{rule}");
+        Redactor::builder().builtin_packs(false).rules_toml("t.toml", &text).build()
+    }
+
+    const CASES: &str = "positive = [{ input = 'x pw=abcd1234', output = 'x pw=[REDACTED:r]' }]\nnegative = ['x']\n";
+
+    #[test]
+    fn rule_files_are_validated_whole() {
+        let base = |regex: &str, extra: &str| {
+            format!("id = \"r\"\ndescription = \"d\"\ncategory = \"credential\"\nkeywords = [\"pw=\"]\nregex = '''{regex}'''\n{extra}")
+        };
+        assert!(load(&format!("{}{CASES}", base("pw=(?P<secret>[a-z0-9]{1,64})", ""))).is_ok());
+        let cases = [
+            (base("pw=(?P<secret>[a-z0-9]+)", CASES), ErrorKind::Unbounded),
+            (base("pw=(?P<secret>[a-z0-9]{1,64}", CASES), ErrorKind::Regex),
+            (base("pw=(?P<secret>[a-z0-9]{1,64})", ""), ErrorKind::Tests),
+            (base("pw=(?P<secret>[0-9]{1,64})", CASES), ErrorKind::Tests),
+            (base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("validators = [\"nope\"]\n{CASES}")), ErrorKind::Unknown),
+            (base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("mask = \"label=has space\"\n{CASES}")), ErrorKind::Mask),
+            (base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("bogus = 1\n{CASES}")), ErrorKind::Syntax),
+            (base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("category = \"x\"\n{CASES}")), ErrorKind::Syntax),
+        ];
+        for (rule, kind) in cases {
+            let err = load(&rule).unwrap_err();
+            assert_eq!(err.kind(), kind, "{err}");
+            assert!(err.to_string().starts_with("t.toml:"), "{err}");
+        }
+        let err = load(&format!("{}{CASES}", base("pw=(?P<secret>[0-9]{1,64})", ""))).unwrap_err();
+        assert_eq!(err.to_string().split(':').nth(1), Some("5"), "points at the rule's line: {err}");
+        assert_eq!(err.rule_id(), Some("r"));
+        let dup = format!(
+            "{}{CASES}\n[[rule]]\n{}{CASES}",
+            base("pw=(?P<secret>[a-z0-9]{1,64})", ""),
+            base("pw=(?P<secret>[a-z0-9]{1,64})", "")
+        );
+        assert_eq!(load(&dup).unwrap_err().kind(), ErrorKind::Duplicate);
     }
 }

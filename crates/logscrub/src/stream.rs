@@ -145,7 +145,7 @@ impl<W: Write> Stream<W> {
         let inner = self.redactor.inner.clone();
         self.hits.clear();
         if let Some((rule, n)) = self.guard_next.take() {
-            self.hits.push(Hit { rule, start: 0, end: n.min(seg.len()) });
+            self.hits.push(Hit { rule, start: 0, end: n.min(seg.len()), from: 0 });
         }
         let (len, g) = (seg.len(), inner.guard);
         let open = match panic::catch_unwind(AssertUnwindSafe(|| {
@@ -154,16 +154,17 @@ impl<W: Write> Stream<W> {
             Ok(open) => open,
             Err(_) => return self.internal_error(len).map(|()| len),
         };
-        // Commit up to `len - 2g`, extended past any finding that starts
-        // before it: a finding that starts earlier is whole in this window.
-        self.hits.sort_unstable_by_key(|h| h.start);
+        // Commit up to `len - 2g`, extended past any finding whose match
+        // starts before it: such a match is whole in this window, and the
+        // next window, starting at the cut, could not find it again.
+        self.hits.sort_unstable_by_key(|h| h.from);
         let mut cut = len - 2 * g;
         for h in &self.hits {
-            if h.start < cut {
+            if h.from < cut {
                 cut = cut.max(h.end);
             }
         }
-        self.hits.retain(|h| h.start < cut);
+        self.hits.retain(|h| h.from < cut);
         if cut > len - g {
             // A chain of findings reaches the window's end, where the last
             // may have been cut short: mask through the edge (fail closed).
@@ -179,9 +180,10 @@ impl<W: Write> Stream<W> {
             if o.begin < cut || carried.is_some() && o.begin == 0 {
                 let s = o.body.min(cut);
                 if s < cut {
-                    self.hits.push(Hit { rule: o.rule, start: s, end: cut });
+                    self.hits.push(Hit { rule: o.rule, start: s, end: cut, from: o.begin });
                 }
                 self.block = Some(o.rule);
+                self.count_opened(o, carried, s < cut);
             }
         }
         if !self.hits.is_empty() {
@@ -197,7 +199,7 @@ impl<W: Write> Stream<W> {
         let inner = self.redactor.inner.clone();
         self.hits.clear();
         if let Some((rule, n)) = self.guard_next.take() {
-            self.hits.push(Hit { rule, start: 0, end: n.min(seg.len()) });
+            self.hits.push(Hit { rule, start: 0, end: n.min(seg.len()), from: 0 });
         }
         self.stats.lines += 1;
         let scanned =
@@ -208,7 +210,9 @@ impl<W: Write> Stream<W> {
             Ok(open) => {
                 self.block = open.map(|o| o.rule);
                 if let Some(o) = open {
+                    let before = self.hits.len();
                     inner.close(o, seg.len(), &mut self.hits);
+                    self.count_opened(o, carried, self.hits.len() > before);
                 }
             }
             Err(_) => {
@@ -249,6 +253,15 @@ impl<W: Write> Stream<W> {
             self.out.write_all(&self.scratch)?;
         }
         Ok(Some(outcome))
+    }
+
+    /// Counts a block that opened here once, even when its first line
+    /// holds no body to mask (a hit for it is counted by `emit`).
+    fn count_opened(&mut self, o: crate::redactor::Open, carried: Option<u32>, has_hit: bool) {
+        let continued = carried == Some(o.rule) && o.begin == 0;
+        if !continued && !has_hit {
+            self.stats.findings[o.rule as usize] += 1;
+        }
     }
 
     /// A panic while scanning: mask the whole segment (fail closed).

@@ -1,0 +1,159 @@
+//! Property tests of the engine's invariants, against a naive oracle.
+
+use std::io::Write;
+
+use logscrub::Redactor;
+use proptest::prelude::*;
+
+fn redactor() -> &'static Redactor {
+    static R: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+    R.get_or_init(|| Redactor::builder().packs(["all"]).build().unwrap())
+}
+
+/// Fragments that log lines are made of: every rule's own positive and
+/// negative inputs cut into tokens, ordinary log words, separators and
+/// a few awkward bytes.
+fn fragments() -> Vec<Vec<u8>> {
+    let mut f: Vec<Vec<u8>> = Vec::new();
+    for rule in redactor().rules() {
+        for s in rule.positive().iter().map(|e| &e.input).chain(rule.negative()) {
+            for tok in s.split([' ', '\n']) {
+                f.push(tok.as_bytes().to_vec());
+            }
+        }
+    }
+    for w in [
+        "INFO",
+        "ERROR",
+        "2024-05-01T10:00:00Z",
+        "user=jane",
+        "status=200",
+        "=",
+        ":",
+        "\"",
+        "'",
+        ",",
+        ";",
+        "&",
+        "?",
+        "{",
+        "}",
+        "[",
+        "]",
+        "password",
+        "token",
+        "Bearer",
+        "key",
+        "@",
+        "+",
+        "4111",
+        "1111",
+        "-",
+        ".",
+        "\t",
+        "\r",
+        "\u{e9}t\u{e9}",
+        "\u{0}",
+        "\u{1b}[31m",
+    ] {
+        f.push(w.as_bytes().to_vec());
+    }
+    f.push(vec![0xff, 0xfe]);
+    f.push(vec![0xc3]);
+    f
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn line_strategy() -> impl Strategy<Value = Vec<u8>> {
+    let frags = fragments();
+    prop::collection::vec((0..frags.len(), prop::sample::select(vec![&b" "[..], b"", b"=", b":", b"\""])), 0..24)
+        .prop_map(move |parts| {
+            let mut line = Vec::new();
+            for (i, sep) in parts {
+                line.extend_from_slice(&frags[i]);
+                line.extend_from_slice(sep);
+            }
+            line.retain(|&b| b != b'\n');
+            line
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// The prefilter never hides a match: the result equals running every
+    /// rule's regex on the whole line.
+    #[test]
+    fn equals_naive_oracle(line in line_strategy()) {
+        let r = redactor();
+        prop_assert_eq!(lossy(&r.redact(&line)), lossy(&r.redact_unfiltered(&line)), "input {}", lossy(&line));
+        prop_assert_eq!(r.redact(&line).into_owned(), r.redact_unfiltered(&line));
+    }
+
+    /// Masks never trigger a rule.
+    #[test]
+    fn redacting_twice_equals_once(line in line_strategy()) {
+        let r = redactor();
+        let once = r.redact(&line).into_owned();
+        let twice = r.redact(&once).into_owned();
+        prop_assert_eq!(lossy(&once), lossy(&twice), "input {}", lossy(&line));
+        prop_assert_eq!(once, twice);
+    }
+
+    /// Framing is invisible: any split of the input into writes gives the
+    /// same output as masking line by line.
+    #[test]
+    fn chunking_does_not_matter(lines in prop::collection::vec(line_strategy(), 1..8), cuts in prop::collection::vec(0usize..512, 0..12)) {
+        let r = redactor();
+        let input: Vec<u8> = lines.join(&b'\n');
+        let mut expected = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            // A private key block carries across lines; only compare when
+            // no block is involved.
+            prop_assume!(!String::from_utf8_lossy(l).contains("PRIVATE KEY"));
+            expected.extend_from_slice(&r.redact(l));
+            if i + 1 < lines.len() { expected.push(b'\n'); }
+        }
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+        cuts.sort_unstable();
+        let mut stream = r.stream(Vec::new());
+        let mut at = 0;
+        for c in cuts.into_iter().chain([input.len()]) {
+            stream.write_all(&input[at..c]).unwrap();
+            at = c;
+        }
+        let (out, stats) = stream.finish().unwrap();
+        let framed = input.split(|&b| b == b'\n').count() - usize::from(input.is_empty() || input.ends_with(b"\n"));
+        prop_assert_eq!(stats.lines() as usize, framed);
+        prop_assert_eq!(lossy(&out), lossy(&expected), "input {}", lossy(&input));
+        prop_assert_eq!(out, expected);
+    }
+
+    /// Lines made of ordinary log words come back byte-identical.
+    #[test]
+    fn clean_input_is_untouched(words in prop::collection::vec(prop::sample::select(vec![
+        "INFO", "WARN", "GET", "/api/v1/items", "200", "12ms", "user", "jane", "connected", "from", "10.0.0.7",
+        "port", "22", "2024-05-01", "10:00:00,123", "pid=4242", "took", "1.5s", "failed", "password", "for",
+        "token", "expired", "secret", "rotation", "scheduled", "[main]", "{\"k\":\"v\"}", "uuid=3f2a9c1e-7b4d-4e8f-9a6b-2c1d0e9f8a7b",
+        "sha=9fceb02d0ae598e95dc970b74767f19372d61af8", "v1.2.3", "order=12345", "amount=99.95",
+    ]), 0..30)) {
+        let line = words.join(" ");
+        let out = redactor().redact(line.as_bytes());
+        prop_assert!(matches!(out, std::borrow::Cow::Borrowed(_)), "changed: {}", String::from_utf8_lossy(&out));
+    }
+
+    /// Arbitrary bytes never panic, in a line or through a stream.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        let r = redactor();
+        let _ = r.redact(&bytes);
+        let _ = r.find(&bytes);
+        let mut s = r.stream(Vec::new());
+        s.write_all(&bytes).unwrap();
+        let (_, stats) = s.finish().unwrap();
+        prop_assert_eq!(stats.internal_errors(), 0);
+    }
+}

@@ -1,0 +1,182 @@
+//! Streaming behaviour: framing, long lines, multi-line key blocks, drop,
+//! bytes that are not UTF-8.
+
+use std::io::Write;
+
+use logscrub::{Mask, Redactor};
+
+fn scrub(r: &Redactor, input: &[u8]) -> (Vec<u8>, logscrub::Stats) {
+    let mut via_reader = Vec::new();
+    r.redact_reader(input, &mut via_reader).unwrap();
+    let mut s = r.stream(Vec::new());
+    s.write_all(input).unwrap();
+    let (out, stats) = s.finish().unwrap();
+    assert_eq!(out, via_reader, "redact_reader and stream agree");
+    (out, stats)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A small rule set with short matches, so windows can be small.
+fn small(max_line: usize) -> Redactor {
+    Redactor::builder()
+        .builtin_packs(false)
+        .rules_toml(
+            "small.toml",
+            r#"
+[pack]
+name = "small"
+description = "test rules"
+
+[[rule]]
+id = "pw"
+description = "pw=value"
+category = "credential"
+keywords = ["pw="]
+regex = '''pw=(?P<secret>[a-z0-9]{4,32})'''
+positive = [{ input = "login pw=abcd1234 ok", output = "login pw=[REDACTED:pw] ok" }]
+negative = ["login pw= ok"]
+
+[[rule]]
+id = "key"
+description = "key block"
+category = "key"
+keywords = ["private key"]
+regex = '''-----BEGIN PRIVATE KEY-----'''
+multiline_end = '''-----END PRIVATE KEY-----'''
+positive = [{ input = "k -----BEGIN PRIVATE KEY-----abc-----END PRIVATE KEY-----", output = "k -----BEGIN PRIVATE KEY-----[REDACTED:key]-----END PRIVATE KEY-----" }]
+negative = ["no key here"]
+"#,
+        )
+        .max_line(max_line)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn lines_are_masked_and_counted() {
+    let r = Redactor::new();
+    let (out, stats) = scrub(&r, b"a password=hunter2hunter2\nclean\r\nlast token=abc123def456");
+    assert_eq!(
+        text(&out),
+        "a password=[REDACTED:password-assignment]\nclean\r\nlast token=[REDACTED:secret-assignment]"
+    );
+    assert_eq!((stats.lines(), stats.masked_lines(), stats.findings()), (3, 2, 2));
+}
+
+#[test]
+fn pem_block_across_lines_is_masked_line_for_line() {
+    let r = Redactor::new();
+    let input = b"before\nkey: -----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi\nQ2w3e4r5t6y7u8i9o0p\n-----END RSA PRIVATE KEY-----\nafter password=x1y2z3w4\n";
+    let (out, stats) = scrub(&r, input);
+    assert_eq!(
+        text(&out),
+        "before\nkey: -----BEGIN RSA PRIVATE KEY-----\n[REDACTED:private-key]\n[REDACTED:private-key]\n-----END RSA PRIVATE KEY-----\nafter password=[REDACTED:password-assignment]\n"
+    );
+    assert_eq!(stats.lines(), 6, "every input line appears once");
+    assert_eq!(stats.by_rule().find(|(id, _)| *id == "private-key"), Some(("private-key", 1)));
+}
+
+#[test]
+fn unterminated_block_is_masked_to_the_end() {
+    let r = Redactor::new();
+    let (out, stats) = scrub(&r, b"-----BEGIN PRIVATE KEY-----\nAAAA\nBBBB\nno end");
+    assert_eq!(
+        text(&out),
+        "-----BEGIN PRIVATE KEY-----\n[REDACTED:private-key]\n[REDACTED:private-key]\n[REDACTED:private-key]"
+    );
+    assert_eq!(stats.unterminated_blocks(), 1);
+}
+
+#[test]
+fn bytes_that_are_not_utf8_pass_through() {
+    let r = Redactor::new();
+    let input = b"\xff\xfe nul\x00 \x1b[31mred\x1b[0m password=s3cr3t\xffpw\n";
+    let (out, _) = scrub(&r, input);
+    assert_eq!(out, b"\xff\xfe nul\x00 \x1b[31mred\x1b[0m password=[REDACTED:password-assignment]\n");
+}
+
+#[test]
+fn drop_mask_removes_the_line() {
+    let r = Redactor::builder().mask("credit-card", Mask::Drop).build().unwrap();
+    let (out, stats) = scrub(&r, b"one\npaid with 4111 1111 1111 1111\nthree\n");
+    assert_eq!(text(&out), "one\nthree\n");
+    assert_eq!((stats.lines(), stats.dropped_lines()), (3, 1));
+}
+
+#[test]
+fn every_chunking_gives_the_same_output() {
+    let r = Redactor::new();
+    let input = b"GET /x?access_token=abc123def456ghi&b=1\n{\"password\":\"pw-12345\"}\n-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\nemail jane@example.com";
+    let (whole, _) = scrub(&r, input);
+    for size in 1..=input.len() {
+        let mut s = r.stream(Vec::new());
+        for chunk in input.chunks(size) {
+            s.write_all(chunk).unwrap();
+            s.flush().unwrap();
+        }
+        let (out, _) = s.finish().unwrap();
+        assert_eq!(text(&out), text(&whole), "chunk size {size}");
+    }
+}
+
+#[test]
+fn long_lines_never_leak_at_window_edges() {
+    let max = 256;
+    let r = small(max);
+    // Secrets at every offset around the window edges of a line far
+    // longer than the maximum.
+    for shift in 0..80 {
+        let mut line = "x".repeat(shift);
+        while line.len() < 5 * max {
+            line.push_str(" pw=s3cr3tv4lue ");
+            line.push_str(&"y".repeat(37));
+        }
+        for chunk in [1, 7, 64, 1000] {
+            let mut s = r.stream(Vec::new());
+            for c in line.as_bytes().chunks(chunk) {
+                s.write_all(c).unwrap();
+            }
+            s.write_all(b"\n").unwrap();
+            let (out, stats) = s.finish().unwrap();
+            let out = text(&out);
+            assert!(!out.contains("s3cr3t"), "leak at shift {shift} chunk {chunk}");
+            assert!(!out.contains("v4lue"), "partial leak at shift {shift} chunk {chunk}");
+            assert_eq!(stats.lines(), 1);
+            assert_eq!(stats.long_lines(), 1);
+            assert_eq!(out.matches("[REDACTED:pw]").count(), line.matches("pw=s3cr3t").count());
+        }
+    }
+}
+
+#[test]
+fn key_block_inside_a_long_line_is_masked_across_windows() {
+    let r = small(256);
+    let body = "Q".repeat(2000);
+    let line = format!("start -----BEGIN PRIVATE KEY-----{body}-----END PRIVATE KEY----- pw=abcd9999 end\n");
+    let (out, _) = scrub(&r, line.as_bytes());
+    let out = text(&out);
+    assert!(!out.contains("QQ"), "{out}");
+    assert!(out.starts_with("start -----BEGIN PRIVATE KEY-----[REDACTED:key]"));
+    assert!(out.ends_with("-----END PRIVATE KEY----- pw=[REDACTED:pw] end\n"), "{out}");
+}
+
+#[test]
+fn memory_stays_bounded_on_a_line_with_no_newline() {
+    let r = small(4096);
+    let mut s = r.stream(std::io::sink());
+    let chunk = [b'a'; 64 * 1024];
+    for _ in 0..256 {
+        s.write_all(&chunk).unwrap(); // 16 MiB, no newline
+    }
+    let (_, stats) = s.finish().unwrap();
+    assert_eq!((stats.lines(), stats.long_lines(), stats.bytes()), (1, 1, 16 << 20));
+}
+
+#[test]
+fn a_max_line_below_four_matches_is_refused() {
+    let err = Redactor::builder().max_line(1000).build().unwrap_err();
+    assert!(err.to_string().contains("max line 1000"), "{err}");
+}
