@@ -373,7 +373,7 @@ impl Inner {
                         let reach = self.rules[r as usize].max_len;
                         let lo = run.start.saturating_sub(reach);
                         let hi = (run.end + reach).min(seg.len());
-                        self.confirm(r, seg, lo, hi, from, &mut open, hits);
+                        self.confirm_run(r, seg, lo, hi, (run.start, run.end), &mut open, hits);
                     }
                 }
             }
@@ -409,6 +409,34 @@ impl Inner {
             return;
         }
         self.confirm_in(r, rule, seg, lo, hi, from, None, open, hits);
+    }
+
+    /// Confirms a digit rule around one digit run. Only matches that touch
+    /// the run count: the region's edges are artificial, and a match cut by
+    /// one (a false end of input) belongs to another run's region.
+    #[allow(clippy::too_many_arguments)]
+    fn confirm_run(
+        &self,
+        r: u32,
+        seg: &[u8],
+        lo: usize,
+        hi: usize,
+        run: (usize, usize),
+        open: &mut Option<Open>,
+        hits: &mut Vec<Hit>,
+    ) {
+        let rule = &self.rules[r as usize];
+        let before = hits.len();
+        self.confirm_in(r, rule, seg, lo, hi, 0, None, open, hits);
+        let mut i = before;
+        while i < hits.len() {
+            let h = hits[i];
+            if h.end <= run.0 || h.from >= run.1 {
+                hits.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -450,7 +478,11 @@ impl Inner {
                 continue;
             }
             let Some((s, e)) = rule.groups.iter().find_map(|&g| locs.get(g)) else { continue };
-            if e > s && !self.inside_mask(seg, s, e) && self.accepts(rule, &seg[s..e]) {
+            if e > s
+                && !self.inside_mask(seg, s, e)
+                && !self.leans_on_mask(seg, m.start())
+                && self.accepts(rule, &seg[s..e])
+            {
                 hits.push(Hit { rule: r, start: s, end: e, from: scope.unwrap_or(m.start()) });
                 // Resume at the end of the secret, not of the match: the
                 // boundary byte a rule consumed after one token may be the
@@ -458,6 +490,41 @@ impl Inner {
                 at = at.min(e.max(m.start() + 1));
             }
         }
+    }
+
+    /// The masks this redactor produces (labels, pseudonyms) that overlap
+    /// `seg[s..e]`, sorted.
+    fn masks_near(&self, seg: &[u8], s: usize, e: usize) -> Vec<(usize, usize)> {
+        let reach = self.longest_label.max(80);
+        let (lo, hi) = (s.saturating_sub(reach), (e + reach).min(seg.len()));
+        let mut masks: Vec<(usize, usize)> =
+            self.label_finder.find_iter(&seg[lo..hi]).map(|m| (lo + m.start(), lo + m.end())).collect();
+        for open in memchr::memchr_iter(b'<', &seg[lo..hi]).map(|i| lo + i) {
+            if let Some(close) = memchr::memchr(b'>', &seg[open..(open + 80).min(hi)]).map(|i| open + i) {
+                if self.is_mask(&seg[open..=close]) {
+                    masks.push((open, close + 1));
+                }
+            }
+        }
+        masks.retain(|&(ms, me)| ms < e && me > s);
+        masks.sort_unstable();
+        masks
+    }
+
+    /// Whether a match starting at `at` leans on a mask for its context:
+    /// it starts inside one, or right after one with a word byte. Before
+    /// the mask was written that context was the secret's own bytes, so
+    /// such a match would not have been made: ignoring it keeps masking
+    /// idempotent.
+    fn leans_on_mask(&self, seg: &[u8], at: usize) -> bool {
+        if at == 0
+            || !matches!(seg[at - 1], b']' | b'>' | b'*' | b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b':' | b'-' | b'_')
+        {
+            return false;
+        }
+        let glued = seg.get(at).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+        self.masks_near(seg, at - 1, at).iter().any(|&(ms, me)| ms < at && (at < me || at == me && glued))
+            || glued && seg[at - 1] == b'*'
     }
 
     /// Whether `seg[s..e]` is already masked: it overlaps masks this
@@ -468,23 +535,10 @@ impl Inner {
     /// masked before: where it ended then is hidden by the mask now.
     fn inside_mask(&self, seg: &[u8], s: usize, e: usize) -> bool {
         let filler = |b: &u8| b.is_ascii_punctuation() || *b == b' ';
-        let lo = s.saturating_sub(self.longest_label.max(80));
-        let hi = (e + self.longest_label.max(80)).min(seg.len());
-        let mut masks: Vec<(usize, usize)> = Vec::new();
-        masks.extend(self.label_finder.find_iter(&seg[lo..hi]).map(|m| (lo + m.start(), lo + m.end())));
-        for open in memchr::memchr_iter(b'<', &seg[lo..hi]).map(|i| lo + i) {
-            if let Some(close) = memchr::memchr(b'>', &seg[open..(open + 80).min(hi)]).map(|i| open + i) {
-                if self.is_mask(&seg[open..=close]) {
-                    masks.push((open, close + 1));
-                }
-            }
-        }
-        masks.retain(|&(ms, me)| ms < e && me > s);
-        let stars = seg[s..e].contains(&b'*');
-        if masks.is_empty() && !stars {
+        let masks = self.masks_near(seg, s, e);
+        if masks.is_empty() && !seg[s..e].contains(&b'*') {
             return false;
         }
-        masks.sort_unstable();
         if masks.iter().any(|&(ms, me)| ms <= s && s < me) {
             return true;
         }
@@ -923,10 +977,13 @@ impl Inner {
                     return Err(Error::new(
                         ErrorKind::Tests,
                         format!(
-                            "positive example {:?} is never masked: its keywords ({}) or digits trigger do not \
-                             occur, or the regex or a validator rejects it",
+                            "positive example {:?} is never masked: its trigger ({}) does not occur, or the \
+                             regex or a validator rejects it",
                             ex.input,
-                            rule.keywords.join(", ")
+                            match rule.digits {
+                                Some(d) if rule.keywords.is_empty() => format!("a run of {d} digits"),
+                                _ => format!("keywords {}", rule.keywords.join(", ")),
+                            }
                         ),
                     )
                     .at(&rule.origin, Some(rule.line))
@@ -986,6 +1043,12 @@ mod tests {
     #[test]
     fn regression_mask_followed_by_punctuation_is_not_masked_again() {
         let once = redact("/api/export?format=csv&access_token=EAACEdEose0cBA1234xyz&page=2,GET x");
+        assert_eq!(redact(&once), once);
+    }
+
+    #[test]
+    fn regression_key_glued_to_a_masked_value_stays_consistent() {
+        let once = redact("phone_number=080-1234-5678session=1234bearer ");
         assert_eq!(redact(&once), once);
     }
 

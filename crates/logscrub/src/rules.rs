@@ -293,8 +293,8 @@ fn compile_rule(
         return Err(invalid("the rule has no trigger: give keywords or digits".into()));
     }
     if let Some(d) = def.digits {
-        if !(6..=32).contains(&d) {
-            return Err(invalid(format!("digits = {d}: a digit trigger needs 6 to 32 digits")));
+        if !(4..=32).contains(&d) {
+            return Err(invalid(format!("digits = {d}: a digit trigger needs 4 to 32 digits")));
         }
     }
     let regex = compile(&def.regex).map_err(|e| Error::new(ErrorKind::Regex, e))?;

@@ -41,12 +41,30 @@ enum Check {
     Jwt,
     Phone,
     HasDigit,
+    Fn(fn(&[u8]) -> bool),
     Custom(Arc<dyn Fn(&[u8]) -> bool + Send + Sync>),
 }
 
 impl Validator {
     /// The names of the built-in validators, as used in rule files.
-    pub const BUILTINS: &'static [&'static str] = &["luhn", "card", "iban", "ssn", "jwt", "phone", "has-digit"];
+    pub const BUILTINS: &'static [&'static str] = &[
+        "luhn",
+        "card",
+        "iban",
+        "ssn",
+        "jwt",
+        "phone",
+        "has-digit",
+        "ipv6",
+        "verhoeff",
+        "br-cpf",
+        "es-dni",
+        "it-codice-fiscale",
+        "fr-nir",
+        "kz-iin",
+        "pl-pesel",
+        "nl-bsn",
+    ];
 
     /// Looks up a built-in validator by name.
     ///
@@ -59,6 +77,15 @@ impl Validator {
     /// | `jwt` | a JWT whose header is base64url JSON naming an `alg` |
     /// | `phone` | 8 to 15 digits, not all the same digit |
     /// | `has-digit` | at least one ASCII digit: tokens have them, words do not |
+    /// | `ipv6` | an address `std::net::Ipv6Addr` parses |
+    /// | `verhoeff` | the Verhoeff check digit (Indian Aadhaar) |
+    /// | `br-cpf` | Brazilian CPF: both mod-11 check digits |
+    /// | `es-dni` | Spanish DNI or NIE: the mod-23 check letter |
+    /// | `it-codice-fiscale` | Italian codice fiscale: the check character |
+    /// | `fr-nir` | French NIR: the 97-complement key (Corsica 2A/2B included) |
+    /// | `kz-iin` | Kazakh IIN: the two-pass weighted mod-11 check digit |
+    /// | `pl-pesel` | Polish PESEL: the weighted check digit |
+    /// | `nl-bsn` | Dutch BSN: the eleven test |
     pub fn builtin(name: &str) -> Option<Validator> {
         let check = match name {
             "luhn" => Check::Luhn,
@@ -68,6 +95,15 @@ impl Validator {
             "jwt" => Check::Jwt,
             "phone" => Check::Phone,
             "has-digit" => Check::HasDigit,
+            "ipv6" => Check::Fn(|s| std::str::from_utf8(s).is_ok_and(|t| t.parse::<std::net::Ipv6Addr>().is_ok())),
+            "verhoeff" => Check::Fn(ids::verhoeff),
+            "br-cpf" => Check::Fn(ids::br_cpf),
+            "es-dni" => Check::Fn(ids::es_dni),
+            "it-codice-fiscale" => Check::Fn(ids::it_codice_fiscale),
+            "fr-nir" => Check::Fn(ids::fr_nir),
+            "kz-iin" => Check::Fn(ids::kz_iin),
+            "pl-pesel" => Check::Fn(ids::pl_pesel),
+            "nl-bsn" => Check::Fn(ids::nl_bsn),
             _ => return None,
         };
         Some(Validator { name: name.into(), check })
@@ -106,6 +142,7 @@ impl Validator {
             Check::Jwt => jwt(candidate),
             Check::Phone => phone(candidate),
             Check::HasDigit => candidate.iter().any(u8::is_ascii_digit),
+            Check::Fn(f) => f(candidate),
             Check::Custom(f) => f(candidate),
         }
     }
@@ -342,6 +379,151 @@ fn phone(s: &[u8]) -> bool {
     (8..=15).contains(&n) && !ds.iter().all(|&d| d == ds[0]) && !ds.windows(2).all(|w| w[1] == (w[0] + 1) % 10)
 }
 
+/// Check digits of national identity numbers.
+mod ids {
+    use super::digits;
+
+    fn ds(s: &[u8]) -> Vec<u32> {
+        digits(s).collect()
+    }
+
+    pub fn verhoeff(s: &[u8]) -> bool {
+        const D: [[u8; 10]; 10] = [
+            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+            [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+            [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+            [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+            [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+            [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+            [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+            [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+            [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+        ];
+        const P: [[u8; 10]; 8] = [
+            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+            [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+            [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+            [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+            [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+            [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+            [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+        ];
+        let d = ds(s);
+        if d.iter().all(|&x| x == d[0]) {
+            return false;
+        }
+        let mut c = 0u8;
+        for (i, &x) in d.iter().rev().enumerate() {
+            c = D[c as usize][P[i % 8][x as usize] as usize];
+        }
+        d.len() >= 2 && c == 0
+    }
+
+    pub fn br_cpf(s: &[u8]) -> bool {
+        let d = ds(s);
+        if d.len() != 11 || d.iter().all(|&x| x == d[0]) {
+            return false;
+        }
+        let check = |n: usize| {
+            let sum: u32 = d[..n].iter().enumerate().map(|(i, &x)| x * (n as u32 + 1 - i as u32)).sum();
+            let r = sum * 10 % 11;
+            if r == 10 {
+                0
+            } else {
+                r
+            }
+        };
+        check(9) == d[9] && check(10) == d[10]
+    }
+
+    pub fn es_dni(s: &[u8]) -> bool {
+        const LETTERS: &[u8] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+        let t: Vec<u8> = s.iter().filter(|b| b.is_ascii_alphanumeric()).map(u8::to_ascii_uppercase).collect();
+        let (Some(&letter), Some(&first)) = (t.last(), t.first()) else { return false };
+        let lead = match first {
+            b'X' => Some(0),
+            b'Y' => Some(1),
+            b'Z' => Some(2),
+            _ => None,
+        };
+        let body = &t[usize::from(lead.is_some())..t.len() - 1];
+        if !body.iter().all(u8::is_ascii_digit) || body.len() != 8 - usize::from(lead.is_some()) {
+            return false;
+        }
+        let n = body.iter().fold(lead.unwrap_or(0), |a, b| a * 10 + u64::from(b - b'0'));
+        LETTERS[(n % 23) as usize] == letter
+    }
+
+    pub fn it_codice_fiscale(s: &[u8]) -> bool {
+        const ODD: [u32; 36] = [
+            1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14,
+            16, 10, 22, 25, 24, 23,
+        ];
+        let t: Vec<u8> = s.iter().map(u8::to_ascii_uppercase).collect();
+        if t.len() != 16 || !t.iter().all(u8::is_ascii_alphanumeric) {
+            return false;
+        }
+        let idx = |b: u8| if b.is_ascii_digit() { (b - b'0') as usize } else { (b - b'A') as usize + 10 };
+        let val = |b: u8| if b.is_ascii_digit() { u32::from(b - b'0') } else { u32::from(b - b'A') };
+        let sum: u32 = t[..15].iter().enumerate().map(|(i, &b)| if i % 2 == 0 { ODD[idx(b)] } else { val(b) }).sum();
+        t[15] == b'A' + (sum % 26) as u8
+    }
+
+    pub fn fr_nir(s: &[u8]) -> bool {
+        let t: Vec<u8> = s.iter().filter(|b| b.is_ascii_alphanumeric()).map(u8::to_ascii_uppercase).collect();
+        if t.len() != 15 || !matches!(t[0], b'1' | b'2') {
+            return false;
+        }
+        // Corsica: département 2A counts as 19, 2B as 18, in the key.
+        let (body, adjust): (Vec<u8>, u64) = match (t[5], t[6]) {
+            (b'2', b'A') => ([&t[..5], b"19", &t[7..13]].concat(), 0),
+            (b'2', b'B') => ([&t[..5], b"18", &t[7..13]].concat(), 0),
+            _ => (t[..13].to_vec(), 0),
+        };
+        if !body.iter().chain(&t[13..]).all(u8::is_ascii_digit) {
+            return false;
+        }
+        let n = body.iter().fold(0u64, |a, b| a * 10 + u64::from(b - b'0')) + adjust;
+        let key = u64::from(t[13] - b'0') * 10 + u64::from(t[14] - b'0');
+        97 - n % 97 == key
+    }
+
+    pub fn kz_iin(s: &[u8]) -> bool {
+        let d = ds(s);
+        if d.len() != 12 || !(1..=6).contains(&d[6]) && d[6] != 0 {
+            return false;
+        }
+        let pass = |w: &[u32]| d[..11].iter().zip(w).map(|(a, b)| a * b).sum::<u32>() % 11;
+        let mut c = pass(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        if c == 10 {
+            c = pass(&[3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2]);
+        }
+        c != 10 && c == d[11]
+    }
+
+    pub fn pl_pesel(s: &[u8]) -> bool {
+        let d = ds(s);
+        if d.len() != 11 {
+            return false;
+        }
+        let w = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
+        let sum: u32 = d[..10].iter().zip(w).map(|(a, b)| a * b).sum();
+        (10 - sum % 10) % 10 == d[10] && (1..=12).contains(&((d[2] * 10 + d[3]) % 20))
+    }
+
+    pub fn nl_bsn(s: &[u8]) -> bool {
+        let d = ds(s);
+        if d.len() != 9 || d[0] == 0 && d[1] == 0 {
+            return false;
+        }
+        let sum: i64 =
+            d[..8].iter().enumerate().map(|(i, &x)| i64::from(x) * (9 - i as i64)).sum::<i64>() - i64::from(d[8]);
+        sum % 11 == 0
+    }
+}
+
 /// Shannon entropy of `s` in bits per byte.
 pub(crate) fn entropy(s: &[u8]) -> f64 {
     if s.is_empty() {
@@ -438,6 +620,29 @@ mod tests {
         assert!(jwt(t.as_bytes()));
         assert!(!jwt(b"eyJub3QiOiJhIGp3dCJ9.eyJzdWIiOiIxIn0.sig"));
         assert!(!jwt(b"abc.def.ghi"));
+    }
+
+    #[test]
+    fn national_id_checks() {
+        // Valid numbers computed by an independent implementation; the
+        // second of each pair has its check digit changed.
+        use ids::*;
+        let table: [(fn(&[u8]) -> bool, &str, &str); 8] = [
+            (verhoeff, "7260 1815 9082", "7260 1815 9083"),
+            (br_cpf, "246.281.948-74", "246.281.948-75"),
+            (es_dni, "88592782W", "88592782X"),
+            (es_dni, "Y5167906G", "Y5167906H"),
+            (it_codice_fiscale, "QPKXOJ78B16Q528B", "QPKXOJ78B16Q528C"),
+            (fr_nir, "1 57 08 90 681 067 63", "1 57 08 90 681 067 64"),
+            (kz_iin, "507529170345", "507529170346"),
+            (pl_pesel, "22040792448", "22040792449"),
+        ];
+        for (check, good, bad) in table {
+            assert!(check(good.as_bytes()), "{good}");
+            assert!(!check(bad.as_bytes()), "{bad}");
+        }
+        assert!(nl_bsn(b"237215901") && !nl_bsn(b"237215902"));
+        assert!(!br_cpf(b"111.111.111-11"));
     }
 
     #[test]

@@ -141,7 +141,9 @@ proptest! {
         "sha=9fceb02d0ae598e95dc970b74767f19372d61af8", "v1.2.3", "order=12345", "amount=99.95",
     ]), 0..30)) {
         let line = words.join(" ");
-        let out = redactor().redact(line.as_bytes());
+        // Network addresses are data only to the opt-in network pack.
+        static DEFAULTS: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+        let out = DEFAULTS.get_or_init(Redactor::new).redact(line.as_bytes());
         prop_assert!(matches!(out, std::borrow::Cow::Borrowed(_)), "changed: {}", String::from_utf8_lossy(&out));
     }
 
