@@ -477,6 +477,9 @@ impl Inner {
                 }
                 continue;
             }
+            // A rejected match must not hide one that overlaps it: look
+            // again from just after its start.
+            at = m.start() + 1;
             let Some((s, e)) = rule.groups.iter().find_map(|&g| locs.get(g)) else { continue };
             if e > s
                 && !self.inside_mask(seg, s, e)
@@ -487,7 +490,7 @@ impl Inner {
                 // Resume at the end of the secret, not of the match: the
                 // boundary byte a rule consumed after one token may be the
                 // boundary before the next.
-                at = at.min(e.max(m.start() + 1));
+                at = e.max(m.start() + 1);
             }
         }
     }
@@ -1049,6 +1052,15 @@ mod tests {
     #[test]
     fn regression_key_glued_to_a_masked_value_stays_consistent() {
         let once = redact("phone_number=080-1234-5678session=1234bearer ");
+        assert_eq!(redact(&once), once);
+    }
+
+    #[test]
+    fn regression_rejected_match_does_not_hide_an_overlapping_one() {
+        let line =
+            r#"headers={'authorization': curlTwilio=token="secret": 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b']}"#;
+        let once = redact(line);
+        assert!(!once.contains("9944b0"), "{once}");
         assert_eq!(redact(&once), once);
     }
 
