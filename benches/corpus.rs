@@ -71,6 +71,9 @@ pub fn dirty(clean: &[u8], redactor: &Redactor) -> (Vec<u8>, usize) {
         .rules()
         .filter(|r| redactor.is_enabled(r.id()) && r.mask().to_string() != "drop")
         .flat_map(|r| r.positive().iter().map(|e| e.input.replace('\n', " ")))
+        // A key block that never ends masks the rest of the input (fail
+        // closed): plant only whole ones.
+        .filter(|l| !l.contains("PRIVATE KEY") || l.contains("-----END"))
         .collect();
     let mut out = Vec::with_capacity(clean.len() + clean.len() / 50);
     let mut planted = 0;

@@ -54,6 +54,46 @@ pub(crate) struct DigitRun {
     pub start: usize,
     pub end: usize,
     pub digits: usize,
+    /// The separators used, as a [`sep_bit`] mask.
+    pub seps: u8,
+}
+
+/// The bit of a separator byte in [`DigitRun::seps`].
+pub(crate) fn sep_bit(b: u8) -> u8 {
+    match b {
+        b' ' => 1,
+        b'-' => 2,
+        b'.' => 4,
+        b'(' => 8,
+        b')' => 16,
+        b'/' => 32,
+        _ => 0,
+    }
+}
+
+impl DigitRun {
+    /// The most digits in a part of the run whose separators are all in
+    /// `allowed` (the run split at every other separator).
+    pub(crate) fn digits_with(&self, hay: &[u8], allowed: u8) -> usize {
+        if self.seps & !allowed == 0 {
+            return self.digits;
+        }
+        let (mut best, mut cur) = (0, 0);
+        for &b in &hay[self.start..self.end] {
+            if b.is_ascii_digit() {
+                cur += 1;
+                best = best.max(cur);
+            } else if sep_bit(b) & !allowed != 0 {
+                cur = 0;
+            }
+        }
+        best
+    }
+}
+
+/// The mask of a rule's allowed separators (`digit_separators = " -"`).
+pub(crate) fn sep_mask(allowed: &str) -> u8 {
+    allowed.bytes().fold(0, |m, b| m | sep_bit(b))
 }
 
 /// Bytes that may stand between digits of one number: `4111 1111`,
@@ -75,22 +115,26 @@ pub(crate) fn digit_runs(hay: &[u8], min: usize) -> impl Iterator<Item = DigitRu
             let start = i;
             let mut end = i;
             let mut digits = 0;
-            let mut seps = 0;
+            let mut gap = 0;
+            let (mut used, mut pending) = (0u8, 0u8);
             while i < hay.len() {
                 let b = hay[i];
                 if b.is_ascii_digit() {
                     digits += 1;
-                    seps = 0;
+                    gap = 0;
+                    used |= pending;
+                    pending = 0;
                     end = i + 1;
-                } else if is_sep(b) && seps < 2 {
-                    seps += 1;
+                } else if is_sep(b) && gap < 2 {
+                    gap += 1;
+                    pending |= sep_bit(b);
                 } else {
                     break;
                 }
                 i += 1;
             }
             if digits >= min {
-                return Some(DigitRun { start, end, digits });
+                return Some(DigitRun { start, end, digits, seps: used });
             }
         }
         None
@@ -104,8 +148,9 @@ pub(crate) struct Prefilter {
     by_pattern: Vec<Vec<u32>>,
     /// Single-byte triggers and the rules each gates.
     bytes: Vec<(u8, Vec<u32>)>,
-    /// Rules gated by digit runs, with the digits each needs.
-    digit_rules: Vec<(u32, usize)>,
+    /// Rules gated by digit runs, with the digits each needs and the
+    /// separators it allows.
+    digit_rules: Vec<(u32, usize, u8)>,
     min_digits: usize,
 }
 
@@ -135,7 +180,7 @@ impl Prefilter {
                 }
             }
             if let Some(d) = rule.digits {
-                digit_rules.push((i, d));
+                digit_rules.push((i, d, rule.digit_seps));
             }
         }
         let ac = (!patterns.is_empty()).then(|| {
@@ -146,7 +191,7 @@ impl Prefilter {
                 .build(&patterns)
                 .expect("keywords are short literals, well within automaton limits")
         });
-        let min_digits = digit_rules.iter().map(|&(_, d)| d).min().unwrap_or(usize::MAX);
+        let min_digits = digit_rules.iter().map(|&(_, d, _)| d).min().unwrap_or(usize::MAX);
         Prefilter { ac, by_pattern, bytes, digit_rules, min_digits }
     }
 
@@ -174,8 +219,8 @@ impl Prefilter {
         digit_runs(if min == usize::MAX { &[] } else { hay }, min)
     }
 
-    /// The digit rules and the digits each needs.
-    pub(crate) fn digit_rules(&self) -> &[(u32, usize)] {
+    /// The digit rules, the digits each needs and the separators it allows.
+    pub(crate) fn digit_rules(&self) -> &[(u32, usize, u8)] {
         &self.digit_rules
     }
 }
@@ -183,6 +228,18 @@ impl Prefilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digit_runs_know_their_separators() {
+        let run = |s: &str| digit_runs(s.as_bytes(), 1).next().unwrap().seps;
+        assert_eq!(run("2015-10-18 18:01"), sep_mask("- "));
+        assert_eq!(run("4111 1111 1111 1111"), sep_mask(" "));
+        assert_eq!(run("173.234.31.186"), sep_mask("."));
+        assert_eq!(run("(415) 555-2671"), sep_mask(") -"));
+        assert_eq!(run("12345678."), 0, "a trailing separator is not used");
+        let r = digit_runs(b"ns1 10.0.0.7", 1).next().unwrap();
+        assert_eq!((r.digits, r.digits_with(b"ns1 10.0.0.7", sep_mask("."))), (6, 5));
+    }
 
     fn runs(s: &str, min: usize) -> Vec<&str> {
         digit_runs(s.as_bytes(), min).map(|r| &s[r.start..r.end]).collect()
@@ -206,5 +263,125 @@ mod tests {
             c.insert(r);
         }
         assert_eq!(c.iter().collect::<Vec<_>>(), [3, 64, 130]);
+    }
+}
+
+/// The chunk gate: which lines of a whole buffer could hold a match, found
+/// in one pass over the buffer, so that the many clean lines are copied out
+/// in bulk and only candidate lines get the per-line scan.
+///
+/// Keywords are matched by aho-corasick's packed Teddy searcher (SIMD) over
+/// an ASCII-lowercased copy of the buffer when they fit it (Teddy has no
+/// case-insensitive mode), else by one case-insensitive automaton. The gate
+/// may pass lines that no rule matches, never the reverse.
+pub(crate) struct Gate {
+    teddy: Option<aho_corasick::packed::Searcher>,
+    /// The same literals, case-insensitive, where Teddy does not fit.
+    fallback: Option<AhoCorasick>,
+    bytes: Vec<u8>,
+    pairs: Vec<[u8; 2]>,
+    /// Digits needed and separators allowed, per digit rule.
+    digit_specs: Vec<(usize, u8)>,
+    min_digits: usize,
+}
+
+/// Sorted, deduplicated literals without any that another is a prefix of.
+fn prefix_minimal(mut lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    lits.sort_unstable();
+    lits.dedup();
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(lits.len());
+    for l in lits {
+        // Sorted order puts a prefix right before the literals it starts.
+        if !out.last().is_some_and(|p| l.starts_with(p)) {
+            out.push(l);
+        }
+    }
+    out
+}
+
+/// Teddy refuses more than 64 literals on x86-64 (more would make too many
+/// false candidates).
+const TEDDY_LIMIT: usize = 64;
+
+impl Gate {
+    pub(crate) fn new(rules: &[Rule], enabled: impl Fn(usize) -> bool) -> Gate {
+        let mut long: Vec<Vec<u8>> = Vec::new();
+        let mut bytes = Vec::new();
+        let mut pairs = Vec::new();
+        let mut min_digits = usize::MAX;
+        let mut digit_specs = Vec::new();
+        for (_, rule) in rules.iter().enumerate().filter(|(i, _)| enabled(*i)) {
+            for k in &rule.keywords {
+                match k.as_bytes() {
+                    [b] => bytes.push(b.to_ascii_lowercase()),
+                    [a, b] => pairs.push([a.to_ascii_lowercase(), b.to_ascii_lowercase()]),
+                    k => long.push(k.to_ascii_lowercase()),
+                }
+            }
+            if let Some(d) = rule.digits {
+                min_digits = min_digits.min(d);
+                digit_specs.push((d, rule.digit_seps));
+            }
+        }
+        digit_specs.sort_unstable();
+        digit_specs.dedup();
+        bytes.sort_unstable();
+        bytes.dedup();
+        pairs.sort_unstable();
+        pairs.dedup();
+        // Teddy (SIMD) when the keywords fit it as they are, over a lowercased
+        // copy of the buffer; otherwise one case-insensitive automaton over
+        // the buffer itself. Merging keywords into fewer, shorter literals to
+        // fit Teddy was measured slower: the short literals pass too many
+        // lines.
+        let lits = prefix_minimal(long.clone());
+        let teddy = if lits.is_empty() || lits.len() > TEDDY_LIMIT {
+            None
+        } else {
+            aho_corasick::packed::Config::new().builder().extend(&lits).build()
+        };
+        let fallback = (teddy.is_none() && !lits.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::LeftmostFirst)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&lits)
+                .expect("keywords are short literals, well within automaton limits")
+        });
+        Gate { teddy, fallback, bytes, pairs, digit_specs, min_digits }
+    }
+
+    /// Digit runs of `hay` that some digit rule could use: enough digits
+    /// with separators it allows. The caller confirms them.
+    pub(crate) fn digit_runs<'h>(&'h self, hay: &'h [u8]) -> impl Iterator<Item = DigitRun> + 'h {
+        let min = if self.digit_specs.is_empty() { usize::MAX } else { self.min_digits };
+        digit_runs(if min == usize::MAX { &[] } else { hay }, min)
+            .filter(move |r| self.digit_specs.iter().any(|&(d, ok)| r.digits_with(hay, ok) >= d))
+    }
+
+    /// Offsets in `hay` near which a keyword rule could match, sorted.
+    /// `folded` is scratch space for the lowercased copy.
+    pub(crate) fn candidates(&self, hay: &[u8], folded: &mut Vec<u8>, out: &mut Vec<usize>) {
+        out.clear();
+        if self.teddy.is_some() || !self.pairs.is_empty() {
+            folded.clear();
+            folded.extend_from_slice(hay);
+            folded.make_ascii_lowercase();
+        }
+        if let Some(t) = &self.teddy {
+            out.extend(t.find_iter(folded.as_slice()).map(|m| m.start()));
+        } else if let Some(ac) = &self.fallback {
+            // Non-overlapping is enough: a keyword that overlaps a hit lies
+            // on the hit's line, and the gate only picks lines.
+            out.extend(ac.find_iter(hay).map(|m| m.start()));
+        }
+        for &b in &self.bytes {
+            out.extend(memchr::memchr_iter(b, hay));
+        }
+        for &[a, b] in &self.pairs {
+            out.extend(memchr::memchr_iter(a, folded).filter(|&i| folded.get(i + 1) == Some(&b)));
+        }
+        out.sort_unstable();
+        out.dedup();
     }
 }

@@ -16,7 +16,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use crate::error::{Error, ErrorKind};
 use crate::mask::{self, HashKey, Mask};
 use crate::packs;
-use crate::prefilter::{Candidates, Prefilter};
+use crate::prefilter::{Candidates, Gate, Prefilter};
 use crate::rules::{self, Pack, Rule};
 use crate::stats::Stats;
 use crate::stream::Stream;
@@ -123,6 +123,8 @@ pub(crate) struct Inner {
     pub prefilter: Prefilter,
     /// Triggers of every rule, to run any rule's tests.
     pub every: Prefilter,
+    /// The enabled rules' triggers over whole buffers.
+    pub gate: Gate,
     /// Rendered labels of enabled rules: text that is already masked.
     labels: HashSet<Vec<u8>>,
     /// Finds rendered labels in a segment.
@@ -366,16 +368,7 @@ impl Inner {
         }
         if !pf.digit_rules().is_empty() {
             for run in pf.digit_runs(seg) {
-                for &(r, need) in pf.digit_rules() {
-                    if run.digits >= need && wanted(r) {
-                        // A digit rule's match holds the run, so it lies
-                        // within the rule's longest match of it.
-                        let reach = self.rules[r as usize].max_len;
-                        let lo = run.start.saturating_sub(reach);
-                        let hi = (run.end + reach).min(seg.len());
-                        self.confirm_run(r, seg, lo, hi, (run.start, run.end), &mut open, hits);
-                    }
-                }
+                self.confirm_digit_rules(pf, only, seg, run, &mut open, hits);
             }
         }
         open
@@ -396,19 +389,68 @@ impl Inner {
     ) {
         let rule = &self.rules[r as usize];
         if let Some(within) = &rule.within {
-            // Run the rule inside each scope: every `name=value` of a
-            // Cookie header, say, without touching the rest of the line.
-            let mut locs = within.capture_locations();
+            // Run the rule inside each scope: from where `within` matches to
+            // the end of the line (at most SCOPE bytes past the match), so
+            // every `name=value` after `Cookie:` is seen, not only the first.
             let mut at = lo;
-            while at <= hi {
-                let Some(m) = within.captures_read_at(&mut locs, &seg[..hi], at) else { break };
-                at = if m.end() > m.start() { m.end() } else { m.end() + 1 };
-                let (s, e) = locs.get(1).unwrap_or((m.start(), m.end()));
-                self.confirm_in(r, rule, seg, s, e, from, Some(m.start()), open, hits);
+            while at < hi {
+                let Some(m) = within.find_at(&seg[..hi], at) else { break };
+                let end = (m.end() + crate::rules::SCOPE).min(hi);
+                self.confirm_in(r, rule, seg, m.start(), end, from, Some(m.start()), open, hits);
+                at = end.max(m.start() + 1);
             }
             return;
         }
         self.confirm_in(r, rule, seg, lo, hi, from, None, open, hits);
+    }
+
+    /// The offsets of `buf` (whole lines) where the per-line scan could find
+    /// something: keyword and byte triggers from the gate, and digit runs
+    /// that a digit rule confirms right away. A digit run's confirmation is
+    /// local (the run's line, near the run), so doing it here is exact and
+    /// keeps the many lines with dates, hosts and ids off the per-line path.
+    pub(crate) fn candidates(&self, buf: &[u8], folded: &mut Vec<u8>, out: &mut Vec<usize>) {
+        self.gate.candidates(buf, folded, out);
+        let before = out.len();
+        let mut hits = Vec::new();
+        let mut open = None;
+        for run in self.gate.digit_runs(buf) {
+            let line_start = memchr::memrchr(b'\n', &buf[..run.start]).map_or(0, |i| i + 1);
+            let line_end = memchr::memchr(b'\n', &buf[run.end..]).map_or(buf.len(), |i| run.end + i);
+            let line = &buf[line_start..line_end];
+            let local = crate::prefilter::DigitRun { start: run.start - line_start, end: run.end - line_start, ..run };
+            hits.clear();
+            self.confirm_digit_rules(&self.prefilter, None, line, local, &mut open, &mut hits);
+            if !hits.is_empty() {
+                out.push(run.start);
+            }
+        }
+        if out.len() > before {
+            out.sort_unstable();
+            out.dedup();
+        }
+    }
+
+    /// Runs the digit rules that `run` triggers.
+    fn confirm_digit_rules(
+        &self,
+        pf: &Prefilter,
+        only: Option<u32>,
+        seg: &[u8],
+        run: crate::prefilter::DigitRun,
+        open: &mut Option<Open>,
+        hits: &mut Vec<Hit>,
+    ) {
+        for &(r, need, seps) in pf.digit_rules() {
+            if run.digits >= need && only.is_none_or(|o| o == r) && run.digits_with(seg, seps) >= need {
+                // A digit rule's match holds the run, so it lies within
+                // the rule's longest match of it.
+                let reach = self.rules[r as usize].max_len;
+                let lo = run.start.saturating_sub(reach);
+                let hi = (run.end + reach).min(seg.len());
+                self.confirm_run(r, seg, lo, hi, (run.start, run.end), open, hits);
+            }
+        }
     }
 
     /// Confirms a digit rule around one digit run. Only matches that touch
@@ -453,10 +495,14 @@ impl Inner {
         hits: &mut Vec<Hit>,
     ) {
         let hay = &seg[..hi];
-        let mut locs = rule.regex.capture_locations();
+        let mut locs = None;
         let mut at = if rule.end.is_some() { lo.max(from) } else { lo };
         while at <= hay.len() {
-            let Some(m) = rule.regex.captures_read_at(&mut locs, hay, at) else { break };
+            // Most candidates do not match: find first (no capture slots),
+            // and capture only on a match.
+            let Some(found) = rule.regex.find_at(hay, at) else { break };
+            let locs = locs.get_or_insert_with(|| rule.regex.capture_locations());
+            let Some(m) = rule.regex.captures_read_at(locs, hay, found.start()) else { break };
             at = if m.end() > m.start() { m.end() } else { m.end() + 1 };
             if let Some(end) = &rule.end {
                 // A block: masked from the end of the opening match to the
@@ -946,6 +992,7 @@ impl RedactorBuilder {
         let names = rules.iter().map(|r| r.name.as_bytes().to_vec()).collect();
         let prefilter = Prefilter::new(&rules, |i| enabled[i]);
         let every = Prefilter::new(&rules, |_| true);
+        let gate = Gate::new(&rules, |i| enabled[i]);
         let inner = Inner {
             ids: rules.iter().map(|r| r.id.clone()).collect(),
             rules,
@@ -953,6 +1000,7 @@ impl RedactorBuilder {
             enabled,
             prefilter,
             every,
+            gate,
             labels,
             label_finder,
             longest_label,

@@ -34,6 +34,10 @@ use crate::validate::Validator;
 /// The categories a rule may declare.
 pub const CATEGORIES: &[&str] = &["credential", "token", "key", "pii", "financial", "national-id", "network"];
 
+/// How far a `within` scope reaches past its match: to the end of the
+/// line, at most this many bytes.
+pub(crate) const SCOPE: usize = 4096;
+
 /// The largest compiled size of one rule's regex.
 const REGEX_SIZE_LIMIT: usize = 8 << 20;
 
@@ -70,6 +74,8 @@ struct RuleDef {
     keywords: Vec<String>,
     #[serde(default)]
     digits: Option<usize>,
+    #[serde(default)]
+    digit_separators: Option<String>,
     regex: String,
     #[serde(default)]
     within: Option<String>,
@@ -139,6 +145,8 @@ pub struct Rule {
     pub(crate) pack: String,
     pub(crate) keywords: Vec<String>,
     pub(crate) digits: Option<usize>,
+    /// Separators a digit run may use to trigger the rule, as a mask.
+    pub(crate) digit_seps: u8,
     pub(crate) regex: Regex,
     /// Capture groups that hold the secret; the first that took part wins.
     pub(crate) groups: Vec<usize>,
@@ -279,18 +287,29 @@ fn compile_rule(
         return Err(invalid(format!("category {:?} is not one of {}", def.category, CATEGORIES.join(", "))));
     }
     for k in &def.keywords {
-        let ok = match k.as_bytes() {
-            [b] => b.is_ascii_punctuation(),
-            bytes => bytes.len() >= 3 && k.is_ascii(),
-        };
+        // Short keywords fire everywhere: a lone byte or a pair must hold
+        // punctuation (`@`, `+1`), anything else needs 3 bytes.
+        let ok = k.is_ascii()
+            && match k.len() {
+                0 => false,
+                1 | 2 => k.bytes().any(|b| b.is_ascii_punctuation()),
+                _ => true,
+            };
         if !ok {
             return Err(invalid(format!(
-                "keyword {k:?}: keywords are ASCII, at least 3 bytes long, or one punctuation byte"
+                "keyword {k:?}: keywords are ASCII, at least 3 bytes long, or 1 or 2 bytes with punctuation"
             )));
         }
     }
     if def.keywords.is_empty() && def.digits.is_none() {
         return Err(invalid("the rule has no trigger: give keywords or digits".into()));
+    }
+    if let Some(seps) = &def.digit_separators {
+        if def.digits.is_none() || !seps.bytes().all(|b| b" -.()/".contains(&b)) {
+            return Err(invalid(format!(
+                "digit_separators {seps:?}: goes with digits, and takes only space, - . ( ) /"
+            )));
+        }
     }
     if let Some(d) = def.digits {
         if !(4..=32).contains(&d) {
@@ -327,7 +346,7 @@ fn compile_rule(
     };
     let begin_len = match &def.within {
         // Inside a scope, the scope bounds the match.
-        Some(p) => max_len(p).map_err(|e| Error::new(ErrorKind::Regex, format!("within: {e}")))?,
+        Some(p) => max_len(p).map_err(|e| Error::new(ErrorKind::Regex, format!("within: {e}")))?.map(|n| n + SCOPE),
         None => max_len(&def.regex).map_err(|e| Error::new(ErrorKind::Regex, e))?,
     };
     let end_len = match &def.multiline_end {
@@ -391,6 +410,7 @@ fn compile_rule(
         pack: pack.name.clone(),
         keywords: def.keywords.iter().map(|k| k.to_ascii_lowercase()).collect(),
         digits: def.digits,
+        digit_seps: def.digit_separators.as_deref().map_or(u8::MAX, crate::prefilter::sep_mask),
         regex,
         groups,
         within,

@@ -19,6 +19,7 @@ pub struct Stats {
     pub(crate) lines: u64,
     pub(crate) bytes: u64,
     pub(crate) masked_lines: u64,
+    pub(crate) scanned_lines: u64,
     pub(crate) dropped_lines: u64,
     pub(crate) long_lines: u64,
     pub(crate) guarded_windows: u64,
@@ -40,6 +41,11 @@ impl Stats {
     /// Bytes read.
     pub fn bytes(&self) -> u64 {
         self.bytes
+    }
+    /// Lines the prefilter passed to the full scan (the rest were copied
+    /// out untouched). A high share means rules whose keywords are common.
+    pub fn scanned_lines(&self) -> u64 {
+        self.scanned_lines
     }
     /// Lines in which something was masked.
     pub fn masked_lines(&self) -> u64 {
@@ -83,6 +89,7 @@ impl Stats {
         self.lines += other.lines;
         self.bytes += other.bytes;
         self.masked_lines += other.masked_lines;
+        self.scanned_lines += other.scanned_lines;
         self.dropped_lines += other.dropped_lines;
         self.long_lines += other.long_lines;
         self.guarded_windows += other.guarded_windows;

@@ -38,6 +38,9 @@ pub struct Stream<W: Write> {
     long_masked: bool,
     hits: Vec<Hit>,
     scratch: Vec<u8>,
+    /// Scratch for the gate: the lowercased buffer and candidate offsets.
+    folded: Vec<u8>,
+    cands: Vec<usize>,
     stats: Stats,
 }
 
@@ -54,6 +57,8 @@ impl<W: Write> Stream<W> {
             long_masked: false,
             hits: Vec::new(),
             scratch: Vec::new(),
+            folded: Vec::new(),
+            cands: Vec::new(),
             stats: Stats::new(ids),
         }
     }
@@ -102,13 +107,58 @@ impl<W: Write> Stream<W> {
             }
         }
         // Complete lines go straight from the caller's buffer: no copy.
-        let mut start = 0;
-        for nl in memchr_iter(b'\n', rest) {
-            self.line(&rest[start..nl], true)?;
+        let end = memchr::memrchr(b'\n', rest).map_or(0, |i| i + 1);
+        self.lines_bulk(&rest[..end])?;
+        self.pending.extend_from_slice(&rest[end..]);
+        self.drain()
+    }
+
+    /// Complete lines: the gate finds the lines that could hold a match in
+    /// one pass over the whole buffer; runs of other lines are written out
+    /// as they are, in one write each.
+    fn lines_bulk(&mut self, region: &[u8]) -> io::Result<()> {
+        let inner = self.redactor.inner.clone();
+        let mut folded = std::mem::take(&mut self.folded);
+        let mut cands = std::mem::take(&mut self.cands);
+        inner.candidates(region, &mut folded, &mut cands);
+        let mut pos = 0;
+        let mut result = Ok(());
+        for &c in &cands {
+            if c < pos {
+                continue;
+            }
+            if self.block.is_some() || self.guard_next.is_some() {
+                break; // a block is open: every line needs the scan
+            }
+            let start = memchr::memrchr(b'\n', &region[pos..c]).map_or(pos, |i| pos + i + 1);
+            let end = c + memchr(b'\n', &region[c..]).expect("region ends with a newline");
+            if let Err(e) = self.clean(&region[pos..start]).and_then(|()| self.line(&region[start..end], true)) {
+                result = Err(e);
+                break;
+            }
+            pos = end + 1;
+        }
+        self.folded = folded;
+        self.cands = cands;
+        result?;
+        if self.block.is_none() && self.guard_next.is_none() {
+            return self.clean(&region[pos..]);
+        }
+        let mut start = pos;
+        for nl in memchr_iter(b'\n', &region[pos..]).map(|i| pos + i) {
+            self.line(&region[start..nl], true)?;
             start = nl + 1;
         }
-        self.pending.extend_from_slice(&rest[start..]);
-        self.drain()
+        Ok(())
+    }
+
+    /// Lines the gate found nothing in: written as they are.
+    fn clean(&mut self, span: &[u8]) -> io::Result<()> {
+        if !span.is_empty() {
+            self.stats.lines += memchr::memchr_iter(b'\n', span).count() as u64;
+            self.out.write_all(span)?;
+        }
+        Ok(())
     }
 
     /// Writes out windows of a partial line that has grown too long.
@@ -202,6 +252,7 @@ impl<W: Write> Stream<W> {
             self.hits.push(Hit { rule, start: 0, end: n.min(seg.len()), from: 0 });
         }
         self.stats.lines += 1;
+        self.stats.scanned_lines += 1;
         let scanned =
             panic::catch_unwind(AssertUnwindSafe(|| inner.scan(&inner.prefilter, None, seg, carried, &mut self.hits)));
         let was_long = std::mem::replace(&mut self.in_long, false);
