@@ -20,7 +20,7 @@ pub(crate) struct Candidates {
 }
 
 impl Candidates {
-    fn insert(&mut self, rule: u32) {
+    pub(crate) fn insert(&mut self, rule: u32) {
         let w = (rule / 64) as usize;
         if self.words.len() <= w {
             self.words.resize(w + 1, 0);
@@ -30,6 +30,10 @@ impl Candidates {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.words.is_empty()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.words.clear();
     }
 
     /// The selected rules in ascending order.
@@ -225,6 +229,161 @@ impl Prefilter {
     }
 }
 
+/// The chunk gate: which lines of a whole buffer could hold a match, found
+/// in one pass over the buffer, so that the many clean lines are copied out
+/// in bulk and only candidate lines get the per-line scan.
+///
+/// Keywords are matched by aho-corasick's packed Teddy searcher (SIMD) over
+/// an ASCII-lowercased copy of the buffer when they fit it (Teddy has no
+/// case-insensitive mode), else by one case-insensitive automaton. The gate
+/// may pass lines that no rule matches, never the reverse.
+pub(crate) struct Gate {
+    teddy: Option<aho_corasick::packed::Searcher>,
+    /// The keywords, case-insensitive, where Teddy does not fit.
+    fallback: Option<AhoCorasick>,
+    /// For each trigger (keyword pattern, then byte, then pair), the rules
+    /// it selects. A keyword also selects the rules of every keyword that
+    /// can overlap it, so that a non-overlapping search is enough.
+    rules_of: Vec<Vec<u32>>,
+    bytes: Vec<u8>,
+    pairs: Vec<[u8; 2]>,
+    /// Digits needed and separators allowed, per digit rule.
+    digit_specs: Vec<(usize, u8)>,
+    min_digits: usize,
+}
+
+/// A trigger the gate found: where, and which entry of its rule table.
+/// `DIGITS` marks a confirmed digit run (the line's own scan finds its rules).
+pub(crate) type Trigger = (usize, u32);
+
+/// The trigger id of a confirmed digit run.
+pub(crate) const DIGITS: u32 = u32::MAX;
+
+/// Whether occurrences of `a` and `b` can overlap without one hiding inside
+/// a non-overlapping search's report of the other being noticed: one
+/// contains the other, or a suffix of one is a prefix of the other.
+fn can_overlap(a: &[u8], b: &[u8]) -> bool {
+    let contains = |x: &[u8], y: &[u8]| memchr::memmem::find(x, y).is_some();
+    let joins = |x: &[u8], y: &[u8]| (1..=x.len().min(y.len())).any(|n| x[x.len() - n..] == y[..n]);
+    contains(a, b) || contains(b, a) || joins(a, b) || joins(b, a)
+}
+
+/// Teddy refuses more than 64 literals on x86-64 (more would make too many
+/// false candidates).
+const TEDDY_LIMIT: usize = 64;
+
+impl Gate {
+    pub(crate) fn new(rules: &[Rule], enabled: impl Fn(usize) -> bool) -> Gate {
+        let mut long: Vec<(Vec<u8>, Vec<u32>)> = Vec::new();
+        let mut bytes: Vec<(u8, Vec<u32>)> = Vec::new();
+        let mut pairs: Vec<([u8; 2], Vec<u32>)> = Vec::new();
+        let mut min_digits = usize::MAX;
+        let mut digit_specs = Vec::new();
+        fn add<K: PartialEq>(table: &mut Vec<(K, Vec<u32>)>, key: K, rule: u32) {
+            match table.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, rs)) => rs.push(rule),
+                None => table.push((key, vec![rule])),
+            }
+        }
+        for (i, rule) in rules.iter().enumerate().filter(|(i, _)| enabled(*i)) {
+            for k in &rule.keywords {
+                match k.as_bytes() {
+                    [b] => add(&mut bytes, b.to_ascii_lowercase(), i as u32),
+                    [a, b] => add(&mut pairs, [a.to_ascii_lowercase(), b.to_ascii_lowercase()], i as u32),
+                    k => add(&mut long, k.to_ascii_lowercase(), i as u32),
+                }
+            }
+            if let Some(d) = rule.digits {
+                min_digits = min_digits.min(d);
+                digit_specs.push((d, rule.digit_seps));
+            }
+        }
+        digit_specs.sort_unstable();
+        digit_specs.dedup();
+        let mut rules_of: Vec<Vec<u32>> = long
+            .iter()
+            .map(|(k, _)| {
+                let mut rs: Vec<u32> =
+                    long.iter().filter(|(o, _)| can_overlap(k, o)).flat_map(|(_, r)| r.iter().copied()).collect();
+                rs.sort_unstable();
+                rs.dedup();
+                rs
+            })
+            .collect();
+        rules_of.extend(bytes.iter().map(|(_, r)| r.clone()));
+        rules_of.extend(pairs.iter().map(|(_, r)| r.clone()));
+        // Teddy (SIMD) when the keywords fit it, over a lowercased copy of
+        // the buffer; otherwise one case-insensitive automaton over the
+        // buffer itself. Merging keywords into fewer, shorter literals to
+        // fit Teddy was measured slower: short literals pass too many lines.
+        let lits: Vec<&[u8]> = long.iter().map(|(k, _)| k.as_slice()).collect();
+        let teddy = if lits.is_empty() || lits.len() > TEDDY_LIMIT {
+            None
+        } else {
+            aho_corasick::packed::Config::new().builder().extend(&lits).build()
+        };
+        let fallback = (teddy.is_none() && !lits.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::LeftmostFirst)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&lits)
+                .expect("keywords are short literals, well within automaton limits")
+        });
+        Gate {
+            teddy,
+            fallback,
+            rules_of,
+            bytes: bytes.into_iter().map(|(b, _)| b).collect(),
+            pairs: pairs.into_iter().map(|(p, _)| p).collect(),
+            digit_specs,
+            min_digits,
+        }
+    }
+
+    /// The rules a trigger selects.
+    pub(crate) fn rules_of(&self, trigger: u32) -> &[u32] {
+        &self.rules_of[trigger as usize]
+    }
+
+    /// Digit runs of `hay` that some digit rule could use: enough digits
+    /// with separators it allows. The caller confirms them.
+    pub(crate) fn digit_runs<'h>(&'h self, hay: &'h [u8]) -> impl Iterator<Item = DigitRun> + 'h {
+        let min = if self.digit_specs.is_empty() { usize::MAX } else { self.min_digits };
+        digit_runs(if min == usize::MAX { &[] } else { hay }, min)
+            .filter(move |r| self.digit_specs.iter().any(|&(d, ok)| r.digits_with(hay, ok) >= d))
+    }
+
+    /// The keyword and byte triggers in `hay`, sorted by offset. `folded`
+    /// is scratch space for the lowercased copy Teddy needs.
+    pub(crate) fn candidates(&self, hay: &[u8], folded: &mut Vec<u8>, out: &mut Vec<Trigger>) {
+        out.clear();
+        if self.teddy.is_some() || !self.pairs.is_empty() {
+            folded.clear();
+            folded.extend_from_slice(hay);
+            folded.make_ascii_lowercase();
+        }
+        if let Some(t) = &self.teddy {
+            out.extend(t.find_iter(folded.as_slice()).map(|m| (m.start(), m.pattern().as_u32())));
+        } else if let Some(ac) = &self.fallback {
+            out.extend(ac.find_iter(hay).map(|m| (m.start(), m.pattern().as_u32())));
+        }
+        let base = (self.rules_of.len() - self.bytes.len() - self.pairs.len()) as u32;
+        for (i, &b) in self.bytes.iter().enumerate() {
+            out.extend(memchr::memchr_iter(b, hay).map(|at| (at, base + i as u32)));
+        }
+        let base = base + self.bytes.len() as u32;
+        for (i, &[a, b]) in self.pairs.iter().enumerate() {
+            out.extend(
+                memchr::memchr_iter(a, folded)
+                    .filter(|&at| folded.get(at + 1) == Some(&b))
+                    .map(|at| (at, base + i as u32)),
+            );
+        }
+        out.sort_unstable();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,125 +422,5 @@ mod tests {
             c.insert(r);
         }
         assert_eq!(c.iter().collect::<Vec<_>>(), [3, 64, 130]);
-    }
-}
-
-/// The chunk gate: which lines of a whole buffer could hold a match, found
-/// in one pass over the buffer, so that the many clean lines are copied out
-/// in bulk and only candidate lines get the per-line scan.
-///
-/// Keywords are matched by aho-corasick's packed Teddy searcher (SIMD) over
-/// an ASCII-lowercased copy of the buffer when they fit it (Teddy has no
-/// case-insensitive mode), else by one case-insensitive automaton. The gate
-/// may pass lines that no rule matches, never the reverse.
-pub(crate) struct Gate {
-    teddy: Option<aho_corasick::packed::Searcher>,
-    /// The same literals, case-insensitive, where Teddy does not fit.
-    fallback: Option<AhoCorasick>,
-    bytes: Vec<u8>,
-    pairs: Vec<[u8; 2]>,
-    /// Digits needed and separators allowed, per digit rule.
-    digit_specs: Vec<(usize, u8)>,
-    min_digits: usize,
-}
-
-/// Sorted, deduplicated literals without any that another is a prefix of.
-fn prefix_minimal(mut lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    lits.sort_unstable();
-    lits.dedup();
-    let mut out: Vec<Vec<u8>> = Vec::with_capacity(lits.len());
-    for l in lits {
-        // Sorted order puts a prefix right before the literals it starts.
-        if !out.last().is_some_and(|p| l.starts_with(p)) {
-            out.push(l);
-        }
-    }
-    out
-}
-
-/// Teddy refuses more than 64 literals on x86-64 (more would make too many
-/// false candidates).
-const TEDDY_LIMIT: usize = 64;
-
-impl Gate {
-    pub(crate) fn new(rules: &[Rule], enabled: impl Fn(usize) -> bool) -> Gate {
-        let mut long: Vec<Vec<u8>> = Vec::new();
-        let mut bytes = Vec::new();
-        let mut pairs = Vec::new();
-        let mut min_digits = usize::MAX;
-        let mut digit_specs = Vec::new();
-        for (_, rule) in rules.iter().enumerate().filter(|(i, _)| enabled(*i)) {
-            for k in &rule.keywords {
-                match k.as_bytes() {
-                    [b] => bytes.push(b.to_ascii_lowercase()),
-                    [a, b] => pairs.push([a.to_ascii_lowercase(), b.to_ascii_lowercase()]),
-                    k => long.push(k.to_ascii_lowercase()),
-                }
-            }
-            if let Some(d) = rule.digits {
-                min_digits = min_digits.min(d);
-                digit_specs.push((d, rule.digit_seps));
-            }
-        }
-        digit_specs.sort_unstable();
-        digit_specs.dedup();
-        bytes.sort_unstable();
-        bytes.dedup();
-        pairs.sort_unstable();
-        pairs.dedup();
-        // Teddy (SIMD) when the keywords fit it as they are, over a lowercased
-        // copy of the buffer; otherwise one case-insensitive automaton over
-        // the buffer itself. Merging keywords into fewer, shorter literals to
-        // fit Teddy was measured slower: the short literals pass too many
-        // lines.
-        let lits = prefix_minimal(long.clone());
-        let teddy = if lits.is_empty() || lits.len() > TEDDY_LIMIT {
-            None
-        } else {
-            aho_corasick::packed::Config::new().builder().extend(&lits).build()
-        };
-        let fallback = (teddy.is_none() && !lits.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::LeftmostFirst)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&lits)
-                .expect("keywords are short literals, well within automaton limits")
-        });
-        Gate { teddy, fallback, bytes, pairs, digit_specs, min_digits }
-    }
-
-    /// Digit runs of `hay` that some digit rule could use: enough digits
-    /// with separators it allows. The caller confirms them.
-    pub(crate) fn digit_runs<'h>(&'h self, hay: &'h [u8]) -> impl Iterator<Item = DigitRun> + 'h {
-        let min = if self.digit_specs.is_empty() { usize::MAX } else { self.min_digits };
-        digit_runs(if min == usize::MAX { &[] } else { hay }, min)
-            .filter(move |r| self.digit_specs.iter().any(|&(d, ok)| r.digits_with(hay, ok) >= d))
-    }
-
-    /// Offsets in `hay` near which a keyword rule could match, sorted.
-    /// `folded` is scratch space for the lowercased copy.
-    pub(crate) fn candidates(&self, hay: &[u8], folded: &mut Vec<u8>, out: &mut Vec<usize>) {
-        out.clear();
-        if self.teddy.is_some() || !self.pairs.is_empty() {
-            folded.clear();
-            folded.extend_from_slice(hay);
-            folded.make_ascii_lowercase();
-        }
-        if let Some(t) = &self.teddy {
-            out.extend(t.find_iter(folded.as_slice()).map(|m| m.start()));
-        } else if let Some(ac) = &self.fallback {
-            // Non-overlapping is enough: a keyword that overlaps a hit lies
-            // on the hit's line, and the gate only picks lines.
-            out.extend(ac.find_iter(hay).map(|m| m.start()));
-        }
-        for &b in &self.bytes {
-            out.extend(memchr::memchr_iter(b, hay));
-        }
-        for &[a, b] in &self.pairs {
-            out.extend(memchr::memchr_iter(a, folded).filter(|&i| folded.get(i + 1) == Some(&b)));
-        }
-        out.sort_unstable();
-        out.dedup();
     }
 }

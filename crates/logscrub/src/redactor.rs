@@ -326,6 +326,15 @@ pub enum TestFailureKind {
     NotIdempotent,
 }
 
+/// Secrets this long may have been cut by a rule's length bound.
+const LONG_VALUE: usize = 1000;
+
+/// The end of the token that continues at `e`: up to whitespace, a quote or
+/// a delimiter.
+fn extend_token(seg: &[u8], e: usize) -> usize {
+    e + seg[e..].iter().position(|b| b.is_ascii_whitespace() || b"\"'`;,&<>".contains(b)).unwrap_or(seg.len() - e)
+}
+
 fn sort_hits(hits: &mut Vec<Hit>) {
     hits.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(a.rule.cmp(&b.rule)));
     hits.dedup_by(|a, b| (a.rule, a.start, a.end) == (b.rule, b.start, b.end));
@@ -344,6 +353,20 @@ impl Inner {
         carried: Option<u32>,
         hits: &mut Vec<Hit>,
     ) -> Option<Open> {
+        self.scan_with(pf, only, seg, carried, None, hits)
+    }
+
+    /// [`Inner::scan`], with the keyword and byte rules already chosen by
+    /// the gate when `pre` is given.
+    pub(crate) fn scan_with(
+        &self,
+        pf: &Prefilter,
+        only: Option<u32>,
+        seg: &[u8],
+        carried: Option<u32>,
+        pre: Option<&Candidates>,
+        hits: &mut Vec<Hit>,
+    ) -> Option<Open> {
         let mut from = 0;
         if let Some(rule) = carried {
             let end = self.rules[rule as usize].end.as_ref().expect("open blocks belong to multi-line rules");
@@ -359,8 +382,14 @@ impl Inner {
         }
         let wanted = |r: u32| only.is_none_or(|o| o == r);
         let mut open = None;
-        let mut cands = Candidates::default();
-        pf.keywords(seg, &mut cands);
+        let mut own = Candidates::default();
+        let cands = match pre {
+            Some(c) => c,
+            None => {
+                pf.keywords(seg, &mut own);
+                &own
+            }
+        };
         if !cands.is_empty() {
             for r in cands.iter().filter(|&r| wanted(r)) {
                 self.confirm(r, seg, 0, seg.len(), from, &mut open, hits);
@@ -409,7 +438,7 @@ impl Inner {
     /// that a digit rule confirms right away. A digit run's confirmation is
     /// local (the run's line, near the run), so doing it here is exact and
     /// keeps the many lines with dates, hosts and ids off the per-line path.
-    pub(crate) fn candidates(&self, buf: &[u8], folded: &mut Vec<u8>, out: &mut Vec<usize>) {
+    pub(crate) fn candidates(&self, buf: &[u8], folded: &mut Vec<u8>, out: &mut Vec<crate::prefilter::Trigger>) {
         self.gate.candidates(buf, folded, out);
         let before = out.len();
         let mut hits = Vec::new();
@@ -422,12 +451,11 @@ impl Inner {
             hits.clear();
             self.confirm_digit_rules(&self.prefilter, None, line, local, &mut open, &mut hits);
             if !hits.is_empty() {
-                out.push(run.start);
+                out.push((run.start, crate::prefilter::DIGITS));
             }
         }
         if out.len() > before {
             out.sort_unstable();
-            out.dedup();
         }
     }
 
@@ -532,6 +560,9 @@ impl Inner {
                 && !self.leans_on_mask(seg, m.start())
                 && self.accepts(rule, &seg[s..e])
             {
+                // A value as long as a rule's bound may go on past it: mask
+                // the rest of the token too (fail closed), not just the bound.
+                let e = if e - s >= LONG_VALUE { extend_token(seg, e) } else { e };
                 hits.push(Hit { rule: r, start: s, end: e, from: scope.unwrap_or(m.start()) });
                 // Resume at the end of the secret, not of the match: the
                 // boundary byte a rule consumed after one token may be the
@@ -1110,6 +1141,13 @@ mod tests {
         let once = redact(line);
         assert!(!once.contains("9944b0"), "{once}");
         assert_eq!(redact(&once), once);
+    }
+
+    #[test]
+    fn values_longer_than_a_rule_bound_are_masked_whole() {
+        let long = "ab1".repeat(1700);
+        let out = redact(&format!("login password={long} user=jane"));
+        assert_eq!(out, "login password=[REDACTED:password-assignment] user=jane");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub struct Stream<W: Write> {
     scratch: Vec<u8>,
     /// Scratch for the gate: the lowercased buffer and candidate offsets.
     folded: Vec<u8>,
-    cands: Vec<usize>,
+    cands: Vec<crate::prefilter::Trigger>,
     stats: Stats,
 }
 
@@ -123,16 +123,26 @@ impl<W: Write> Stream<W> {
         inner.candidates(region, &mut folded, &mut cands);
         let mut pos = 0;
         let mut result = Ok(());
-        for &c in &cands {
-            if c < pos {
-                continue;
-            }
+        let mut rules = crate::prefilter::Candidates::default();
+        let mut i = 0;
+        while i < cands.len() {
+            let c = cands[i].0;
             if self.block.is_some() || self.guard_next.is_some() {
                 break; // a block is open: every line needs the scan
             }
             let start = memchr::memrchr(b'\n', &region[pos..c]).map_or(pos, |i| pos + i + 1);
             let end = c + memchr(b'\n', &region[c..]).expect("region ends with a newline");
-            if let Err(e) = self.clean(&region[pos..start]).and_then(|()| self.line(&region[start..end], true)) {
+            // The rules of every trigger on this line.
+            rules.clear();
+            while i < cands.len() && cands[i].0 < end {
+                if cands[i].1 != crate::prefilter::DIGITS {
+                    for &r in inner.gate.rules_of(cands[i].1) {
+                        rules.insert(r);
+                    }
+                }
+                i += 1;
+            }
+            if let Err(e) = self.clean(&region[pos..start]).and_then(|()| self.line_pre(&region[start..end], &rules)) {
                 result = Err(e);
                 break;
             }
@@ -171,6 +181,14 @@ impl<W: Write> Stream<W> {
             self.pending = p;
         }
         Ok(())
+    }
+
+    /// A complete line whose keyword and byte rules the gate chose.
+    fn line_pre(&mut self, seg: &[u8], rules: &crate::prefilter::Candidates) -> io::Result<()> {
+        if seg.len() > self.redactor.inner.max_line {
+            return self.line(seg, true);
+        }
+        self.last_with(seg, true, Some(rules))
     }
 
     /// The rest of a line, complete.
@@ -245,6 +263,10 @@ impl<W: Write> Stream<W> {
 
     /// Masks the last (or only) segment of a line and writes it.
     fn last(&mut self, seg: &[u8], newline: bool) -> io::Result<()> {
+        self.last_with(seg, newline, None)
+    }
+
+    fn last_with(&mut self, seg: &[u8], newline: bool, pre: Option<&crate::prefilter::Candidates>) -> io::Result<()> {
         let carried = self.block;
         let inner = self.redactor.inner.clone();
         self.hits.clear();
@@ -253,8 +275,9 @@ impl<W: Write> Stream<W> {
         }
         self.stats.lines += 1;
         self.stats.scanned_lines += 1;
-        let scanned =
-            panic::catch_unwind(AssertUnwindSafe(|| inner.scan(&inner.prefilter, None, seg, carried, &mut self.hits)));
+        let scanned = panic::catch_unwind(AssertUnwindSafe(|| {
+            inner.scan_with(&inner.prefilter, None, seg, carried, pre, &mut self.hits)
+        }));
         let was_long = std::mem::replace(&mut self.in_long, false);
         let long_masked = std::mem::replace(&mut self.long_masked, false);
         match scanned {
