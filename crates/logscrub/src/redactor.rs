@@ -269,6 +269,19 @@ impl Redactor {
         }
     }
 
+    /// The spans rule `id` alone finds in `line` (enabled or not), for the
+    /// quality report: which bytes of a labelled example are the secret.
+    #[doc(hidden)]
+    pub fn rule_spans(&self, id: &str, line: &[u8]) -> Vec<std::ops::Range<usize>> {
+        let inner = &*self.inner;
+        let Some(r) = inner.rules.iter().position(|x| x.id == id) else { return Vec::new() };
+        let mut hits = Vec::new();
+        if let Some(open) = inner.scan(&inner.every, Some(r as u32), line, None, &mut hits) {
+            inner.close(open, line.len(), &mut hits);
+        }
+        hits.iter().map(|h| h.start..h.end).collect()
+    }
+
     /// Every rule loaded, enabled or not, in load order.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.inner.rules.iter()

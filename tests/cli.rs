@@ -1,0 +1,181 @@
+//! The `logscrub` binary as a user runs it: stdin filter, files, rules
+//! commands, errors and exit codes.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn logscrub(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+        .args(args)
+        .env_remove("LOGSCRUB_HASH_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn logscrub");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn stdin_filter_masks_and_passes_the_rest_through() {
+    let input = b"GET /login Authorization: Bearer abc123def456ghi789\nplain line\n{\"user\":\"jane@example.com\",\"password\":\"hunter2!x\"}\n";
+    let out = logscrub(&[], input);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "GET /login Authorization: Bearer [REDACTED:http-bearer]\nplain line\n{\"user\":\"****@example.com\",\"password\":\"[REDACTED:password-assignment]\"}\n"
+    );
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn files_are_scrubbed_in_order_and_stats_name_rules_not_text() {
+    let dir = std::env::temp_dir().join(format!("logscrub-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = dir.join("a.log");
+    let b = dir.join("b.log");
+    std::fs::write(&a, "token=tok_9f8e7d6c5b4a\n").unwrap();
+    std::fs::write(&b, "ok\ncard 4111 1111 1111 1111\n").unwrap();
+    let out = logscrub(&["--stats", a.to_str().unwrap(), b.to_str().unwrap()], b"");
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "token=[REDACTED:secret-assignment]\nok\ncard **** **** **** 1111\n");
+    let err = text(&out.stderr);
+    assert!(err.contains("3 lines") && err.contains("secret-assignment: 1") && err.contains("credit-card: 1"), "{err}");
+    assert!(!err.contains("tok_9f8e") && !err.contains("4111"), "stats never print input: {err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn errors_are_clear_exit_2_and_never_echo_input() {
+    let out = logscrub(&["--packs", "nope"], b"password=hunter2hunter2\n");
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("logscrub: error: unknown pack \"nope\""), "{err}");
+    assert!(!err.contains("hunter2"));
+
+    let out = logscrub(&["/no/such/file.log"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot open /no/such/file.log"));
+
+    let out = logscrub(&["--mask", "email=hash"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("LOGSCRUB_HASH_KEY"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn hash_key_comes_from_the_environment_never_a_flag_value() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logscrub"));
+    cmd.args(["--mask", "email=hash"]).env("LOGSCRUB_HASH_KEY", "0123456789abcdef-test");
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut input = child.stdin.take().unwrap();
+    let line = b"a clean line that is repeated many times\n".repeat(20000);
+    let _ = input.write_all(&line);
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn rules_list_and_test() {
+    let out = logscrub(&["rules", "list"], b"");
+    assert!(out.status.success());
+    let list = text(&out.stdout);
+    assert!(list.contains("http-bearer") && list.contains("ipv4"), "lists opt-in rules too");
+
+    let out = logscrub(&["rules", "test"], b"");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains(", 0 failed"));
+
+    // A user's own rule file is tested the same way; a failing case exits 1.
+    let dir = std::env::temp_dir().join(format!("logscrub-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("mine.toml");
+    std::fs::write(
+        &file,
+        r#"
+[pack]
+name = "mine"
+description = "order tokens"
+
+[[rule]]
+id = "order-token"
+description = "ord_ tokens"
+category = "token"
+keywords = ["ord_"]
+regex = '''\bord_(?P<secret>[a-z0-9]{8,32})'''
+positive = [{ input = "charge ord_abc12345 ok", output = "charge ord_[REDACTED:order-token] ok" }]
+negative = ["ord_ alone", "word_abc12345 ok"]
+"#,
+    )
+    .unwrap();
+    let out = logscrub(&["rules", "test", file.to_str().unwrap()], b"");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("1 rules, 3 cases: 3 passed, 0 failed"));
+
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file).unwrap().replace("\"word_abc12345 ok\"", "\"x ord_abc12345 ok\""),
+    )
+    .unwrap();
+    let out = logscrub(&["rules", "test", file.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("FAIL order-token"));
+
+    // The rules flag adds the file to the defaults for filtering.
+    let out = logscrub(&["--rules", file.to_str().unwrap()], b"pay ord_zz998877 now\n");
+    assert_eq!(text(&out.stdout), "pay ord_[REDACTED:order-token] now\n");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_rule_file_is_refused_whole_with_file_line_and_rule() {
+    let dir = std::env::temp_dir().join(format!("logscrub-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        "[pack]\nname = \"bad\"\ndescription = \"x\"\n\n[[rule]]\nid = \"greedy\"\ndescription = \"d\"\ncategory = \"token\"\nkeywords = [\"tok\"]\nregex = '''tok=(.+)'''\npositive = [{ input = \"a tok=1\", output = \"a tok=[REDACTED:greedy]\" }]\nnegative = [\"x\"]\n",
+    )
+    .unwrap();
+    let out = logscrub(&["--rules", file.to_str().unwrap()], b"tok=1\n");
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.toml:5: rule 'greedy'") && err.contains("without bound"), "{err}");
+    assert!(out.stdout.is_empty(), "nothing passes through when the rules are refused");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn patterns_readme_is_up_to_date() {
+    let out = logscrub(&["rules", "list", "--markdown", "--packs", "all"], b"");
+    assert!(out.status.success());
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/patterns/README.md")).unwrap();
+    let generated = readme.split("<!-- generated: do not edit below -->\n").nth(1).unwrap();
+    assert!(
+        generated == text(&out.stdout),
+        "patterns/README.md is stale: regenerate it with `logscrub rules list --markdown --packs all`"
+    );
+}
