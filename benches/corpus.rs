@@ -7,14 +7,14 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use logscrub::Redactor;
 
-/// The bytes of the clean corpus and where they came from.
-pub fn clean(min_len: usize) -> (Vec<u8>, String) {
+/// Every `*.log` under `../shared/corpora`, sorted; empty without it.
+pub fn files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora");
-    let mut files: Vec<_> = ["loghub", "access_logs"]
+    let mut files: Vec<PathBuf> = ["loghub", "access_logs"]
         .iter()
         .filter_map(|d| std::fs::read_dir(root.join(d)).ok())
         .flatten()
@@ -23,6 +23,12 @@ pub fn clean(min_len: usize) -> (Vec<u8>, String) {
         .filter(|p| p.extension().is_some_and(|x| x == "log"))
         .collect();
     files.sort();
+    files
+}
+
+/// The bytes of the clean corpus and where they came from.
+pub fn clean(min_len: usize) -> (Vec<u8>, String) {
+    let files = files();
     let mut buf = Vec::new();
     for f in &files {
         let mut bytes = std::fs::read(f).unwrap_or_default();

@@ -16,6 +16,9 @@ use std::path::Path;
 
 use logscrub::Redactor;
 
+#[path = "../benches/corpus.rs"]
+mod corpus;
+
 /// Rules whose changes to the real corpora were reviewed line by line and
 /// are genuine: emails in user agents and mail logs, phpBB `sid=` session
 /// ids in referrer URLs.
@@ -55,16 +58,7 @@ fn quality_report() {
     }
 
     // Lines changed on real logs.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora");
-    let mut files: Vec<_> = ["loghub", "access_logs"]
-        .iter()
-        .filter_map(|d| std::fs::read_dir(root.join(d)).ok())
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "log"))
-        .collect();
-    files.sort();
+    let files = corpus::files();
     if files.is_empty() {
         let _ = writeln!(report, "../shared/corpora not found: false-positive rates not measured");
     } else {

@@ -191,10 +191,12 @@ impl Redactor {
             return Cow::Borrowed(line);
         }
         let mut out = Vec::with_capacity(line.len() + 32);
-        match inner.apply(line, &mut hits, true, &mut out) {
-            Outcome::Masked => Cow::Owned(out),
-            Outcome::Dropped => Cow::Borrowed(&[]),
+        if inner.apply(line, &mut hits, true, &mut out) == Outcome::Masked
+            && inner.settle(&mut out, false, inner.key.as_ref(), |s, h| inner.rescan(s, h), |_| ()) == Outcome::Masked
+        {
+            return Cow::Owned(out);
         }
+        Cow::Borrowed(&[])
     }
 
     /// The secrets in one line, in order, without masking them. Overlapping
@@ -262,11 +264,22 @@ impl Redactor {
         if let Some(o) = open {
             inner.close(o, line.len(), &mut hits);
         }
-        let mut out = Vec::new();
-        match inner.apply(line, &mut hits, true, &mut out) {
-            Outcome::Masked => out,
-            Outcome::Dropped => Vec::new(),
+        if hits.is_empty() {
+            return line.to_vec();
         }
+        let all = |seg: &[u8], hits: &mut Vec<Hit>| {
+            let mut open = None;
+            for r in (0..inner.rules.len()).filter(|&r| inner.enabled[r]) {
+                inner.confirm(r as u32, seg, 0, seg.len(), 0, &mut open, hits);
+            }
+        };
+        let mut out = Vec::new();
+        if inner.apply(line, &mut hits, true, &mut out) == Outcome::Masked
+            && inner.settle(&mut out, false, inner.key.as_ref(), all, |_| ()) == Outcome::Masked
+        {
+            return out;
+        }
+        Vec::new()
     }
 
     /// The spans rule `id` alone finds in `line` (enabled or not), for the
@@ -338,6 +351,10 @@ pub enum TestFailureKind {
     /// Masking the expected output again changed it.
     NotIdempotent,
 }
+
+/// How many times a masked line is scanned again at most; each round can
+/// only mask more, and real lines settle in one or two.
+const SETTLE_ROUNDS: usize = 4;
 
 /// Secrets this long may have been cut by a rule's length bound.
 const LONG_VALUE: usize = 1000;
@@ -586,7 +603,7 @@ impl Inner {
     }
 
     /// The masks this redactor produces (labels, pseudonyms) that overlap
-    /// `seg[s..e]`, sorted.
+    /// or touch `seg[s..e]`, sorted.
     fn masks_near(&self, seg: &[u8], s: usize, e: usize) -> Vec<(usize, usize)> {
         let reach = self.longest_label.max(80);
         let (lo, hi) = (s.saturating_sub(reach), (e + reach).min(seg.len()));
@@ -599,7 +616,9 @@ impl Inner {
                 }
             }
         }
-        masks.retain(|&(ms, me)| ms < e && me > s);
+        // Touching counts: a value class that stops at a mask's first byte
+        // was cut short by the mask, not by the original text.
+        masks.retain(|&(ms, me)| ms <= e && me >= s);
         masks.sort_unstable();
         masks
     }
@@ -620,29 +639,18 @@ impl Inner {
             || glued && seg[at - 1] == b'*'
     }
 
-    /// Whether `seg[s..e]` is already masked: it overlaps masks this
-    /// redactor produces (labels, pseudonyms, runs of `*`) and what lies
-    /// outside them is only punctuation. So masking again leaves masked
-    /// text alone even when a rule's value class takes part of a mask, or a
-    /// mask and the comma after it. A value that starts inside a mask was
-    /// masked before: where it ended then is hidden by the mask now.
+    /// Whether `seg[s..e]` is already masked: it overlaps or touches a
+    /// label or a pseudonym this redactor produces, or it is made of `*` and
+    /// punctuation. A candidate that overlaps a mask was handled by another
+    /// rule: judging it again, with the mask in place of the secret, could
+    /// give another answer (an entropy floor, say), and masking twice would
+    /// differ from masking once.
     fn inside_mask(&self, seg: &[u8], s: usize, e: usize) -> bool {
-        let filler = |b: &u8| b.is_ascii_punctuation() || *b == b' ';
-        let masks = self.masks_near(seg, s, e);
-        if masks.is_empty() && !seg[s..e].contains(&b'*') {
-            return false;
-        }
-        if masks.iter().any(|&(ms, me)| ms <= s && s < me) {
+        if !self.masks_near(seg, s, e).is_empty() {
             return true;
         }
-        let mut pos = s;
-        for (ms, me) in masks {
-            if ms > pos && !seg[pos..ms].iter().all(filler) {
-                return false;
-            }
-            pos = pos.max(me);
-        }
-        pos >= e || seg[pos..e].iter().all(filler)
+        let span = &seg[s..e];
+        span.contains(&b'*') && span.iter().all(|b| *b == b'*' || b.is_ascii_punctuation() || *b == b' ')
     }
 
     /// Validators, entropy floor and allowlists on a candidate secret.
@@ -695,6 +703,50 @@ impl Inner {
     /// alone. With `allow_drop`, a hit of a `drop` rule drops the segment.
     pub(crate) fn apply(&self, seg: &[u8], hits: &mut Vec<Hit>, allow_drop: bool, out: &mut Vec<u8>) -> Outcome {
         self.apply_with(seg, hits, allow_drop, false, self.key.as_ref(), out)
+    }
+
+    /// Masks a masked line again until nothing new is found, so that the
+    /// result is a fixpoint: masking it once more changes nothing. A mask
+    /// can change what a rule sees next to it (a greedy match that swallowed
+    /// a neighbour and failed its validator fits once the neighbour is
+    /// masked), so one pass is not always enough. Only lines that had a
+    /// finding come here. `find` fills the hits of a line; `count` sees the
+    /// hits each extra round adds.
+    pub(crate) fn settle(
+        &self,
+        out: &mut Vec<u8>,
+        defaults: bool,
+        key: Option<&HashKey>,
+        find: impl Fn(&[u8], &mut Vec<Hit>),
+        mut count: impl FnMut(&Hit),
+    ) -> Outcome {
+        let (mut hits, mut next) = (Vec::new(), Vec::new());
+        for _ in 0..SETTLE_ROUNDS {
+            hits.clear();
+            find(out, &mut hits);
+            // Blocks were settled by the first pass; their markers remain.
+            hits.retain(|h| self.rules[h.rule as usize].end.is_none());
+            if hits.is_empty() {
+                break;
+            }
+            next.clear();
+            if self.apply_with(out, &mut hits, true, defaults, key, &mut next) == Outcome::Dropped {
+                return Outcome::Dropped;
+            }
+            hits.iter().for_each(&mut count);
+            std::mem::swap(out, &mut next);
+        }
+        Outcome::Masked
+    }
+
+    /// The key for hash masks, if one was given.
+    pub(crate) fn key(&self) -> Option<&HashKey> {
+        self.key.as_ref()
+    }
+
+    /// The line scan that [`Inner::settle`] repeats.
+    pub(crate) fn rescan(&self, seg: &[u8], hits: &mut Vec<Hit>) {
+        let _ = self.scan(&self.prefilter, None, seg, None, hits);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -757,10 +809,15 @@ impl Inner {
             return line.to_vec();
         }
         let mut out = Vec::new();
-        match self.apply_with(line, &mut hits, true, true, Some(&self.test_key), &mut out) {
-            Outcome::Masked => out,
-            Outcome::Dropped => Vec::new(),
+        let only = |seg: &[u8], hits: &mut Vec<Hit>| {
+            let _ = self.scan(&self.every, Some(r), seg, None, hits);
+        };
+        if self.apply_with(line, &mut hits, true, true, Some(&self.test_key), &mut out) == Outcome::Masked
+            && self.settle(&mut out, true, Some(&self.test_key), only, |_| ()) == Outcome::Masked
+        {
+            return out;
         }
+        Vec::new()
     }
 
     fn test_rules(&self, ids: Option<&[&str]>) -> Vec<TestFailure> {
@@ -1161,6 +1218,21 @@ mod tests {
         let long = "ab1".repeat(1700);
         let out = redact(&format!("login password={long} user=jane"));
         assert_eq!(out, "login password=[REDACTED:password-assignment] user=jane");
+    }
+
+    #[test]
+    fn regression_validator_judged_again_with_a_mask_inside() {
+        let once = redact("PRIMARY_KEY=idtoken=4111111111111112 ");
+        assert_eq!(redact(&once), once);
+    }
+
+    #[test]
+    fn regression_greedy_match_that_swallowed_a_neighbour_is_settled() {
+        // The phone rule's greedy match took the IP too and failed the
+        // 15-digit check; once the IP is masked the phone fits.
+        let once = redact("to=+14155552671 10.0.0.5 ");
+        assert_eq!(once, "to=[REDACTED:phone-e164] [REDACTED:ipv4] ");
+        assert_eq!(redact(&once), once);
     }
 
     #[test]

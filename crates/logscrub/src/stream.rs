@@ -323,6 +323,20 @@ impl<W: Write> Stream<W> {
                 self.stats.findings[h.rule as usize] += 1;
             }
         }
+        let mut outcome = outcome;
+        if outcome == Outcome::Masked && allow_drop {
+            // A whole line: mask it again until it settles (see `settle`).
+            let findings = &mut self.stats.findings;
+            outcome = inner.settle(
+                &mut self.scratch,
+                false,
+                inner.key(),
+                |s, h| inner.rescan(s, h),
+                |h| {
+                    findings[h.rule as usize] += 1;
+                },
+            );
+        }
         if outcome == Outcome::Masked {
             self.out.write_all(&self.scratch)?;
         }

@@ -32,6 +32,9 @@ pub struct Validator {
     check: Check,
 }
 
+/// A validator function supplied by the user.
+type CheckFn = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
+
 #[derive(Clone)]
 enum Check {
     Luhn,
@@ -42,7 +45,7 @@ enum Check {
     Phone,
     HasDigit,
     Fn(fn(&[u8]) -> bool),
-    Custom(Arc<dyn Fn(&[u8]) -> bool + Send + Sync>),
+    Custom(CheckFn),
 }
 
 impl Validator {
@@ -627,7 +630,8 @@ mod tests {
         // Valid numbers computed by an independent implementation; the
         // second of each pair has its check digit changed.
         use ids::*;
-        let table: [(fn(&[u8]) -> bool, &str, &str); 8] = [
+        type Case = (fn(&[u8]) -> bool, &'static str, &'static str);
+        let table: [Case; 8] = [
             (verhoeff, "7260 1815 9082", "7260 1815 9083"),
             (br_cpf, "246.281.948-74", "246.281.948-75"),
             (es_dni, "88592782W", "88592782X"),
