@@ -9,6 +9,7 @@ pub(crate) const BUILTIN: &[(&str, &str)] = &[
     ("providers.toml", include_str!("../../../patterns/providers.toml")),
     ("private-keys.toml", include_str!("../../../patterns/private-keys.toml")),
     ("pii.toml", include_str!("../../../patterns/pii.toml")),
+    ("phones-national.toml", include_str!("../../../patterns/phones-national.toml")),
     ("national-ids.toml", include_str!("../../../patterns/national-ids.toml")),
     ("network.toml", include_str!("../../../patterns/network.toml")),
 ];

@@ -22,6 +22,12 @@
 //!
 //! Everything is compiled and checked when a [`Redactor`](crate::Redactor) is
 //! built; one bad rule refuses the whole set.
+//!
+//! Triggers are promises: every match of a rule's regex contains one of its
+//! keywords, and a rule with `digits = N` never matches fewer than N digits
+//! (written with its `digit_separators`). A broken promise hides matches;
+//! the property tests compare the engine with a naive oracle that has no
+//! triggers, to catch that.
 
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
