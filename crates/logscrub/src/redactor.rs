@@ -130,6 +130,8 @@ pub(crate) struct Inner {
     /// Finds rendered labels in a segment.
     label_finder: AhoCorasick,
     longest_label: usize,
+    /// The bytes a label or pseudonym can start with.
+    mask_starts: Vec<u8>,
     names: HashSet<Vec<u8>>,
     key: Option<HashKey>,
     /// The key rule tests use, so that their expected output is stable.
@@ -560,7 +562,11 @@ impl Inner {
             // and capture only on a match.
             let Some(found) = rule.regex.find_at(hay, at) else { break };
             let locs = locs.get_or_insert_with(|| rule.regex.capture_locations());
-            let Some(m) = rule.regex.captures_read_at(locs, hay, found.start()) else { break };
+            // Capture over the match and a few bytes of look-ahead context
+            // (a word boundary, one UTF-8 character), not the rest of the
+            // line: the capturing engines cost time per byte searched.
+            let near = &hay[..(found.end() + 4).min(hay.len())];
+            let Some(m) = rule.regex.captures_read_at(locs, near, found.start()) else { break };
             at = if m.end() > m.start() { m.end() } else { m.end() + 1 };
             if let Some(end) = &rule.end {
                 // A block: masked from the end of the opening match to the
@@ -607,6 +613,11 @@ impl Inner {
     fn masks_near(&self, seg: &[u8], s: usize, e: usize) -> Vec<(usize, usize)> {
         let reach = self.longest_label.max(80);
         let (lo, hi) = (s.saturating_sub(reach), (e + reach).min(seg.len()));
+        // Most candidates have no mask near them: every mask starts with one
+        // of a few bytes, so one memchr rules that out before any search.
+        if self.mask_starts.iter().all(|&b| memchr::memchr(b, &seg[lo..hi]).is_none()) {
+            return Vec::new();
+        }
         let mut masks: Vec<(usize, usize)> =
             self.label_finder.find_iter(&seg[lo..hi]).map(|m| (lo + m.start(), lo + m.end())).collect();
         for open in memchr::memchr_iter(b'<', &seg[lo..hi]).map(|i| lo + i) {
@@ -1086,6 +1097,9 @@ impl RedactorBuilder {
         let labels: HashSet<Vec<u8>> =
             rules.iter().flat_map(|r| [r.label.as_bytes().to_vec(), r.default_label.as_bytes().to_vec()]).collect();
         let longest_label = labels.iter().map(Vec::len).max().unwrap_or(0);
+        let mut mask_starts: Vec<u8> = labels.iter().filter_map(|l| l.first().copied()).chain([b'<']).collect();
+        mask_starts.sort_unstable();
+        mask_starts.dedup();
         let label_finder = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&labels)
@@ -1103,6 +1117,7 @@ impl RedactorBuilder {
             every,
             gate,
             labels,
+            mask_starts,
             label_finder,
             longest_label,
             names,

@@ -47,6 +47,9 @@ pub(crate) const SCOPE: usize = 4096;
 /// The largest compiled size of one rule's regex.
 const REGEX_SIZE_LIMIT: usize = 8 << 20;
 
+/// The lazy DFA cache of one rule's regex.
+const DFA_CACHE: usize = 8 << 20;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileDef {
@@ -241,7 +244,7 @@ fn max_len(pattern: &str) -> Result<Option<usize>, String> {
 }
 
 fn compile(pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|e| e.to_string())
+    RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(DFA_CACHE).build().map_err(|e| e.to_string())
 }
 
 /// Parses one rule file into its pack and rules. `validators` resolves
