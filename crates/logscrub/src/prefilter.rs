@@ -145,6 +145,16 @@ pub(crate) fn digit_runs(hay: &[u8], min: usize) -> impl Iterator<Item = DigitRu
     })
 }
 
+/// One ASCII case-insensitive DFA over rule keywords.
+fn keyword_automaton<P: AsRef<[u8]>>(keywords: &[P], kind: MatchKind) -> AhoCorasick {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(kind)
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(keywords)
+        .expect("keywords are short literals, well within automaton limits")
+}
+
 /// The compiled triggers of a set of rules.
 pub(crate) struct Prefilter {
     ac: Option<AhoCorasick>,
@@ -187,14 +197,7 @@ impl Prefilter {
                 digit_rules.push((i, d, rule.digit_seps));
             }
         }
-        let ac = (!patterns.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&patterns)
-                .expect("keywords are short literals, well within automaton limits")
-        });
+        let ac = (!patterns.is_empty()).then(|| keyword_automaton(&patterns, MatchKind::Standard));
         let min_digits = digit_rules.iter().map(|&(_, d, _)| d).min().unwrap_or(usize::MAX);
         Prefilter { ac, by_pattern, bytes, digit_rules, min_digits }
     }
@@ -322,14 +325,8 @@ impl Gate {
         } else {
             aho_corasick::packed::Config::new().builder().extend(&lits).build()
         };
-        let fallback = (teddy.is_none() && !lits.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::LeftmostFirst)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&lits)
-                .expect("keywords are short literals, well within automaton limits")
-        });
+        let fallback =
+            (teddy.is_none() && !lits.is_empty()).then(|| keyword_automaton(&lits, MatchKind::LeftmostFirst));
         Gate {
             teddy,
             fallback,
