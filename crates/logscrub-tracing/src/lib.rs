@@ -1,1 +1,185 @@
-//! placeholder
+//! Redaction for `tracing-subscriber`: a Rust service that never writes a
+//! secret.
+//!
+//! [`RedactingMakeWriter`] wraps any [`MakeWriter`]. The `fmt` layer formats
+//! each event into one buffer and writes it through a fresh writer; this
+//! crate's writer collects that event and masks it *whole* with a
+//! [`logscrub::Redactor`] before the inner writer sees a byte, so a secret is
+//! never split across writes and concurrent events never interleave. It
+//! works the same for the full, compact, pretty and JSON formats, for
+//! `tracing-appender`'s writers, and for `log` records bridged by
+//! `tracing-log`, because it sits below all of them.
+//!
+//! The default rule set is the one the `logscrub` binary embeds, so library
+//! and sidecar mask the same things; build the [`Redactor`] with
+//! [`Redactor::builder`] to choose packs, masks or a hash key.
+//!
+//! # Example
+//!
+//! ```
+//! use logscrub::Redactor;
+//! use logscrub_tracing::RedactExt;
+//!
+//! let subscriber = tracing_subscriber::fmt()
+//!     .with_writer(std::io::stdout.redacted(Redactor::new()))
+//!     .finish();
+//! tracing::subscriber::with_default(subscriber, || {
+//!     // Printed as: ... login password=[REDACTED:password-assignment]
+//!     tracing::info!("login password=hunter2hunter2");
+//! });
+//! ```
+#![deny(missing_docs)]
+
+use std::cell::RefCell;
+use std::io::{self, Write};
+
+use logscrub::Redactor;
+use tracing_core::Metadata;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// A [`MakeWriter`] whose writers mask each event before it reaches the
+/// inner writer.
+///
+/// # Example
+///
+/// ```
+/// use logscrub::Redactor;
+/// use logscrub_tracing::RedactingMakeWriter;
+///
+/// let writer = RedactingMakeWriter::new(std::io::stderr, Redactor::new());
+/// let subscriber = tracing_subscriber::fmt().with_writer(writer).finish();
+/// # drop(subscriber);
+/// ```
+#[derive(Clone, Debug)]
+pub struct RedactingMakeWriter<M> {
+    inner: M,
+    redactor: Redactor,
+}
+
+impl<M> RedactingMakeWriter<M> {
+    /// Wraps `inner` so that everything written through it is masked by
+    /// `redactor`.
+    pub fn new(inner: M, redactor: Redactor) -> RedactingMakeWriter<M> {
+        RedactingMakeWriter { inner, redactor }
+    }
+
+    /// The redactor in use.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+}
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMakeWriter<M> {
+    type Writer = RedactingWriter<'a, M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingWriter::new(self.inner.make_writer(), &self.redactor)
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
+        RedactingWriter::new(self.inner.make_writer_for(meta), &self.redactor)
+    }
+}
+
+/// Wraps a [`MakeWriter`] in a [`RedactingMakeWriter`]: `std::io::stdout.redacted(r)`.
+pub trait RedactExt: Sized {
+    /// Masks everything written through `self` with `redactor`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use logscrub_tracing::RedactExt;
+    ///
+    /// let writer = std::io::stdout.redacted(logscrub::Redactor::new());
+    /// # drop(writer);
+    /// ```
+    fn redacted(self, redactor: Redactor) -> RedactingMakeWriter<Self>;
+}
+
+impl<M> RedactExt for M
+where
+    M: for<'a> MakeWriter<'a>,
+{
+    fn redacted(self, redactor: Redactor) -> RedactingMakeWriter<Self> {
+        RedactingMakeWriter::new(self, redactor)
+    }
+}
+
+thread_local! {
+    /// Event buffers, reused so that a clean event allocates nothing.
+    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The writer of one event: collects what the formatter writes and, when
+/// dropped (or flushed), writes it masked to the inner writer in one
+/// `write_all`.
+pub struct RedactingWriter<'a, W: Write> {
+    inner: W,
+    redactor: &'a Redactor,
+    buf: Vec<u8>,
+}
+
+impl<'a, W: Write> RedactingWriter<'a, W> {
+    fn new(inner: W, redactor: &'a Redactor) -> RedactingWriter<'a, W> {
+        let buf = BUFFER.with(|b| b.try_borrow_mut().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default());
+        RedactingWriter { inner, redactor, buf }
+    }
+
+    /// Masks and writes what is buffered.
+    fn emit(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let body = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
+        let result = if !body.contains(&b'\n') {
+            // One line, the common case: clean lines come back borrowed.
+            let masked = self.redactor.redact(body);
+            let newline = if body.len() < self.buf.len() { &b"\n"[..] } else { &b""[..] };
+            if masked.is_empty() && !body.is_empty() {
+                Ok(()) // a `drop` rule matched
+            } else if newline.is_empty() {
+                self.inner.write_all(&masked)
+            } else {
+                let mut out = Vec::with_capacity(masked.len() + 1);
+                out.extend_from_slice(&masked);
+                out.push(b'\n');
+                self.inner.write_all(&out)
+            }
+        } else {
+            // Several lines (the pretty format, a key block): the stream
+            // carries blocks across them.
+            let mut stream = self.redactor.stream(Vec::with_capacity(self.buf.len() + 64));
+            stream.write_all(&self.buf).and_then(|()| stream.finish()).and_then(|(out, _)| self.inner.write_all(&out))
+        };
+        self.buf.clear();
+        result
+    }
+}
+
+impl<W: Write> Write for RedactingWriter<'_, W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    /// Masks and writes the event so far, then flushes the inner writer.
+    fn flush(&mut self) -> io::Result<()> {
+        self.emit()?;
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for RedactingWriter<'_, W> {
+    fn drop(&mut self) {
+        // Drop cannot report an error; the formatter has no way to retry.
+        let _ = self.emit();
+        let buf = std::mem::take(&mut self.buf);
+        BUFFER.with(|b| {
+            if let Ok(mut b) = b.try_borrow_mut() {
+                if b.capacity() < buf.capacity() && buf.capacity() <= 1 << 20 {
+                    *b = buf;
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,87 @@
+//! Every formatter of tracing-subscriber's fmt layer, through the redacting
+//! writer: secrets masked, JSON still valid, clean events unchanged.
+
+mod common;
+
+use common::{Capture, JWT};
+use logscrub::Redactor;
+use logscrub_tracing::RedactExt;
+
+fn emit_events() {
+    tracing::info!(user = "jane", password = "hunter2hunter2", "login ok");
+    tracing::warn!(authorization = %format!("Bearer {JWT}"), "upstream 401");
+    tracing::info!("db url postgres://app:s3cr3t-pw@db.internal:5432/app");
+    let span = tracing::info_span!("request", api_key = "AbC123xYz789QwE456");
+    let _g = span.enter();
+    tracing::info!(status = 200, "GET /health done");
+}
+
+fn assert_clean(out: &str) {
+    for secret in ["hunter2hunter2", JWT, "s3cr3t-pw", "AbC123xYz789QwE456"] {
+        assert!(!out.contains(secret), "leaked {secret} in:\n{out}");
+    }
+    assert!(out.contains("GET /health done"), "{out}");
+    assert!(out.contains("[REDACTED:"), "{out}");
+}
+
+#[test]
+fn full_format() {
+    let cap = Capture::default();
+    let sub = tracing_subscriber::fmt().with_ansi(false).with_writer(cap.clone().redacted(Redactor::new())).finish();
+    tracing::subscriber::with_default(sub, emit_events);
+    assert_clean(&cap.text());
+    assert_eq!(cap.text().lines().count(), 4);
+}
+
+#[test]
+fn compact_format() {
+    let cap = Capture::default();
+    let sub = tracing_subscriber::fmt()
+        .compact()
+        .with_ansi(false)
+        .with_writer(cap.clone().redacted(Redactor::new()))
+        .finish();
+    tracing::subscriber::with_default(sub, emit_events);
+    assert_clean(&cap.text());
+}
+
+#[test]
+fn pretty_format() {
+    let cap = Capture::default();
+    let sub =
+        tracing_subscriber::fmt().pretty().with_ansi(false).with_writer(cap.clone().redacted(Redactor::new())).finish();
+    tracing::subscriber::with_default(sub, emit_events);
+    assert_clean(&cap.text());
+}
+
+#[test]
+fn json_format_stays_valid() {
+    let cap = Capture::default();
+    let sub = tracing_subscriber::fmt().json().with_writer(cap.clone().redacted(Redactor::new())).finish();
+    tracing::subscriber::with_default(sub, emit_events);
+    let out = cap.text();
+    assert_clean(&out);
+    for line in out.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+}
+
+#[test]
+fn a_clean_event_is_written_unchanged() {
+    let plain = Capture::default();
+    let redacted = Capture::default();
+    for (cap, redact) in [(&plain, false), (&redacted, true)] {
+        let builder = tracing_subscriber::fmt().with_ansi(false).without_time();
+        let sub = if redact {
+            tracing::subscriber::with_default(
+                builder.with_writer(cap.clone().redacted(Redactor::new())).finish(),
+                || tracing::info!(status = 200, "GET /health done"),
+            );
+            continue;
+        } else {
+            builder.with_writer(cap.clone()).finish()
+        };
+        tracing::subscriber::with_default(sub, || tracing::info!(status = 200, "GET /health done"));
+    }
+    assert_eq!(plain.text(), redacted.text());
+}
