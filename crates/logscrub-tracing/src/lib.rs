@@ -31,11 +31,15 @@
 #![deny(missing_docs)]
 
 use std::cell::RefCell;
+use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 
 use logscrub::Redactor;
+use tracing_core::field::{Field, Visit};
 use tracing_core::Metadata;
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FormatFields, MakeWriter};
 
 /// A [`MakeWriter`] whose writers mask each event before it reaches the
 /// inner writer.
@@ -181,5 +185,124 @@ impl<W: Write> Drop for RedactingWriter<'_, W> {
                 }
             }
         });
+    }
+}
+
+/// A field formatter for text output that masks fields whose names say they
+/// are secret (`password`, `token`, `authorization`, `cookie`, ...) whole,
+/// whatever their value looks like, and scrubs every other value with the
+/// rule set. Span fields go through it too.
+///
+/// It formats like the default field formatter (`message` first, then
+/// `name=value`). For JSON output use [`RedactingMakeWriter`], which masks
+/// the written event (the JSON formatter records fields itself).
+///
+/// # Example
+///
+/// ```
+/// use logscrub::Redactor;
+/// use logscrub_tracing::RedactingFields;
+///
+/// let subscriber = tracing_subscriber::fmt()
+///     .fmt_fields(RedactingFields::new(Redactor::new()))
+///     .finish();
+/// tracing::subscriber::with_default(subscriber, || {
+///     // Printed as: ... upstream call authorization=[REDACTED:field] user="jane"
+///     tracing::info!(authorization = "opaque-session-value", user = "jane", "upstream call");
+/// });
+/// ```
+#[derive(Clone, Debug)]
+pub struct RedactingFields {
+    redactor: Redactor,
+    names: Vec<String>,
+}
+
+/// Field names masked whole by default: a field whose lowercased name
+/// contains one of these.
+pub const SECRET_FIELD_NAMES: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "secret",
+    "token",
+    "authorization",
+    "cookie",
+    "credential",
+    "api_key",
+    "apikey",
+    "api-key",
+    "private_key",
+    "session",
+    "signature",
+];
+
+impl RedactingFields {
+    /// A formatter with the default secret field names.
+    pub fn new(redactor: Redactor) -> RedactingFields {
+        RedactingFields { redactor, names: SECRET_FIELD_NAMES.iter().map(|s| s.to_string()).collect() }
+    }
+
+    /// Replaces the secret field names (matched as lowercase substrings).
+    pub fn secret_names<I, S>(mut self, names: I) -> RedactingFields
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.names = names.into_iter().map(|n| n.into().to_ascii_lowercase()).collect();
+        self
+    }
+
+    fn is_secret(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        self.names.iter().any(|n| name.contains(n.as_str()))
+    }
+}
+
+impl<'writer> FormatFields<'writer> for RedactingFields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let mut visitor = FieldVisitor { fields: self, out: String::new(), result: Ok(()) };
+        fields.record(&mut visitor);
+        visitor.result?;
+        writer.write_str(&visitor.out)
+    }
+}
+
+struct FieldVisitor<'a> {
+    fields: &'a RedactingFields,
+    out: String,
+    result: fmt::Result,
+}
+
+impl FieldVisitor<'_> {
+    fn push(&mut self, field: &Field, value: &str, quoted: bool) {
+        let name = field.name();
+        let masked = if name != "message" && self.fields.is_secret(name) {
+            std::borrow::Cow::Borrowed("[REDACTED:field]")
+        } else {
+            match self.fields.redactor.redact(value.as_bytes()) {
+                std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(value),
+                std::borrow::Cow::Owned(v) => std::borrow::Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
+            }
+        };
+        if !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        self.result = self.result.and_then(|()| match (name, quoted && masked != "[REDACTED:field]") {
+            ("message", _) => self.out.write_str(&masked),
+            (_, true) => write!(self.out, "{name}={masked:?}"),
+            (_, false) => write!(self.out, "{name}={masked}"),
+        });
+    }
+}
+
+impl Visit for FieldVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, value, true);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = format!("{value:?}");
+        self.push(field, &text, false);
     }
 }
