@@ -35,3 +35,16 @@ impl Capture {
 }
 
 pub const JWT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg";
+
+/// An owned writer into a Capture, for writers that take ownership.
+pub struct CaptureWriterOwned(pub Capture);
+
+impl Write for CaptureWriterOwned {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.0 .0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
