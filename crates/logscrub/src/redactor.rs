@@ -186,6 +186,7 @@ impl Redactor {
     pub fn redact<'h>(&self, line: &'h [u8]) -> Cow<'h, [u8]> {
         let inner = &*self.inner;
         let mut hits = Vec::new();
+        reset_rejected();
         if let Some(open) = inner.scan(&inner.prefilter, None, line, None, &mut hits) {
             inner.close(open, line.len(), &mut hits);
         }
@@ -194,7 +195,9 @@ impl Redactor {
         }
         let mut out = Vec::with_capacity(line.len() + 32);
         if inner.apply(line, &mut hits, true, &mut out) == Outcome::Masked
-            && inner.settle(&mut out, false, inner.key.as_ref(), |s, h| inner.rescan(s, h), |_| ()) == Outcome::Masked
+            && (!rejected()
+                || inner.settle(&mut out, false, inner.key.as_ref(), |s, h| inner.rescan(s, h), |_| ())
+                    == Outcome::Masked)
         {
             return Cow::Owned(out);
         }
@@ -352,6 +355,23 @@ pub enum TestFailureKind {
     Negative,
     /// Masking the expected output again changed it.
     NotIdempotent,
+}
+
+thread_local! {
+    /// Whether a scan on this thread rejected a regex match (validator,
+    /// allowlist, entropy). Only then can masking a neighbour change what a
+    /// rule finds, so only then does a masked line need settling.
+    static REJECTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Clears the rejection flag before a line's first scan.
+pub(crate) fn reset_rejected() {
+    REJECTED.with(|r| r.set(false));
+}
+
+/// Whether the line's first scan rejected a match.
+pub(crate) fn rejected() -> bool {
+    REJECTED.with(|r| r.get())
 }
 
 /// How many times a masked line is scanned again at most; each round can
@@ -591,11 +611,12 @@ impl Inner {
             // again from just after its start.
             at = m.start() + 1;
             let Some((s, e)) = rule.groups.iter().find_map(|&g| locs.get(g)) else { continue };
-            if e > s
-                && !self.inside_mask(seg, s, e)
-                && !self.leans_on_mask(seg, m.start())
-                && self.accepts(rule, &seg[s..e])
-            {
+            if e <= s || self.inside_mask(seg, s, e) || self.leans_on_mask(seg, m.start()) {
+                continue;
+            }
+            if !self.accepts(rule, &seg[s..e]) {
+                REJECTED.with(|r| r.set(true));
+            } else {
                 // A value as long as a rule's bound may go on past it: mask
                 // the rest of the token too (fail closed), not just the bound.
                 let e = if e - s >= LONG_VALUE { extend_token(seg, e) } else { e };
@@ -1248,6 +1269,16 @@ mod tests {
         let once = redact("to=+14155552671 10.0.0.5 ");
         assert_eq!(once, "to=[REDACTED:phone-e164] [REDACTED:ipv4] ");
         assert_eq!(redact(&once), once);
+    }
+
+    #[test]
+    fn settling_runs_only_after_a_rejection() {
+        let r = Redactor::new();
+        reset_rejected();
+        let _ = r.redact(b"login password=hunter2hunter2");
+        assert!(!rejected(), "nothing was rejected: no settle needed");
+        let _ = r.redact(b"to=+14155552671 10.0.0.5 ");
+        assert!(rejected(), "the greedy phone match was rejected");
     }
 
     #[test]

@@ -275,6 +275,7 @@ impl<W: Write> Stream<W> {
         }
         self.stats.lines += 1;
         self.stats.scanned_lines += 1;
+        crate::redactor::reset_rejected();
         let scanned = panic::catch_unwind(AssertUnwindSafe(|| {
             inner.scan_with(&inner.prefilter, None, seg, carried, pre, &mut self.hits)
         }));
@@ -324,7 +325,7 @@ impl<W: Write> Stream<W> {
             }
         }
         let mut outcome = outcome;
-        if outcome == Outcome::Masked && allow_drop {
+        if outcome == Outcome::Masked && allow_drop && crate::redactor::rejected() {
             // A whole line: mask it again until it settles (see `settle`).
             let findings = &mut self.stats.findings;
             outcome = inner.settle(
