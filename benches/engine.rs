@@ -51,6 +51,7 @@ fn throughput(c: &mut Criterion) {
 
 fn latency(c: &mut Criterion) {
     let redactor = Redactor::new();
+    assert_eq!((corpus::CLEAN_LINE.len(), corpus::DIRTY_LINE.len()), (100, 100));
     assert!(redactor.find(corpus::CLEAN_LINE).is_empty());
     assert_eq!(redactor.find(corpus::DIRTY_LINE).len(), 1);
     let mut g = c.benchmark_group("latency");
