@@ -136,18 +136,18 @@ impl<'a, W: Write> RedactingWriter<'a, W> {
         }
         let body = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
         let result = if !body.contains(&b'\n') {
-            // One line, the common case: clean lines come back borrowed.
-            let masked = self.redactor.redact(body);
-            let newline = if body.len() < self.buf.len() { &b"\n"[..] } else { &b""[..] };
-            if masked.is_empty() && !body.is_empty() {
-                Ok(()) // a `drop` rule matched
-            } else if newline.is_empty() {
-                self.inner.write_all(&masked)
-            } else {
-                let mut out = Vec::with_capacity(masked.len() + 1);
-                out.extend_from_slice(&masked);
-                out.push(b'\n');
-                self.inner.write_all(&out)
+            // One line, the common case: a clean event is written from the
+            // buffer as it is, with no copy.
+            let newline = body.len() < self.buf.len();
+            match self.redactor.redact(body) {
+                std::borrow::Cow::Borrowed(b) if b.is_empty() && !body.is_empty() => Ok(()), // a `drop` rule matched
+                std::borrow::Cow::Borrowed(_) => self.inner.write_all(&self.buf),
+                std::borrow::Cow::Owned(mut masked) => {
+                    if newline {
+                        masked.push(b'\n');
+                    }
+                    self.inner.write_all(&masked)
+                }
             }
         } else {
             // Several lines (the pretty format, a key block): the stream
@@ -277,7 +277,8 @@ struct FieldVisitor<'a> {
 impl FieldVisitor<'_> {
     fn push(&mut self, field: &Field, value: &str, quoted: bool) {
         let name = field.name();
-        let masked = if name != "message" && self.fields.is_secret(name) {
+        let secret = name != "message" && self.fields.is_secret(name);
+        let masked = if secret {
             std::borrow::Cow::Borrowed("[REDACTED:field]")
         } else {
             match self.fields.redactor.redact(value.as_bytes()) {
@@ -288,7 +289,7 @@ impl FieldVisitor<'_> {
         if !self.out.is_empty() {
             self.out.push(' ');
         }
-        self.result = self.result.and_then(|()| match (name, quoted && masked != "[REDACTED:field]") {
+        self.result = self.result.and_then(|()| match (name, quoted && !secret) {
             ("message", _) => self.out.write_str(&masked),
             (_, true) => write!(self.out, "{name}={masked:?}"),
             (_, false) => write!(self.out, "{name}={masked}"),
