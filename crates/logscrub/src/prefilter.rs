@@ -28,10 +28,6 @@ impl Candidates {
         self.words[w] |= 1 << (rule % 64);
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.words.is_empty()
-    }
-
     pub(crate) fn clear(&mut self) {
         self.words.clear();
     }
@@ -220,10 +216,13 @@ impl Prefilter {
         }
     }
 
-    /// The digit runs in `hay` that could hold a match of a digit rule.
-    pub(crate) fn digit_runs<'h>(&self, hay: &'h [u8]) -> impl Iterator<Item = DigitRun> + 'h {
-        let min = if self.digit_rules.is_empty() { usize::MAX } else { self.min_digits };
-        digit_runs(if min == usize::MAX { &[] } else { hay }, min)
+    /// The digit runs in `hay` that some digit rule could use: enough
+    /// digits, written with separators it allows. With no digit rules,
+    /// nothing is scanned.
+    pub(crate) fn digit_runs<'h>(&'h self, hay: &'h [u8]) -> impl Iterator<Item = DigitRun> + 'h {
+        let hay = if self.digit_rules.is_empty() { &[][..] } else { hay };
+        digit_runs(hay, self.min_digits)
+            .filter(move |r| self.digit_rules.iter().any(|&(_, d, ok)| r.digits_with(hay, ok) >= d))
     }
 
     /// The digit rules, the digits each needs and the separators it allows.
@@ -232,8 +231,9 @@ impl Prefilter {
     }
 }
 
-/// The chunk gate: which lines of a whole buffer could hold a match, found
-/// in one pass over the buffer, so that the many clean lines are copied out
+/// The chunk gate: which lines of a whole buffer could hold a keyword or
+/// byte trigger, found in one pass over the buffer (digit runs come from
+/// [`Prefilter::digit_runs`]), so that the many clean lines are copied out
 /// in bulk and only candidate lines get the per-line scan.
 ///
 /// Keywords are matched by aho-corasick's packed Teddy searcher (SIMD) over
@@ -250,9 +250,6 @@ pub(crate) struct Gate {
     rules_of: Vec<Vec<u32>>,
     bytes: Vec<u8>,
     pairs: Vec<[u8; 2]>,
-    /// Digits needed and separators allowed, per digit rule.
-    digit_specs: Vec<(usize, u8)>,
-    min_digits: usize,
 }
 
 /// A trigger the gate found: where, and which entry of its rule table.
@@ -280,8 +277,6 @@ impl Gate {
         let mut long: Vec<(Vec<u8>, Vec<u32>)> = Vec::new();
         let mut bytes: Vec<(u8, Vec<u32>)> = Vec::new();
         let mut pairs: Vec<([u8; 2], Vec<u32>)> = Vec::new();
-        let mut min_digits = usize::MAX;
-        let mut digit_specs = Vec::new();
         fn add<K: PartialEq>(table: &mut Vec<(K, Vec<u32>)>, key: K, rule: u32) {
             match table.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, rs)) => rs.push(rule),
@@ -296,13 +291,7 @@ impl Gate {
                     k => add(&mut long, k.to_ascii_lowercase(), i as u32),
                 }
             }
-            if let Some(d) = rule.digits {
-                min_digits = min_digits.min(d);
-                digit_specs.push((d, rule.digit_seps));
-            }
         }
-        digit_specs.sort_unstable();
-        digit_specs.dedup();
         let mut rules_of: Vec<Vec<u32>> = long
             .iter()
             .map(|(k, _)| {
@@ -333,22 +322,12 @@ impl Gate {
             rules_of,
             bytes: bytes.into_iter().map(|(b, _)| b).collect(),
             pairs: pairs.into_iter().map(|(p, _)| p).collect(),
-            digit_specs,
-            min_digits,
         }
     }
 
     /// The rules a trigger selects.
     pub(crate) fn rules_of(&self, trigger: u32) -> &[u32] {
         &self.rules_of[trigger as usize]
-    }
-
-    /// Digit runs of `hay` that some digit rule could use: enough digits
-    /// with separators it allows. The caller confirms them.
-    pub(crate) fn digit_runs<'h>(&'h self, hay: &'h [u8]) -> impl Iterator<Item = DigitRun> + 'h {
-        let min = if self.digit_specs.is_empty() { usize::MAX } else { self.min_digits };
-        digit_runs(if min == usize::MAX { &[] } else { hay }, min)
-            .filter(move |r| self.digit_specs.iter().any(|&(d, ok)| r.digits_with(hay, ok) >= d))
     }
 
     /// The keyword and byte triggers in `hay`, sorted by offset. `folded`
@@ -414,7 +393,7 @@ mod tests {
     #[test]
     fn candidates_bitset() {
         let mut c = Candidates::default();
-        assert!(c.is_empty());
+        assert_eq!(c.iter().count(), 0);
         for r in [130, 3, 64, 3] {
             c.insert(r);
         }

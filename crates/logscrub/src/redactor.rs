@@ -187,21 +187,15 @@ impl Redactor {
         let inner = &*self.inner;
         let mut hits = Vec::new();
         reset_rejected();
-        if let Some(open) = inner.scan(&inner.prefilter, None, line, None, &mut hits) {
-            inner.close(open, line.len(), &mut hits);
-        }
+        inner.scan_line(&inner.prefilter, None, line, &mut hits);
         if hits.is_empty() {
             return Cow::Borrowed(line);
         }
-        let mut out = Vec::with_capacity(line.len() + 32);
-        if inner.apply(line, &mut hits, true, &mut out) == Outcome::Masked
-            && (!rejected()
-                || inner.settle(&mut out, false, inner.key.as_ref(), |s, h| inner.rescan(s, h), |_| ())
-                    == Outcome::Masked)
-        {
-            return Cow::Owned(out);
+        let settle = rejected();
+        match inner.mask_line(line, &mut hits, false, inner.key(), settle, |s, h| inner.rescan(s, h)) {
+            Some(out) => Cow::Owned(out),
+            None => Cow::Borrowed(&[]),
         }
-        Cow::Borrowed(&[])
     }
 
     /// The secrets in one line, in order, without masking them. Overlapping
@@ -209,9 +203,7 @@ impl Redactor {
     pub fn find<'r>(&'r self, line: &[u8]) -> Vec<Finding<'r>> {
         let inner = &*self.inner;
         let mut hits = Vec::new();
-        if let Some(open) = inner.scan(&inner.prefilter, None, line, None, &mut hits) {
-            inner.close(open, line.len(), &mut hits);
-        }
+        inner.scan_line(&inner.prefilter, None, line, &mut hits);
         sort_hits(&mut hits);
         hits.iter().map(|h| Finding { rule: &inner.rules[h.rule as usize], start: h.start, end: h.end }).collect()
     }
@@ -261,30 +253,21 @@ impl Redactor {
     #[doc(hidden)]
     pub fn redact_unfiltered(&self, line: &[u8]) -> Vec<u8> {
         let inner = &*self.inner;
-        let mut hits = Vec::new();
-        let mut open = None;
-        for r in (0..inner.rules.len()).filter(|&r| inner.enabled[r]) {
-            inner.confirm(r as u32, line, 0, line.len(), 0, &mut open, &mut hits);
-        }
-        if let Some(o) = open {
-            inner.close(o, line.len(), &mut hits);
-        }
-        if hits.is_empty() {
-            return line.to_vec();
-        }
         let all = |seg: &[u8], hits: &mut Vec<Hit>| {
             let mut open = None;
             for r in (0..inner.rules.len()).filter(|&r| inner.enabled[r]) {
                 inner.confirm(r as u32, seg, 0, seg.len(), 0, &mut open, hits);
             }
+            if let Some(o) = open {
+                inner.close(o, seg.len(), hits);
+            }
         };
-        let mut out = Vec::new();
-        if inner.apply(line, &mut hits, true, &mut out) == Outcome::Masked
-            && inner.settle(&mut out, false, inner.key.as_ref(), all, |_| ()) == Outcome::Masked
-        {
-            return out;
+        let mut hits = Vec::new();
+        all(line, &mut hits);
+        if hits.is_empty() {
+            return line.to_vec();
         }
-        Vec::new()
+        inner.mask_line(line, &mut hits, false, inner.key(), true, all).unwrap_or_default()
     }
 
     /// The spans rule `id` alone finds in `line` (enabled or not), for the
@@ -294,9 +277,7 @@ impl Redactor {
         let inner = &*self.inner;
         let Some(r) = inner.rules.iter().position(|x| x.id == id) else { return Vec::new() };
         let mut hits = Vec::new();
-        if let Some(open) = inner.scan(&inner.every, Some(r as u32), line, None, &mut hits) {
-            inner.close(open, line.len(), &mut hits);
-        }
+        inner.scan_line(&inner.every, Some(r as u32), line, &mut hits);
         hits.iter().map(|h| h.start..h.end).collect()
     }
 
@@ -442,15 +423,11 @@ impl Inner {
                 &own
             }
         };
-        if !cands.is_empty() {
-            for r in cands.iter().filter(|&r| wanted(r)) {
-                self.confirm(r, seg, 0, seg.len(), from, &mut open, hits);
-            }
+        for r in cands.iter().filter(|&r| wanted(r)) {
+            self.confirm(r, seg, 0, seg.len(), from, &mut open, hits);
         }
-        if !pf.digit_rules().is_empty() {
-            for run in pf.digit_runs(seg) {
-                self.confirm_digit_rules(pf, only, seg, run, &mut open, hits);
-            }
+        for run in pf.digit_runs(seg) {
+            self.confirm_digit_rules(pf, only, seg, run, &mut open, hits);
         }
         open
     }
@@ -495,7 +472,7 @@ impl Inner {
         let before = out.len();
         let mut hits = Vec::new();
         let mut open = None;
-        for run in self.gate.digit_runs(buf) {
+        for run in self.prefilter.digit_runs(buf) {
             let line_start = memchr::memrchr(b'\n', &buf[..run.start]).map_or(0, |i| i + 1);
             let line_end = memchr::memchr(b'\n', &buf[run.end..]).map_or(buf.len(), |i| run.end + i);
             let line = &buf[line_start..line_end];
@@ -522,7 +499,7 @@ impl Inner {
         hits: &mut Vec<Hit>,
     ) {
         for &(r, need, seps) in pf.digit_rules() {
-            if run.digits >= need && only.is_none_or(|o| o == r) && run.digits_with(seg, seps) >= need {
+            if only.is_none_or(|o| o == r) && run.digits >= need && run.digits_with(seg, seps) >= need {
                 // A digit rule's match holds the run, so it lies within
                 // the rule's longest match of it.
                 let reach = self.rules[r as usize].max_len;
@@ -611,7 +588,7 @@ impl Inner {
             // again from just after its start.
             at = m.start() + 1;
             let Some((s, e)) = rule.groups.iter().find_map(|&g| locs.get(g)) else { continue };
-            if e <= s || self.inside_mask(seg, s, e) || self.leans_on_mask(seg, m.start()) {
+            if e <= s || self.masked_already(seg, m.start(), s, e) {
                 continue;
             }
             if !self.accepts(rule, &seg[s..e]) {
@@ -655,41 +632,35 @@ impl Inner {
         masks
     }
 
-    /// Whether a match starting at `at` leans on a mask for its context:
-    /// it starts inside one, or right after one with a word byte. Before
-    /// the mask was written that context was the secret's own bytes, so
-    /// such a match would not have been made: ignoring it keeps masking
-    /// idempotent.
-    fn leans_on_mask(&self, seg: &[u8], at: usize) -> bool {
-        if at == 0
-            || !matches!(seg[at - 1], b']' | b'>' | b'*' | b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b':' | b'-' | b'_')
-        {
-            return false;
-        }
-        let glued = seg.get(at).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-        self.masks_near(seg, at - 1, at).iter().any(|&(ms, me)| ms < at && (at < me || at == me && glued))
-            || glued && seg[at - 1] == b'*'
-    }
-
-    /// Whether `seg[s..e]` is already masked: it overlaps or touches a
-    /// label or a pseudonym this redactor produces, or it is made of `*` and
-    /// punctuation. A candidate that overlaps a mask was handled by another
-    /// rule: judging it again, with the mask in place of the secret, could
-    /// give another answer (an entropy floor, say), and masking twice would
-    /// differ from masking once.
-    fn inside_mask(&self, seg: &[u8], s: usize, e: usize) -> bool {
-        if !self.masks_near(seg, s, e).is_empty() {
+    /// Whether candidate `seg[s..e]`, found by a match starting at `at`,
+    /// is already masked, or was found only because of a mask:
+    ///
+    /// - it overlaps or touches a label or pseudonym this redactor produces,
+    ///   or it is made of `*` and punctuation: another rule handled it, and
+    ///   judging it again with the mask in place of the secret could give
+    ///   another answer (an entropy floor, say);
+    /// - its match starts inside a mask, or right after one with a word
+    ///   byte: before the mask was written that context was the secret's
+    ///   own bytes, so the match would not have been made.
+    ///
+    /// Either way masking it would make masking twice differ from once.
+    fn masked_already(&self, seg: &[u8], at: usize, s: usize, e: usize) -> bool {
+        let span = &seg[s..e];
+        if span.contains(&b'*') && span.iter().all(|b| *b == b'*' || b.is_ascii_punctuation() || *b == b' ') {
             return true;
         }
-        let span = &seg[s..e];
-        span.contains(&b'*') && span.iter().all(|b| *b == b'*' || b.is_ascii_punctuation() || *b == b' ')
+        let glued = seg.get(at).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+        if at > 0 && glued && seg[at - 1] == b'*' {
+            return true;
+        }
+        self.masks_near(seg, s.min(at.saturating_sub(1)), e)
+            .iter()
+            .any(|&(ms, me)| (ms <= e && me >= s) || (at > 0 && ms < at && (at < me || at == me && glued)))
     }
 
-    /// Validators, entropy floor and allowlists on a candidate secret.
+    /// Allowlists, entropy floor and validators on a candidate secret (one
+    /// that is not masked already: see [`Inner::masked_already`]).
     fn accepts(&self, rule: &Rule, secret: &[u8]) -> bool {
-        if self.is_mask(secret) {
-            return false;
-        }
         if let Some(allow) = &rule.allow {
             if allow.is_match(secret) {
                 return false;
@@ -719,6 +690,32 @@ impl Inner {
             }
         }
         false
+    }
+
+    /// Finds the hits of a complete line: a block that opens and does not
+    /// end is masked to the end of the line.
+    pub(crate) fn scan_line(&self, pf: &Prefilter, only: Option<u32>, line: &[u8], hits: &mut Vec<Hit>) {
+        if let Some(open) = self.scan(pf, only, line, None, hits) {
+            self.close(open, line.len(), hits);
+        }
+    }
+
+    /// Masks the hits of a complete line and, with `settle`, masks the
+    /// result again until it settles (see [`Inner::settle`]). `None`: a
+    /// `drop` rule matched.
+    fn mask_line(
+        &self,
+        line: &[u8],
+        hits: &mut Vec<Hit>,
+        defaults: bool,
+        key: Option<&HashKey>,
+        settle: bool,
+        find: impl Fn(&[u8], &mut Vec<Hit>),
+    ) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(line.len() + 32);
+        let dropped = self.apply_with(line, hits, true, defaults, key, &mut out) == Outcome::Dropped
+            || settle && self.settle(&mut out, defaults, key, find, |_| ()) == Outcome::Dropped;
+        (!dropped).then_some(out)
     }
 
     /// Adds the body hit of a block left open at the end of a complete
@@ -778,7 +775,7 @@ impl Inner {
 
     /// The line scan that [`Inner::settle`] repeats.
     pub(crate) fn rescan(&self, seg: &[u8], hits: &mut Vec<Hit>) {
-        let _ = self.scan(&self.prefilter, None, seg, None, hits);
+        self.scan_line(&self.prefilter, None, seg, hits);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -833,23 +830,13 @@ impl Inner {
     /// Redacts one complete line with only rule `r` (any rule, enabled or
     /// not), for rule tests.
     fn redact_only(&self, r: u32, line: &[u8]) -> Vec<u8> {
+        let only = |seg: &[u8], hits: &mut Vec<Hit>| self.scan_line(&self.every, Some(r), seg, hits);
         let mut hits = Vec::new();
-        if let Some(open) = self.scan(&self.every, Some(r), line, None, &mut hits) {
-            self.close(open, line.len(), &mut hits);
-        }
+        only(line, &mut hits);
         if hits.is_empty() {
             return line.to_vec();
         }
-        let mut out = Vec::new();
-        let only = |seg: &[u8], hits: &mut Vec<Hit>| {
-            let _ = self.scan(&self.every, Some(r), seg, None, hits);
-        };
-        if self.apply_with(line, &mut hits, true, true, Some(&self.test_key), &mut out) == Outcome::Masked
-            && self.settle(&mut out, true, Some(&self.test_key), only, |_| ()) == Outcome::Masked
-        {
-            return out;
-        }
-        Vec::new()
+        self.mask_line(line, &mut hits, true, Some(&self.test_key), true, only).unwrap_or_default()
     }
 
     fn test_rules(&self, ids: Option<&[&str]>) -> Vec<TestFailure> {

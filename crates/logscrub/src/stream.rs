@@ -220,7 +220,7 @@ impl<W: Write> Stream<W> {
             inner.scan(&inner.prefilter, None, seg, carried, &mut self.hits)
         })) {
             Ok(open) => open,
-            Err(_) => return self.internal_error(len).map(|()| len),
+            Err(_) => return self.internal_error().map(|()| len),
         };
         // Commit up to `len - 2g`, extended past any finding whose match
         // starts before it: such a match is whole in this window, and the
@@ -291,7 +291,7 @@ impl<W: Write> Stream<W> {
                 }
             }
             Err(_) => {
-                self.internal_error(seg.len())?;
+                self.internal_error()?;
                 return if newline { self.out.write_all(b"\n") } else { Ok(()) };
             }
         }
@@ -354,7 +354,7 @@ impl<W: Write> Stream<W> {
     }
 
     /// A panic while scanning: mask the whole segment (fail closed).
-    fn internal_error(&mut self, _len: usize) -> io::Result<()> {
+    fn internal_error(&mut self) -> io::Result<()> {
         self.stats.internal_errors += 1;
         self.out.write_all(b"[REDACTED:internal-error]")
     }

@@ -158,27 +158,15 @@ impl fmt::Debug for Validator {
 }
 
 /// The ASCII digits of `s`, as values 0..=9, ignoring everything else.
-fn digits(s: &[u8]) -> impl Iterator<Item = u32> + Clone + '_ {
+fn digits(s: &[u8]) -> impl DoubleEndedIterator<Item = u32> + Clone + '_ {
     s.iter().filter(|b| b.is_ascii_digit()).map(|b| u32::from(b - b'0'))
 }
 
 /// The Luhn (mod 10) checksum used by card numbers and many national ids.
 pub(crate) fn luhn(s: &[u8]) -> bool {
-    let mut sum = 0;
-    let mut count = 0;
-    let all: Vec<u32> = digits(s).collect();
-    for (i, d) in all.iter().rev().enumerate() {
-        let v = if i % 2 == 1 {
-            let x = d * 2;
-            if x > 9 {
-                x - 9
-            } else {
-                x
-            }
-        } else {
-            *d
-        };
-        sum += v;
+    let (mut sum, mut count) = (0, 0);
+    for (i, d) in digits(s).rev().enumerate() {
+        sum += if i % 2 == 1 { (d * 2) % 10 + d * 2 / 10 } else { d };
         count += 1;
     }
     count >= 2 && sum % 10 == 0
