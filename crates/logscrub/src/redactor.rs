@@ -191,7 +191,7 @@ impl Redactor {
         if hits.is_empty() {
             return Cow::Borrowed(line);
         }
-        let settle = rejected();
+        let settle = inner.needs_settle(&hits);
         match inner.mask_line(line, &mut hits, false, inner.key(), settle, |s, h| inner.rescan(s, h)) {
             Some(out) => Cow::Owned(out),
             None => Cow::Borrowed(&[]),
@@ -768,6 +768,16 @@ impl Inner {
         Outcome::Masked
     }
 
+    /// Whether a line masked with `hits` must be settled (see
+    /// [`Inner::settle`]): its first pass rejected a match, or a mask that
+    /// the engine cannot recognise later (`*` runs, kept characters) now
+    /// stands next to text a rule may read differently. Labels and
+    /// pseudonyms are recognised as masks, so lines masked only with them
+    /// are already settled.
+    pub(crate) fn needs_settle(&self, hits: &[Hit]) -> bool {
+        rejected() || hits.iter().any(|h| !matches!(self.rules[h.rule as usize].mask, Mask::Label(_) | Mask::Hash))
+    }
+
     /// The key for hash masks, if one was given.
     pub(crate) fn key(&self) -> Option<&HashKey> {
         self.key.as_ref()
@@ -1266,6 +1276,16 @@ mod tests {
         assert!(!rejected(), "nothing was rejected: no settle needed");
         let _ = r.redact(b"to=+14155552671 10.0.0.5 ");
         assert!(rejected(), "the greedy phone match was rejected");
+    }
+
+    #[test]
+    fn regression_keep_mask_digits_glued_to_a_neighbour_are_settled() {
+        // The card's kept `0005` and the next number read as one Italian
+        // phone number only once the card is masked.
+        let line = "3782-822463-10005 312612 ";
+        let once = redact(line);
+        assert_eq!(once, "****-******-*[REDACTED:phone-it] ");
+        assert_eq!(redact(&once), once);
     }
 
     #[test]
