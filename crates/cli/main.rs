@@ -5,6 +5,7 @@
 
 mod args;
 mod filter;
+mod format;
 mod rules_cmd;
 
 use std::io;

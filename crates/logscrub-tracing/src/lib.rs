@@ -217,25 +217,9 @@ pub struct RedactingFields {
     names: Vec<String>,
 }
 
-/// Field names masked whole by default: a field whose lowercased name
-/// contains one of these.
-pub const SECRET_FIELD_NAMES: &[&str] = &[
-    "password",
-    "passwd",
-    "pwd",
-    "passphrase",
-    "secret",
-    "token",
-    "authorization",
-    "cookie",
-    "credential",
-    "api_key",
-    "apikey",
-    "api-key",
-    "private_key",
-    "session",
-    "signature",
-];
+/// Field names masked whole by default (the engine's list, shared with the
+/// binary's JSON and msgpack input).
+pub use logscrub::SECRET_FIELD_NAMES;
 
 impl RedactingFields {
     /// A formatter with the default secret field names.
@@ -254,8 +238,7 @@ impl RedactingFields {
     }
 
     fn is_secret(&self, name: &str) -> bool {
-        let name = name.to_ascii_lowercase();
-        self.names.iter().any(|n| name.contains(n.as_str()))
+        logscrub::is_secret_field_in(name, &self.names)
     }
 }
 
@@ -279,7 +262,7 @@ impl FieldVisitor<'_> {
         let name = field.name();
         let secret = name != "message" && self.fields.is_secret(name);
         let masked = if secret {
-            std::borrow::Cow::Borrowed("[REDACTED:field]")
+            std::borrow::Cow::Borrowed(logscrub::FIELD_MASK)
         } else {
             match self.fields.redactor.redact(value.as_bytes()) {
                 std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(value),

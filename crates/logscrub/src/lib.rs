@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod fields;
 mod mask;
 mod packs;
 mod prefilter;
@@ -57,6 +58,7 @@ mod stream;
 mod validate;
 
 pub use crate::error::{Error, ErrorKind};
+pub use crate::fields::{is_secret_field, is_secret_field_in, FIELD_MASK, SECRET_FIELD_NAMES};
 pub use crate::mask::{HashKey, Mask};
 pub use crate::redactor::{
     Finding, Redactor, RedactorBuilder, TestFailure, TestFailureKind, DEFAULT_MAX_LINE, TEST_KEY,

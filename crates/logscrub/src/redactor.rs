@@ -184,12 +184,46 @@ impl Redactor {
     /// matched, the result is empty: use [`Redactor::stream`] to omit the
     /// line altogether.
     pub fn redact<'h>(&self, line: &'h [u8]) -> Cow<'h, [u8]> {
+        self.redact_inner(line, None)
+    }
+
+    /// [`Redactor::redact`], adding what it did to `stats` (one line, its
+    /// bytes, and the findings per rule).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let redactor = logscrub::Redactor::new();
+    /// let mut stats = redactor.empty_stats();
+    /// redactor.redact_counted(b"password=hunter2hunter2", &mut stats);
+    /// assert_eq!(stats.by_rule().collect::<Vec<_>>(), [("password-assignment", 1)]);
+    /// ```
+    pub fn redact_counted<'h>(&self, line: &'h [u8], stats: &mut Stats) -> Cow<'h, [u8]> {
+        stats.lines += 1;
+        stats.bytes += line.len() as u64;
+        self.redact_inner(line, Some(stats))
+    }
+
+    /// Zero counts, with this redactor's rule ids, for
+    /// [`Redactor::redact_counted`] and [`Stats::merge`].
+    pub fn empty_stats(&self) -> Stats {
+        Stats::new(self.inner.ids.clone())
+    }
+
+    fn redact_inner<'h>(&self, line: &'h [u8], stats: Option<&mut Stats>) -> Cow<'h, [u8]> {
         let inner = &*self.inner;
         let mut hits = Vec::new();
         reset_rejected();
         inner.scan_line(&inner.prefilter, None, line, &mut hits);
         if hits.is_empty() {
             return Cow::Borrowed(line);
+        }
+        if let Some(stats) = stats {
+            stats.scanned_lines += 1;
+            stats.masked_lines += 1;
+            for h in &hits {
+                stats.findings[h.rule as usize] += 1;
+            }
         }
         let settle = inner.needs_settle(&hits);
         match inner.mask_line(line, &mut hits, false, inner.key(), settle, |s, h| inner.rescan(s, h)) {
@@ -1112,8 +1146,14 @@ impl RedactorBuilder {
                 ),
             ));
         }
-        let labels: HashSet<Vec<u8>> =
-            rules.iter().flat_map(|r| [r.label.as_bytes().to_vec(), r.default_label.as_bytes().to_vec()]).collect();
+        // Masks made outside the rules (a secret-named field, an internal
+        // error) are masked text too.
+        let outside = [crate::fields::FIELD_MASK, "[REDACTED:internal-error]"].map(|m| m.as_bytes().to_vec());
+        let labels: HashSet<Vec<u8>> = rules
+            .iter()
+            .flat_map(|r| [r.label.as_bytes().to_vec(), r.default_label.as_bytes().to_vec()])
+            .chain(outside)
+            .collect();
         let longest_label = labels.iter().map(Vec::len).max().unwrap_or(0);
         let mut mask_starts: Vec<u8> = labels.iter().filter_map(|l| l.first().copied()).chain([b'<']).collect();
         mask_starts.sort_unstable();

@@ -68,9 +68,21 @@ impl<W: Write> Stream<W> {
         &self.stats
     }
 
+    /// The counts so far, leaving zeros: for a long-running stream that
+    /// reports as it goes.
+    pub fn take_stats(&mut self) -> Stats {
+        let fresh = Stats::new(self.stats.ids.clone());
+        std::mem::replace(&mut self.stats, fresh)
+    }
+
     /// The inner writer.
     pub fn get_ref(&self) -> &W {
         &self.out
+    }
+
+    /// The inner writer, mutably: to take what was written so far.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
     }
 
     /// Processes a last line that has no newline, flushes, and returns the

@@ -1,0 +1,482 @@
+//! Input formats of line-based inputs (stdin, files, TCP lines): raw text,
+//! JSON lines, Kubernetes CRI log lines, Docker `json-file` lines, or
+//! `auto` (decided per line).
+//!
+//! A [`Scrubber`] turns the bytes of one source into scrubbed bytes, line
+//! by line, keeping each format valid:
+//! - raw text goes through the engine's [`Stream`] (windows for long lines,
+//!   private-key blocks across lines);
+//! - JSON: string values (and keys) are scrubbed, values under secret-named
+//!   keys are masked whole, and the line stays valid JSON;
+//! - CRI and Docker: only the message is scrubbed; partial records (`P`
+//!   tags, Docker's lines without a newline) are joined per stream before
+//!   scrubbing, so a secret split across them is seen whole.
+//!
+//! Fail closed: a structured line that does not parse, or is longer than
+//! the maximum line, is scrubbed as raw text and counted.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use aho_corasick::AhoCorasick;
+use logscrub::{Redactor, Stats, Stream, FIELD_MASK};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// How the lines of an input are framed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// Plain text lines.
+    #[default]
+    Raw,
+    /// One JSON value per line.
+    Json,
+    /// Kubernetes CRI container log lines: `TIME STREAM P|F MESSAGE`.
+    Cri,
+    /// Docker `json-file` lines: `{"log":...,"stream":...,"time":...}`.
+    Docker,
+    /// Decided per line: JSON (Docker when it has `log` and `stream`), CRI,
+    /// else raw.
+    Auto,
+}
+
+/// Counts a [`Scrubber`] keeps beside the engine's [`Stats`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FormatCounts {
+    /// Values masked whole because their key names a secret.
+    pub fields_masked: u64,
+    /// Structured lines that did not parse and were scrubbed as raw text.
+    pub malformed: u64,
+    /// Structured lines longer than the maximum, scrubbed as raw text.
+    pub long_records: u64,
+}
+
+/// Scrubs the bytes of one source in one format. Feed it bytes as they
+/// come; it writes complete scrubbed lines to the `out` buffer given.
+pub struct Scrubber {
+    redactor: Redactor,
+    format: Format,
+    /// Raw text, and the fallback for lines that are not what the format
+    /// says.
+    raw: Stream<Vec<u8>>,
+    /// A structured line whose newline has not come.
+    line: Vec<u8>,
+    /// The current structured line outgrew the maximum: the rest of it goes
+    /// to `raw`.
+    overlong: bool,
+    /// Partial CRI / Docker records, per stream name.
+    partials: HashMap<Vec<u8>, Partial>,
+    names: &'static AhoCorasick,
+    stats: Stats,
+    counts: FormatCounts,
+}
+
+/// A CRI or Docker stream whose current line is being joined.
+struct Partial {
+    text: Stream<Vec<u8>>,
+    /// The time of the first piece of the current line.
+    time: Option<Vec<u8>>,
+}
+
+impl Scrubber {
+    /// A scrubber for one source.
+    pub fn new(redactor: &Redactor, format: Format) -> Scrubber {
+        Scrubber {
+            raw: redactor.stream(Vec::new()),
+            stats: redactor.empty_stats(),
+            redactor: redactor.clone(),
+            format,
+            line: Vec::new(),
+            overlong: false,
+            partials: HashMap::new(),
+            names: secret_names(),
+            counts: FormatCounts::default(),
+        }
+    }
+
+    /// Scrubs `data` and appends every line it completes to `out`.
+    pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        if self.format == Format::Raw {
+            self.raw_text(data, out);
+            return;
+        }
+        let mut rest = data;
+        while !rest.is_empty() {
+            let newline = memchr::memchr(b'\n', rest);
+            let take = newline.map_or(rest.len(), |i| i + 1);
+            let (piece, tail) = rest.split_at(take);
+            rest = tail;
+            if self.overlong {
+                self.raw_text(piece, out);
+                self.overlong = newline.is_none();
+                continue;
+            }
+            let body = &piece[..piece.len() - usize::from(newline.is_some())];
+            if newline.is_none() {
+                if self.line.len() + body.len() > self.redactor.max_line() {
+                    // Too long to parse: raw text from here, windows and all.
+                    self.counts.long_records += 1;
+                    let held = std::mem::take(&mut self.line);
+                    self.raw_text(&held, out);
+                    self.raw_text(body, out);
+                    self.overlong = true;
+                } else {
+                    self.line.extend_from_slice(body);
+                }
+                continue;
+            }
+            if self.line.is_empty() {
+                self.structured(body, out);
+            } else {
+                let mut held = std::mem::take(&mut self.line);
+                held.extend_from_slice(body);
+                self.structured(&held, out);
+                held.clear();
+                self.line = held;
+            }
+        }
+    }
+
+    /// Scrubs a last line with no newline and flushes every partial record.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.overlong {
+            self.raw_text(b"\n", out);
+            self.overlong = false;
+        }
+        if !self.line.is_empty() {
+            let held = std::mem::take(&mut self.line);
+            self.structured(&held, out);
+        }
+        let names: Vec<Vec<u8>> = self.partials.keys().cloned().collect();
+        for name in names {
+            if let Some(p) = self.partials.get(&name) {
+                if p.time.is_some() {
+                    let time = p.time.clone().unwrap_or_default();
+                    self.cri_piece(&time, &name, b"F", b"", out);
+                }
+            }
+        }
+        let raw = std::mem::replace(&mut self.raw, self.redactor.stream(Vec::new()));
+        if let Ok((text, stats)) = raw.finish() {
+            out.extend_from_slice(&text);
+            self.stats.merge(&stats);
+        }
+    }
+
+    /// The engine's counts since the last call, and the format's.
+    pub fn take_counts(&mut self) -> (Stats, FormatCounts) {
+        let mut stats = std::mem::replace(&mut self.stats, self.redactor.empty_stats());
+        stats.merge(&self.raw.take_stats());
+        for p in self.partials.values_mut() {
+            stats.merge(&p.text.take_stats());
+        }
+        (stats, std::mem::take(&mut self.counts))
+    }
+
+    fn raw_text(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        // Writing to a Vec cannot fail; the stream masks or drops on its own errors.
+        let _ = self.raw.write_all(data);
+        out.append(self.raw.get_mut());
+    }
+
+    /// One complete line (without its newline) of a structured format.
+    fn structured(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let format = match self.format {
+            Format::Auto => sniff(line),
+            f => f,
+        };
+        match format {
+            Format::Json => self.json_line(line, out),
+            Format::Docker => self.docker_line(line, out),
+            Format::Cri => self.cri_line(line, out),
+            Format::Raw | Format::Auto => {
+                self.raw_text(line, out);
+                self.raw_text(b"\n", out);
+            }
+        }
+    }
+
+    fn json_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        // Clean and plain (no escapes that could hide text from the raw
+        // scan, no secret-named key): passed through as it is.
+        let clean = memchr::memchr(b'\\', line).is_none() && !self.names.is_match(line);
+        if clean {
+            if let std::borrow::Cow::Borrowed(_) = self.redactor.redact(line) {
+                out.extend_from_slice(line);
+                out.push(b'\n');
+                return;
+            }
+        }
+        let Ok(mut value) = serde_json::from_slice::<Value>(line) else {
+            self.counts.malformed += 1;
+            self.raw_text(line, out);
+            self.raw_text(b"\n", out);
+            return;
+        };
+        self.scrub_value(&mut value, false);
+        self.write_json(&value, out);
+    }
+
+    /// Serializes a scrubbed value, then scrubs the text once more: a rule
+    /// that needs a key and its value together (`"pass":"..."`) sees them
+    /// only here.
+    fn write_json(&mut self, value: &Value, out: &mut Vec<u8>) {
+        let text = serde_json::to_vec(value).unwrap_or_default();
+        let masked = self.redactor.redact_counted(&text, &mut self.stats);
+        out.extend_from_slice(&masked);
+        out.push(b'\n');
+    }
+
+    /// Masks every string and number that a rule covers, and every scalar
+    /// under a secret-named key.
+    fn scrub_value(&mut self, value: &mut Value, secret: bool) {
+        match value {
+            Value::String(s) if secret && !s.is_empty() => {
+                *s = FIELD_MASK.to_string();
+                self.counts.fields_masked += 1;
+            }
+            Value::Number(_) if secret => {
+                *value = Value::String(FIELD_MASK.to_string());
+                self.counts.fields_masked += 1;
+            }
+            Value::String(s) => {
+                if let std::borrow::Cow::Owned(m) = self.redactor.redact_counted(s.as_bytes(), &mut self.stats) {
+                    *s = String::from_utf8_lossy(&m).into_owned();
+                }
+            }
+            Value::Number(n) => {
+                let text = n.to_string();
+                if let std::borrow::Cow::Owned(m) = self.redactor.redact_counted(text.as_bytes(), &mut self.stats) {
+                    *value = Value::String(String::from_utf8_lossy(&m).into_owned());
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_value(v, secret)),
+            Value::Object(map) => {
+                let entries = std::mem::take(map);
+                for (key, mut v) in entries {
+                    let key_secret = secret || logscrub::is_secret_field(&key);
+                    self.scrub_value(&mut v, key_secret);
+                    let key = match self.redactor.redact_counted(key.as_bytes(), &mut self.stats) {
+                        std::borrow::Cow::Borrowed(_) => key,
+                        std::borrow::Cow::Owned(m) => String::from_utf8_lossy(&m).into_owned(),
+                    };
+                    map.insert(key, v);
+                }
+            }
+            Value::Null | Value::Bool(_) => {}
+        }
+    }
+
+    fn docker_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let parsed = serde_json::from_slice::<Value>(line).ok();
+        let Some(Value::Object(mut map)) = parsed else {
+            return self.json_line(line, out);
+        };
+        let (Some(Value::String(log)), Some(Value::String(stream))) = (map.remove("log"), map.get("stream").cloned())
+        else {
+            return self.json_line(line, out);
+        };
+        let time = match map.get("time") {
+            Some(Value::String(t)) => t.clone().into_bytes(),
+            _ => Vec::new(),
+        };
+        let redactor = self.redactor.clone();
+        let p = self
+            .partials
+            .entry(stream.into_bytes())
+            .or_insert_with(|| Partial { text: redactor.stream(Vec::new()), time: None });
+        let first = p.time.get_or_insert(time).clone();
+        let _ = p.text.write_all(log.as_bytes());
+        let text = std::mem::take(p.text.get_mut());
+        if log.ends_with('\n') {
+            p.time = None;
+        }
+        if text.is_empty() {
+            return;
+        }
+        // The other fields (attrs, ...) are scrubbed like any JSON.
+        let mut rest = Value::Object(map);
+        self.scrub_value(&mut rest, false);
+        let Value::Object(rest) = rest else { return };
+        let mut entry = serde_json::Map::new();
+        entry.insert("log".into(), Value::String(String::from_utf8_lossy(&text).into_owned()));
+        for (k, v) in rest {
+            entry.insert(k, v);
+        }
+        if !first.is_empty() {
+            entry.insert("time".into(), Value::String(String::from_utf8_lossy(&first).into_owned()));
+        }
+        let text = serde_json::to_vec(&Value::Object(entry)).unwrap_or_default();
+        out.extend_from_slice(&text);
+        out.push(b'\n');
+    }
+
+    fn cri_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let Some((time, stream, tag, message)) = split_cri(line) else {
+            self.counts.malformed += 1;
+            self.raw_text(line, out);
+            self.raw_text(b"\n", out);
+            return;
+        };
+        self.cri_piece(time, stream, tag, message, out);
+    }
+
+    /// Joins a CRI piece to its stream's line; writes what the engine
+    /// released, as `F` when the line ended, else as `P`.
+    fn cri_piece(&mut self, time: &[u8], stream: &[u8], tag: &[u8], message: &[u8], out: &mut Vec<u8>) {
+        let redactor = self.redactor.clone();
+        let p = self
+            .partials
+            .entry(stream.to_vec())
+            .or_insert_with(|| Partial { text: redactor.stream(Vec::new()), time: None });
+        let first = p.time.get_or_insert_with(|| time.to_vec()).clone();
+        let _ = p.text.write_all(message);
+        let full = tag == b"F";
+        if full {
+            let _ = p.text.write_all(b"\n");
+            p.time = None;
+        }
+        let mut text = std::mem::take(p.text.get_mut());
+        if text.is_empty() {
+            return;
+        }
+        if full {
+            text.pop();
+        }
+        out.extend_from_slice(&first);
+        out.push(b' ');
+        out.extend_from_slice(stream);
+        out.extend_from_slice(if full { b" F " } else { b" P " });
+        out.extend_from_slice(&text);
+        out.push(b'\n');
+    }
+}
+
+/// `TIME STREAM TAG MESSAGE`, where TAG is `P` or `F` (or `F:...` flags).
+fn split_cri(line: &[u8]) -> Option<(&[u8], &[u8], &[u8], &[u8])> {
+    let mut parts = line.splitn(4, |&b| b == b' ');
+    let time = parts.next()?;
+    let stream = parts.next()?;
+    let tag = parts.next()?;
+    let message = parts.next().unwrap_or_default();
+    let ok_time = time.len() >= 20 && time[0].is_ascii_digit() && time.get(4) == Some(&b'-');
+    let ok_stream = stream == b"stdout" || stream == b"stderr";
+    let tag = tag.split(|&b| b == b':').next()?;
+    (ok_time && ok_stream && (tag == b"P" || tag == b"F")).then_some((time, stream, tag, message))
+}
+
+/// The format of one line, for `auto`.
+fn sniff(line: &[u8]) -> Format {
+    let trimmed = line.trim_ascii_start();
+    if trimmed.first() == Some(&b'{') {
+        let docker = memchr::memmem::find(line, b"\"log\"").is_some() && memchr::memmem::find(line, b"\"stream\"").is_some();
+        return if docker { Format::Docker } else { Format::Json };
+    }
+    if split_cri(line).is_some() {
+        return Format::Cri;
+    }
+    Format::Raw
+}
+
+/// The secret field names as one case-insensitive automaton, built once.
+fn secret_names() -> &'static AhoCorasick {
+    static NAMES: std::sync::OnceLock<AhoCorasick> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(logscrub::SECRET_FIELD_NAMES)
+            .expect("a handful of literals always compile")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scrub(format: Format, input: &str) -> String {
+        let redactor = Redactor::new();
+        let mut s = Scrubber::new(&redactor, format);
+        let mut out = Vec::new();
+        s.feed(input.as_bytes(), &mut out);
+        s.finish(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn json_values_scrubbed_keys_kept_and_valid() {
+        let out = scrub(
+            Format::Json,
+            "{\"msg\":\"connect postgres://app:s3cr3t-pw@db/app\",\"api_key\":\"abc\",\"n\":1}\n{\"ok\":true}\n",
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let v: Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(v["api_key"], FIELD_MASK);
+        assert!(!lines[0].contains("s3cr3t-pw"));
+        assert_eq!(v["n"], 1);
+        assert_eq!(lines[1], "{\"ok\":true}");
+    }
+
+    #[test]
+    fn json_escapes_do_not_hide_secrets() {
+        let out = scrub(Format::Json, "{\"u\":\"https:\\/\\/app:s3cr3t-pw@db.example.com\\/x\"}\n");
+        assert!(!out.contains("s3cr3t-pw"), "{out}");
+        serde_json::from_str::<Value>(out.trim()).unwrap();
+    }
+
+    #[test]
+    fn malformed_json_is_scrubbed_as_text() {
+        let out = scrub(Format::Json, "{\"password\": \"hunter2hunter2\" \n");
+        assert!(!out.contains("hunter2hunter2"), "{out}");
+    }
+
+    #[test]
+    fn cri_partials_are_joined() {
+        let t = "2024-01-01T00:00:00.000000001Z";
+        let input = format!("{t} stdout P password=hunt\n{t} stderr F other\n{t} stdout F er2hunter2 done\n");
+        let out = scrub(Format::Cri, &input);
+        assert_eq!(
+            out,
+            format!("{t} stderr F other\n{t} stdout F password=[REDACTED:password-assignment] done\n")
+        );
+    }
+
+    #[test]
+    fn docker_partials_are_joined() {
+        let a = r#"{"log":"token: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.","stream":"stdout","time":"t1"}"#;
+        let b = r#"{"log":"dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end\n","stream":"stdout","time":"t2"}"#;
+        let out = scrub(Format::Docker, &format!("{a}\n{b}\n"));
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["time"], "t1");
+        assert!(!out.contains("dozjgNryP4J3"), "{out}");
+        assert!(v["log"].as_str().unwrap().ends_with(" end\n"));
+    }
+
+    #[test]
+    fn auto_picks_per_line() {
+        let t = "2024-01-01T00:00:00.000000001Z";
+        let input = format!("plain password=hunter2hunter2\n{t} stdout F password=hunter2hunter2\n{{\"password\":\"x1\"}}\n");
+        let out = scrub(Format::Auto, &input);
+        assert!(!out.contains("hunter2hunter2"), "{out}");
+        assert!(out.contains(&format!("{t} stdout F password=")));
+        assert!(out.contains(&format!("{{\"password\":\"{FIELD_MASK}\"}}")), "{out}");
+    }
+
+    #[test]
+    fn overlong_structured_line_is_scrubbed_as_text() {
+        let redactor = Redactor::builder().max_line(65536).build().unwrap();
+        let mut s = Scrubber::new(&redactor, Format::Json);
+        let mut out = Vec::new();
+        let long = format!("{{\"a\":\"{} password=hunter2hunter2 {}\"}}\n", "x".repeat(50000), "y".repeat(50000));
+        for chunk in long.as_bytes().chunks(7000) {
+            s.feed(chunk, &mut out);
+        }
+        s.feed(b"{\"b\":1}\n", &mut out);
+        s.finish(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("hunter2hunter2"));
+        assert!(text.ends_with("\n{\"b\":1}\n"), "{}", &text[text.len() - 40..]);
+        assert_eq!(s.take_counts().1.long_records, 1);
+    }
+}
