@@ -7,6 +7,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use logscrub::{HashKey, Mask, Redactor};
 
+use crate::format::Format;
+use crate::serve::options::ServeOptions;
+
 /// Masks secrets and personal data in logs: reads the files named (or
 /// stdin), writes the masked lines to stdout.
 #[derive(Parser, Debug)]
@@ -24,10 +27,17 @@ pub struct Args {
     /// Print counts per rule to stderr at the end (never matched text).
     #[arg(long)]
     pub stats: bool,
+
+    /// How the input is framed: raw text, JSON lines, CRI or Docker
+    /// container logs, or auto (per line).
+    #[arg(long, value_enum, default_value = "raw")]
+    pub format: Format,
 }
 
-/// Flags that choose and tune the rules, shared by every command.
-#[derive(clap::Args, Debug, Clone)]
+/// Flags that choose and tune the rules, shared by every command (and the
+/// `[engine]` table of a `--config` file).
+#[derive(clap::Args, serde::Deserialize, Debug, Clone, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct EngineArgs {
     /// Packs to run, comma-separated: pack names, `default`, `all`.
     #[arg(long, value_delimiter = ',', global = true)]
@@ -40,10 +50,12 @@ pub struct EngineArgs {
     /// Override a rule's mask: ID=MASK, where MASK is label, label=TEMPLATE,
     /// fixed, keep=P,S, keep-after=C, hash or drop. Repeatable.
     #[arg(long = "mask", value_name = "ID=MASK", global = true)]
+    #[serde(rename = "mask")]
     pub masks: Vec<String>,
 
     /// Extra rule files (TOML) to load. Repeatable.
     #[arg(long = "rules", value_name = "FILE", global = true)]
+    #[serde(rename = "rules")]
     pub rule_files: Vec<PathBuf>,
 
     /// Load only the rule files given with --rules, not the embedded packs.
@@ -56,14 +68,22 @@ pub struct EngineArgs {
     #[arg(long, value_name = "FILE", global = true)]
     pub hash_key_file: Option<PathBuf>,
 
-    /// Longest line processed whole, in bytes; longer lines are processed
-    /// in overlapping windows.
-    #[arg(long, default_value_t = logscrub::DEFAULT_MAX_LINE, global = true)]
-    pub max_line: usize,
+    /// Longest line processed whole, in bytes (default 1 MiB); longer
+    /// lines are processed in overlapping windows.
+    #[arg(long, value_name = "BYTES", global = true)]
+    pub max_line: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run as a sidecar: TCP lines, the Forward protocol and followed files
+    /// in; stdout, a file or a Forward aggregator out. With no input
+    /// named, listens on 127.0.0.1:5170 (lines) and 127.0.0.1:24224
+    /// (Forward).
+    Serve(ServeArgs),
+    /// Follow files like `tail -F` and write them scrubbed to stdout (or
+    /// any output of `serve`).
+    Tail(TailArgs),
     /// List rules, or run their test cases.
     Rules {
         #[command(subcommand)]
@@ -80,6 +100,31 @@ pub enum RulesCommand {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// A TOML file with `[engine]` and `[serve]` tables holding the same
+    /// options as the flags; flags given win.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub options: ServeOptions,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TailArgs {
+    /// Files or globs to follow.
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+
+    /// A TOML file with `[engine]` and `[serve]` tables, as for `serve`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub options: ServeOptions,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct ListArgs {
     /// Print a Markdown table (as in patterns/README.md).
     #[arg(long)]
@@ -93,10 +138,24 @@ pub struct TestArgs {
 }
 
 impl EngineArgs {
+    /// These flags, with the config file's where a flag was not given.
+    pub fn or(&self, file: EngineArgs) -> EngineArgs {
+        let pick = |a: &Vec<String>, b: Vec<String>| if a.is_empty() { b } else { a.clone() };
+        EngineArgs {
+            packs: pick(&self.packs, file.packs),
+            disable: pick(&self.disable, file.disable),
+            masks: pick(&self.masks, file.masks),
+            rule_files: if self.rule_files.is_empty() { file.rule_files } else { self.rule_files.clone() },
+            no_builtin: self.no_builtin || file.no_builtin,
+            hash_key_file: self.hash_key_file.clone().or(file.hash_key_file),
+            max_line: self.max_line.or(file.max_line),
+        }
+    }
+
     /// Builds the redactor these flags describe.
     pub fn redactor(&self) -> anyhow::Result<Redactor> {
         let mut b = Redactor::builder();
-        b.builtin_packs(!self.no_builtin).max_line(self.max_line);
+        b.builtin_packs(!self.no_builtin).max_line(self.max_line.unwrap_or(logscrub::DEFAULT_MAX_LINE));
         for f in &self.rule_files {
             b.rules_file(f);
         }

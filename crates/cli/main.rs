@@ -6,7 +6,10 @@
 mod args;
 mod filter;
 mod format;
+mod forward;
+mod msgpack;
 mod rules_cmd;
+mod serve;
 
 use std::io;
 use std::process::ExitCode;
@@ -19,6 +22,8 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = match &args.command {
         None => filter::run(&args),
+        Some(Command::Serve(serve)) => serve::serve(&args.engine, serve),
+        Some(Command::Tail(tail)) => serve::tail(&args.engine, tail),
         Some(Command::Rules { command: RulesCommand::List(list) }) => rules_cmd::list(&args, list),
         Some(Command::Rules { command: RulesCommand::Test(test) }) => rules_cmd::test(&args, test),
     };

@@ -1,0 +1,289 @@
+//! msgpack for the Forward protocol: framing values out of a byte stream
+//! with bounded memory, scrubbing decoded records, and Fluentd's EventTime.
+
+use std::borrow::Cow;
+
+use logscrub::{Redactor, Stats, FIELD_MASK};
+use rmp::Marker;
+use rmpv::Value;
+
+/// Deepest nesting accepted in one message.
+pub const MAX_DEPTH: usize = 64;
+
+/// Why a byte stream is not msgpack we accept.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// A reserved marker byte (0xc1).
+    Reserved,
+    /// Nested deeper than [`MAX_DEPTH`].
+    TooDeep,
+    /// The value is (or declares itself) longer than the limit.
+    TooLong,
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FrameError::Reserved => "invalid msgpack (reserved marker byte)",
+            FrameError::TooDeep => "msgpack nested too deep",
+            FrameError::TooLong => "msgpack message larger than the maximum record size",
+        })
+    }
+}
+
+/// Finds where the first complete msgpack value of a growing buffer ends,
+/// without decoding it. Resumable: after `Ok(None)` call again with the
+/// same buffer grown, and it goes on from where it stopped, so a large
+/// message arriving in small reads costs one pass.
+#[derive(Debug)]
+pub struct Framer {
+    limit: usize,
+    pos: usize,
+    /// Values still to read at each open level.
+    stack: Vec<u64>,
+}
+
+impl Framer {
+    /// A framer refusing values longer than `limit` bytes.
+    pub fn new(limit: usize) -> Framer {
+        Framer { limit, pos: 0, stack: vec![1] }
+    }
+
+    /// The length of the first value in `buf`, once it is all there.
+    pub fn complete(&mut self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
+        while let Some(&left) = self.stack.last() {
+            if left == 0 {
+                self.stack.pop();
+                continue;
+            }
+            let Some((head, body, children)) = self.header(buf)? else { return Ok(None) };
+            let end = self.pos as u64 + head as u64 + body;
+            if end > self.limit as u64 {
+                return Err(FrameError::TooLong);
+            }
+            if end > buf.len() as u64 {
+                return Ok(None);
+            }
+            self.pos = end as usize;
+            *self.stack.last_mut().expect("checked above") -= 1;
+            if children > 0 {
+                if self.stack.len() > MAX_DEPTH {
+                    return Err(FrameError::TooDeep);
+                }
+                // Every value takes a byte at least: a count beyond the limit
+                // can never be satisfied.
+                if children > self.limit as u64 {
+                    return Err(FrameError::TooLong);
+                }
+                self.stack.push(children);
+            }
+        }
+        let len = self.pos;
+        *self = Framer::new(self.limit);
+        Ok(Some(len))
+    }
+
+    /// The next value's header length, body length and number of child
+    /// values, if its header is in `buf`.
+    fn header(&self, buf: &[u8]) -> Result<Option<(usize, u64, u64)>, FrameError> {
+        let Some(&byte) = buf.get(self.pos) else { return Ok(None) };
+        let rest = &buf[self.pos + 1..];
+        let be = |n: usize| -> Option<u64> { rest.get(..n).map(|b| b.iter().fold(0u64, |a, &x| a << 8 | u64::from(x))) };
+        let sized = |n: usize, f: &dyn Fn(u64) -> (u64, u64)| be(n).map(|v| (1 + n, f(v).0, f(v).1));
+        let blob = |n: usize| sized(n, &|v| (v, 0));
+        let ext = |n: usize| sized(n, &|v| (v + 1, 0));
+        let array = |n: usize| sized(n, &|v| (0, v));
+        let map = |n: usize| sized(n, &|v| (0, 2 * v));
+        let out = match Marker::from_u8(byte) {
+            Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => Some((1, 0, 0)),
+            Marker::U8 | Marker::I8 => Some((1, 1, 0)),
+            Marker::U16 | Marker::I16 => Some((1, 2, 0)),
+            Marker::U32 | Marker::I32 | Marker::F32 => Some((1, 4, 0)),
+            Marker::U64 | Marker::I64 | Marker::F64 => Some((1, 8, 0)),
+            Marker::FixStr(n) => Some((1, u64::from(n), 0)),
+            Marker::Str8 | Marker::Bin8 => blob(1),
+            Marker::Str16 | Marker::Bin16 => blob(2),
+            Marker::Str32 | Marker::Bin32 => blob(4),
+            Marker::FixArray(n) => Some((1, 0, u64::from(n))),
+            Marker::Array16 => array(2),
+            Marker::Array32 => array(4),
+            Marker::FixMap(n) => Some((1, 0, 2 * u64::from(n))),
+            Marker::Map16 => map(2),
+            Marker::Map32 => map(4),
+            Marker::FixExt1 => Some((1, 2, 0)),
+            Marker::FixExt2 => Some((1, 3, 0)),
+            Marker::FixExt4 => Some((1, 5, 0)),
+            Marker::FixExt8 => Some((1, 9, 0)),
+            Marker::FixExt16 => Some((1, 17, 0)),
+            Marker::Ext8 => ext(1),
+            Marker::Ext16 => ext(2),
+            Marker::Ext32 => ext(4),
+            Marker::Reserved => return Err(FrameError::Reserved),
+        };
+        Ok(out)
+    }
+}
+
+/// Decodes one complete value (as framed by [`Framer`]).
+pub fn decode(bytes: &[u8]) -> Result<Value, rmpv::decode::Error> {
+    rmpv::decode::read_value_with_max_depth(&mut &bytes[..], MAX_DEPTH + 1)
+}
+
+/// Encodes a value onto `out`.
+pub fn encode(value: &Value, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail.
+    let _ = rmpv::encode::write_value(out, value);
+}
+
+/// An event time: seconds and nanoseconds since the epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventTime {
+    /// Seconds since the epoch.
+    pub secs: u32,
+    /// Nanoseconds within the second.
+    pub nanos: u32,
+}
+
+impl EventTime {
+    /// Now, by the system clock.
+    pub fn now() -> EventTime {
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        EventTime { secs: d.as_secs() as u32, nanos: d.subsec_nanos() }
+    }
+
+    /// From a Forward time: an integer (seconds), a float, or the EventTime
+    /// extension (type 0, 8 bytes).
+    pub fn from_value(v: &Value) -> Option<EventTime> {
+        match v {
+            Value::Integer(i) => i.as_u64().map(|s| EventTime { secs: s as u32, nanos: 0 }),
+            Value::F64(f) if *f >= 0.0 => Some(EventTime { secs: *f as u32, nanos: (f.fract() * 1e9) as u32 }),
+            Value::Ext(0, b) if b.len() == 8 => Some(EventTime {
+                secs: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                nanos: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+            }),
+            _ => None,
+        }
+    }
+
+    /// As the EventTime extension.
+    pub fn to_value(self) -> Value {
+        let mut b = self.secs.to_be_bytes().to_vec();
+        b.extend_from_slice(&self.nanos.to_be_bytes());
+        Value::Ext(0, b)
+    }
+}
+
+/// Scrubs a decoded record in place: every string (and key) through the
+/// engine, every scalar under a secret-named key masked whole. Returns the
+/// number of values masked whole.
+pub fn scrub(redactor: &Redactor, value: &mut Value, stats: &mut Stats) -> u64 {
+    let mut whole = 0;
+    scrub_at(redactor, value, false, stats, &mut whole);
+    whole
+}
+
+fn scrub_at(redactor: &Redactor, value: &mut Value, secret: bool, stats: &mut Stats, whole: &mut u64) {
+    let mask = || Value::String(FIELD_MASK.into());
+    match value {
+        Value::Nil | Value::Boolean(_) => {}
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub_at(redactor, v, secret, stats, whole)),
+        Value::Map(entries) => {
+            for (k, v) in entries.iter_mut() {
+                let named = secret || k.as_str().is_some_and(logscrub::is_secret_field);
+                scrub_at(redactor, v, named, stats, whole);
+                scrub_at(redactor, k, false, stats, whole);
+            }
+        }
+        _ if secret => {
+            *value = mask();
+            *whole += 1;
+        }
+        Value::String(s) => {
+            let bytes = s.as_bytes();
+            if let Cow::Owned(m) = redactor.redact_counted(bytes, stats) {
+                *value = Value::String(String::from_utf8_lossy(&m).into_owned().into());
+            }
+        }
+        Value::Binary(b) => {
+            if let Cow::Owned(m) = redactor.redact_counted(b, stats) {
+                *b = m;
+            }
+        }
+        Value::Integer(i) => {
+            let text = i.to_string();
+            if let Cow::Owned(m) = redactor.redact_counted(text.as_bytes(), stats) {
+                *value = Value::String(String::from_utf8_lossy(&m).into_owned().into());
+            }
+        }
+        // Floats cannot carry the digit runs rules look for; extensions are
+        // opaque (EventTime and friends).
+        Value::F32(_) | Value::F64(_) | Value::Ext(..) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packed(v: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(v, &mut out);
+        out
+    }
+
+    #[test]
+    fn framer_finds_values_split_anywhere() {
+        let v = Value::Array(vec![
+            Value::from("tag"),
+            Value::Array(vec![Value::Array(vec![
+                EventTime { secs: 1, nanos: 2 }.to_value(),
+                Value::Map(vec![(Value::from("log"), Value::from("x".repeat(300)))]),
+            ])]),
+            Value::Map(vec![(Value::from("chunk"), Value::from("abc"))]),
+        ]);
+        let mut bytes = packed(&v);
+        let len = bytes.len();
+        bytes.extend_from_slice(&packed(&Value::from(7)));
+        for split in 0..len {
+            let mut f = Framer::new(1 << 20);
+            if f.complete(&bytes[..split]).unwrap().is_some() {
+                panic!("complete at {split} of {len}");
+            }
+            assert_eq!(f.complete(&bytes).unwrap(), Some(len));
+        }
+        assert_eq!(decode(&bytes[..len]).unwrap(), v);
+    }
+
+    #[test]
+    fn framer_refuses_hostile_headers() {
+        // An array claiming 2^32-1 elements, a string claiming 4 GiB.
+        assert_eq!(Framer::new(1024).complete(&[0xdd, 0xff, 0xff, 0xff, 0xff]), Err(FrameError::TooLong));
+        assert_eq!(Framer::new(1024).complete(&[0xdb, 0xff, 0xff, 0xff, 0xff, b'a']), Err(FrameError::TooLong));
+        assert_eq!(Framer::new(1024).complete(&[0xc1]), Err(FrameError::Reserved));
+        let deep = vec![0x91; 1000];
+        assert_eq!(Framer::new(1 << 20).complete(&deep), Err(FrameError::TooDeep));
+    }
+
+    #[test]
+    fn records_scrubbed_by_value_and_by_key() {
+        let r = Redactor::new();
+        let mut v = Value::Map(vec![
+            (Value::from("log"), Value::from("db=postgres://app:s3cr3t-pw@db:5432/app")),
+            (Value::from("password"), Value::from("x")),
+            (Value::from("card"), Value::from(4111111111111111u64)),
+            (Value::from("n"), Value::from(42)),
+        ]);
+        let mut stats = r.empty_stats();
+        assert_eq!(scrub(&r, &mut v, &mut stats), 1);
+        let text = format!("{v}");
+        assert!(!text.contains("s3cr3t-pw") && !text.contains("4111111111111111"), "{text}");
+        assert!(text.contains("42"));
+    }
+
+    #[test]
+    fn event_time_round_trips() {
+        let t = EventTime { secs: 1_700_000_000, nanos: 123 };
+        assert_eq!(EventTime::from_value(&t.to_value()), Some(t));
+        assert_eq!(EventTime::from_value(&Value::from(5)), Some(EventTime { secs: 5, nanos: 0 }));
+    }
+}

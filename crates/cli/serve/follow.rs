@@ -1,0 +1,269 @@
+//! Following files like `tail -F`, on one thread that polls.
+//!
+//! Files are known by device and inode, not by name, so:
+//! - rotation by rename: the old file is read to its end (a last line
+//!   without a newline included), then the new file from its start;
+//! - rotation by copytruncate: a file shorter than what was read is read
+//!   again from its start (counted in `file_truncations_total`);
+//! - files that appear later and match a glob are picked up.
+//!
+//! Only complete lines are taken; the offset of each file advances once
+//! its lines are written by the output, and the checkpoint file keeps the
+//! offsets (written at most once a second, and on exit, atomically), so a
+//! restart resumes where the output left off. After a crash, lines written
+//! in the last second before it can be written again; none are lost.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::options::ServeOptions;
+use super::{Ctx, Metrics, Payload};
+use crate::format::Scrubber;
+use crate::msgpack::EventTime;
+
+const CHUNK: usize = 1 << 20;
+
+type FileId = (u64, u64);
+
+pub struct Follower {
+    globs: Vec<String>,
+    ctx: Arc<Ctx>,
+    checkpoint: Option<PathBuf>,
+    from_end: bool,
+    files: Vec<Tracked>,
+    saved: HashMap<FileId, u64>,
+    first_scan: bool,
+    last_save: Instant,
+    dirty: bool,
+}
+
+struct Tracked {
+    path: PathBuf,
+    id: FileId,
+    file: File,
+    /// Bytes of the file whose lines the output has written.
+    offset: u64,
+    /// Read past `offset`: the start of a line whose newline has not come.
+    pending: Vec<u8>,
+    scrubber: Scrubber,
+    /// Its path now names another file (or none): read to the end, then
+    /// let go.
+    gone: bool,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct Checkpoint {
+    files: Vec<Entry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+    offset: u64,
+}
+
+impl Follower {
+    pub fn new(opts: &ServeOptions, ctx: Arc<Ctx>) -> anyhow::Result<Follower> {
+        let mut saved = HashMap::new();
+        if let Some(path) = &opts.checkpoint {
+            match std::fs::read(path) {
+                Ok(bytes) => {
+                    let cp: Checkpoint = serde_json::from_slice(&bytes)
+                        .with_context(|| format!("checkpoint {} is not valid; move it away to start over", path.display()))?;
+                    saved = cp.files.into_iter().map(|e| ((e.dev, e.ino), e.offset)).collect();
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("cannot read checkpoint {}", path.display())),
+            }
+        }
+        Ok(Follower {
+            globs: opts.follow.clone(),
+            ctx,
+            checkpoint: opts.checkpoint.clone(),
+            from_end: opts.from_end,
+            files: Vec::new(),
+            saved,
+            first_scan: true,
+            last_save: Instant::now(),
+            dirty: false,
+        })
+    }
+
+    /// Follows until shutdown, then reads what is there and saves the
+    /// checkpoint.
+    pub fn run(mut self) -> anyhow::Result<()> {
+        loop {
+            self.discover();
+            let mut progressed = false;
+            for i in 0..self.files.len() {
+                progressed |= self.read(i);
+            }
+            self.files.retain(|t| !(t.gone && t.pending.is_empty() && at_end(t)));
+            self.save(false)?;
+            if *self.ctx.shutdown.borrow() && !progressed {
+                break;
+            }
+            if !progressed {
+                std::thread::sleep(self.ctx.opts.poll_interval);
+            }
+        }
+        self.save(true)
+    }
+
+    fn discover(&mut self) {
+        let mut seen = Vec::new();
+        for pattern in self.globs.clone() {
+            let Ok(paths) = glob::glob(&pattern) else { continue };
+            for path in paths.flatten() {
+                let Ok(meta) = std::fs::metadata(&path) else { continue };
+                if !meta.is_file() {
+                    continue;
+                }
+                let id = (meta.dev(), meta.ino());
+                seen.push(id);
+                if let Some(t) = self.files.iter_mut().find(|t| t.id == id) {
+                    t.path = path;
+                    continue;
+                }
+                match self.open(&path, id, meta.len()) {
+                    Ok(t) => self.files.push(t),
+                    Err(e) => tracing::warn!(file = %path.display(), "cannot open: {e}"),
+                }
+            }
+        }
+        for t in &mut self.files {
+            let same = std::fs::metadata(&t.path).is_ok_and(|m| (m.dev(), m.ino()) == t.id);
+            if !same && !t.gone {
+                tracing::info!(file = %t.path.display(), "rotated or removed; reading it to the end");
+                t.gone = true;
+            }
+        }
+        self.first_scan = false;
+    }
+
+    fn open(&mut self, path: &Path, id: FileId, len: u64) -> std::io::Result<Tracked> {
+        let mut file = File::open(path)?;
+        let offset = match self.saved.remove(&id) {
+            Some(o) if o <= len => o,
+            Some(_) => 0,
+            None if self.first_scan && self.from_end => len,
+            None => 0,
+        };
+        file.seek(SeekFrom::Start(offset))?;
+        tracing::info!(file = %path.display(), offset, "following");
+        Ok(Tracked {
+            path: path.to_path_buf(),
+            id,
+            file,
+            offset,
+            pending: Vec::new(),
+            scrubber: Scrubber::new(&self.ctx.redactor, self.ctx.opts.format),
+            gone: false,
+        })
+    }
+
+    /// Reads and submits what file `i` has; whether anything was read.
+    fn read(&mut self, i: usize) -> bool {
+        let ctx = self.ctx.clone();
+        let t = &mut self.files[i];
+        let len = match t.file.metadata() {
+            Ok(m) => m.len(),
+            Err(e) => {
+                tracing::warn!(file = %t.path.display(), "cannot stat: {e}");
+                return false;
+            }
+        };
+        if len < t.offset + t.pending.len() as u64 {
+            tracing::warn!(file = %t.path.display(), "truncated; reading it again from the start");
+            Metrics::add(&ctx.metrics.truncations, 1);
+            t.offset = 0;
+            t.pending.clear();
+            if t.file.seek(SeekFrom::Start(0)).is_err() {
+                return false;
+            }
+        }
+        let mut data = std::mem::take(&mut t.pending);
+        let before = data.len();
+        let got = (&mut t.file).take(CHUNK as u64).read_to_end(&mut data);
+        if let Err(e) = got {
+            tracing::warn!(file = %t.path.display(), "read failed: {e}");
+        }
+        let read = data.len() - before;
+        // Only complete lines, unless the file is done or the line is over
+        // the maximum (then the scrubber windows it).
+        let cut = if (t.gone && read == 0) || data.len() > ctx.redactor.max_line() {
+            data.len()
+        } else {
+            memchr::memrchr(b'\n', &data).map_or(0, |i| i + 1)
+        };
+        t.pending = data.split_off(cut);
+        if cut == 0 {
+            return read > 0;
+        }
+        let mut out = Vec::with_capacity(cut + cut / 8);
+        t.scrubber.feed(&data, &mut out);
+        if t.gone && read == 0 {
+            t.scrubber.finish(&mut out);
+        }
+        let (stats, counts) = t.scrubber.take_counts();
+        ctx.metrics.scrubbed(&stats, counts);
+        let delivered = if out.is_empty() {
+            true
+        } else {
+            let payload = Payload::Lines { time: EventTime::now(), text: out };
+            match ctx.submit_blocking(ctx.opts.tag.clone(), payload, true) {
+                Some(done) => done.blocking_recv() == Ok(true),
+                None => true, // dropped with --on-full drop, and counted
+            }
+        };
+        if delivered {
+            t.offset += cut as u64;
+            self.dirty = true;
+        }
+        true
+    }
+
+    fn save(&mut self, now: bool) -> anyhow::Result<()> {
+        let Some(path) = &self.checkpoint else { return Ok(()) };
+        if !self.dirty || (!now && self.last_save.elapsed() < Duration::from_secs(1)) {
+            return Ok(());
+        }
+        let cp = Checkpoint {
+            files: self
+                .files
+                .iter()
+                .map(|t| Entry { path: t.path.clone(), dev: t.id.0, ino: t.id.1, offset: t.offset })
+                .collect(),
+        };
+        write_atomically(path, &serde_json::to_vec_pretty(&cp)?)
+            .with_context(|| format!("cannot write checkpoint {}", path.display()))?;
+        self.dirty = false;
+        self.last_save = Instant::now();
+        Ok(())
+    }
+}
+
+fn at_end(t: &Tracked) -> bool {
+    t.file.metadata().is_ok_and(|m| m.len() <= t.offset)
+}
+
+/// Writes a file beside its final name, syncs it, and renames it over.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,238 @@
+//! Network inputs: newline-delimited TCP and the Forward protocol.
+//!
+//! Each connection scrubs on its own task and waits for room in the
+//! output's buffer, so a slow output slows the readers (and, through TCP,
+//! the clients). Limits: `--max-connections` per listener (more are
+//! refused and counted), `--idle-timeout` (the connection is closed),
+//! `--max-record` for Forward (the peer is disconnected, nothing of that
+//! message is acked).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::{Ctx, Metrics, Payload};
+use crate::format::{FormatCounts, Scrubber};
+use crate::forward;
+use crate::msgpack::{self, EventTime, Framer};
+
+const READ_SIZE: usize = 64 * 1024;
+
+/// Binds a listener; the error names which one.
+pub async fn bind(addr: &str, kind: &str) -> anyhow::Result<TcpListener> {
+    let l = TcpListener::bind(addr).await.with_context(|| format!("cannot listen for {kind} on {addr}"))?;
+    let local = l.local_addr()?;
+    if !local.ip().is_loopback() {
+        tracing::warn!(listener = kind, %local, "listening beyond loopback");
+    }
+    tracing::info!(listener = kind, %local, "listening");
+    Ok(l)
+}
+
+/// Newline-delimited text, framed by `--format`.
+pub async fn tcp(listener: TcpListener, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+    accept(listener, ctx, "tcp", tcp_connection).await
+}
+
+/// The Forward protocol.
+pub async fn forward(listener: TcpListener, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+    accept(listener, ctx, "forward", forward_connection).await
+}
+
+async fn accept<F, Fut>(listener: TcpListener, ctx: Arc<Ctx>, kind: &'static str, handle: F) -> anyhow::Result<()>
+where
+    F: Fn(TcpStream, SocketAddr, Arc<Ctx>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(ctx.opts.max_connections));
+    let mut connections = tokio::task::JoinSet::new();
+    let mut stop = ctx.shutdown.clone();
+    while !*stop.borrow() {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => match slots.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        let _ = stream.set_nodelay(true);
+                        Metrics::add(&ctx.metrics.connections, 1);
+                        tracing::debug!(listener = kind, %peer, "connected");
+                        let work = handle(stream, peer, ctx.clone());
+                        connections.spawn(async move {
+                            work.await;
+                            drop(slot);
+                        });
+                    }
+                    Err(_) => {
+                        Metrics::add(&ctx.metrics.refused_connections, 1);
+                        tracing::warn!(listener = kind, %peer, "connection limit reached; refused");
+                    }
+                },
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, go on.
+                    tracing::warn!(listener = kind, "accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = stop.changed() => {}
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    tracing::info!(listener = kind, open = connections.len(), "stopped accepting; draining connections");
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Reads with the idle timeout; after shutdown, keeps reading what the
+/// client already sent until it pauses, closes, or the drain time is up.
+struct Reader {
+    idle: Duration,
+    drain: Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+    deadline: Option<Instant>,
+}
+
+enum Read {
+    Data(usize),
+    /// End of input, idle timeout, or drained.
+    End(&'static str),
+}
+
+impl Reader {
+    fn new(ctx: &Ctx) -> Reader {
+        Reader {
+            idle: ctx.opts.idle_timeout,
+            drain: ctx.opts.drain_timeout,
+            stop: ctx.shutdown.clone(),
+            deadline: None,
+        }
+    }
+
+    async fn read<R: AsyncRead + Unpin>(&mut self, r: &mut R, buf: &mut BytesMut) -> std::io::Result<Read> {
+        buf.reserve(READ_SIZE);
+        loop {
+            if self.deadline.is_none() && *self.stop.borrow() {
+                self.deadline = Some(Instant::now() + self.drain);
+            }
+            let wait = match self.deadline {
+                None => self.idle,
+                Some(d) if d <= Instant::now() => return Ok(Read::End("drain time is up")),
+                Some(d) => (d - Instant::now()).min(Duration::from_millis(250)),
+            };
+            tokio::select! {
+                got = tokio::time::timeout(wait, r.read_buf(buf)) => return match got {
+                    Ok(Ok(0)) => Ok(Read::End("closed by peer")),
+                    Ok(Ok(n)) => Ok(Read::Data(n)),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) if self.deadline.is_some() => Ok(Read::End("drained")),
+                    Err(_) => Ok(Read::End("idle timeout")),
+                },
+                _ = self.stop.changed(), if self.deadline.is_none() => {}
+            }
+        }
+    }
+}
+
+async fn tcp_connection(mut stream: TcpStream, peer: SocketAddr, ctx: Arc<Ctx>) {
+    let mut scrubber = Scrubber::new(&ctx.redactor, ctx.opts.format);
+    let mut reader = Reader::new(&ctx);
+    let mut buf = BytesMut::with_capacity(READ_SIZE);
+    let why = loop {
+        match reader.read(&mut stream, &mut buf).await {
+            Ok(Read::Data(n)) => {
+                Metrics::add(&ctx.metrics.bytes_in, n as u64);
+                let mut out = Vec::with_capacity(buf.len() + buf.len() / 8);
+                scrubber.feed(&buf, &mut out);
+                buf.clear();
+                submit_lines(&ctx, &mut scrubber, out).await;
+            }
+            Ok(Read::End(why)) => break why,
+            Err(e) => {
+                tracing::warn!(listener = "tcp", %peer, "read failed: {e}");
+                break "read error";
+            }
+        }
+    };
+    let mut out = Vec::new();
+    scrubber.finish(&mut out);
+    submit_lines(&ctx, &mut scrubber, out).await;
+    tracing::debug!(listener = "tcp", %peer, "closed: {why}");
+}
+
+async fn submit_lines(ctx: &Ctx, scrubber: &mut Scrubber, text: Vec<u8>) {
+    let (stats, counts) = scrubber.take_counts();
+    ctx.metrics.scrubbed(&stats, counts);
+    if !text.is_empty() {
+        ctx.submit(ctx.opts.tag.clone(), Payload::Lines { time: EventTime::now(), text }, false).await;
+    }
+}
+
+async fn forward_connection(stream: TcpStream, peer: SocketAddr, ctx: Arc<Ctx>) {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut reader = Reader::new(&ctx);
+    let mut buf = BytesMut::with_capacity(READ_SIZE);
+    let mut framer = Framer::new(ctx.opts.max_record);
+    loop {
+        match framer.complete(&buf) {
+            Ok(Some(len)) => {
+                let message = buf.split_to(len);
+                if let Err(e) = forward_message(&message, &ctx, &mut wr).await {
+                    Metrics::add(&ctx.metrics.errors, 1);
+                    tracing::warn!(listener = "forward", %peer, "{e}; closing the connection");
+                    return;
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                Metrics::add(&ctx.metrics.errors, 1);
+                tracing::warn!(listener = "forward", %peer, "{e}; closing the connection");
+                return;
+            }
+        }
+        match reader.read(&mut rd, &mut buf).await {
+            Ok(Read::Data(n)) => Metrics::add(&ctx.metrics.bytes_in, n as u64),
+            Ok(Read::End(why)) => {
+                if !buf.is_empty() {
+                    tracing::warn!(listener = "forward", %peer, bytes = buf.len(), "{why} inside a message; it was not acked");
+                }
+                tracing::debug!(listener = "forward", %peer, "closed: {why}");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(listener = "forward", %peer, "read failed: {e}");
+                return;
+            }
+        }
+    }
+}
+
+async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut tokio::net::tcp::OwnedWriteHalf) -> Result<(), String> {
+    let value = msgpack::decode(bytes).map_err(|_| "undecodable msgpack".to_string())?;
+    let message = forward::parse(value, ctx.opts.max_record).map_err(|e| e.to_string())?;
+    let mut stats = ctx.redactor.empty_stats();
+    let mut whole = 0;
+    let mut entries = message.entries;
+    for (_, record) in &mut entries {
+        whole += msgpack::scrub(&ctx.redactor, record, &mut stats);
+    }
+    ctx.metrics.scrubbed(&stats, FormatCounts { fields_masked: whole, ..FormatCounts::default() });
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let done = ctx.submit(message.tag.into(), Payload::Records(entries), message.chunk.is_some()).await;
+    if let (Some(chunk), Some(done)) = (message.chunk, done) {
+        if done.await == Ok(true) {
+            wr.write_all(&forward::ack(&chunk)).await.map_err(|e| format!("cannot send ack: {e}"))?;
+        }
+    }
+    Ok(())
+}
+

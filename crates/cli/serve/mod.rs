@@ -1,0 +1,321 @@
+//! `logscrub serve` and `logscrub tail`: the sidecar.
+//!
+//! Data flows one way: inputs (TCP lines, Forward, followed files) scrub
+//! what they read on their own task or thread, then hand [`Batch`]es to one
+//! output through a channel bounded in bytes. A batch that asks for an ack
+//! (a Forward chunk, a file offset to checkpoint) gets it only once the
+//! output has written it (and the downstream has acked it): nothing
+//! acknowledged is lost.
+
+mod admin;
+mod follow;
+mod input;
+pub mod options;
+mod output;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use logscrub::{Redactor, Stats};
+use rmpv::Value;
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+
+use crate::args::{EngineArgs, ServeArgs, TailArgs};
+use crate::format::{Format, FormatCounts};
+use crate::msgpack::EventTime;
+use options::{ConfigFile, OnFull, ServeOptions};
+
+/// What one input hands the output.
+pub struct Batch {
+    /// Tag for Forward and JSON output.
+    pub tag: Arc<str>,
+    pub payload: Payload,
+    /// Told `true` once the batch is written (and acked downstream).
+    pub done: Option<oneshot::Sender<bool>>,
+    /// Room taken in the buffer, given back when the batch is dropped.
+    _room: Option<OwnedSemaphorePermit>,
+}
+
+/// Scrubbed data.
+pub enum Payload {
+    /// Complete lines, each ending in a newline, read at `time`.
+    Lines { time: EventTime, text: Vec<u8> },
+    /// Forward records.
+    Records(Vec<(EventTime, Value)>),
+}
+
+impl Payload {
+    fn size(&self) -> usize {
+        match self {
+            Payload::Lines { text, .. } => text.len(),
+            // An estimate: records are about the size of their encoding.
+            Payload::Records(r) => r.iter().map(|(_, v)| approx_size(v)).sum(),
+        }
+    }
+
+    fn records(&self) -> u64 {
+        match self {
+            Payload::Lines { text, .. } => memchr::memchr_iter(b'\n', text).count() as u64,
+            Payload::Records(r) => r.len() as u64,
+        }
+    }
+}
+
+fn approx_size(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.as_bytes().len() + 5,
+        Value::Binary(b) | Value::Ext(_, b) => b.len() + 6,
+        Value::Array(a) => 5 + a.iter().map(approx_size).sum::<usize>(),
+        Value::Map(m) => 5 + m.iter().map(|(k, v)| approx_size(k) + approx_size(v)).sum::<usize>(),
+        _ => 9,
+    }
+}
+
+/// Counters for /metrics and the final summary. Counts and rule ids only.
+#[derive(Default)]
+pub struct Metrics {
+    pub records_in: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub records_out: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub dropped: AtomicU64,
+    pub errors: AtomicU64,
+    pub fields_masked: AtomicU64,
+    pub malformed: AtomicU64,
+    pub long_records: AtomicU64,
+    pub connections: AtomicU64,
+    pub refused_connections: AtomicU64,
+    pub buffered_bytes: AtomicU64,
+    pub downstream_retries: AtomicU64,
+    pub truncations: AtomicU64,
+    pub ready: AtomicBool,
+    pub findings: Mutex<Option<Stats>>,
+}
+
+impl Metrics {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds what a scrubber did since its last report.
+    pub fn scrubbed(&self, stats: &Stats, counts: FormatCounts) {
+        Metrics::add(&self.fields_masked, counts.fields_masked);
+        Metrics::add(&self.malformed, counts.malformed);
+        Metrics::add(&self.long_records, counts.long_records);
+        if stats.findings() > 0 || stats.masked_lines() > 0 {
+            let mut f = self.findings.lock().unwrap_or_else(|p| p.into_inner());
+            match f.as_mut() {
+                Some(total) => total.merge(stats),
+                None => *f = Some(stats.clone()),
+            }
+        }
+    }
+}
+
+/// What every input shares.
+pub struct Ctx {
+    pub redactor: Redactor,
+    pub opts: Settings,
+    pub metrics: Arc<Metrics>,
+    tx: mpsc::Sender<Batch>,
+    room: Arc<Semaphore>,
+    handle: tokio::runtime::Handle,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Options with their defaults applied.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub format: Format,
+    pub tag: Arc<str>,
+    pub buffer_bytes: usize,
+    pub on_full: OnFull,
+    pub max_record: usize,
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+    pub drain_timeout: Duration,
+    pub poll_interval: Duration,
+}
+
+impl Ctx {
+    /// Hands a batch to the output: waits for room (or drops and counts,
+    /// with `--on-full drop`). Returns the receiver of its ack, if asked.
+    pub async fn submit(&self, tag: Arc<str>, payload: Payload, ack: bool) -> Option<oneshot::Receiver<bool>> {
+        let size = payload.size().clamp(1, self.opts.buffer_bytes) as u32;
+        let records = payload.records();
+        Metrics::add(&self.metrics.records_in, records);
+        let room = match self.opts.on_full {
+            OnFull::Block => self.room.clone().acquire_many_owned(size).await.ok(),
+            OnFull::Drop => self.room.clone().try_acquire_many_owned(size).ok(),
+        };
+        let Some(room) = room else {
+            Metrics::add(&self.metrics.dropped, records);
+            return None;
+        };
+        Metrics::add(&self.metrics.buffered_bytes, u64::from(size));
+        let (done, rx) = if ack { Some(oneshot::channel()).unzip() } else { (None, None) };
+        let batch = Batch { tag, payload, done, _room: Some(room) };
+        if self.tx.send(batch).await.is_err() {
+            Metrics::add(&self.metrics.dropped, records);
+            return None;
+        }
+        rx
+    }
+
+    /// [`Ctx::submit`] from a plain thread (the file follower).
+    pub fn submit_blocking(&self, tag: Arc<str>, payload: Payload, ack: bool) -> Option<oneshot::Receiver<bool>> {
+        self.handle.block_on(self.submit(tag, payload, ack))
+    }
+}
+
+/// `logscrub serve`.
+pub fn serve(engine: &EngineArgs, args: &ServeArgs) -> anyhow::Result<std::process::ExitCode> {
+    let (engine, mut opts) = merge(engine, args.config.as_deref(), args.options.clone())?;
+    if opts.tcp.is_empty() && opts.forward.is_empty() && opts.follow.is_empty() {
+        opts.tcp.push("127.0.0.1:5170".into());
+        opts.forward.push("127.0.0.1:24224".into());
+    }
+    run(&engine, opts)
+}
+
+/// `logscrub tail`.
+pub fn tail(engine: &EngineArgs, args: &TailArgs) -> anyhow::Result<std::process::ExitCode> {
+    let (engine, mut opts) = merge(engine, args.config.as_deref(), args.options.clone())?;
+    opts.follow.extend(args.paths.iter().cloned());
+    run(&engine, opts)
+}
+
+fn merge(
+    engine: &EngineArgs,
+    config: Option<&std::path::Path>,
+    flags: ServeOptions,
+) -> anyhow::Result<(EngineArgs, ServeOptions)> {
+    let file = match config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let opts = flags.or(file.serve);
+    opts.validate()?;
+    Ok((engine.or(file.engine), opts))
+}
+
+fn run(engine: &EngineArgs, opts: ServeOptions) -> anyhow::Result<std::process::ExitCode> {
+    init_diagnostics();
+    let redactor = engine.redactor()?;
+    let settings = Settings {
+        format: opts.format.unwrap_or_default(),
+        tag: opts.tag.as_deref().unwrap_or("logscrub").into(),
+        buffer_bytes: opts.buffer_bytes.unwrap_or(64 << 20).min(u32::MAX as usize >> 1),
+        on_full: opts.on_full.unwrap_or_default(),
+        max_record: opts.max_record.unwrap_or(16 << 20),
+        max_connections: opts.max_connections.unwrap_or(1024),
+        idle_timeout: opts.idle_timeout.map_or(Duration::from_secs(300), |d| d.0),
+        drain_timeout: opts.drain_timeout.map_or(Duration::from_secs(10), |d| d.0),
+        poll_interval: opts.poll_interval.map_or(Duration::from_millis(250), |d| d.0),
+    };
+    let sink = output::Sink::open(&opts).context("cannot open the output")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let metrics = Arc::new(Metrics::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (tx, rx) = mpsc::channel(1024);
+    let ctx = Arc::new(Ctx {
+        redactor,
+        room: Arc::new(Semaphore::new(settings.buffer_bytes)),
+        opts: settings.clone(),
+        metrics: metrics.clone(),
+        tx,
+        handle: runtime.handle().clone(),
+        shutdown: stop_rx.clone(),
+    });
+    let out_metrics = metrics.clone();
+    let out_stop = stop_rx.clone();
+    let drain = settings.drain_timeout;
+    let writer = std::thread::Builder::new()
+        .name("output".into())
+        .spawn(move || output::run(sink, rx, &out_metrics, out_stop, drain))?;
+
+    let result: anyhow::Result<()> = runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for addr in &opts.tcp {
+            let l = input::bind(addr, "tcp").await?;
+            tasks.spawn(input::tcp(l, ctx.clone()));
+        }
+        for addr in &opts.forward {
+            let l = input::bind(addr, "forward").await?;
+            tasks.spawn(input::forward(l, ctx.clone()));
+        }
+        if !opts.follow.is_empty() {
+            let follower = follow::Follower::new(&opts, ctx.clone())?;
+            tasks.spawn_blocking(move || follower.run());
+        }
+        if let Some(addr) = &opts.admin {
+            let l = input::bind(addr, "admin").await?;
+            tokio::spawn(admin::serve(l, metrics.clone()));
+        }
+        metrics.ready.store(true, Ordering::Relaxed);
+        tracing::info!(tcp = ?opts.tcp, forward = ?opts.forward, follow = opts.follow.len(), "logscrub is ready");
+        let signals = tokio::spawn(wait_for_signal(stop_tx));
+        let only_files = opts.tcp.is_empty() && opts.forward.is_empty();
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(Err(e)) = done {
+                tracing::error!("{e:#}");
+                metrics.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            if only_files && tasks.is_empty() {
+                break;
+            }
+        }
+        signals.abort();
+        metrics.ready.store(false, Ordering::Relaxed);
+        Ok(())
+    });
+    // Inputs are done: closing the channel lets the output drain and stop.
+    drop(ctx);
+    let undelivered = writer.join().map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result?;
+    summary(&metrics);
+    if undelivered > 0 {
+        anyhow::bail!("{undelivered} records could not be delivered before the drain timeout");
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal(stop: watch::Sender<bool>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: draining"),
+        _ = int.recv() => tracing::info!("SIGINT: draining"),
+    }
+    let _ = stop.send(true);
+}
+
+fn summary(m: &Metrics) {
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    tracing::info!(
+        records_in = get(&m.records_in),
+        records_out = get(&m.records_out),
+        dropped = get(&m.dropped),
+        fields_masked = get(&m.fields_masked),
+        malformed = get(&m.malformed),
+        errors = get(&m.errors),
+        "stopped"
+    );
+}
+
+/// logscrub's own diagnostics: stderr, level from `LOGSCRUB_LOG` (default
+/// info). They name listeners, peers, files and counts, never input text.
+fn init_diagnostics() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOGSCRUB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
