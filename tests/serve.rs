@@ -1,0 +1,436 @@
+//! `logscrub serve` and `logscrub tail` as a platform team runs them: the
+//! real binary, real sockets, real files, real clients.
+//!
+//! The Forward tests use Python's `fluent-logger` and `msgpack` (installed
+//! by `.ci/run`). Without them those tests say so and pass, unless
+//! `LOGSCRUB_REQUIRE_PYTHON=1` (set by `.ci/run`) makes them fail.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("logscrub-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A running `logscrub` with stderr captured to a file.
+struct Daemon {
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Daemon {
+    fn start(args: &[&str], dir: &Path) -> Daemon {
+        let stderr = dir.join(format!("stderr-{}.log", Instant::now().elapsed().as_nanos() + rand_suffix()));
+        let child = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+            .args(args)
+            .env("LOGSCRUB_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("spawn logscrub");
+        let d = Daemon { child, stderr };
+        wait_for("logscrub to be ready", || d.log().contains("logscrub is ready"));
+        d
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+    }
+
+    /// SIGTERM, then the exit status within 30 s.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.log());
+            }
+            assert!(Instant::now() < deadline, "logscrub did not stop after SIGTERM:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rand_suffix() -> u128 {
+    use std::hash::{BuildHasher, RandomState};
+    u128::from(RandomState::new().hash_one(0u8))
+}
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn lines_of(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
+}
+
+/// Every expected line exactly once, nothing else.
+fn assert_exactly_once(got: &[String], expected: impl IntoIterator<Item = String>) {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for l in got {
+        *counts.entry(l.as_str()).or_default() += 1;
+    }
+    let mut n = 0;
+    for e in expected {
+        n += 1;
+        match counts.get(e.as_str()) {
+            Some(1) => {}
+            Some(k) => panic!("{e:?} appears {k} times"),
+            None => panic!("{e:?} is missing ({} lines out)", got.len()),
+        }
+    }
+    assert_eq!(got.len(), n, "unexpected extra lines");
+}
+
+fn python_with(modules: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("LOGSCRUB_REQUIRE_PYTHON").is_none(),
+            "python3 with {modules} is required (pip install fluent-logger msgpack)"
+        );
+        eprintln!("skipped: python3 with {modules} is not installed (pip install fluent-logger msgpack)");
+    }
+    ok
+}
+
+fn support(script: &str) -> String {
+    format!("{}/tests/support/{script}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn tcp_many_concurrent_connections_every_line_once_no_secret() {
+    let dir = temp_dir("tcp");
+    let port = free_port();
+    let out = dir.join("out.log");
+    let addr = format!("127.0.0.1:{port}");
+    let d = Daemon::start(&["serve", "--tcp", &addr, "--output", "file", "--output-path", out.to_str().unwrap()], &dir);
+    let (conns, per) = (32, 2000);
+    let clients: Vec<_> = (0..conns)
+        .map(|c| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(&addr).unwrap();
+                let mut text = String::new();
+                for i in 0..per {
+                    text.push_str(&format!("conn {c} line {i} password=hunter2-{c}-{i}-xyzzy\n"));
+                }
+                // Odd-sized writes: lines split across reads.
+                for piece in text.as_bytes().chunks(1237) {
+                    s.write_all(piece).unwrap();
+                }
+            })
+        })
+        .collect();
+    clients.into_iter().for_each(|c| c.join().unwrap());
+    wait_for("all lines", || lines_of(&out).len() >= conns * per);
+    let (status, log) = d.stop();
+    assert!(status.success(), "{log}");
+    let got = lines_of(&out);
+    assert!(got.iter().all(|l| !l.contains("hunter2")), "a secret leaked");
+    let expected = (0..conns).flat_map(|c| {
+        (0..per).map(move |i| format!("conn {c} line {i} password=[REDACTED:password-assignment]"))
+    });
+    assert_exactly_once(&got, expected);
+    assert!(!log.contains("hunter2"), "diagnostics echoed input");
+}
+
+#[test]
+fn sigterm_mid_stream_drains_what_clients_sent_and_exits_0() {
+    let dir = temp_dir("sigterm");
+    let port = free_port();
+    let out = dir.join("out.log");
+    let addr = format!("127.0.0.1:{port}");
+    let d = Daemon::start(&["serve", "--tcp", &addr, "--output", "file", "--output-path", out.to_str().unwrap()], &dir);
+    let client = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        let start = Instant::now();
+        let mut sent = 0;
+        // Keep sending for 1.5 s; SIGTERM arrives after 0.5 s.
+        while start.elapsed() < Duration::from_millis(1500) {
+            let mut chunk = String::new();
+            for _ in 0..100 {
+                chunk.push_str(&format!("line {sent} token=Bearer abcdefghijklmnop{sent:08}\n"));
+                sent += 1;
+            }
+            if s.write_all(chunk.as_bytes()).is_err() {
+                panic!("logscrub closed the connection while draining");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        sent
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    d.signal("TERM");
+    let sent = client.join().unwrap();
+    let (status, log) = d.stop();
+    assert!(status.success(), "{log}");
+    let got = lines_of(&out);
+    assert_exactly_once(&got, (0..sent).map(|i| format!("line {i} token=Bearer [REDACTED:http-bearer]")));
+}
+
+#[test]
+fn connection_limit_and_idle_timeout_are_enforced() {
+    let dir = temp_dir("limits");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let d = Daemon::start(&["serve", "--tcp", &addr, "--max-connections", "1", "--idle-timeout", "300ms"], &dir);
+    let first = TcpStream::connect(&addr).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let mut second = TcpStream::connect(&addr).unwrap();
+    second.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 1];
+    // Refused: closed at once.
+    assert_eq!(std::io::Read::read(&mut second, &mut buf).unwrap_or(0), 0);
+    // Idle: the first is closed too.
+    let mut first = first;
+    first.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(std::io::Read::read(&mut first, &mut buf).unwrap_or(0), 0);
+    let (status, log) = d.stop();
+    assert!(status.success());
+    assert!(log.contains("connection limit reached; refused"), "{log}");
+}
+
+#[test]
+fn forward_from_fluent_logger_and_raw_msgpack_clients_with_acks() {
+    if !python_with("fluent, msgpack") {
+        return;
+    }
+    let dir = temp_dir("forward-in");
+    let port = free_port();
+    let out = dir.join("out.jsonl");
+    let addr = format!("127.0.0.1:{port}");
+    let d = Daemon::start(
+        &[
+            "serve",
+            "--forward",
+            &addr,
+            "--output",
+            "file",
+            "--output-path",
+            out.to_str().unwrap(),
+            "--output-format",
+            "json_lines",
+            "--json-date-format",
+            "iso8601",
+        ],
+        &dir,
+    );
+    let client = Command::new("python3").args([support("forward_client.py"), port.to_string(), "200".into()]).output().unwrap();
+    assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
+    assert_eq!(String::from_utf8_lossy(&client.stdout).trim(), "acked 2");
+    wait_for("all records", || lines_of(&out).len() >= 220);
+    let (status, log) = d.stop();
+    assert!(status.success(), "{log}");
+    let records: Vec<serde_json::Value> = lines_of(&out).iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 220);
+    let text = std::fs::read_to_string(&out).unwrap();
+    for secret in ["hunter2-", "abcdefghij0", "s3cr3t-", "\"k-"] {
+        assert!(!text.contains(secret), "{secret} leaked");
+    }
+    let lib: Vec<_> = records.iter().filter(|r| r["log"].as_str().unwrap().starts_with("lib ")).collect();
+    assert_eq!(lib.len(), 200);
+    assert_eq!(lib[7]["log"], "lib 7 password=[REDACTED:password-assignment]");
+    assert_eq!(lib[7]["api_key"], "[REDACTED:field]");
+    assert_eq!(lib[7]["n"], 7);
+    assert!(lib[7]["date"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(records.iter().filter(|r| r["log"].as_str().unwrap().starts_with("gz ")).count(), 10);
+}
+
+#[test]
+fn forward_out_survives_a_downstream_crash_with_no_loss_and_no_duplicates() {
+    if !python_with("msgpack") {
+        return;
+    }
+    let dir = temp_dir("forward-out");
+    let (down, port) = (free_port(), free_port());
+    let received = dir.join("received.log");
+    let receiver = |die: Option<usize>| {
+        let mut cmd = Command::new("python3");
+        cmd.args([support("forward_receiver.py"), down.to_string(), received.to_str().unwrap().into()]);
+        if let Some(n) = die {
+            cmd.arg(n.to_string());
+        }
+        let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "listening");
+        child
+    };
+    let mut first = receiver(Some(3));
+    let addr = format!("127.0.0.1:{port}");
+    let downstream = format!("127.0.0.1:{down}");
+    let d = Daemon::start(
+        &["serve", "--tcp", &addr, "--output", "forward", "--downstream", &downstream, "--ack-timeout", "2s"],
+        &dir,
+    );
+    let mut s = TcpStream::connect(&addr).unwrap();
+    let total = 5000;
+    for batch in 0..10 {
+        let mut text = String::new();
+        for i in batch * 500..(batch + 1) * 500 {
+            text.push_str(&format!("rec {i} secret_key=abcd{i:08}efgh\n"));
+        }
+        s.write_all(text.as_bytes()).unwrap();
+        // Separate writes become separate downstream messages.
+        std::thread::sleep(Duration::from_millis(60));
+        if batch == 5 {
+            // By now the first receiver has died on its third message.
+            assert!(first.wait().unwrap().code() == Some(3));
+            let _restarted = receiver(None);
+            std::mem::forget(_restarted);
+        }
+    }
+    drop(s);
+    wait_for("every record downstream", || lines_of(&received).len() >= total);
+    let (status, log) = d.stop();
+    let _ = Command::new("pkill").args(["-f", &format!("forward_receiver.py {down}")]).status();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("downstream"), "{log}");
+    let got = lines_of(&received);
+    assert!(got.iter().all(|l| !l.contains("abcd0")), "a secret leaked");
+    let masked = got.first().map(|l| l.split_once(' ').unwrap().1.split_once(' ').unwrap().1.to_string()).unwrap();
+    assert_exactly_once(&got, (0..total).map(|i| format!("rec {i} {masked}")));
+}
+
+#[test]
+fn follow_rotation_by_rename_and_by_copytruncate_then_resume_from_checkpoint() {
+    let dir = temp_dir("follow");
+    let log = dir.join("app.log");
+    let out = dir.join("out.log");
+    let checkpoint = dir.join("checkpoint.json");
+    let append = |path: &Path, from: usize, to: usize| {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+        for i in from..to {
+            writeln!(f, "entry {i} password=hunter2-{i}-xyzzy").unwrap();
+        }
+    };
+    let args = [
+        "tail",
+        log.to_str().unwrap(),
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--poll-interval",
+        "20ms",
+        "--output",
+        "file",
+        "--output-path",
+        out.to_str().unwrap(),
+    ];
+    append(&log, 0, 100);
+    let d = Daemon::start(&args, &dir);
+    wait_for("first lines", || lines_of(&out).len() >= 100);
+    // Rotation by rename: lines written to the old file after the rename
+    // are read too, then the new file from its start.
+    std::fs::rename(&log, dir.join("app.log.1")).unwrap();
+    append(&dir.join("app.log.1"), 100, 110);
+    std::thread::sleep(Duration::from_millis(100));
+    append(&log, 110, 160);
+    wait_for("renamed rotation", || lines_of(&out).len() >= 160);
+    // Rotation by copytruncate.
+    std::fs::copy(&log, dir.join("app.log.2")).unwrap();
+    std::fs::OpenOptions::new().write(true).truncate(true).open(&log).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    append(&log, 160, 170);
+    wait_for("copytruncate rotation", || lines_of(&out).len() >= 170);
+    let (status, stderr) = d.stop();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("truncated"), "{stderr}");
+    // Written while logscrub was down: read after restart, nothing twice.
+    append(&log, 170, 175);
+    let d = Daemon::start(&args, &dir);
+    wait_for("lines after restart", || lines_of(&out).len() >= 175);
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, stderr) = d.stop();
+    assert!(status.success(), "{stderr}");
+    assert_exactly_once(
+        &lines_of(&out),
+        (0..175).map(|i| format!("entry {i} password=[REDACTED:password-assignment]")),
+    );
+}
+
+#[test]
+fn admin_endpoint_serves_metrics_and_probes() {
+    let dir = temp_dir("admin");
+    let (port, admin) = (free_port(), free_port());
+    let addr = format!("127.0.0.1:{port}");
+    let admin_addr = format!("127.0.0.1:{admin}");
+    let d = Daemon::start(&["serve", "--tcp", &addr, "--admin", &admin_addr], &dir);
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.write_all(b"password=hunter2hunter2\nclean\n").unwrap();
+    drop(s);
+    let get = |path: &str| {
+        let mut c = TcpStream::connect(&admin_addr).unwrap();
+        write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut c, &mut body).unwrap();
+        body
+    };
+    wait_for("metrics", || get("/metrics").contains("logscrub_records_out_total 2"));
+    let metrics = get("/metrics");
+    assert!(metrics.contains("logscrub_findings_total{rule=\"password-assignment\"} 1"), "{metrics}");
+    assert!(!metrics.contains("hunter2"));
+    assert!(get("/healthz").starts_with("HTTP/1.1 200"));
+    assert!(get("/readyz").starts_with("HTTP/1.1 200"));
+    assert!(get("/nope").starts_with("HTTP/1.1 404"));
+    let (status, _) = d.stop();
+    assert!(status.success());
+}
+
+#[test]
+fn config_file_is_validated_at_start() {
+    let dir = temp_dir("config");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[serve]\ntcp = [\"127.0.0.1:1\"]\nmax-conections = 5\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_logscrub")).args(["serve", "--config", bad.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("max-conections") && err.contains("line 3"), "{err}");
+
+    let good = dir.join("good.toml");
+    let port = free_port();
+    std::fs::write(&good, format!("[engine]\ndisable = [\"email\"]\n[serve]\ntcp = [\"127.0.0.1:{port}\"]\n")).unwrap();
+    let out_file = dir.join("out.log");
+    let d = Daemon::start(
+        &["serve", "--config", good.to_str().unwrap(), "--output", "file", "--output-path", out_file.to_str().unwrap()],
+        &dir,
+    );
+    let mut s = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    s.write_all(b"mail jane@example.com password=hunter2hunter2\n").unwrap();
+    drop(s);
+    wait_for("the line", || !lines_of(&out_file).is_empty());
+    d.stop();
+    assert_eq!(lines_of(&out_file), ["mail jane@example.com password=[REDACTED:password-assignment]"]);
+}
