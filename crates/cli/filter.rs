@@ -8,19 +8,14 @@ use anyhow::Context;
 use logscrub::Stats;
 
 use crate::args::Args;
-use crate::format::{Format, Scrubber};
+use crate::format::scrub_reader;
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let redactor = args.engine.redactor()?;
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout);
     let mut total = Stats::default();
-    let scrub = |input: &mut dyn Read, out: &mut dyn Write| -> io::Result<Stats> {
-        match args.format {
-            Format::Raw => redactor.redact_reader(input, out),
-            format => scrub_formatted(&redactor, format, input, out),
-        }
-    };
+    let scrub = |input: &mut dyn Read, out: &mut dyn Write| scrub_reader(&redactor, args.format, input, out);
     if args.files.is_empty() {
         total = scrub(&mut io::stdin().lock(), &mut out).context("stdin")?;
     } else {
@@ -39,35 +34,6 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         print_stats(&total);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Structured formats: framed and scrubbed by a [`Scrubber`], flushed
-/// after each read like the raw path.
-fn scrub_formatted(
-    redactor: &logscrub::Redactor,
-    format: Format,
-    input: &mut dyn Read,
-    out: &mut dyn Write,
-) -> io::Result<Stats> {
-    let mut scrubber = Scrubber::new(redactor, format);
-    let mut buf = vec![0; 256 * 1024];
-    let mut text = Vec::new();
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        scrubber.feed(&buf[..n], &mut text);
-        out.write_all(&text)?;
-        out.flush()?;
-        text.clear();
-    }
-    scrubber.finish(&mut text);
-    out.write_all(&text)?;
-    out.flush()?;
-    Ok(scrubber.take_counts().0)
 }
 
 /// Counts only: rule ids and numbers, never input text.

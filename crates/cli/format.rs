@@ -16,7 +16,7 @@
 //! the maximum line, is scrubbed as raw text and counted.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Read, Write};
 
 use aho_corasick::AhoCorasick;
 use logscrub::{Redactor, Stats, Stream, FIELD_MASK};
@@ -377,6 +377,38 @@ fn sniff(line: &[u8]) -> Format {
         return Format::Cri;
     }
     Format::Raw
+}
+
+/// Scrubs everything `input` yields into `out` in `format`, flushing `out`
+/// after each read so that a live pipe stays live.
+pub fn scrub_reader(
+    redactor: &Redactor,
+    format: Format,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+) -> std::io::Result<Stats> {
+    if format == Format::Raw {
+        return redactor.redact_reader(input, out);
+    }
+    let mut scrubber = Scrubber::new(redactor, format);
+    let mut buf = vec![0; 256 * 1024];
+    let mut text = Vec::new();
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        scrubber.feed(&buf[..n], &mut text);
+        out.write_all(&text)?;
+        out.flush()?;
+        text.clear();
+    }
+    scrubber.finish(&mut text);
+    out.write_all(&text)?;
+    out.flush()?;
+    Ok(scrubber.take_counts().0)
 }
 
 /// The secret field names as one case-insensitive automaton, built once.

@@ -4,6 +4,7 @@
 //! stdout (`logscrub | head`) is not an error.
 
 mod args;
+mod batch;
 mod filter;
 mod format;
 mod forward;
@@ -24,6 +25,8 @@ fn main() -> ExitCode {
         None => filter::run(&args),
         Some(Command::Serve(serve)) => serve::serve(&args.engine, serve),
         Some(Command::Tail(tail)) => serve::tail(&args.engine, tail),
+        Some(Command::Scrub(scrub)) => batch::scrub(&args.engine, scrub),
+        Some(Command::Check(check)) => batch::check(&args.engine, check),
         Some(Command::Rules { command: RulesCommand::List(list) }) => rules_cmd::list(&args, list),
         Some(Command::Rules { command: RulesCommand::Test(test) }) => rules_cmd::test(&args, test),
     };

@@ -1,0 +1,684 @@
+//! `logscrub scrub` and `logscrub check`: archives of rotated logs.
+//!
+//! Each file is read through its codec (detected by content), scrubbed,
+//! and written with the same codec to a temporary file beside its
+//! destination, which is synced and renamed over it: an interrupted run
+//! never leaves a half-written file in place, and the original is untouched
+//! until the rename. Files run in parallel (rayon); a large plain file is
+//! also split into chunks on line boundaries. A manifest (JSON lines, one
+//! per finished file, with SHA-256 of input and output) lets an auditor
+//! verify the run and lets a rerun skip what is done.
+
+mod codec;
+mod walk;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
+
+use anyhow::Context;
+use logscrub::{Redactor, Stats};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::args::EngineArgs;
+use crate::format::{scrub_reader, Format};
+use codec::Codec;
+pub use walk::Select;
+
+/// Flags of `logscrub scrub`.
+#[derive(clap::Args, Debug)]
+pub struct ScrubArgs {
+    /// Files and directories (walked recursively) to scrub.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Write scrubbed copies under DIR, mirroring the tree.
+    #[arg(long, value_name = "DIR", required_unless_present = "in_place", conflicts_with = "in_place")]
+    pub out: Option<PathBuf>,
+
+    /// Replace each file atomically (temporary file, fsync, rename),
+    /// keeping its permissions and modification time.
+    #[arg(long)]
+    pub in_place: bool,
+
+    #[command(flatten)]
+    pub select: Select,
+
+    /// Threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Compression level of the output (default: gzip 6, zstd 3, bzip2 6,
+    /// xz 6).
+    #[arg(long, value_name = "N")]
+    pub level: Option<u32>,
+
+    /// Write a JSON report: per file and rule, counts and byte ranges of
+    /// what was masked (never the text).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// The manifest of finished files (default: DIR/logscrub-manifest.jsonl
+    /// with --out, ./logscrub-manifest.jsonl with --in-place). A rerun
+    /// skips the files it lists as done.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+
+    /// How the lines are framed.
+    #[arg(long, value_enum, default_value = "raw")]
+    pub format: Format,
+
+    /// Scrub files that look binary (a NUL byte near the start) as text
+    /// instead of refusing them.
+    #[arg(long)]
+    pub text: bool,
+
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// Flags of `logscrub check`.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// Files and directories (walked recursively) to check.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub select: Select,
+
+    /// Threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Check files that look binary as text instead of refusing them.
+    #[arg(long)]
+    pub text: bool,
+}
+
+/// One line of the manifest.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+struct Done {
+    rel: PathBuf,
+    input: PathBuf,
+    output: PathBuf,
+    codec: String,
+    input_size: u64,
+    input_mtime_ns: u128,
+    input_sha256: String,
+    output_size: u64,
+    output_sha256: String,
+}
+
+/// A file's entry in the report.
+#[derive(Serialize, Default)]
+struct FileReport {
+    path: PathBuf,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codec: Option<&'static str>,
+    lines: u64,
+    masked_lines: u64,
+    findings: BTreeMap<String, u64>,
+    /// Byte ranges in the decompressed input, per rule.
+    ranges: BTreeMap<String, Vec<[u64; 2]>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_sha256: Option<String>,
+}
+
+/// Plain files above this are split into chunks scrubbed in parallel.
+const SPLIT_ABOVE: u64 = 32 << 20;
+const CHUNK: u64 = 8 << 20;
+/// Report at most this many ranges per file (counts stay exact).
+const MAX_RANGES: usize = 100_000;
+
+fn pool(jobs: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = jobs {
+        b = b.num_threads(n.max(1));
+    }
+    Ok(b.build()?)
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> u128 {
+    meta.modified().ok().and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos())
+}
+
+/// `logscrub scrub`.
+pub fn scrub(engine: &EngineArgs, args: &ScrubArgs) -> anyhow::Result<ExitCode> {
+    let redactor = engine.redactor()?;
+    let manifest_path = args.manifest.clone().unwrap_or_else(|| match &args.out {
+        Some(dir) => dir.join("logscrub-manifest.jsonl"),
+        None => PathBuf::from("logscrub-manifest.jsonl"),
+    });
+    let skip: Vec<PathBuf> = [Some(manifest_path.clone()), args.report.clone()].into_iter().flatten().collect();
+    let items = walk::files(&args.paths, &args.select, &skip)?;
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    }
+    let done = read_manifest(&manifest_path)?;
+    let manifest = Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&manifest_path)
+            .with_context(|| format!("cannot open manifest {}", manifest_path.display()))?,
+    );
+    let progress = Progress::new(&items, args.quiet);
+    let started = Instant::now();
+    let pool = pool(args.jobs)?;
+    let reports: Vec<FileReport> = pool.install(|| {
+        items
+            .par_iter()
+            .map(|item| {
+                let dest = args.out.as_ref().map_or_else(|| item.path.clone(), |d| d.join(&item.rel));
+                let report = if is_done(done.get(&item.rel), item, &dest, args.in_place) {
+                    FileReport { path: item.path.clone(), status: "done-before", ..FileReport::default() }
+                } else {
+                    let job = Job { redactor: &redactor, args, with_ranges: args.report.is_some() };
+                    match job.run(&item.path, &dest) {
+                        Ok((report, entry)) => {
+                            let entry = Done { rel: item.rel.clone(), ..entry };
+                            let mut m = manifest.lock().unwrap_or_else(|p| p.into_inner());
+                            let line = serde_json::to_string(&entry).expect("a manifest entry serializes");
+                            if let Err(e) = writeln!(m, "{line}").and_then(|()| m.sync_data()) {
+                                tracing_free_warn(&format!("cannot write manifest: {e}"));
+                            }
+                            report
+                        }
+                        Err(e) => {
+                            progress.println(&format!("logscrub: {}: {e:#}", item.path.display()));
+                            FileReport {
+                                path: item.path.clone(),
+                                status: "error",
+                                error: Some(format!("{e:#}")),
+                                ..FileReport::default()
+                            }
+                        }
+                    }
+                };
+                progress.file_done(item);
+                report
+            })
+            .collect()
+    });
+    progress.finish();
+    let failed = reports.iter().filter(|r| r.status == "error").count();
+    let skipped = reports.iter().filter(|r| r.status == "done-before").count();
+    let lines: u64 = reports.iter().map(|r| r.lines).sum();
+    let masked: u64 = reports.iter().map(|r| r.masked_lines).sum();
+    let bytes = progress.bytes_total;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "logscrub: {} files ({} scrubbed, {} done before, {} failed), {} lines, {} masked, {:.1} MB in {:.1} s ({:.1} MB/s)",
+        reports.len(),
+        reports.len() - failed - skipped,
+        skipped,
+        failed,
+        lines,
+        masked,
+        bytes as f64 / 1e6,
+        secs,
+        bytes as f64 / 1e6 / secs.max(1e-9)
+    );
+    if let Some(path) = &args.report {
+        let doc = serde_json::json!({ "version": 1, "files": reports });
+        std::fs::write(path, serde_json::to_vec_pretty(&doc)?)
+            .with_context(|| format!("cannot write report {}", path.display()))?;
+    }
+    Ok(if failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// Warnings outside the sidecar: plain stderr lines.
+fn tracing_free_warn(msg: &str) {
+    eprintln!("logscrub: warning: {msg}");
+}
+
+fn read_manifest(path: &Path) -> anyhow::Result<HashMap<PathBuf, Done>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read manifest {}", path.display())),
+    };
+    // A line cut short by a crash is ignored: that file is done again.
+    Ok(text.lines().filter_map(|l| serde_json::from_str::<Done>(l).ok()).map(|d| (d.rel.clone(), d)).collect())
+}
+
+/// Whether the manifest says this file is done and the files agree.
+fn is_done(entry: Option<&Done>, item: &walk::Item, dest: &Path, in_place: bool) -> bool {
+    let Some(d) = entry else { return false };
+    if in_place {
+        // The file is now the output: same size and content.
+        return std::fs::metadata(&item.path).is_ok_and(|m| m.len() == d.output_size)
+            && sha256_file(&item.path).is_ok_and(|h| h == d.output_sha256);
+    }
+    let same_input = std::fs::metadata(&item.path).is_ok_and(|m| m.len() == d.input_size && mtime_ns(&m) == d.input_mtime_ns);
+    same_input && std::fs::metadata(dest).is_ok_and(|m| m.len() == d.output_size)
+}
+
+fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut h = Hashing::new(File::open(path)?);
+    io::copy(&mut h, &mut io::sink())?;
+    Ok(h.hex())
+}
+
+struct Job<'a> {
+    redactor: &'a Redactor,
+    args: &'a ScrubArgs,
+    with_ranges: bool,
+}
+
+impl Job<'_> {
+    /// Scrubs one file to `dest` through a temporary file beside it.
+    fn run(&self, path: &Path, dest: &Path) -> anyhow::Result<(FileReport, Done)> {
+        let mut file = File::open(path).context("cannot open")?;
+        let meta = file.metadata()?;
+        let codec = Codec::sniff(&mut file).context("cannot read")?;
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let name = dest.file_name().context("destination has no file name")?.to_string_lossy();
+        let tmp = dest.with_file_name(format!(".{name}.logscrub-tmp"));
+        let result = self.write(file, &meta, codec, &tmp);
+        let (report, done) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        std::fs::rename(&tmp, dest).with_context(|| format!("cannot rename into {}", dest.display()))?;
+        if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+            // The rename itself is durable once the directory is synced.
+            File::open(parent).and_then(|d| d.sync_all()).ok();
+        }
+        let done = Done { input: path.to_path_buf(), output: dest.to_path_buf(), ..done };
+        Ok((FileReport { path: path.to_path_buf(), ..report }, done))
+    }
+
+    fn write(&self, file: File, meta: &std::fs::Metadata, codec: Codec, tmp: &Path) -> anyhow::Result<(FileReport, Done)> {
+        let out = Hashing::new(BufWriter::with_capacity(256 * 1024, File::create(tmp).context("cannot create the temporary file")?));
+        let mut enc = codec.writer(out, self.args.level)?;
+        let mut ranges = Ranges::new(self.redactor, self.with_ranges);
+        let mut input = Hashing::new(file);
+        let split = codec == Codec::Plain
+            && self.args.format == Format::Raw
+            && !self.with_ranges
+            && meta.len() > SPLIT_ABOVE
+            && rayon::current_num_threads() > 1;
+        let stats = if split {
+            let stats = scrub_chunks(self.redactor, input.inner(), meta.len(), &mut enc)?;
+            input.skip_hash_of_file()?;
+            stats
+        } else {
+            let decoded = codec.reader(&mut input)?;
+            let mut decoded = BufReader::with_capacity(256 * 1024, decoded);
+            let head = decoded.fill_buf().map_err(|e| decode_error(codec, e))?;
+            if !self.args.text && memchr::memchr(0, head).is_some() {
+                anyhow::bail!("looks binary (a NUL byte near the start); not scrubbed (use --text to scrub it as text)");
+            }
+            let mut tee = Tee { inner: decoded, ranges: &mut ranges };
+            scrub_reader(self.redactor, self.args.format, &mut tee, &mut enc).map_err(|e| decode_error(codec, e))?
+        };
+        let out = enc.finish()?;
+        let output_sha256 = out.hex();
+        let writer = out.into_inner().into_inner().map_err(|e| e.into_error())?;
+        writer.set_permissions(meta.permissions())?;
+        if let Ok(m) = meta.modified() {
+            writer.set_modified(m)?;
+        }
+        writer.sync_all().context("cannot sync the temporary file")?;
+        let output_size = writer.metadata()?.len();
+        let input_sha256 = input.hex();
+        let report = FileReport {
+            status: "scrubbed",
+            codec: Some(codec.name()),
+            lines: stats.lines(),
+            masked_lines: stats.masked_lines(),
+            findings: stats.by_rule().map(|(r, n)| (r.to_string(), n)).collect(),
+            ranges: ranges.by_rule,
+            input_sha256: Some(input_sha256.clone()),
+            output_sha256: Some(output_sha256.clone()),
+            ..FileReport::default()
+        };
+        let done = Done {
+            rel: PathBuf::new(),
+            input: PathBuf::new(),
+            output: PathBuf::new(),
+            codec: codec.name().into(),
+            input_size: meta.len(),
+            input_mtime_ns: mtime_ns(meta),
+            input_sha256,
+            output_size,
+            output_sha256,
+        };
+        Ok((report, done))
+    }
+}
+
+fn decode_error(codec: Codec, e: io::Error) -> anyhow::Error {
+    match codec {
+        Codec::Plain => anyhow::anyhow!("read failed: {e}"),
+        c => anyhow::anyhow!("corrupt or truncated {} data: {e}; the original is untouched", c.name()),
+    }
+}
+
+/// Splits a large plain file into chunks at line starts (never inside a
+/// private-key block) and scrubs them in parallel, writing in order.
+fn scrub_chunks(redactor: &Redactor, file: &File, size: u64, out: &mut dyn Write) -> anyhow::Result<Stats> {
+    let bounds = chunk_bounds(file, size)?;
+    let mut total = redactor.empty_stats();
+    let wave = rayon::current_num_threads() * 2;
+    for group in bounds.chunks(wave) {
+        let done: Vec<io::Result<(Vec<u8>, Stats)>> = group
+            .par_iter()
+            .map(|&(start, end)| {
+                let mut buf = vec![0; (end - start) as usize];
+                file.read_exact_at(&mut buf, start)?;
+                let mut stream = redactor.stream(Vec::with_capacity(buf.len() + buf.len() / 16));
+                stream.write_all(&buf)?;
+                stream.finish()
+            })
+            .collect();
+        for r in done {
+            let (text, stats) = r?;
+            out.write_all(&text)?;
+            total.merge(&stats);
+        }
+    }
+    Ok(total)
+}
+
+fn chunk_bounds(file: &File, size: u64) -> io::Result<Vec<(u64, u64)>> {
+    let mut bounds = Vec::new();
+    let mut start = 0;
+    let mut window = vec![0u8; 1 << 20];
+    while start < size {
+        let mut cut = (start + CHUNK).min(size);
+        if cut < size {
+            cut = next_line_start(file, cut, size, &mut window)?;
+            // Inside a private-key block? Move past its end.
+            let back = cut.saturating_sub(64 << 10).max(start);
+            let n = (cut - back) as usize;
+            file.read_exact_at(&mut window[..n], back)?;
+            let before = &window[..n];
+            let begin = memchr::memmem::rfind(before, b"-----BEGIN ");
+            let end = memchr::memmem::rfind(before, b"-----END ");
+            if begin.is_some() && begin > end {
+                cut = find_after(file, cut, size, b"-----END ", &mut window)?;
+                cut = next_line_start(file, cut, size, &mut window)?;
+            }
+        }
+        bounds.push((start, cut));
+        start = cut;
+    }
+    Ok(bounds)
+}
+
+fn next_line_start(file: &File, from: u64, size: u64, window: &mut [u8]) -> io::Result<u64> {
+    find_after(file, from, size, b"\n", window).map(|at| if at < size { at + 1 } else { size })
+}
+
+/// The offset of the first `needle` at or after `from`, or `size`.
+fn find_after(file: &File, mut from: u64, size: u64, needle: &[u8], window: &mut [u8]) -> io::Result<u64> {
+    while from < size {
+        let n = window.len().min((size - from) as usize);
+        file.read_exact_at(&mut window[..n], from)?;
+        if let Some(i) = memchr::memmem::find(&window[..n], needle) {
+            return Ok(from + i as u64);
+        }
+        if n < needle.len() || from + n as u64 >= size {
+            break;
+        }
+        from += (n - needle.len() + 1) as u64;
+    }
+    Ok(size)
+}
+
+/// Byte ranges of findings, from a second look at each line the scrub
+/// reads (only with `--report`).
+struct Ranges<'a> {
+    redactor: &'a Redactor,
+    on: bool,
+    line: Vec<u8>,
+    offset: u64,
+    by_rule: BTreeMap<String, Vec<[u64; 2]>>,
+    kept: usize,
+}
+
+impl<'a> Ranges<'a> {
+    fn new(redactor: &'a Redactor, on: bool) -> Ranges<'a> {
+        Ranges { redactor, on, line: Vec::new(), offset: 0, by_rule: BTreeMap::new(), kept: 0 }
+    }
+
+    fn feed(&mut self, mut data: &[u8]) {
+        if !self.on {
+            return;
+        }
+        while let Some(i) = memchr::memchr(b'\n', data) {
+            self.line.extend_from_slice(&data[..i]);
+            self.flush_line();
+            self.offset += 1;
+            data = &data[i + 1..];
+        }
+        self.line.extend_from_slice(data);
+        if self.line.len() >= self.redactor.max_line() {
+            self.flush_line();
+        }
+    }
+
+    fn flush_line(&mut self) {
+        for f in self.redactor.find(&self.line) {
+            if self.kept < MAX_RANGES {
+                self.kept += 1;
+                let r = [self.offset + f.start() as u64, self.offset + f.end() as u64];
+                self.by_rule.entry(f.rule().id().to_string()).or_default().push(r);
+            }
+        }
+        self.offset += self.line.len() as u64;
+        self.line.clear();
+    }
+}
+
+/// A reader that shows what passes through it to [`Ranges`].
+struct Tee<'a, 'r, R> {
+    inner: R,
+    ranges: &'a mut Ranges<'r>,
+}
+
+impl<R: Read> Read for Tee<'_, '_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.ranges.feed(&buf[..n]);
+        if n == 0 && !self.ranges.line.is_empty() {
+            self.ranges.flush_line();
+        }
+        Ok(n)
+    }
+}
+
+/// SHA-256 of the bytes read or written through it.
+struct Hashing<T> {
+    inner: T,
+    hash: Sha256,
+}
+
+impl<T> Hashing<T> {
+    fn new(inner: T) -> Hashing<T> {
+        Hashing { inner, hash: Sha256::new() }
+    }
+
+    fn hex(&self) -> String {
+        self.hash.clone().finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn inner(&self) -> &T {
+        &self.inner
+    }
+
+    fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+impl Hashing<File> {
+    /// Hashes the whole file when it was read around this wrapper.
+    fn skip_hash_of_file(&mut self) -> io::Result<()> {
+        let f = &self.inner;
+        let mut h = Sha256::new();
+        let mut buf = vec![0; 1 << 20];
+        let mut at = 0;
+        loop {
+            let n = f.read_at(&mut buf, at)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            at += n as u64;
+        }
+        self.hash = h;
+        Ok(())
+    }
+}
+
+impl<T: Read> Read for Hashing<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<T: Write> Write for Hashing<T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The progress bar on a terminal; nothing otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    bytes_total: u64,
+    files: u64,
+    done: AtomicU64,
+}
+
+impl Progress {
+    fn new(items: &[walk::Item], quiet: bool) -> Progress {
+        let bytes_total = items.iter().filter_map(|i| std::fs::metadata(&i.path).ok()).map(|m| m.len()).sum();
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let bar = (tty && !quiet).then(|| {
+            let bar = indicatif::ProgressBar::new(bytes_total);
+            let style = indicatif::ProgressStyle::with_template(
+                "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} files {msg}",
+            )
+            .expect("the template is valid");
+            bar.set_style(style);
+            bar
+        });
+        Progress { bar, bytes_total, files: items.len() as u64, done: AtomicU64::new(0) }
+    }
+
+    fn file_done(&self, item: &walk::Item) {
+        let n = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(bar) = &self.bar {
+            bar.inc(std::fs::metadata(&item.path).map_or(0, |m| m.len()));
+            bar.set_message(format!("{n}/{}", self.files));
+        }
+    }
+
+    fn println(&self, msg: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(msg),
+            None => eprintln!("{msg}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `logscrub check`: prints `path:line:rule-id` for each finding; exit 1
+/// when anything would be masked, 0 when clean, 2 when a file failed.
+pub fn check(engine: &EngineArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let redactor = engine.redactor()?;
+    let items = walk::files(&args.paths, &args.select, &[])?;
+    let pool = pool(args.jobs)?;
+    let results: Vec<anyhow::Result<Vec<String>>> =
+        pool.install(|| items.par_iter().map(|item| check_file(&redactor, &item.path, args.text)).collect());
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let (mut found, mut failed) = (false, false);
+    for (item, result) in items.iter().zip(results) {
+        match result {
+            Ok(findings) => {
+                for f in &findings {
+                    writeln!(out, "{}:{f}", item.path.display())?;
+                }
+                found |= !findings.is_empty();
+            }
+            Err(e) => {
+                failed = true;
+                out.flush()?;
+                eprintln!("logscrub: {}: {e:#}", item.path.display());
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::from(if failed {
+        2
+    } else {
+        u8::from(found)
+    }))
+}
+
+/// `line:rule-id` for each finding of one file.
+fn check_file(redactor: &Redactor, path: &Path, text: bool) -> anyhow::Result<Vec<String>> {
+    let mut file = File::open(path).context("cannot open")?;
+    let codec = Codec::sniff(&mut file).context("cannot read")?;
+    let mut reader = BufReader::with_capacity(256 * 1024, codec.reader(file)?);
+    let head = reader.fill_buf().map_err(|e| decode_error(codec, e))?;
+    if !text && memchr::memchr(0, head).is_some() {
+        anyhow::bail!("looks binary (a NUL byte near the start); not checked (use --text)");
+    }
+    let mut findings = Vec::new();
+    let mut line = Vec::new();
+    let mut number = 1u64;
+    loop {
+        line.clear();
+        // Lines longer than the maximum are looked at in pieces.
+        let n = (&mut reader).take(redactor.max_line() as u64).read_until(b'\n', &mut line).map_err(|e| decode_error(codec, e))?;
+        if n == 0 {
+            break;
+        }
+        let mut rules: Vec<&str> = redactor.find(&line).into_iter().map(|f| f.rule().id()).collect();
+        rules.dedup();
+        findings.extend(rules.into_iter().map(|r| format!("{number}:{r}")));
+        if line.last() == Some(&b'\n') {
+            number += 1;
+        }
+    }
+    Ok(findings)
+}

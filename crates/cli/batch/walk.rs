@@ -1,0 +1,137 @@
+//! The file list of `scrub` and `check`: files and directories walked
+//! recursively, include/exclude globs, and a stable shard of the list.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use sha2::{Digest, Sha256};
+
+/// Which files to take.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Select {
+    /// Only files whose path (relative to the PATH given) matches GLOB.
+    /// Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Skip files whose relative path matches GLOB. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Take only shard I of N (0-based): a split by a hash of each file's
+    /// relative path, the same on every machine, so N machines (a
+    /// Kubernetes Indexed Job) share an archive with no coordination.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+}
+
+/// Shard I of N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("--shard {s:?}: expected I/N, such as 0/4"))?;
+        let index: u64 = i.trim().parse().map_err(|_| format!("--shard {s:?}: I is not a number"))?;
+        let count: u64 = n.trim().parse().map_err(|_| format!("--shard {s:?}: N is not a number"))?;
+        if count == 0 || index >= count {
+            return Err(format!("--shard {s:?}: need 0 <= I < N"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// Whether a relative path falls in this shard.
+    pub fn holds(&self, rel: &Path) -> bool {
+        let digest = Sha256::digest(rel.as_os_str().as_encoded_bytes());
+        let n = u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"));
+        n % self.count == self.index
+    }
+}
+
+/// A file to process: where it is, and its path relative to the PATH it
+/// was found under (used for globs, shards and `--out`).
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub path: PathBuf,
+    pub rel: PathBuf,
+}
+
+fn globs(patterns: &[String], flag: &str) -> anyhow::Result<Option<GlobSet>> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(Glob::new(p).with_context(|| format!("{flag} {p:?}: not a valid glob"))?);
+    }
+    Ok(Some(b.build()?))
+}
+
+/// The files under `paths`, sorted, filtered and sharded. `skip` names
+/// files never to take (the manifest and report being written).
+pub fn files(paths: &[PathBuf], select: &Select, skip: &[PathBuf]) -> anyhow::Result<Vec<Item>> {
+    let include = globs(&select.include, "--include")?;
+    let exclude = globs(&select.exclude, "--exclude")?;
+    let skip: Vec<PathBuf> = skip.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
+    let mut items = Vec::new();
+    for root in paths {
+        let meta = std::fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
+        if meta.is_file() {
+            let rel = PathBuf::from(root.file_name().unwrap_or(root.as_os_str()));
+            items.push(Item { path: root.clone(), rel });
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+            let entry = entry.with_context(|| format!("cannot walk {}", root.display()))?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_path_buf();
+            if rel.file_name().is_some_and(|n| n.as_encoded_bytes().ends_with(b".logscrub-tmp")) {
+                continue;
+            }
+            items.push(Item { path: entry.path().to_path_buf(), rel });
+        }
+    }
+    items.retain(|it| {
+        include.as_ref().is_none_or(|g| g.is_match(&it.rel))
+            && !exclude.as_ref().is_some_and(|g| g.is_match(&it.rel))
+            && select.shard.is_none_or(|s| s.holds(&it.rel))
+            && !std::fs::canonicalize(&it.path).is_ok_and(|c| skip.contains(&c))
+    });
+    let mut seen = std::collections::HashSet::new();
+    for it in &items {
+        if !seen.insert(&it.rel) {
+            bail!("two inputs map to the same relative path {}; scrub them in separate runs", it.rel.display());
+        }
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_every_path_exactly_once() {
+        let paths: Vec<PathBuf> = (0..1000).map(|i| PathBuf::from(format!("app/{i}.log.gz"))).collect();
+        let n = 7;
+        let mut hits = vec![0; paths.len()];
+        for index in 0..n {
+            let s = Shard { index, count: n };
+            for (k, p) in paths.iter().enumerate() {
+                hits[k] += usize::from(s.holds(p));
+            }
+        }
+        assert!(hits.iter().all(|&h| h == 1));
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
+        assert!("4/4".parse::<Shard>().is_err());
+    }
+}

@@ -1,0 +1,237 @@
+//! `logscrub scrub` and `logscrub check` over archives made by the tests:
+//! every codec, a multi-member gzip, a corrupt file, in-place metadata,
+//! interruption and rerun, shards.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+fn logscrub(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_logscrub")).args(args).output().expect("spawn logscrub")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("logscrub-batch-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn log_text(tag: &str, n: usize) -> String {
+    (0..n).map(|i| format!("{tag} {i} user=jane password=hunter2-{i}-xyzzy ok\n")).collect()
+}
+
+fn scrubbed_text(tag: &str, n: usize) -> String {
+    (0..n).map(|i| format!("{tag} {i} user=jane password=[REDACTED:password-assignment] ok\n")).collect()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn decompress(path: &Path) -> String {
+    let bytes = fs::read(path).unwrap();
+    let mut out = Vec::new();
+    match bytes.get(..4) {
+        Some([0x1f, 0x8b, ..]) => flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut out).unwrap(),
+        Some([0x28, 0xb5, 0x2f, 0xfd]) => zstd::Decoder::new(&bytes[..]).unwrap().read_to_end(&mut out).unwrap(),
+        Some([b'B', b'Z', b'h', _]) => bzip2::read::MultiBzDecoder::new(&bytes[..]).read_to_end(&mut out).unwrap(),
+        Some([0xfd, b'7', b'z', b'X']) => liblzma::read::XzDecoder::new(&bytes[..]).read_to_end(&mut out).unwrap(),
+        _ => {
+            out = bytes;
+            0
+        }
+    };
+    String::from_utf8(out).unwrap()
+}
+
+/// A tree with every codec, a multi-member gzip, and a corrupt gzip.
+fn archive(dir: &Path) {
+    fs::create_dir_all(dir.join("2024/01")).unwrap();
+    fs::write(dir.join("app.log"), log_text("plain", 50)).unwrap();
+    fs::write(dir.join("2024/01/app.log.gz"), gzip(log_text("gz", 50).as_bytes())).unwrap();
+    let mut multi = gzip(log_text("m1", 20).as_bytes());
+    multi.extend(gzip(log_text("m2", 20).as_bytes()));
+    fs::write(dir.join("2024/01/multi.gz"), multi).unwrap();
+    fs::write(dir.join("2024/app.zst"), zstd::encode_all(log_text("zst", 50).as_bytes(), 3).unwrap()).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    bz.write_all(log_text("bz", 50).as_bytes()).unwrap();
+    fs::write(dir.join("2024/app.bz2"), bz.finish().unwrap()).unwrap();
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+    xz.write_all(log_text("xz", 50).as_bytes()).unwrap();
+    fs::write(dir.join("2024/app.xz"), xz.finish().unwrap()).unwrap();
+    // Named .log but gzipped: detected by content.
+    fs::write(dir.join("2024/01/misnamed.log"), gzip(log_text("mis", 10).as_bytes())).unwrap();
+}
+
+#[test]
+fn every_codec_is_scrubbed_into_a_mirror_tree_with_the_same_codec() {
+    let dir = temp_dir("codecs");
+    let (src, out) = (dir.join("src"), dir.join("out"));
+    archive(&src);
+    let report = dir.join("report.json");
+    let run = logscrub(&["scrub", src.to_str().unwrap(), "--out", out.to_str().unwrap(), "--report", report.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let cases = [
+        ("app.log", "plain", 50),
+        ("2024/01/app.log.gz", "gz", 50),
+        ("2024/app.zst", "zst", 50),
+        ("2024/app.bz2", "bz", 50),
+        ("2024/app.xz", "xz", 50),
+        ("2024/01/misnamed.log", "mis", 10),
+    ];
+    for (rel, tag, n) in cases {
+        let o = out.join(rel);
+        assert_eq!(decompress(&o), scrubbed_text(tag, n), "{rel}");
+        assert_eq!(fs::read(&o).unwrap()[..2], fs::read(src.join(rel)).unwrap()[..2], "{rel}: same codec");
+    }
+    assert_eq!(decompress(&out.join("2024/01/multi.gz")), scrubbed_text("m1", 20) + &scrubbed_text("m2", 20));
+    // The report: counts and ranges, never the text.
+    let text = fs::read_to_string(&report).unwrap();
+    assert!(!text.contains("hunter2"));
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let plain = doc["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with("/app.log")).unwrap();
+    assert_eq!(plain["findings"]["password-assignment"], 50);
+    let first = &plain["ranges"]["password-assignment"][0];
+    let line = log_text("plain", 1);
+    let (s, e) = (first[0].as_u64().unwrap() as usize, first[1].as_u64().unwrap() as usize);
+    assert_eq!(&line[s..e], "hunter2-0-xyzzy");
+    // The manifest's checksums match the files.
+    let manifest = fs::read_to_string(out.join("logscrub-manifest.jsonl")).unwrap();
+    assert_eq!(manifest.lines().count(), 7);
+    for l in manifest.lines() {
+        let d: serde_json::Value = serde_json::from_str(l).unwrap();
+        let data = fs::read(d["output"].as_str().unwrap()).unwrap();
+        use sha2::Digest;
+        let hex: String = sha2::Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(d["output_sha256"], hex);
+    }
+}
+
+#[test]
+fn a_corrupt_file_fails_alone_and_is_never_touched() {
+    let dir = temp_dir("corrupt");
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    let good = gzip(log_text("good", 100).as_bytes());
+    fs::write(src.join("good.gz"), &good).unwrap();
+    let bad = gzip(log_text("bad", 5000).as_bytes());
+    let truncated = &bad[..bad.len() / 2];
+    fs::write(src.join("bad.gz"), truncated).unwrap();
+    fs::write(src.join("blob.bin"), b"\x7fELF\0\0\0binary").unwrap();
+    let run = logscrub(&["scrub", src.to_str().unwrap(), "--in-place", "--manifest", dir.join("m.jsonl").to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("bad.gz: corrupt or truncated gzip data"), "{err}");
+    assert!(err.contains("blob.bin: looks binary"), "{err}");
+    assert!(!err.contains("hunter2"));
+    assert_eq!(fs::read(src.join("bad.gz")).unwrap(), truncated, "the original is untouched");
+    assert_eq!(decompress(&src.join("good.gz")), scrubbed_text("good", 100));
+    let left: Vec<_> = fs::read_dir(&src).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 3, "no temporary file left: {left:?}");
+}
+
+#[test]
+fn in_place_keeps_permissions_and_modification_time() {
+    let dir = temp_dir("inplace");
+    let file = dir.join("app.log");
+    fs::write(&file, log_text("p", 10)).unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
+    let then = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    File::options().write(true).open(&file).unwrap().set_modified(then).unwrap();
+    let run = logscrub(&["scrub", "--in-place", file.to_str().unwrap(), "--manifest", dir.join("m.jsonl").to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let meta = fs::metadata(&file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+    assert_eq!(meta.modified().unwrap(), then);
+    assert_eq!(fs::read_to_string(&file).unwrap(), scrubbed_text("p", 10));
+}
+
+#[test]
+fn a_killed_run_leaves_whole_files_and_a_rerun_finishes_the_rest() {
+    let dir = temp_dir("interrupt");
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    let n = 120;
+    for i in 0..n {
+        fs::write(src.join(format!("f{i:03}.log.gz")), gzip(log_text(&format!("f{i}"), 4000).as_bytes())).unwrap();
+    }
+    let originals: Vec<Vec<u8>> = (0..n).map(|i| fs::read(src.join(format!("f{i:03}.log.gz"))).unwrap()).collect();
+    let manifest = dir.join("m.jsonl");
+    let args = ["scrub", "--in-place", src.to_str().unwrap(), "--manifest", manifest.to_str().unwrap(), "--jobs", "1"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logscrub")).args(args).spawn().unwrap();
+    // Kill once some files are done (or give up waiting and kill anyway).
+    for _ in 0..500 {
+        if fs::read_to_string(&manifest).unwrap_or_default().lines().count() >= 10 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Every file is whole: the original, or completely scrubbed.
+    let mut scrubbed = 0;
+    for i in 0..n {
+        let path = src.join(format!("f{i:03}.log.gz"));
+        let now = fs::read(&path).unwrap();
+        if now != originals[i] {
+            assert_eq!(decompress(&path), scrubbed_text(&format!("f{i}"), 4000));
+            scrubbed += 1;
+        }
+    }
+    assert!(scrubbed < n, "the run finished before it was killed; nothing was interrupted");
+    let rerun = logscrub(&args);
+    assert!(rerun.status.success(), "{}", String::from_utf8_lossy(&rerun.stderr));
+    let summary = String::from_utf8_lossy(&rerun.stderr);
+    assert!(summary.contains(&format!("{} done before", scrubbed)) || scrubbed == 0, "{summary}");
+    for i in 0..n {
+        assert_eq!(decompress(&src.join(format!("f{i:03}.log.gz"))), scrubbed_text(&format!("f{i}"), 4000));
+    }
+    assert!(fs::read_dir(&src).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("logscrub-tmp")));
+}
+
+#[test]
+fn shards_cover_every_file_exactly_once() {
+    let dir = temp_dir("shards");
+    let src = dir.join("src");
+    fs::create_dir_all(src.join("d")).unwrap();
+    for i in 0..60 {
+        fs::write(src.join(format!("d/{i}.log")), log_text("s", 2)).unwrap();
+    }
+    let mut seen = std::collections::HashMap::new();
+    for k in 0..4 {
+        let out = dir.join(format!("out{k}"));
+        let shard = format!("{k}/4");
+        let run = logscrub(&["scrub", src.to_str().unwrap(), "--out", out.to_str().unwrap(), "--shard", &shard, "-q"]);
+        assert!(run.status.success());
+        for e in fs::read_dir(out.join("d")).unwrap() {
+            *seen.entry(e.unwrap().file_name()).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(seen.len(), 60);
+    assert!(seen.values().all(|&c| c == 1));
+}
+
+#[test]
+fn check_prints_findings_and_sets_the_exit_status() {
+    let dir = temp_dir("check");
+    fs::write(dir.join("clean.log"), "all good\nnothing here\n").unwrap();
+    let clean = logscrub(&["check", dir.join("clean.log").to_str().unwrap()]);
+    assert_eq!(clean.status.code(), Some(0));
+    assert!(clean.stdout.is_empty());
+    fs::write(dir.join("dirty.log.gz"), gzip(b"fine\nAuthorization: Bearer abcdefghijklmnop123456\n")).unwrap();
+    let dirty = logscrub(&["check", dir.to_str().unwrap(), "--include", "*.gz"]);
+    assert_eq!(dirty.status.code(), Some(1));
+    let printed = String::from_utf8_lossy(&dirty.stdout);
+    // Overlapping findings of two rules are both named.
+    let path = dir.join("dirty.log.gz");
+    assert_eq!(printed, format!("{0}:2:http-bearer\n{0}:2:http-authorization\n", path.display()));
+    fs::write(dir.join("broken.gz"), &gzip(&b"x".repeat(10000))[..30]).unwrap();
+    let broken = logscrub(&["check", dir.to_str().unwrap()]);
+    assert_eq!(broken.status.code(), Some(2));
+}
