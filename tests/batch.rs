@@ -75,7 +75,14 @@ fn every_codec_is_scrubbed_into_a_mirror_tree_with_the_same_codec() {
     let (src, out) = (dir.join("src"), dir.join("out"));
     archive(&src);
     let report = dir.join("report.json");
-    let run = logscrub(&["scrub", src.to_str().unwrap(), "--out", out.to_str().unwrap(), "--report", report.to_str().unwrap()]);
+    let run = logscrub(&[
+        "scrub",
+        src.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let cases = [
         ("app.log", "plain", 50),
@@ -95,7 +102,8 @@ fn every_codec_is_scrubbed_into_a_mirror_tree_with_the_same_codec() {
     let text = fs::read_to_string(&report).unwrap();
     assert!(!text.contains("hunter2"));
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let plain = doc["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with("/app.log")).unwrap();
+    let plain =
+        doc["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with("/app.log")).unwrap();
     assert_eq!(plain["findings"]["password-assignment"], 50);
     let first = &plain["ranges"]["password-assignment"][0];
     let line = log_text("plain", 1);
@@ -124,7 +132,8 @@ fn a_corrupt_file_fails_alone_and_is_never_touched() {
     let truncated = &bad[..bad.len() / 2];
     fs::write(src.join("bad.gz"), truncated).unwrap();
     fs::write(src.join("blob.bin"), b"\x7fELF\0\0\0binary").unwrap();
-    let run = logscrub(&["scrub", src.to_str().unwrap(), "--in-place", "--manifest", dir.join("m.jsonl").to_str().unwrap()]);
+    let run =
+        logscrub(&["scrub", src.to_str().unwrap(), "--in-place", "--manifest", dir.join("m.jsonl").to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(2));
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("bad.gz: corrupt or truncated gzip data"), "{err}");
@@ -144,7 +153,8 @@ fn in_place_keeps_permissions_and_modification_time() {
     fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
     let then = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
     File::options().write(true).open(&file).unwrap().set_modified(then).unwrap();
-    let run = logscrub(&["scrub", "--in-place", file.to_str().unwrap(), "--manifest", dir.join("m.jsonl").to_str().unwrap()]);
+    let run =
+        logscrub(&["scrub", "--in-place", file.to_str().unwrap(), "--manifest", dir.join("m.jsonl").to_str().unwrap()]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let meta = fs::metadata(&file).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o640);
@@ -176,10 +186,10 @@ fn a_killed_run_leaves_whole_files_and_a_rerun_finishes_the_rest() {
     child.wait().unwrap();
     // Every file is whole: the original, or completely scrubbed.
     let mut scrubbed = 0;
-    for i in 0..n {
+    for (i, original) in originals.iter().enumerate() {
         let path = src.join(format!("f{i:03}.log.gz"));
         let now = fs::read(&path).unwrap();
-        if now != originals[i] {
+        if &now != original {
             assert_eq!(decompress(&path), scrubbed_text(&format!("f{i}"), 4000));
             scrubbed += 1;
         }

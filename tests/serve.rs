@@ -160,9 +160,8 @@ fn tcp_many_concurrent_connections_every_line_once_no_secret() {
     assert!(status.success(), "{log}");
     let got = lines_of(&out);
     assert!(got.iter().all(|l| !l.contains("hunter2")), "a secret leaked");
-    let expected = (0..conns).flat_map(|c| {
-        (0..per).map(move |i| format!("conn {c} line {i} password=[REDACTED:password-assignment]"))
-    });
+    let expected = (0..conns)
+        .flat_map(|c| (0..per).map(move |i| format!("conn {c} line {i} password=[REDACTED:password-assignment]")));
     assert_exactly_once(&got, expected);
     assert!(!log.contains("hunter2"), "diagnostics echoed input");
 }
@@ -248,7 +247,8 @@ fn forward_from_fluent_logger_and_raw_msgpack_clients_with_acks() {
         ],
         &dir,
     );
-    let client = Command::new("python3").args([support("forward_client.py"), port.to_string(), "200".into()]).output().unwrap();
+    let client =
+        Command::new("python3").args([support("forward_client.py"), port.to_string(), "200".into()]).output().unwrap();
     assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
     assert_eq!(String::from_utf8_lossy(&client.stdout).trim(), "acked 2");
     wait_for("all records", || lines_of(&out).len() >= 220);
@@ -298,7 +298,7 @@ fn forward_out_survives_a_downstream_crash_with_no_loss_and_no_duplicates() {
     );
     let mut s = TcpStream::connect(&addr).unwrap();
     let total = 5000;
-    for batch in 0..10 {
+    let mut send = |batch: usize| {
         let mut text = String::new();
         for i in batch * 500..(batch + 1) * 500 {
             text.push_str(&format!("rec {i} secret_key=abcd{i:08}efgh\n"));
@@ -306,17 +306,17 @@ fn forward_out_survives_a_downstream_crash_with_no_loss_and_no_duplicates() {
         s.write_all(text.as_bytes()).unwrap();
         // Separate writes become separate downstream messages.
         std::thread::sleep(Duration::from_millis(60));
-        if batch == 5 {
-            // By now the first receiver has died on its third message.
-            assert!(first.wait().unwrap().code() == Some(3));
-            let _restarted = receiver(None);
-            std::mem::forget(_restarted);
-        }
-    }
+    };
+    (0..6).for_each(&mut send);
+    // By now the first receiver has died on its third message, unacked.
+    assert_eq!(first.wait().unwrap().code(), Some(3));
+    let mut second = receiver(None);
+    (6..10).for_each(&mut send);
     drop(s);
     wait_for("every record downstream", || lines_of(&received).len() >= total);
     let (status, log) = d.stop();
-    let _ = Command::new("pkill").args(["-f", &format!("forward_receiver.py {down}")]).status();
+    let _ = second.kill();
+    let _ = second.wait();
     assert!(status.success(), "{log}");
     assert!(log.contains("downstream"), "{log}");
     let got = lines_of(&received);
@@ -414,7 +414,10 @@ fn config_file_is_validated_at_start() {
     let dir = temp_dir("config");
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "[serve]\ntcp = [\"127.0.0.1:1\"]\nmax-conections = 5\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_logscrub")).args(["serve", "--config", bad.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+        .args(["serve", "--config", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml") && err.contains("max-conections") && err.contains("line 3"), "{err}");

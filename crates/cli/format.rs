@@ -353,8 +353,11 @@ impl Scrubber {
     }
 }
 
+/// The parts of a CRI line: time, stream, tag, message.
+type CriParts<'a> = (&'a [u8], &'a [u8], &'a [u8], &'a [u8]);
+
 /// `TIME STREAM TAG MESSAGE`, where TAG is `P` or `F` (or `F:...` flags).
-fn split_cri(line: &[u8]) -> Option<(&[u8], &[u8], &[u8], &[u8])> {
+fn split_cri(line: &[u8]) -> Option<CriParts<'_>> {
     let mut parts = line.splitn(4, |&b| b == b' ');
     let time = parts.next()?;
     let stream = parts.next()?;
@@ -370,7 +373,8 @@ fn split_cri(line: &[u8]) -> Option<(&[u8], &[u8], &[u8], &[u8])> {
 fn sniff(line: &[u8]) -> Format {
     let trimmed = line.trim_ascii_start();
     if trimmed.first() == Some(&b'{') {
-        let docker = memchr::memmem::find(line, b"\"log\"").is_some() && memchr::memmem::find(line, b"\"stream\"").is_some();
+        let docker =
+            memchr::memmem::find(line, b"\"log\"").is_some() && memchr::memmem::find(line, b"\"stream\"").is_some();
         return if docker { Format::Docker } else { Format::Json };
     }
     if split_cri(line).is_some() {
@@ -468,10 +472,7 @@ mod tests {
         let t = "2024-01-01T00:00:00.000000001Z";
         let input = format!("{t} stdout P password=hunt\n{t} stderr F other\n{t} stdout F er2hunter2 done\n");
         let out = scrub(Format::Cri, &input);
-        assert_eq!(
-            out,
-            format!("{t} stderr F other\n{t} stdout F password=[REDACTED:password-assignment] done\n")
-        );
+        assert_eq!(out, format!("{t} stderr F other\n{t} stdout F password=[REDACTED:password-assignment] done\n"));
     }
 
     #[test]
@@ -488,7 +489,8 @@ mod tests {
     #[test]
     fn auto_picks_per_line() {
         let t = "2024-01-01T00:00:00.000000001Z";
-        let input = format!("plain password=hunter2hunter2\n{t} stdout F password=hunter2hunter2\n{{\"password\":\"x1\"}}\n");
+        let input =
+            format!("plain password=hunter2hunter2\n{t} stdout F password=hunter2hunter2\n{{\"password\":\"x1\"}}\n");
         let out = scrub(Format::Auto, &input);
         assert!(!out.contains("hunter2hunter2"), "{out}");
         assert!(out.contains(&format!("{t} stdout F password=")));

@@ -108,7 +108,12 @@ fn entry(e: Value) -> Result<(EventTime, Value), ProtocolError> {
 }
 
 /// Splits PackedForward entries (after gunzip when compressed).
-fn packed(bytes: &[u8], compressed: bool, limit: usize, out: &mut Vec<(EventTime, Value)>) -> Result<(), ProtocolError> {
+fn packed(
+    bytes: &[u8],
+    compressed: bool,
+    limit: usize,
+    out: &mut Vec<(EventTime, Value)>,
+) -> Result<(), ProtocolError> {
     let inflated;
     let mut rest = if compressed {
         let mut buf = Vec::new();

@@ -88,7 +88,8 @@ impl Framer {
     fn header(&self, buf: &[u8]) -> Result<Option<(usize, u64, u64)>, FrameError> {
         let Some(&byte) = buf.get(self.pos) else { return Ok(None) };
         let rest = &buf[self.pos + 1..];
-        let be = |n: usize| -> Option<u64> { rest.get(..n).map(|b| b.iter().fold(0u64, |a, &x| a << 8 | u64::from(x))) };
+        let be =
+            |n: usize| -> Option<u64> { rest.get(..n).map(|b| b.iter().fold(0u64, |a, &x| a << 8 | u64::from(x))) };
         let sized = |n: usize, f: &dyn Fn(u64) -> (u64, u64)| be(n).map(|v| (1 + n, f(v).0, f(v).1));
         let blob = |n: usize| sized(n, &|v| (v, 0));
         let ext = |n: usize| sized(n, &|v| (v + 1, 0));

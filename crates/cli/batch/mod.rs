@@ -265,7 +265,8 @@ fn is_done(entry: Option<&Done>, item: &walk::Item, dest: &Path, in_place: bool)
         return std::fs::metadata(&item.path).is_ok_and(|m| m.len() == d.output_size)
             && sha256_file(&item.path).is_ok_and(|h| h == d.output_sha256);
     }
-    let same_input = std::fs::metadata(&item.path).is_ok_and(|m| m.len() == d.input_size && mtime_ns(&m) == d.input_mtime_ns);
+    let same_input =
+        std::fs::metadata(&item.path).is_ok_and(|m| m.len() == d.input_size && mtime_ns(&m) == d.input_mtime_ns);
     same_input && std::fs::metadata(dest).is_ok_and(|m| m.len() == d.output_size)
 }
 
@@ -309,8 +310,17 @@ impl Job<'_> {
         Ok((FileReport { path: path.to_path_buf(), ..report }, done))
     }
 
-    fn write(&self, file: File, meta: &std::fs::Metadata, codec: Codec, tmp: &Path) -> anyhow::Result<(FileReport, Done)> {
-        let out = Hashing::new(BufWriter::with_capacity(256 * 1024, File::create(tmp).context("cannot create the temporary file")?));
+    fn write(
+        &self,
+        file: File,
+        meta: &std::fs::Metadata,
+        codec: Codec,
+        tmp: &Path,
+    ) -> anyhow::Result<(FileReport, Done)> {
+        let out = Hashing::new(BufWriter::with_capacity(
+            256 * 1024,
+            File::create(tmp).context("cannot create the temporary file")?,
+        ));
         let mut enc = codec.writer(out, self.args.level)?;
         let mut ranges = Ranges::new(self.redactor, self.with_ranges);
         let mut input = Hashing::new(file);
@@ -328,7 +338,9 @@ impl Job<'_> {
             let mut decoded = BufReader::with_capacity(256 * 1024, decoded);
             let head = decoded.fill_buf().map_err(|e| decode_error(codec, e))?;
             if !self.args.text && memchr::memchr(0, head).is_some() {
-                anyhow::bail!("looks binary (a NUL byte near the start); not scrubbed (use --text to scrub it as text)");
+                anyhow::bail!(
+                    "looks binary (a NUL byte near the start); not scrubbed (use --text to scrub it as text)"
+                );
             }
             let mut tee = Tee { inner: decoded, ranges: &mut ranges };
             scrub_reader(self.redactor, self.args.format, &mut tee, &mut enc).map_err(|e| decode_error(codec, e))?
@@ -647,11 +659,7 @@ pub fn check(engine: &EngineArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> 
         }
     }
     out.flush()?;
-    Ok(ExitCode::from(if failed {
-        2
-    } else {
-        u8::from(found)
-    }))
+    Ok(ExitCode::from(if failed { 2 } else { u8::from(found) }))
 }
 
 /// `line:rule-id` for each finding of one file.
@@ -669,7 +677,10 @@ fn check_file(redactor: &Redactor, path: &Path, text: bool) -> anyhow::Result<Ve
     loop {
         line.clear();
         // Lines longer than the maximum are looked at in pieces.
-        let n = (&mut reader).take(redactor.max_line() as u64).read_until(b'\n', &mut line).map_err(|e| decode_error(codec, e))?;
+        let n = (&mut reader)
+            .take(redactor.max_line() as u64)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| decode_error(codec, e))?;
         if n == 0 {
             break;
         }

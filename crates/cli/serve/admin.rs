@@ -71,8 +71,17 @@ pub fn render(m: &Metrics) -> String {
     metric(&mut out, "buffer_bytes", "Bytes waiting for the output", "gauge", m.buffered_bytes.load(Ordering::Relaxed));
     let findings = m.findings.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(stats) = findings.as_ref() {
-        metric(&mut out, "masked_lines_total", "Lines or values with at least one finding", "counter", stats.masked_lines());
-        let _ = writeln!(out, "# HELP logscrub_findings_total Findings masked, per rule\n# TYPE logscrub_findings_total counter");
+        metric(
+            &mut out,
+            "masked_lines_total",
+            "Lines or values with at least one finding",
+            "counter",
+            stats.masked_lines(),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP logscrub_findings_total Findings masked, per rule\n# TYPE logscrub_findings_total counter"
+        );
         for (rule, n) in stats.by_rule() {
             let _ = writeln!(out, "logscrub_findings_total{{rule=\"{rule}\"}} {n}");
         }

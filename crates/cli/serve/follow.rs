@@ -78,8 +78,9 @@ impl Follower {
         if let Some(path) = &opts.checkpoint {
             match std::fs::read(path) {
                 Ok(bytes) => {
-                    let cp: Checkpoint = serde_json::from_slice(&bytes)
-                        .with_context(|| format!("checkpoint {} is not valid; move it away to start over", path.display()))?;
+                    let cp: Checkpoint = serde_json::from_slice(&bytes).with_context(|| {
+                        format!("checkpoint {} is not valid; move it away to start over", path.display())
+                    })?;
                     saved = cp.files.into_iter().map(|e| ((e.dev, e.ino), e.offset)).collect();
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

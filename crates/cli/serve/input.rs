@@ -235,4 +235,3 @@ async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut tokio::net::tcp::Owne
     }
     Ok(())
 }
-

@@ -73,7 +73,9 @@ pub struct Dur(pub Duration);
 impl std::str::FromStr for Dur {
     type Err = String;
     fn from_str(s: &str) -> Result<Dur, String> {
-        humantime::parse_duration(s).map(Dur).map_err(|e| format!("{s:?} is not a duration ({e}); write 250ms, 10s, 5m"))
+        humantime::parse_duration(s)
+            .map(Dur)
+            .map_err(|e| format!("{s:?} is not a duration ({e}); write 250ms, 10s, 5m"))
     }
 }
 
