@@ -1,7 +1,9 @@
 //! The `logscrub` binary: parses flags, runs one command, maps the outcome
-//! to an exit status. 0: done (for `rules test`: all passed); 1: `rules
-//! test` found failures; 2: an error, printed once on stderr. A closed
-//! stdout (`logscrub | head`) is not an error.
+//! to an exit status. 0: done (for `rules test`: all passed; for `check`:
+//! nothing to mask); 1: `rules test` found failures, or `check` found
+//! something to mask; 2: an error, printed once on stderr (for `scrub` and
+//! `check`: a file failed; for `serve`: records could not be delivered in
+//! the drain time). A closed stdout (`logscrub | head`) is not an error.
 
 mod args;
 mod batch;
