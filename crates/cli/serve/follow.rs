@@ -122,7 +122,6 @@ impl Follower {
     }
 
     fn discover(&mut self) {
-        let mut seen = Vec::new();
         for pattern in self.globs.clone() {
             let Ok(paths) = glob::glob(&pattern) else { continue };
             for path in paths.flatten() {
@@ -131,7 +130,6 @@ impl Follower {
                     continue;
                 }
                 let id = (meta.dev(), meta.ino());
-                seen.push(id);
                 if let Some(t) = self.files.iter_mut().find(|t| t.id == id) {
                     t.path = path;
                     continue;
