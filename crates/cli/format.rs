@@ -65,11 +65,18 @@ pub struct Scrubber {
     /// The current structured line outgrew the maximum: the rest of it goes
     /// to `raw`.
     overlong: bool,
-    /// Partial CRI / Docker records, per stream name.
-    partials: HashMap<Vec<u8>, Partial>,
+    /// Partial CRI / Docker records, per format and stream name.
+    partials: HashMap<(Joined, Vec<u8>), Partial>,
     names: &'static AhoCorasick,
     stats: Stats,
     counts: FormatCounts,
+}
+
+/// The formats whose partial records are joined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Joined {
+    Cri,
+    Docker,
 }
 
 /// A CRI or Docker stream whose current line is being joined.
@@ -148,12 +155,17 @@ impl Scrubber {
             let held = std::mem::take(&mut self.line);
             self.structured(&held, out);
         }
-        let names: Vec<Vec<u8>> = self.partials.keys().cloned().collect();
-        for name in names {
-            if let Some(p) = self.partials.get(&name) {
-                if p.time.is_some() {
-                    let time = p.time.clone().unwrap_or_default();
-                    self.cri_piece(&time, &name, b"F", b"", out);
+        // Lines still open end here, in their own format.
+        let open: Vec<(Joined, Vec<u8>)> =
+            self.partials.iter().filter(|(_, p)| p.time.is_some()).map(|(k, _)| k.clone()).collect();
+        for (kind, stream) in open {
+            let Some((text, first)) = self.join(kind, &stream, b"", b"", true) else { continue };
+            match kind {
+                Joined::Cri => cri_record(&first, &stream, true, &text, out),
+                Joined::Docker => {
+                    let mut rest = serde_json::Map::new();
+                    rest.insert("stream".into(), Value::String(String::from_utf8_lossy(&stream).into_owned()));
+                    docker_record(rest, &first, &text, true, out);
                 }
             }
         }
@@ -281,35 +293,17 @@ impl Scrubber {
             Some(Value::String(t)) => t.clone().into_bytes(),
             _ => Vec::new(),
         };
-        let redactor = self.redactor.clone();
-        let p = self
-            .partials
-            .entry(stream.into_bytes())
-            .or_insert_with(|| Partial { text: redactor.stream(Vec::new()), time: None });
-        let first = p.time.get_or_insert(time).clone();
-        let _ = p.text.write_all(log.as_bytes());
-        let text = std::mem::take(p.text.get_mut());
-        if log.ends_with('\n') {
-            p.time = None;
-        }
-        if text.is_empty() {
+        let piece = log.strip_suffix('\n');
+        let ends = piece.is_some();
+        let Some((text, first)) = self.join(Joined::Docker, stream.as_bytes(), &time, piece.unwrap_or(&log).as_bytes(), ends)
+        else {
             return;
-        }
+        };
         // The other fields (attrs, ...) are scrubbed like any JSON.
         let mut rest = Value::Object(map);
         self.scrub_value(&mut rest, false);
         let Value::Object(rest) = rest else { return };
-        let mut entry = serde_json::Map::new();
-        entry.insert("log".into(), Value::String(String::from_utf8_lossy(&text).into_owned()));
-        for (k, v) in rest {
-            entry.insert(k, v);
-        }
-        if !first.is_empty() {
-            entry.insert("time".into(), Value::String(String::from_utf8_lossy(&first).into_owned()));
-        }
-        let text = serde_json::to_vec(&Value::Object(entry)).unwrap_or_default();
-        out.extend_from_slice(&text);
-        out.push(b'\n');
+        docker_record(rest, &first, &text, ends, out);
     }
 
     fn cri_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
@@ -325,32 +319,66 @@ impl Scrubber {
     /// Joins a CRI piece to its stream's line; writes what the engine
     /// released, as `F` when the line ended, else as `P`.
     fn cri_piece(&mut self, time: &[u8], stream: &[u8], tag: &[u8], message: &[u8], out: &mut Vec<u8>) {
-        let redactor = self.redactor.clone();
+        let ends = tag == b"F";
+        if let Some((text, first)) = self.join(Joined::Cri, stream, time, message, ends) {
+            cri_record(&first, stream, ends, &text, out);
+        }
+    }
+
+    /// Joins a piece (without its newline) to its stream's current line,
+    /// through the engine's stream, so a secret split across pieces is seen
+    /// whole. Returns what the engine released (without the line's newline)
+    /// and the time of the line's first piece; `None` when it released
+    /// nothing (the line goes on, or a `drop` mask dropped it).
+    fn join(&mut self, kind: Joined, stream: &[u8], time: &[u8], piece: &[u8], ends: bool) -> Option<(Vec<u8>, Vec<u8>)> {
+        let redactor = &self.redactor;
         let p = self
             .partials
-            .entry(stream.to_vec())
+            .entry((kind, stream.to_vec()))
             .or_insert_with(|| Partial { text: redactor.stream(Vec::new()), time: None });
         let first = p.time.get_or_insert_with(|| time.to_vec()).clone();
-        let _ = p.text.write_all(message);
-        let full = tag == b"F";
-        if full {
+        let _ = p.text.write_all(piece);
+        if ends {
             let _ = p.text.write_all(b"\n");
             p.time = None;
         }
         let mut text = std::mem::take(p.text.get_mut());
         if text.is_empty() {
-            return;
+            return None;
         }
-        if full {
+        if ends {
             text.pop();
         }
-        out.extend_from_slice(&first);
-        out.push(b' ');
-        out.extend_from_slice(stream);
-        out.extend_from_slice(if full { b" F " } else { b" P " });
-        out.extend_from_slice(&text);
-        out.push(b'\n');
+        Some((text, first))
     }
+}
+
+/// `TIME STREAM F|P MESSAGE`.
+fn cri_record(time: &[u8], stream: &[u8], ends: bool, text: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(time);
+    out.push(b' ');
+    out.extend_from_slice(stream);
+    out.extend_from_slice(if ends { b" F " } else { b" P " });
+    out.extend_from_slice(text);
+    out.push(b'\n');
+}
+
+/// A Docker `json-file` line: `log` first (with its newline when the line
+/// ended), then the other fields, the time of the line's first piece.
+fn docker_record(rest: serde_json::Map<String, Value>, time: &[u8], text: &[u8], ends: bool, out: &mut Vec<u8>) {
+    let mut log = String::from_utf8_lossy(text).into_owned();
+    if ends {
+        log.push('\n');
+    }
+    let mut entry = serde_json::Map::new();
+    entry.insert("log".into(), Value::String(log));
+    entry.extend(rest);
+    if !time.is_empty() {
+        entry.insert("time".into(), Value::String(String::from_utf8_lossy(time).into_owned()));
+    }
+    // Serializing a map of strings cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &Value::Object(entry));
+    out.push(b'\n');
 }
 
 /// The parts of a CRI line: time, stream, tag, message.
@@ -484,6 +512,22 @@ mod tests {
         assert_eq!(v["time"], "t1");
         assert!(!out.contains("dozjgNryP4J3"), "{out}");
         assert!(v["log"].as_str().unwrap().ends_with(" end\n"));
+    }
+
+    #[test]
+    fn open_partials_end_in_their_own_format_at_the_end_of_input() {
+        let docker = scrub(Format::Docker, "{\"log\":\"half password=hunter2hunter2\",\"stream\":\"stdout\",\"time\":\"t1\"}\n");
+        let v: Value = serde_json::from_str(docker.trim()).unwrap();
+        assert_eq!(v["log"], "half password=[REDACTED:password-assignment]\n");
+        assert_eq!((v["stream"].as_str(), v["time"].as_str()), (Some("stdout"), Some("t1")));
+        let t = "2024-01-01T00:00:00.000000001Z";
+        // CRI and Docker pieces of the same stream name are not mixed.
+        let auto = scrub(
+            Format::Auto,
+            &format!("{t} stdout P cri-part\n{{\"log\":\"docker-part\",\"stream\":\"stdout\"}}\n"),
+        );
+        assert!(auto.contains(&format!("{t} stdout F cri-part\n")), "{auto}");
+        assert!(auto.contains("\"log\":\"docker-part\\n\""), "{auto}");
     }
 
     #[test]
