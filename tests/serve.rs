@@ -437,3 +437,35 @@ fn config_file_is_validated_at_start() {
     d.stop();
     assert_eq!(lines_of(&out_file), ["mail jane@example.com password=[REDACTED:password-assignment]"]);
 }
+
+#[test]
+fn a_cri_partial_record_still_open_at_sigterm_is_written_not_lost() {
+    let dir = temp_dir("cri-open");
+    let log = dir.join("c.log");
+    let out = dir.join("out.log");
+    let t = "2024-01-01T00:00:00.000000001Z";
+    std::fs::write(&log, format!("{t} stdout F first\n{t} stdout P open password=hunter2hunter2\n")).unwrap();
+    let d = Daemon::start(
+        &[
+            "tail",
+            log.to_str().unwrap(),
+            "--format",
+            "cri",
+            "--poll-interval",
+            "20ms",
+            "--output",
+            "file",
+            "--output-path",
+            out.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    wait_for("the first line", || !lines_of(&out).is_empty());
+    std::thread::sleep(Duration::from_millis(100));
+    let (status, log) = d.stop();
+    assert!(status.success(), "{log}");
+    assert_eq!(
+        lines_of(&out),
+        [format!("{t} stdout F first"), format!("{t} stdout F open password=[REDACTED:password-assignment]")]
+    );
+}

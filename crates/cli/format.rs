@@ -295,7 +295,8 @@ impl Scrubber {
         };
         let piece = log.strip_suffix('\n');
         let ends = piece.is_some();
-        let Some((text, first)) = self.join(Joined::Docker, stream.as_bytes(), &time, piece.unwrap_or(&log).as_bytes(), ends)
+        let Some((text, first)) =
+            self.join(Joined::Docker, stream.as_bytes(), &time, piece.unwrap_or(&log).as_bytes(), ends)
         else {
             return;
         };
@@ -330,7 +331,14 @@ impl Scrubber {
     /// whole. Returns what the engine released (without the line's newline)
     /// and the time of the line's first piece; `None` when it released
     /// nothing (the line goes on, or a `drop` mask dropped it).
-    fn join(&mut self, kind: Joined, stream: &[u8], time: &[u8], piece: &[u8], ends: bool) -> Option<(Vec<u8>, Vec<u8>)> {
+    fn join(
+        &mut self,
+        kind: Joined,
+        stream: &[u8],
+        time: &[u8],
+        piece: &[u8],
+        ends: bool,
+    ) -> Option<(Vec<u8>, Vec<u8>)> {
         let redactor = &self.redactor;
         let p = self
             .partials
@@ -516,16 +524,15 @@ mod tests {
 
     #[test]
     fn open_partials_end_in_their_own_format_at_the_end_of_input() {
-        let docker = scrub(Format::Docker, "{\"log\":\"half password=hunter2hunter2\",\"stream\":\"stdout\",\"time\":\"t1\"}\n");
+        let docker =
+            scrub(Format::Docker, "{\"log\":\"half password=hunter2hunter2\",\"stream\":\"stdout\",\"time\":\"t1\"}\n");
         let v: Value = serde_json::from_str(docker.trim()).unwrap();
         assert_eq!(v["log"], "half password=[REDACTED:password-assignment]\n");
         assert_eq!((v["stream"].as_str(), v["time"].as_str()), (Some("stdout"), Some("t1")));
         let t = "2024-01-01T00:00:00.000000001Z";
         // CRI and Docker pieces of the same stream name are not mixed.
-        let auto = scrub(
-            Format::Auto,
-            &format!("{t} stdout P cri-part\n{{\"log\":\"docker-part\",\"stream\":\"stdout\"}}\n"),
-        );
+        let auto =
+            scrub(Format::Auto, &format!("{t} stdout P cri-part\n{{\"log\":\"docker-part\",\"stream\":\"stdout\"}}\n"));
         assert!(auto.contains(&format!("{t} stdout F cri-part\n")), "{auto}");
         assert!(auto.contains("\"log\":\"docker-part\\n\""), "{auto}");
     }

@@ -118,6 +118,13 @@ impl Follower {
                 std::thread::sleep(self.ctx.opts.poll_interval);
             }
         }
+        // Partial records joined so far (CRI `P` pieces) are past the
+        // saved offsets: write them now, or they would be lost.
+        for t in &mut self.files {
+            let mut out = Vec::new();
+            t.scrubber.finish(&mut out);
+            deliver(&self.ctx, &mut t.scrubber, out);
+        }
         self.save(true)
     }
 
@@ -198,34 +205,26 @@ impl Follower {
             tracing::warn!(file = %t.path.display(), "read failed: {e}");
         }
         let read = data.len() - before;
+        // A rotated file read to its end: its last line (and any partial
+        // record) ends here.
+        let ending = t.gone && read == 0;
         // Only complete lines, unless the file is done or the line is over
         // the maximum (then the scrubber windows it).
-        let cut = if (t.gone && read == 0) || data.len() > ctx.redactor.max_line() {
+        let cut = if ending || data.len() > ctx.redactor.max_line() {
             data.len()
         } else {
             memchr::memrchr(b'\n', &data).map_or(0, |i| i + 1)
         };
         t.pending = data.split_off(cut);
-        if cut == 0 {
+        if cut == 0 && !ending {
             return read > 0;
         }
         let mut out = Vec::with_capacity(cut + cut / 8);
         t.scrubber.feed(&data, &mut out);
-        if t.gone && read == 0 {
+        if ending {
             t.scrubber.finish(&mut out);
         }
-        let (stats, counts) = t.scrubber.take_counts();
-        ctx.metrics.scrubbed(&stats, counts);
-        let delivered = if out.is_empty() {
-            true
-        } else {
-            let payload = Payload::Lines { time: EventTime::now(), text: out };
-            match ctx.submit_blocking(ctx.opts.tag.clone(), payload, true) {
-                Some(done) => done.blocking_recv() == Ok(true),
-                None => true, // dropped with --on-full drop, and counted
-            }
-        };
-        if delivered {
+        if deliver(&ctx, &mut t.scrubber, out) {
             t.offset += cut as u64;
             self.dirty = true;
         }
@@ -249,6 +248,21 @@ impl Follower {
         self.dirty = false;
         self.last_save = Instant::now();
         Ok(())
+    }
+}
+
+/// Reports the scrubber's counts and hands `out` to the output, waiting
+/// until it is written. Whether the offset may advance.
+fn deliver(ctx: &Ctx, scrubber: &mut Scrubber, out: Vec<u8>) -> bool {
+    let (stats, counts) = scrubber.take_counts();
+    ctx.metrics.scrubbed(&stats, counts);
+    if out.is_empty() {
+        return true;
+    }
+    let payload = Payload::Lines { time: EventTime::now(), text: out };
+    match ctx.submit_blocking(ctx.opts.tag.clone(), payload, true) {
+        Some(done) => done.blocking_recv() == Ok(true),
+        None => true, // dropped with --on-full drop, and counted
     }
 }
 
