@@ -469,3 +469,40 @@ fn a_cri_partial_record_still_open_at_sigterm_is_written_not_lost() {
         [format!("{t} stdout F first"), format!("{t} stdout F open password=[REDACTED:password-assignment]")]
     );
 }
+
+#[test]
+fn a_line_longer_than_the_window_reaches_a_forward_downstream_whole_and_masked() {
+    if !python_with("msgpack") {
+        return;
+    }
+    let dir = temp_dir("forward-long");
+    let (down, port) = (free_port(), free_port());
+    let received = dir.join("received.log");
+    let mut receiver = Command::new("python3")
+        .args([support("forward_receiver.py"), down.to_string(), received.to_str().unwrap().into()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(receiver.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let downstream = format!("127.0.0.1:{down}");
+    let d = Daemon::start(
+        &["serve", "--tcp", &addr, "--output", "forward", "--downstream", &downstream, "--max-line", "65536"],
+        &dir,
+    );
+    // 300 KB in one line: scrubbed in windows, sent as several records.
+    let long = format!("{} password=hunter2hunter2 {}", "a".repeat(150_000), "b".repeat(150_000));
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.write_all(format!("{long}\nshort line\n").as_bytes()).unwrap();
+    drop(s);
+    wait_for("the short line", || lines_of(&received).iter().any(|l| l == "short line"));
+    let (status, log) = d.stop();
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    assert!(status.success(), "{log}");
+    let got = lines_of(&received);
+    let joined: String = got[..got.len() - 1].concat();
+    assert!(!joined.contains("hunter2"), "a secret leaked");
+    assert_eq!(joined, long.replace("hunter2hunter2", "[REDACTED:password-assignment]"));
+}

@@ -79,7 +79,7 @@ pub fn parse(value: Value, limit: usize) -> Result<Message, ProtocolError> {
         }
         Value::Array(list) => {
             for e in list {
-                entries.push(entry(e)?);
+                entries.push(pair(e)?);
             }
         }
         Value::Binary(bytes) => packed(&bytes, compressed, limit, &mut entries)?,
@@ -97,7 +97,7 @@ fn time_of(v: &Value) -> Result<EventTime, ProtocolError> {
     EventTime::from_value(v).ok_or_else(|| bad("bad time"))
 }
 
-fn entry(e: Value) -> Result<(EventTime, Value), ProtocolError> {
+fn pair(e: Value) -> Result<(EventTime, Value), ProtocolError> {
     match e {
         Value::Array(mut pair) if pair.len() == 2 => {
             let record = pair.pop().unwrap_or(Value::Nil);
@@ -133,28 +133,33 @@ fn packed(
             .map_err(|e| ProtocolError(e.to_string()))?
             .ok_or_else(|| bad("truncated packed entry"))?;
         let value = msgpack::decode(&rest[..len]).map_err(|_| bad("undecodable packed entry"))?;
-        out.push(entry(value)?);
+        out.push(pair(value)?);
         rest = &rest[len..];
     }
     Ok(())
 }
 
-/// A Forward-mode message of `entries` under `tag`, asking for an ack of
-/// `chunk`.
-pub fn encode(tag: &str, entries: &[(EventTime, Value)], chunk: &str, out: &mut Vec<u8>) {
-    // Forward mode, written field by field so the records are not cloned.
+/// Starts a Forward-mode message of `count` entries under `tag`; add them
+/// with [`entry`] and close it with [`end`]. Written field by field, so the
+/// records are encoded from where they are, never cloned.
+pub fn begin(tag: &str, count: u32, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail.
     let _ = rmp::encode::write_array_len(out, 3);
     let _ = rmp::encode::write_str(out, tag);
-    let _ = rmp::encode::write_array_len(out, entries.len() as u32);
-    for (time, record) in entries {
-        let _ = rmp::encode::write_array_len(out, 2);
-        msgpack::encode(&time.to_value(), out);
-        msgpack::encode(record, out);
-    }
-    let option = Value::Map(vec![
-        (Value::from("chunk"), Value::from(chunk)),
-        (Value::from("size"), Value::from(entries.len() as u64)),
-    ]);
+    let _ = rmp::encode::write_array_len(out, count);
+}
+
+/// One `[time, record]` entry of a message.
+pub fn entry(time: EventTime, record: &Value, out: &mut Vec<u8>) {
+    let _ = rmp::encode::write_array_len(out, 2);
+    msgpack::encode(&time.to_value(), out);
+    msgpack::encode(record, out);
+}
+
+/// The option map asking for an ack of `chunk`, ending the message.
+pub fn end(chunk: &str, count: u64, out: &mut Vec<u8>) {
+    let option =
+        Value::Map(vec![(Value::from("chunk"), Value::from(chunk)), (Value::from("size"), Value::from(count))]);
     msgpack::encode(&option, out);
 }
 
@@ -233,7 +238,9 @@ mod tests {
     fn round_trip_and_ack() {
         let entries = vec![(EventTime { secs: 1, nanos: 0 }, record("x"))];
         let mut out = Vec::new();
-        encode("t", &entries, "id1", &mut out);
+        begin("t", 1, &mut out);
+        entry(entries[0].0, &entries[0].1, &mut out);
+        end("id1", 1, &mut out);
         let m = parse(msgpack::decode(&out).unwrap(), 1 << 20).unwrap();
         assert_eq!((m.tag.as_str(), m.entries, m.chunk.as_deref()), ("t", entries, Some("id1")));
         assert_eq!(acked(&msgpack::decode(&ack("id1")).unwrap()), Some("id1"));

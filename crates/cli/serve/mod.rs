@@ -35,7 +35,7 @@ pub struct Batch {
     /// Told `true` once the batch is written (and acked downstream).
     pub done: Option<oneshot::Sender<bool>>,
     /// Room taken in the buffer, given back when the batch is dropped.
-    _room: Option<OwnedSemaphorePermit>,
+    room: OwnedSemaphorePermit,
 }
 
 /// Scrubbed data.
@@ -57,7 +57,11 @@ impl Payload {
 
     fn records(&self) -> u64 {
         match self {
-            Payload::Lines { text, .. } => memchr::memchr_iter(b'\n', text).count() as u64,
+            // A window of a long line may end without its newline: it is a
+            // record of its own (as `each_record` in the output sees it).
+            Payload::Lines { text, .. } => {
+                memchr::memchr_iter(b'\n', text).count() as u64 + u64::from(!text.is_empty() && !text.ends_with(b"\n"))
+            }
             Payload::Records(r) => r.len() as u64,
         }
     }
@@ -156,7 +160,7 @@ impl Ctx {
         };
         Metrics::add(&self.metrics.buffered_bytes, u64::from(size));
         let (done, rx) = if ack { Some(oneshot::channel()).unzip() } else { (None, None) };
-        let batch = Batch { tag, payload, done, _room: Some(room) };
+        let batch = Batch { tag, payload, done, room };
         if self.tx.send(batch).await.is_err() {
             Metrics::add(&self.metrics.dropped, records);
             return None;

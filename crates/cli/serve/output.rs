@@ -102,6 +102,20 @@ impl Sink {
             Sink::Forward(d) => d.send(batches),
         }
     }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Sink::Writer { .. } => "writer",
+            Sink::Forward(_) => "forward",
+        }
+    }
+
+    fn discard(&mut self) {
+        if let Sink::Writer { pending, written, .. } = self {
+            pending.clear();
+            *written = 0;
+        }
+    }
 }
 
 /// Runs the output until every input is done. Returns how many records
@@ -160,31 +174,13 @@ pub fn run(
             sink.discard();
         }
         for b in batches {
-            if let Some(room) = &b._room {
-                metrics.buffered_bytes.fetch_sub(room.num_permits() as u64, Ordering::Relaxed);
-            }
+            metrics.buffered_bytes.fetch_sub(b.room.num_permits() as u64, Ordering::Relaxed);
             if let Some(done) = b.done {
                 let _ = done.send(delivered);
             }
         }
     }
     undelivered
-}
-
-impl Sink {
-    fn name(&self) -> &'static str {
-        match self {
-            Sink::Writer { .. } => "writer",
-            Sink::Forward(_) => "forward",
-        }
-    }
-
-    fn discard(&mut self) {
-        if let Sink::Writer { pending, written, .. } = self {
-            pending.clear();
-            *written = 0;
-        }
-    }
 }
 
 impl Encoder {
@@ -316,14 +312,15 @@ impl Downstream {
         while start < batches.len() {
             let tag = &batches[start].tag;
             let end = start + batches[start..].iter().take_while(|b| &b.tag == tag).count();
-            let mut entries = Vec::new();
-            for b in &batches[start..end] {
-                each_record(&b.payload, |t, r| entries.push((t, r.into_owned())));
-            }
+            let count = batches[start..end].iter().map(|b| b.payload.records()).sum::<u64>();
             self.next_chunk += 1;
             let chunk = format!("{:x}-{:x}", std::process::id(), self.next_chunk);
             self.scratch.clear();
-            forward::encode(tag, &entries, &chunk, &mut self.scratch);
+            forward::begin(tag, count as u32, &mut self.scratch);
+            for b in &batches[start..end] {
+                each_record(&b.payload, |t, r| forward::entry(t, &r, &mut self.scratch));
+            }
+            forward::end(&chunk, count, &mut self.scratch);
             if let Err(e) = self.exchange(&chunk) {
                 self.conn = None;
                 return Err(Failure::Retry(format!("downstream {}: {e}", self.addr)));
