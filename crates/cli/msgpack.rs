@@ -205,7 +205,8 @@ fn scrub_at(redactor: &Redactor, value: &mut Value, secret: bool, stats: &mut St
                 *value = Value::String(String::from_utf8_lossy(&m).into_owned().into());
             }
         }
-        Value::Binary(b) => {
+        // Extensions are opaque, but their bytes may still be text.
+        Value::Binary(b) | Value::Ext(_, b) => {
             if let Cow::Owned(m) = redactor.redact_counted(b, stats) {
                 *b = m;
             }
@@ -216,9 +217,8 @@ fn scrub_at(redactor: &Redactor, value: &mut Value, secret: bool, stats: &mut St
                 *value = Value::String(String::from_utf8_lossy(&m).into_owned().into());
             }
         }
-        // Floats cannot carry the digit runs rules look for; extensions are
-        // opaque (EventTime and friends).
-        Value::F32(_) | Value::F64(_) | Value::Ext(..) => {}
+        // Floats cannot carry the digit runs rules look for.
+        Value::F32(_) | Value::F64(_) => {}
     }
 }
 

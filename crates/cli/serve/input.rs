@@ -223,15 +223,24 @@ async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut tokio::net::tcp::Owne
     for (_, record) in &mut entries {
         whole += msgpack::scrub(&ctx.redactor, record, &mut stats);
     }
+    // Tags are routing keys, but a client can put anything in them.
+    let tag = String::from_utf8_lossy(&ctx.redactor.redact_counted(message.tag.as_bytes(), &mut stats)).into_owned();
     ctx.metrics.scrubbed(&stats, FormatCounts { fields_masked: whole, ..FormatCounts::default() });
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let done = ctx.submit(message.tag.into(), Payload::Records(entries), message.chunk.is_some()).await;
-    if let (Some(chunk), Some(done)) = (message.chunk, done) {
-        if done.await == Ok(true) {
-            wr.write_all(&forward::ack(&chunk)).await.map_err(|e| format!("cannot send ack: {e}"))?;
+    let Some(chunk) = message.chunk else {
+        if !entries.is_empty() {
+            ctx.submit(tag.into(), Payload::Records(entries), false).await;
         }
+        return Ok(());
+    };
+    // An empty chunk is acked at once: there is nothing to lose, and an
+    // unacked chunk is sent again forever.
+    let written = entries.is_empty()
+        || match ctx.submit(tag.into(), Payload::Records(entries), true).await {
+            Some(done) => done.await == Ok(true),
+            None => false,
+        };
+    if written {
+        wr.write_all(&forward::ack(&chunk)).await.map_err(|e| format!("cannot send ack: {e}"))?;
     }
     Ok(())
 }
