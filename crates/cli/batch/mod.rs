@@ -189,13 +189,13 @@ pub fn scrub(engine: &EngineArgs, args: &ScrubArgs) -> anyhow::Result<ExitCode> 
                     FileReport { path: item.path.clone(), status: "done-before", ..FileReport::default() }
                 } else {
                     let job = Job { redactor: &redactor, args, with_ranges: args.report.is_some() };
-                    match job.run(&item.path, &dest) {
+                    match job.run(item, &dest) {
                         Ok((report, entry)) => {
-                            let entry = Done { rel: item.rel.clone(), ..entry };
                             let mut m = manifest.lock().unwrap_or_else(|p| p.into_inner());
                             let line = serde_json::to_string(&entry).expect("a manifest entry serializes");
                             if let Err(e) = writeln!(m, "{line}").and_then(|()| m.sync_data()) {
-                                tracing_free_warn(&format!("cannot write manifest: {e}"));
+                                // The file is done; a rerun does it again.
+                                progress.println(&format!("logscrub: warning: cannot write manifest: {e}"));
                             }
                             report
                         }
@@ -242,11 +242,6 @@ pub fn scrub(engine: &EngineArgs, args: &ScrubArgs) -> anyhow::Result<ExitCode> 
     Ok(if failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
-/// Warnings outside the sidecar: plain stderr lines.
-fn tracing_free_warn(msg: &str) {
-    eprintln!("logscrub: warning: {msg}");
-}
-
 fn read_manifest(path: &Path) -> anyhow::Result<HashMap<PathBuf, Done>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -273,7 +268,7 @@ fn is_done(entry: Option<&Done>, item: &walk::Item, dest: &Path, in_place: bool)
 fn sha256_file(path: &Path) -> io::Result<String> {
     let mut h = Hashing::new(File::open(path)?);
     io::copy(&mut h, &mut io::sink())?;
-    Ok(h.hex())
+    Ok(hex(&h.hash))
 }
 
 struct Job<'a> {
@@ -284,8 +279,8 @@ struct Job<'a> {
 
 impl Job<'_> {
     /// Scrubs one file to `dest` through a temporary file beside it.
-    fn run(&self, path: &Path, dest: &Path) -> anyhow::Result<(FileReport, Done)> {
-        let mut file = File::open(path).context("cannot open")?;
+    fn run(&self, item: &walk::Item, dest: &Path) -> anyhow::Result<(FileReport, Done)> {
+        let mut file = File::open(&item.path).context("cannot open")?;
         let meta = file.metadata()?;
         let codec = Codec::sniff(&mut file).context("cannot read")?;
         if let Some(parent) = dest.parent() {
@@ -293,9 +288,8 @@ impl Job<'_> {
         }
         let name = dest.file_name().context("destination has no file name")?.to_string_lossy();
         let tmp = dest.with_file_name(format!(".{name}.logscrub-tmp"));
-        let result = self.write(file, &meta, codec, &tmp);
-        let (report, done) = match result {
-            Ok(r) => r,
+        let w = match self.write(file, &meta, codec, &tmp) {
+            Ok(w) => w,
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e);
@@ -306,79 +300,92 @@ impl Job<'_> {
             // The rename itself is durable once the directory is synced.
             File::open(parent).and_then(|d| d.sync_all()).ok();
         }
-        let done = Done { input: path.to_path_buf(), output: dest.to_path_buf(), ..done };
-        Ok((FileReport { path: path.to_path_buf(), ..report }, done))
+        let report = FileReport {
+            path: item.path.clone(),
+            status: "scrubbed",
+            codec: Some(codec.name()),
+            lines: w.stats.lines(),
+            masked_lines: w.stats.masked_lines(),
+            findings: w.stats.by_rule().map(|(r, n)| (r.to_string(), n)).collect(),
+            ranges: w.ranges,
+            input_sha256: Some(w.input_sha256.clone()),
+            output_sha256: Some(w.output_sha256.clone()),
+            error: None,
+        };
+        let done = Done {
+            rel: item.rel.clone(),
+            input: item.path.clone(),
+            output: dest.to_path_buf(),
+            codec: codec.name().into(),
+            input_size: meta.len(),
+            input_mtime_ns: mtime_ns(&meta),
+            input_sha256: w.input_sha256,
+            output_size: w.output_size,
+            output_sha256: w.output_sha256,
+        };
+        Ok((report, done))
     }
 
-    fn write(
-        &self,
-        file: File,
-        meta: &std::fs::Metadata,
-        codec: Codec,
-        tmp: &Path,
-    ) -> anyhow::Result<(FileReport, Done)> {
+    /// Writes the scrubbed file to `tmp`, synced, with the original's
+    /// permissions and modification time.
+    fn write(&self, file: File, meta: &std::fs::Metadata, codec: Codec, tmp: &Path) -> anyhow::Result<Written> {
         let out = Hashing::new(BufWriter::with_capacity(
             256 * 1024,
             File::create(tmp).context("cannot create the temporary file")?,
         ));
         let mut enc = codec.writer(out, self.args.level)?;
         let mut ranges = Ranges::new(self.redactor, self.with_ranges);
-        let mut input = Hashing::new(file);
         let split = codec == Codec::Plain
             && self.args.format == Format::Raw
             && !self.with_ranges
             && meta.len() > SPLIT_ABOVE
             && rayon::current_num_threads() > 1;
-        let stats = if split {
-            let stats = scrub_chunks(self.redactor, input.inner(), meta.len(), &mut enc)?;
-            input.skip_hash_of_file()?;
-            stats
+        let (stats, input_sha256) = if split {
+            let mut head = vec![0; 64 * 1024];
+            file.read_exact_at(&mut head, 0).context("read failed")?;
+            refuse_binary(&head, self.args.text)?;
+            let mut hash = Sha256::new();
+            let stats = scrub_chunks(self.redactor, &file, meta.len(), &mut enc, &mut hash)?;
+            (stats, hex(&hash))
         } else {
-            let decoded = codec.reader(&mut input)?;
-            let mut decoded = BufReader::with_capacity(256 * 1024, decoded);
-            let head = decoded.fill_buf().map_err(|e| decode_error(codec, e))?;
-            if !self.args.text && memchr::memchr(0, head).is_some() {
-                anyhow::bail!(
-                    "looks binary (a NUL byte near the start); not scrubbed (use --text to scrub it as text)"
-                );
-            }
+            let mut input = Hashing::new(file);
+            let mut decoded = BufReader::with_capacity(256 * 1024, codec.reader(&mut input)?);
+            refuse_binary(decoded.fill_buf().map_err(|e| decode_error(codec, e))?, self.args.text)?;
             let mut tee = Tee { inner: decoded, ranges: &mut ranges };
-            scrub_reader(self.redactor, self.args.format, &mut tee, &mut enc).map_err(|e| decode_error(codec, e))?
+            let stats = scrub_reader(self.redactor, self.args.format, &mut tee, &mut enc)
+                .map_err(|e| decode_error(codec, e))?;
+            drop(tee);
+            (stats, hex(&input.hash))
         };
         let out = enc.finish()?;
-        let output_sha256 = out.hex();
-        let writer = out.into_inner().into_inner().map_err(|e| e.into_error())?;
+        let output_sha256 = hex(&out.hash);
+        let writer = out.inner.into_inner().map_err(|e| e.into_error())?;
         writer.set_permissions(meta.permissions())?;
         if let Ok(m) = meta.modified() {
             writer.set_modified(m)?;
         }
         writer.sync_all().context("cannot sync the temporary file")?;
         let output_size = writer.metadata()?.len();
-        let input_sha256 = input.hex();
-        let report = FileReport {
-            status: "scrubbed",
-            codec: Some(codec.name()),
-            lines: stats.lines(),
-            masked_lines: stats.masked_lines(),
-            findings: stats.by_rule().map(|(r, n)| (r.to_string(), n)).collect(),
-            ranges: ranges.by_rule,
-            input_sha256: Some(input_sha256.clone()),
-            output_sha256: Some(output_sha256.clone()),
-            ..FileReport::default()
-        };
-        let done = Done {
-            rel: PathBuf::new(),
-            input: PathBuf::new(),
-            output: PathBuf::new(),
-            codec: codec.name().into(),
-            input_size: meta.len(),
-            input_mtime_ns: mtime_ns(meta),
-            input_sha256,
-            output_size,
-            output_sha256,
-        };
-        Ok((report, done))
+        Ok(Written { stats, ranges: ranges.by_rule, input_sha256, output_sha256, output_size })
     }
+}
+
+/// What [`Job::write`] made.
+struct Written {
+    stats: Stats,
+    ranges: BTreeMap<String, Vec<[u64; 2]>>,
+    input_sha256: String,
+    output_sha256: String,
+    output_size: u64,
+}
+
+/// Refuses content that looks binary (a NUL byte near the start), unless
+/// asked to take it as text.
+fn refuse_binary(head: &[u8], text: bool) -> anyhow::Result<()> {
+    if !text && memchr::memchr(0, head).is_some() {
+        anyhow::bail!("looks binary (a NUL byte near the start); skipped (use --text to take it as text)");
+    }
+    Ok(())
 }
 
 fn decode_error(codec: Codec, e: io::Error) -> anyhow::Error {
@@ -390,23 +397,32 @@ fn decode_error(codec: Codec, e: io::Error) -> anyhow::Error {
 
 /// Splits a large plain file into chunks at line starts (never inside a
 /// private-key block) and scrubs them in parallel, writing in order.
-fn scrub_chunks(redactor: &Redactor, file: &File, size: u64, out: &mut dyn Write) -> anyhow::Result<Stats> {
+fn scrub_chunks(
+    redactor: &Redactor,
+    file: &File,
+    size: u64,
+    out: &mut dyn Write,
+    input_hash: &mut Sha256,
+) -> anyhow::Result<Stats> {
     let bounds = chunk_bounds(file, size)?;
     let mut total = redactor.empty_stats();
     let wave = rayon::current_num_threads() * 2;
     for group in bounds.chunks(wave) {
-        let done: Vec<io::Result<(Vec<u8>, Stats)>> = group
+        let done: Vec<_> = group
             .par_iter()
-            .map(|&(start, end)| {
+            .map(|&(start, end)| -> io::Result<_> {
                 let mut buf = vec![0; (end - start) as usize];
                 file.read_exact_at(&mut buf, start)?;
                 let mut stream = redactor.stream(Vec::with_capacity(buf.len() + buf.len() / 16));
                 stream.write_all(&buf)?;
-                stream.finish()
+                let (text, stats) = stream.finish()?;
+                Ok((buf, text, stats))
             })
             .collect();
+        // In order: the input is hashed as it was read, once.
         for r in done {
-            let (text, stats) = r?;
+            let (input, text, stats) = r?;
+            input_hash.update(&input);
             out.write_all(&text)?;
             total.merge(&stats);
         }
@@ -532,38 +548,10 @@ impl<T> Hashing<T> {
     fn new(inner: T) -> Hashing<T> {
         Hashing { inner, hash: Sha256::new() }
     }
-
-    fn hex(&self) -> String {
-        self.hash.clone().finalize().iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    fn inner(&self) -> &T {
-        &self.inner
-    }
-
-    fn into_inner(self) -> T {
-        self.inner
-    }
 }
 
-impl Hashing<File> {
-    /// Hashes the whole file when it was read around this wrapper.
-    fn skip_hash_of_file(&mut self) -> io::Result<()> {
-        let f = &self.inner;
-        let mut h = Sha256::new();
-        let mut buf = vec![0; 1 << 20];
-        let mut at = 0;
-        loop {
-            let n = f.read_at(&mut buf, at)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            at += n as u64;
-        }
-        self.hash = h;
-        Ok(())
-    }
+fn hex(hash: &Sha256) -> String {
+    hash.clone().finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl<T: Read> Read for Hashing<T> {
@@ -667,10 +655,7 @@ fn check_file(redactor: &Redactor, path: &Path, text: bool) -> anyhow::Result<Ve
     let mut file = File::open(path).context("cannot open")?;
     let codec = Codec::sniff(&mut file).context("cannot read")?;
     let mut reader = BufReader::with_capacity(256 * 1024, codec.reader(file)?);
-    let head = reader.fill_buf().map_err(|e| decode_error(codec, e))?;
-    if !text && memchr::memchr(0, head).is_some() {
-        anyhow::bail!("looks binary (a NUL byte near the start); not checked (use --text)");
-    }
+    refuse_binary(reader.fill_buf().map_err(|e| decode_error(codec, e))?, text)?;
     let mut findings = Vec::new();
     let mut line = Vec::new();
     let mut number = 1u64;
