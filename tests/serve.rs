@@ -104,7 +104,9 @@ fn assert_exactly_once(got: &[String], expected: impl IntoIterator<Item = String
         match counts.get(e.as_str()) {
             Some(1) => {}
             Some(k) => panic!("{e:?} appears {k} times"),
-            None => panic!("{e:?} is missing ({} lines out)", got.len()),
+            None => {
+                panic!("{e:?} is missing ({} lines out, last {:?})", got.len(), &got[got.len().saturating_sub(3)..])
+            }
         }
     }
     assert_eq!(got.len(), n, "unexpected extra lines");
@@ -172,7 +174,22 @@ fn sigterm_mid_stream_drains_what_clients_sent_and_exits_0() {
     let port = free_port();
     let out = dir.join("out.log");
     let addr = format!("127.0.0.1:{port}");
-    let d = Daemon::start(&["serve", "--tcp", &addr, "--output", "file", "--output-path", out.to_str().unwrap()], &dir);
+    // A drain time long enough for a debug build on a busy machine to work
+    // through what the client sent; the drain is bounded by it.
+    let d = Daemon::start(
+        &[
+            "serve",
+            "--tcp",
+            &addr,
+            "--output",
+            "file",
+            "--output-path",
+            out.to_str().unwrap(),
+            "--drain-timeout",
+            "120s",
+        ],
+        &dir,
+    );
     let client = std::thread::spawn(move || {
         let mut s = TcpStream::connect(&addr).unwrap();
         let start = Instant::now();

@@ -90,8 +90,9 @@ where
     Ok(())
 }
 
-/// Reads with the idle timeout; after shutdown, keeps reading what the
-/// client already sent until it pauses, closes, or the drain time is up.
+/// Reads with the idle timeout; after shutdown, keeps reading until the
+/// client closes, goes idle, or the drain time is up. (Stopping at a short
+/// pause instead lost lines a slow client had already sent.)
 struct Reader {
     idle: Duration,
     drain: Duration,
@@ -124,14 +125,14 @@ impl Reader {
             let wait = match self.deadline {
                 None => self.idle,
                 Some(d) if d <= Instant::now() => return Ok(Read::End("drain time is up")),
-                Some(d) => (d - Instant::now()).min(Duration::from_millis(250)),
+                Some(d) => (d - Instant::now()).min(self.idle),
             };
             tokio::select! {
                 got = tokio::time::timeout(wait, r.read_buf(buf)) => return match got {
                     Ok(Ok(0)) => Ok(Read::End("closed by peer")),
                     Ok(Ok(n)) => Ok(Read::Data(n)),
                     Ok(Err(e)) => Err(e),
-                    Err(_) if self.deadline.is_some() => Ok(Read::End("drained")),
+                    Err(_) if self.deadline.is_some_and(|d| d <= Instant::now()) => Ok(Read::End("drain time is up")),
                     Err(_) => Ok(Read::End("idle timeout")),
                 },
                 _ = self.stop.changed(), if self.deadline.is_none() => {}

@@ -179,8 +179,8 @@ pub struct ServeOptions {
     #[arg(long, value_name = "DURATION")]
     pub idle_timeout: Option<Dur>,
 
-    /// After SIGTERM, how long to keep reading what clients already sent
-    /// and to deliver what is buffered.
+    /// After SIGTERM, how long to keep reading from clients that have not
+    /// closed (default 10s), and to deliver what is buffered.
     #[arg(long, value_name = "DURATION")]
     pub drain_timeout: Option<Dur>,
 
