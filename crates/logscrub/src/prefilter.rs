@@ -161,6 +161,10 @@ pub(crate) struct Prefilter {
     /// Rules gated by digit runs, with the digits each needs and the
     /// separators it allows.
     digit_rules: Vec<(u32, usize, u8)>,
+    /// The digit rules' patterns in one set, in `digit_rules` order: one
+    /// search says which of them can match near a run, so that the many
+    /// runs in dates, addresses and ids cost one search, not one a rule.
+    digit_set: Option<regex::bytes::RegexSet>,
     min_digits: usize,
 }
 
@@ -195,7 +199,14 @@ impl Prefilter {
         }
         let ac = (!patterns.is_empty()).then(|| keyword_automaton(&patterns, MatchKind::Standard));
         let min_digits = digit_rules.iter().map(|&(_, d, _)| d).min().unwrap_or(usize::MAX);
-        Prefilter { ac, by_pattern, bytes, digit_rules, min_digits }
+        // Only a speed-up: without it (a set over the size limit) every
+        // rule is searched on its own.
+        let digit_set = (digit_rules.len() > 1)
+            .then(|| {
+                crate::rules::compile_set(digit_rules.iter().map(|&(r, _, _)| rules[r as usize].regex.as_str())).ok()
+            })
+            .flatten();
+        Prefilter { ac, by_pattern, bytes, digit_rules, digit_set, min_digits }
     }
 
     /// Marks the rules whose keyword or byte triggers occur in `hay`.
@@ -229,6 +240,12 @@ impl Prefilter {
     pub(crate) fn digit_rules(&self) -> &[(u32, usize, u8)] {
         &self.digit_rules
     }
+
+    /// Which digit rules (by position in [`Prefilter::digit_rules`]) have a
+    /// match in `hay` starting at or after `at`; `None` means all may.
+    pub(crate) fn digit_matches(&self, hay: &[u8], at: usize) -> Option<regex::bytes::SetMatches> {
+        self.digit_set.as_ref().map(|s| s.matches_at(hay, at))
+    }
 }
 
 /// The chunk gate: which lines of a whole buffer could hold a keyword or
@@ -249,7 +266,9 @@ pub(crate) struct Gate {
     /// can overlap it, so that a non-overlapping search is enough.
     rules_of: Vec<Vec<u32>>,
     bytes: Vec<u8>,
-    pairs: Vec<[u8; 2]>,
+    /// Two-byte keywords by first byte: one memchr pass per first byte,
+    /// then the second byte and the trigger id of each pair.
+    pairs: Vec<(u8, Vec<(u8, u32)>)>,
 }
 
 /// A trigger the gate found: where, and which entry of its rule table.
@@ -277,7 +296,7 @@ impl Gate {
         let mut long: Vec<(Vec<u8>, Vec<u32>)> = Vec::new();
         let mut bytes: Vec<(u8, Vec<u32>)> = Vec::new();
         let mut pairs: Vec<([u8; 2], Vec<u32>)> = Vec::new();
-        fn add<K: PartialEq>(table: &mut Vec<(K, Vec<u32>)>, key: K, rule: u32) {
+        fn add<K: PartialEq, V>(table: &mut Vec<(K, Vec<V>)>, key: K, rule: V) {
             match table.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, rs)) => rs.push(rule),
                 None => table.push((key, vec![rule])),
@@ -303,7 +322,12 @@ impl Gate {
             })
             .collect();
         rules_of.extend(bytes.iter().map(|(_, r)| r.clone()));
+        let pair_base = rules_of.len() as u32;
         rules_of.extend(pairs.iter().map(|(_, r)| r.clone()));
+        let mut by_first: Vec<(u8, Vec<(u8, u32)>)> = Vec::new();
+        for (i, ([a, b], _)) in pairs.iter().enumerate() {
+            add(&mut by_first, *a, (*b, pair_base + i as u32));
+        }
         // Teddy (SIMD) when the keywords fit it, over a lowercased copy of
         // the buffer; otherwise one case-insensitive automaton over the
         // buffer itself. Merging keywords into fewer, shorter literals to
@@ -316,13 +340,13 @@ impl Gate {
         };
         let fallback =
             (teddy.is_none() && !lits.is_empty()).then(|| keyword_automaton(&lits, MatchKind::LeftmostFirst));
-        Gate {
-            teddy,
-            fallback,
-            rules_of,
-            bytes: bytes.into_iter().map(|(b, _)| b).collect(),
-            pairs: pairs.into_iter().map(|(p, _)| p).collect(),
-        }
+        Gate { teddy, fallback, rules_of, bytes: bytes.into_iter().map(|(b, _)| b).collect(), pairs: by_first }
+    }
+
+    /// The trigger id of the first single-byte trigger.
+    fn bytes_base(&self) -> u32 {
+        let pairs: usize = self.pairs.iter().map(|(_, s)| s.len()).sum();
+        (self.rules_of.len() - self.bytes.len() - pairs) as u32
     }
 
     /// The rules a trigger selects.
@@ -334,7 +358,7 @@ impl Gate {
     /// is scratch space for the lowercased copy Teddy needs.
     pub(crate) fn candidates(&self, hay: &[u8], folded: &mut Vec<u8>, out: &mut Vec<Trigger>) {
         out.clear();
-        if self.teddy.is_some() || !self.pairs.is_empty() {
+        if self.teddy.is_some() {
             folded.clear();
             folded.extend_from_slice(hay);
             folded.make_ascii_lowercase();
@@ -344,17 +368,18 @@ impl Gate {
         } else if let Some(ac) = &self.fallback {
             out.extend(ac.find_iter(hay).map(|m| (m.start(), m.pattern().as_u32())));
         }
-        let base = (self.rules_of.len() - self.bytes.len() - self.pairs.len()) as u32;
+        let base = self.bytes_base();
         for (i, &b) in self.bytes.iter().enumerate() {
             out.extend(memchr::memchr_iter(b, hay).map(|at| (at, base + i as u32)));
         }
-        let base = base + self.bytes.len() as u32;
-        for (i, &[a, b]) in self.pairs.iter().enumerate() {
-            out.extend(
-                memchr::memchr_iter(a, folded)
-                    .filter(|&at| folded.get(at + 1) == Some(&b))
-                    .map(|at| (at, base + i as u32)),
-            );
+        // Pairs are matched on the buffer itself, case-insensitively: a
+        // lowercased copy of the whole buffer for them alone costs more
+        // than the search.
+        for (a, seconds) in &self.pairs {
+            for at in memchr::memchr2_iter(*a, a.to_ascii_uppercase(), hay) {
+                let Some(next) = hay.get(at + 1).map(u8::to_ascii_lowercase) else { continue };
+                out.extend(seconds.iter().filter(|&&(b, _)| b == next).map(|&(_, t)| (at, t)));
+            }
         }
         out.sort_unstable();
     }
@@ -388,6 +413,40 @@ mod tests {
         assert_eq!(runs("a 1 2 3 b", 3), ["1 2 3"]);
         assert_eq!(runs("12 - - 34", 3), Vec::<&str>::new());
         assert!(runs("", 1).is_empty());
+    }
+
+    #[test]
+    fn gate_pairs_ignore_case_and_share_a_first_byte() {
+        let text = r#"
+[pack]
+name = "t"
+description = "t"
+[[rule]]
+id = "plus-one"
+description = "d"
+category = "pii"
+keywords = ["+1", "+2"]
+regex = '\+[12](?P<secret>[0-9]{5})'
+positive = [{ input = "a +123456 b", output = "a +1[REDACTED:plus-one] b" }]
+negative = ["a +3"]
+[[rule]]
+id = "q-tilde"
+description = "d"
+category = "token"
+keywords = ["q~"]
+regex = 'q~(?P<secret>[a-z]{5})'
+positive = [{ input = "x q~abcde", output = "x q~[REDACTED:q-tilde]" }]
+negative = ["x q"]
+"#;
+        let (_, rules) = crate::rules::parse("t.toml", text, &[]).unwrap();
+        let gate = Gate::new(&rules, |_| true);
+        let found = |hay: &str| {
+            let mut out = Vec::new();
+            gate.candidates(hay.as_bytes(), &mut Vec::new(), &mut out);
+            out.iter().flat_map(|&(at, t)| gate.rules_of(t).iter().map(move |&r| (at, r))).collect::<Vec<_>>()
+        };
+        assert_eq!(found("+1 +2 +3 Q~ q"), [(0, 0), (3, 0), (9, 1)]);
+        assert!(found("+ q Q").is_empty());
     }
 
     #[test]

@@ -532,14 +532,23 @@ impl Inner {
         open: &mut Option<Open>,
         hits: &mut Vec<Hit>,
     ) {
-        for &(r, need, seps) in pf.digit_rules() {
-            if only.is_none_or(|o| o == r) && run.digits >= need && run.digits_with(seg, seps) >= need {
-                // A digit rule's match holds the run, so it lies within
-                // the rule's longest match of it.
-                let reach = self.rules[r as usize].max_len;
-                let lo = run.start.saturating_sub(reach);
-                let hi = (run.end + reach).min(seg.len());
-                self.confirm_run(r, seg, lo, hi, (run.start, run.end), open, hits);
+        let wanted = |&(r, need, seps): &(u32, usize, u8)| {
+            only.is_none_or(|o| o == r) && run.digits >= need && run.digits_with(seg, seps) >= need
+        };
+        // A digit rule's match holds the run, so it lies within the rule's
+        // longest match of it. One region serves every rule, so that one set
+        // search over it tells exactly which rules' own search can succeed.
+        let Some(reach) =
+            pf.digit_rules().iter().filter(|d| wanted(d)).map(|&(r, ..)| self.rules[r as usize].max_len).max()
+        else {
+            return;
+        };
+        let lo = run.start.saturating_sub(reach);
+        let hi = (run.end + reach).min(seg.len());
+        let matched = pf.digit_matches(&seg[..hi], lo);
+        for (k, d) in pf.digit_rules().iter().enumerate() {
+            if wanted(d) && matched.as_ref().is_none_or(|m| m.matched(k)) {
+                self.confirm_run(d.0, seg, lo, hi, (run.start, run.end), open, hits);
             }
         }
     }

@@ -243,6 +243,15 @@ fn max_len(pattern: &str) -> Result<Option<usize>, String> {
     Ok(hir.properties().maximum_len())
 }
 
+/// One set of several rules' patterns, under the same limits as a rule's.
+pub(crate) fn compile_set<'p>(patterns: impl IntoIterator<Item = &'p str>) -> Result<RegexSet, String> {
+    RegexSetBuilder::new(patterns)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(DFA_CACHE)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 fn compile(pattern: &str) -> Result<Regex, String> {
     RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(DFA_CACHE).build().map_err(|e| e.to_string())
 }
