@@ -282,8 +282,11 @@ pub(crate) const DIGITS: u32 = u32::MAX;
 /// a non-overlapping search's report of the other being noticed: one
 /// contains the other, or a suffix of one is a prefix of the other.
 fn can_overlap(a: &[u8], b: &[u8]) -> bool {
-    let contains = |x: &[u8], y: &[u8]| memchr::memmem::find(x, y).is_some();
-    let joins = |x: &[u8], y: &[u8]| (1..=x.len().min(y.len())).any(|n| x[x.len() - n..] == y[..n]);
+    // Called for every pair of keywords at start-up: plain loops over short
+    // strings, no searcher to build.
+    let contains = |x: &[u8], y: &[u8]| y.len() <= x.len() && x.windows(y.len()).any(|w| w == y);
+    let joins =
+        |x: &[u8], y: &[u8]| (1..=x.len().min(y.len())).any(|n| x[x.len() - n] == y[0] && x[x.len() - n..] == y[..n]);
     contains(a, b) || contains(b, a) || joins(a, b) || joins(b, a)
 }
 
