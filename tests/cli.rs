@@ -179,3 +179,71 @@ fn patterns_readme_is_up_to_date() {
         "patterns/README.md is stale: regenerate it with `logscrub rules list --markdown --packs all`"
     );
 }
+
+/// logscrub never prints a secret itself: every message the binary writes
+/// on the error and diagnostic paths below is checked, at the most verbose
+/// log level, for the secrets in its input.
+#[test]
+fn own_output_never_holds_a_secret_on_any_path() {
+    const SECRETS: [&str; 4] =
+        ["hunter2-xyzzy", "ghp_0123456789abcdefghijklmnopqrstuvwxyz", "4111111111111111", "AKIAQWERTYUIOPASDFGH"];
+    let body = format!("password={} token {} card {} key {}\n", SECRETS[0], SECRETS[1], SECRETS[2], SECRETS[3]);
+    let dir = std::env::temp_dir().join(format!("logscrub-hygiene-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plain = dir.join("app.log");
+    std::fs::write(&plain, &body).unwrap();
+    // Compressed bytes that are not gzip past the magic: a corrupt member.
+    let corrupt = dir.join("old.log.gz");
+    let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+    gz.extend_from_slice(body.as_bytes());
+    std::fs::write(&corrupt, gz).unwrap();
+    let binary = dir.join("dump.log");
+    std::fs::write(&binary, [body.as_bytes(), &[0u8; 64], body.as_bytes()].concat()).unwrap();
+    let long = format!("{}{}\n", "x".repeat(4000), body.trim_end());
+    let json_bad = format!("{{\"msg\": \"{}\", broken\n", body.trim_end());
+    let cri_bad = format!("not-a-time stdout X {}", body);
+
+    let runs: Vec<(Vec<String>, Vec<u8>)> = vec![
+        (vec!["--stats".into()], body.clone().into_bytes()),
+        (vec!["--stats".into(), "--max-line".into(), "1024".into()], long.into_bytes()),
+        (vec!["--stats".into(), "--format".into(), "json".into()], json_bad.into_bytes()),
+        (vec!["--stats".into(), "--format".into(), "cri".into()], cri_bad.into_bytes()),
+        (vec!["--stats".into(), "--format".into(), "docker".into()], body.clone().into_bytes()),
+        (vec!["--mask".into(), format!("credit-card={}", SECRETS[2])], body.clone().into_bytes()),
+        (vec!["check".into(), dir.to_str().unwrap().into()], Vec::new()),
+        (vec!["check".into(), "--text".into(), dir.to_str().unwrap().into()], Vec::new()),
+        (
+            vec![
+                "scrub".into(),
+                "--out".into(),
+                dir.join("out").to_str().unwrap().into(),
+                dir.to_str().unwrap().into(),
+            ],
+            Vec::new(),
+        ),
+    ];
+    for (args, stdin) in runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+            .args(&args)
+            .env("LOGSCRUB_LOG", "trace")
+            .env_remove("LOGSCRUB_HASH_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        for s in SECRETS {
+            assert!(!stderr.contains(s), "{args:?}: stderr holds a secret: {stderr}");
+            // The mask override error names the value it refused; the
+            // filter's output and check's report hold no secret either.
+            if args[0] != "--mask" {
+                assert!(!stdout.contains(s), "{args:?}: stdout holds a secret: {stdout}");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

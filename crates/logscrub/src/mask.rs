@@ -172,7 +172,13 @@ impl FromStr for Mask {
             Some((n, a)) => (n, Some(a)),
             None => (s, None),
         };
-        let bad = |why: &str| Error::new(ErrorKind::Mask, format!("invalid mask {s:?}: {why}"));
+        // The text given is not echoed: a secret pasted by mistake would
+        // end up in a terminal or a CI log. A known mask name is safe to say.
+        let known = ["label", "fixed", "hash", "drop", "keep", "keep-after"].contains(&name);
+        let bad = |why: &str| {
+            let kind = if known { format!("{name} ") } else { String::new() };
+            Error::new(ErrorKind::Mask, format!("invalid {kind}mask: {why}"))
+        };
         let mask = match (name, arg) {
             ("label", None) => Mask::Label(None),
             ("label", Some(t)) => Mask::Label(Some(t.to_string())),
