@@ -266,13 +266,17 @@ def timed(argv, src, dst, scratch):
     peak RSS in MiB, exit status). GNU time reports the peak: the rusage of
     a child of this (large) Python process would count its pre-exec copy."""
     rss = scratch / "rss"
+    gnu_time = os.path.exists("/usr/bin/time")
+    wrap = ["/usr/bin/time", "-f", "%M", "-o", str(rss)] if gnu_time else []
     with open(src, "rb") as i, open(dst, "wb") as o:
         t = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss), *argv], stdin=i, stdout=o, stderr=subprocess.PIPE)
+        p = subprocess.run([*wrap, *argv], stdin=i, stdout=o, stderr=subprocess.PIPE)
         took = time.perf_counter() - t
     if p.returncode != 0:
         sys.stderr.write(f"{argv[0]} exited {p.returncode}: {p.stderr.decode(errors='replace')[:300]}\n")
-    return took, int(rss.read_text().split()[-1]) / 1024, p.returncode
+    # Without GNU time (apt-get install time) the peak is not measured.
+    peak = int(rss.read_text().split()[-1]) / 1024 if gnu_time else float("nan")
+    return took, peak, p.returncode
 
 
 def best(argv, src, dst, runs, scratch):
