@@ -241,10 +241,10 @@ impl Prefilter {
         &self.digit_rules
     }
 
-    /// Which digit rules (by position in [`Prefilter::digit_rules`]) have a
-    /// match in `hay` starting at or after `at`; `None` means all may.
-    pub(crate) fn digit_matches(&self, hay: &[u8], at: usize) -> Option<regex::bytes::SetMatches> {
-        self.digit_set.as_ref().map(|s| s.matches_at(hay, at))
+    /// The digit rules' patterns as one set, in [`Prefilter::digit_rules`]
+    /// order, when it could be built.
+    pub(crate) fn digit_set(&self) -> Option<&regex::bytes::RegexSet> {
+        self.digit_set.as_ref()
     }
 }
 
@@ -265,7 +265,8 @@ pub(crate) struct Gate {
     /// it selects. A keyword also selects the rules of every keyword that
     /// can overlap it, so that a non-overlapping search is enough.
     rules_of: Vec<Vec<u32>>,
-    bytes: Vec<u8>,
+    /// Single-byte keywords and their trigger ids.
+    bytes: Vec<(u8, u32)>,
     /// Two-byte keywords by first byte: one memchr pass per first byte,
     /// then the second byte and the trigger id of each pair.
     pairs: Vec<(u8, Vec<(u8, u32)>)>,
@@ -324,12 +325,15 @@ impl Gate {
                 rs
             })
             .collect();
-        rules_of.extend(bytes.iter().map(|(_, r)| r.clone()));
-        let pair_base = rules_of.len() as u32;
-        rules_of.extend(pairs.iter().map(|(_, r)| r.clone()));
+        let mut byte_ids = Vec::new();
+        for (b, rs) in bytes {
+            byte_ids.push((b, rules_of.len() as u32));
+            rules_of.push(rs);
+        }
         let mut by_first: Vec<(u8, Vec<(u8, u32)>)> = Vec::new();
-        for (i, ([a, b], _)) in pairs.iter().enumerate() {
-            add(&mut by_first, *a, (*b, pair_base + i as u32));
+        for ([a, b], rs) in pairs {
+            add(&mut by_first, a, (b, rules_of.len() as u32));
+            rules_of.push(rs);
         }
         // Teddy (SIMD) when the keywords fit it, over a lowercased copy of
         // the buffer; otherwise one case-insensitive automaton over the
@@ -343,13 +347,7 @@ impl Gate {
         };
         let fallback =
             (teddy.is_none() && !lits.is_empty()).then(|| keyword_automaton(&lits, MatchKind::LeftmostFirst));
-        Gate { teddy, fallback, rules_of, bytes: bytes.into_iter().map(|(b, _)| b).collect(), pairs: by_first }
-    }
-
-    /// The trigger id of the first single-byte trigger.
-    fn bytes_base(&self) -> u32 {
-        let pairs: usize = self.pairs.iter().map(|(_, s)| s.len()).sum();
-        (self.rules_of.len() - self.bytes.len() - pairs) as u32
+        Gate { teddy, fallback, rules_of, bytes: byte_ids, pairs: by_first }
     }
 
     /// The rules a trigger selects.
@@ -371,9 +369,8 @@ impl Gate {
         } else if let Some(ac) = &self.fallback {
             out.extend(ac.find_iter(hay).map(|m| (m.start(), m.pattern().as_u32())));
         }
-        let base = self.bytes_base();
-        for (i, &b) in self.bytes.iter().enumerate() {
-            out.extend(memchr::memchr_iter(b, hay).map(|at| (at, base + i as u32)));
+        for &(b, t) in &self.bytes {
+            out.extend(memchr::memchr_iter(b, hay).map(|at| (at, t)));
         }
         // Pairs are matched on the buffer itself, case-insensitively: a
         // lowercased copy of the whole buffer for them alone costs more

@@ -398,9 +398,7 @@ fn compile_rule(
         None
     } else {
         Some(
-            RegexSetBuilder::new(allow_patterns)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
+            compile_set(allow_patterns.iter().map(|p| p.as_str()))
                 .map_err(|e| Error::new(ErrorKind::Regex, format!("allow: {e}")))?,
         )
     };
