@@ -210,6 +210,7 @@ fn own_output_never_holds_a_secret_on_any_path() {
         (vec!["--stats".into(), "--format".into(), "cri".into()], cri_bad.into_bytes()),
         (vec!["--stats".into(), "--format".into(), "docker".into()], body.clone().into_bytes()),
         (vec!["--mask".into(), format!("credit-card={}", SECRETS[2])], body.clone().into_bytes()),
+        (vec!["--mask".into(), SECRETS[2].into()], body.clone().into_bytes()),
         (vec!["check".into(), dir.to_str().unwrap().into()], Vec::new()),
         (vec!["check".into(), "--text".into(), dir.to_str().unwrap().into()], Vec::new()),
         (

@@ -172,7 +172,7 @@ impl EngineArgs {
             b.disable(id.trim());
         }
         for m in &self.masks {
-            let (id, mask) = m.split_once('=').with_context(|| format!("--mask {m:?}: expected ID=MASK"))?;
+            let (id, mask) = m.split_once('=').context("--mask: expected ID=MASK")?; // the value is not echoed: it may be a secret
             let mask: Mask = mask.parse()?;
             b.mask(id, mask);
         }
