@@ -192,6 +192,12 @@ impl Scrubber {
         out.append(self.raw.get_mut());
     }
 
+    /// A whole line scrubbed as plain text, its newline restored.
+    fn raw_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        self.raw_text(line, out);
+        self.raw_text(b"\n", out);
+    }
+
     /// One complete line (without its newline) of a structured format.
     fn structured(&mut self, line: &[u8], out: &mut Vec<u8>) {
         let format = match self.format {
@@ -203,8 +209,7 @@ impl Scrubber {
             Format::Docker => self.docker_line(line, out),
             Format::Cri => self.cri_line(line, out),
             Format::Raw | Format::Auto => {
-                self.raw_text(line, out);
-                self.raw_text(b"\n", out);
+                self.raw_line(line, out);
             }
         }
     }
@@ -222,8 +227,7 @@ impl Scrubber {
         }
         let Ok(mut value) = serde_json::from_slice::<Value>(line) else {
             self.counts.malformed += 1;
-            self.raw_text(line, out);
-            self.raw_text(b"\n", out);
+            self.raw_line(line, out);
             return;
         };
         self.scrub_value(&mut value, false);
@@ -310,8 +314,7 @@ impl Scrubber {
     fn cri_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
         let Some((time, stream, tag, message)) = split_cri(line) else {
             self.counts.malformed += 1;
-            self.raw_text(line, out);
-            self.raw_text(b"\n", out);
+            self.raw_line(line, out);
             return;
         };
         self.cri_piece(time, stream, tag, message, out);
