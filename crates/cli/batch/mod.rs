@@ -9,7 +9,7 @@
 //! per finished file, with SHA-256 of input and output) lets an auditor
 //! verify the run and lets a rerun skip what is done.
 
-mod codec;
+pub mod codec;
 mod walk;
 
 use std::collections::{BTreeMap, HashMap};
