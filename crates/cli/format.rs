@@ -67,6 +67,8 @@ pub struct Scrubber {
     overlong: bool,
     /// Partial CRI / Docker records, per format and stream name.
     partials: HashMap<(Joined, Vec<u8>), Partial>,
+    /// Pieces joined so far, to order the open lines.
+    lines: u64,
     names: &'static AhoCorasick,
     stats: Stats,
     counts: FormatCounts,
@@ -84,6 +86,9 @@ struct Partial {
     text: Stream<Vec<u8>>,
     /// The time of the first piece of the current line.
     time: Option<Vec<u8>>,
+    /// When the current line opened, in lines seen: open lines are ended
+    /// oldest first.
+    opened: u64,
 }
 
 impl Scrubber {
@@ -97,6 +102,7 @@ impl Scrubber {
             line: Vec::new(),
             overlong: false,
             partials: HashMap::new(),
+            lines: 0,
             names: secret_names(),
             counts: FormatCounts::default(),
         }
@@ -120,17 +126,18 @@ impl Scrubber {
                 continue;
             }
             let body = &piece[..piece.len() - usize::from(newline.is_some())];
+            if self.line.len() + body.len() > self.redactor.max_line() {
+                // Too long to parse, whether it came in one read or many:
+                // raw text from here, windows and all.
+                self.counts.long_records += 1;
+                let held = std::mem::take(&mut self.line);
+                self.raw_text(&held, out);
+                self.raw_text(piece, out);
+                self.overlong = newline.is_none();
+                continue;
+            }
             if newline.is_none() {
-                if self.line.len() + body.len() > self.redactor.max_line() {
-                    // Too long to parse: raw text from here, windows and all.
-                    self.counts.long_records += 1;
-                    let held = std::mem::take(&mut self.line);
-                    self.raw_text(&held, out);
-                    self.raw_text(body, out);
-                    self.overlong = true;
-                } else {
-                    self.line.extend_from_slice(body);
-                }
+                self.line.extend_from_slice(body);
                 continue;
             }
             if self.line.is_empty() {
@@ -156,9 +163,14 @@ impl Scrubber {
             self.structured(&held, out);
         }
         // Lines still open end here, in their own format.
-        let open: Vec<(Joined, Vec<u8>)> =
-            self.partials.iter().filter(|(_, p)| p.time.is_some()).map(|(k, _)| k.clone()).collect();
-        for (kind, stream) in open {
+        let mut open: Vec<(u64, Joined, Vec<u8>)> = self
+            .partials
+            .iter()
+            .filter(|(_, p)| p.time.is_some())
+            .map(|((k, s), p)| (p.opened, *k, s.clone()))
+            .collect();
+        open.sort_unstable_by_key(|(opened, ..)| *opened);
+        for (_, kind, stream) in open {
             let Some((text, first)) = self.join(kind, &stream, b"", b"", true) else { continue };
             match kind {
                 Joined::Cri => cri_record(&first, &stream, true, &text, out),
@@ -271,12 +283,20 @@ impl Scrubber {
             Value::Object(map) => {
                 let entries = std::mem::take(map);
                 for (key, mut v) in entries {
-                    let key_secret = secret || logscrub::is_secret_field(&key);
-                    self.scrub_value(&mut v, key_secret);
-                    let key = match self.redactor.redact_counted(key.as_bytes(), &mut self.stats) {
+                    let mut key_secret = secret || logscrub::is_secret_field(&key);
+                    let mut key = match self.redactor.redact_counted(key.as_bytes(), &mut self.stats) {
                         std::borrow::Cow::Borrowed(_) => key,
                         std::borrow::Cow::Owned(m) => String::from_utf8_lossy(&m).into_owned(),
                     };
+                    // The key as written counts too, so that scrubbing the
+                    // output again masks nothing more.
+                    key_secret |= logscrub::is_secret_field(&key);
+                    self.scrub_value(&mut v, key_secret);
+                    // Two keys masked alike must not overwrite each other.
+                    if map.contains_key(&key) {
+                        let n = (2..).find(|n| !map.contains_key(&format!("{key}#{n}"))).expect("unbounded");
+                        key = format!("{key}#{n}");
+                    }
                     map.insert(key, v);
                 }
             }
@@ -289,10 +309,13 @@ impl Scrubber {
         let Some(Value::Object(mut map)) = parsed else {
             return self.json_line(line, out);
         };
-        let (Some(Value::String(log)), Some(Value::String(stream))) = (map.remove("log"), map.get("stream").cloned())
-        else {
-            return self.json_line(line, out);
+        // Docker writes stdout and stderr only; other streams are plain
+        // JSON, so that a client cannot open unbounded partial lines.
+        let stream = match map.get("stream") {
+            Some(Value::String(s)) if s == "stdout" || s == "stderr" => s.clone(),
+            _ => return self.json_line(line, out),
         };
+        let Some(Value::String(log)) = map.remove("log") else { return self.json_line(line, out) };
         let time = match map.get("time") {
             Some(Value::String(t)) => t.clone().into_bytes(),
             _ => Vec::new(),
@@ -343,11 +366,17 @@ impl Scrubber {
         ends: bool,
     ) -> Option<(Vec<u8>, Vec<u8>)> {
         let redactor = &self.redactor;
-        let p = self
-            .partials
-            .entry((kind, stream.to_vec()))
-            .or_insert_with(|| Partial { text: redactor.stream(Vec::new()), time: None });
-        let first = p.time.get_or_insert_with(|| time.to_vec()).clone();
+        let p = self.partials.entry((kind, stream.to_vec())).or_insert_with(|| Partial {
+            text: redactor.stream(Vec::new()),
+            time: None,
+            opened: 0,
+        });
+        if p.time.is_none() {
+            p.time = Some(time.to_vec());
+            p.opened = self.lines;
+        }
+        self.lines += 1;
+        let first = p.time.clone().unwrap_or_default();
         let _ = p.text.write_all(piece);
         if ends {
             let _ = p.text.write_all(b"\n");
@@ -541,6 +570,34 @@ mod tests {
     }
 
     #[test]
+    fn keys_masked_alike_keep_both_values_and_a_masked_key_is_stable() {
+        let out = scrub(Format::Json, "{\"alice@example.com\":1,\"bob@example.org\":2,\"pass=hunter2hunter2\":3}\n");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let map = v.as_object().unwrap();
+        assert_eq!(map.len(), 3, "{out}");
+        assert!(!out.contains("alice") && !out.contains("hunter2hunter2"), "{out}");
+        assert_eq!(scrub(Format::Json, &out), out, "scrubbing the output again changed it");
+    }
+
+    #[test]
+    fn open_lines_end_oldest_first_and_other_docker_streams_are_plain_json() {
+        let input = concat!(
+            "{\"log\":\"first\",\"stream\":\"stderr\",\"time\":\"t1\"}\n",
+            "{\"log\":\"second\",\"stream\":\"stdout\",\"time\":\"t2\"}\n",
+            "{\"log\":\"own\",\"stream\":\"audit\"}\n",
+        );
+        let out = scrub(Format::Docker, input);
+        assert_eq!(
+            out,
+            concat!(
+                "{\"log\":\"own\",\"stream\":\"audit\"}\n",
+                "{\"log\":\"first\\n\",\"stream\":\"stderr\",\"time\":\"t1\"}\n",
+                "{\"log\":\"second\\n\",\"stream\":\"stdout\",\"time\":\"t2\"}\n",
+            )
+        );
+    }
+
+    #[test]
     fn auto_picks_per_line() {
         let t = "2024-01-01T00:00:00.000000001Z";
         let input =
@@ -552,19 +609,24 @@ mod tests {
     }
 
     #[test]
-    fn overlong_structured_line_is_scrubbed_as_text() {
+    fn overlong_structured_line_is_scrubbed_as_text_however_it_is_read() {
         let redactor = Redactor::builder().max_line(65536).build().unwrap();
-        let mut s = Scrubber::new(&redactor, Format::Json);
-        let mut out = Vec::new();
         let long = format!("{{\"a\":\"{} password=hunter2hunter2 {}\"}}\n", "x".repeat(50000), "y".repeat(50000));
-        for chunk in long.as_bytes().chunks(7000) {
-            s.feed(chunk, &mut out);
+        let mut outputs = Vec::new();
+        for read in [7000, long.len()] {
+            let mut s = Scrubber::new(&redactor, Format::Json);
+            let mut out = Vec::new();
+            for chunk in long.as_bytes().chunks(read) {
+                s.feed(chunk, &mut out);
+            }
+            s.feed(b"{\"b\":1}\n", &mut out);
+            s.finish(&mut out);
+            let text = String::from_utf8(out).unwrap();
+            assert!(!text.contains("hunter2hunter2"));
+            assert!(text.ends_with("\n{\"b\":1}\n"), "{}", &text[text.len() - 40..]);
+            assert_eq!(s.take_counts().1.long_records, 1);
+            outputs.push(text);
         }
-        s.feed(b"{\"b\":1}\n", &mut out);
-        s.finish(&mut out);
-        let text = String::from_utf8(out).unwrap();
-        assert!(!text.contains("hunter2hunter2"));
-        assert!(text.ends_with("\n{\"b\":1}\n"), "{}", &text[text.len() - 40..]);
-        assert_eq!(s.take_counts().1.long_records, 1);
+        assert_eq!(outputs[0], outputs[1], "the output depends on how the input was read");
     }
 }

@@ -190,9 +190,12 @@ fn scrub_at(redactor: &Redactor, value: &mut Value, secret: bool, stats: &mut St
         Value::Array(items) => items.iter_mut().for_each(|v| scrub_at(redactor, v, secret, stats, whole)),
         Value::Map(entries) => {
             for (k, v) in entries.iter_mut() {
-                let named = secret || k.as_str().is_some_and(logscrub::is_secret_field);
-                scrub_at(redactor, v, named, stats, whole);
+                let named = secret || key_names_a_secret(k);
                 scrub_at(redactor, k, false, stats, whole);
+                // The key as written counts too, so that scrubbing the
+                // output again masks nothing more.
+                let named = named || key_names_a_secret(k);
+                scrub_at(redactor, v, named, stats, whole);
             }
         }
         _ if secret => {
@@ -200,9 +203,12 @@ fn scrub_at(redactor: &Redactor, value: &mut Value, secret: bool, stats: &mut St
             *whole += 1;
         }
         Value::String(s) => {
-            let bytes = s.as_bytes();
-            if let Cow::Owned(m) = redactor.redact_counted(bytes, stats) {
-                *value = Value::String(String::from_utf8_lossy(&m).into_owned().into());
+            let masked = redactor.redact_counted(s.as_bytes(), stats);
+            // A str that is not UTF-8 would be sent on as bin (rmpv's
+            // choice); it stays a str, its bad bytes replaced by U+FFFD as
+            // in JSON records.
+            if matches!(masked, Cow::Owned(_)) || s.as_str().is_none() {
+                *value = Value::String(String::from_utf8_lossy(&masked).into_owned().into());
             }
         }
         // Extensions are opaque, but their bytes may still be text.
@@ -219,6 +225,16 @@ fn scrub_at(redactor: &Redactor, value: &mut Value, secret: bool, stats: &mut St
         }
         // Floats cannot carry the digit runs rules look for.
         Value::F32(_) | Value::F64(_) => {}
+    }
+}
+
+/// Whether a map key names a secret field. Keys that are not valid UTF-8
+/// (str or bin) are read lossily: `\xfftoken` still names a token.
+fn key_names_a_secret(key: &Value) -> bool {
+    match key {
+        Value::String(s) => logscrub::is_secret_field(&String::from_utf8_lossy(s.as_bytes())),
+        Value::Binary(b) => logscrub::is_secret_field(&String::from_utf8_lossy(b)),
+        _ => false,
     }
 }
 
@@ -279,6 +295,28 @@ mod tests {
         let text = format!("{v}");
         assert!(!text.contains("s3cr3t-pw") && !text.contains("4111111111111111"), "{text}");
         assert!(text.contains("42"));
+    }
+
+    #[test]
+    fn a_str_that_is_not_utf8_stays_a_str() {
+        let r = Redactor::new();
+        let mut bytes = packed(&Value::from("password=hunter2hunter2 \u{1}"));
+        *bytes.last_mut().unwrap() = 0xff;
+        let mut v = decode(&bytes).unwrap();
+        scrub(&r, &mut v, &mut r.empty_stats());
+        let back = decode(&packed(&v)).unwrap();
+        let text = back.as_str().expect("still a str");
+        assert!(text.starts_with("password=[REDACTED:") && text.ends_with(" \u{fffd}"), "{text}");
+    }
+
+    #[test]
+    fn a_key_that_is_not_utf8_still_names_a_secret() {
+        let r = Redactor::new();
+        let mut bytes = packed(&Value::Map(vec![(Value::from("\u{1}token"), Value::from("abc123def"))]));
+        bytes[2] = 0xff;
+        let mut v = decode(&bytes).unwrap();
+        assert_eq!(scrub(&r, &mut v, &mut r.empty_stats()), 1, "{v:?}");
+        assert!(!format!("{v}").contains("abc123def"), "{v}");
     }
 
     #[test]
