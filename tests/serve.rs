@@ -5,132 +5,15 @@
 //! by `.ci/run`). Without them those tests say so and pass, unless
 //! `LOGSCRUB_REQUIRE_PYTHON=1` (set by `.ci/run`) makes them fail.
 
-use std::collections::HashMap;
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("logscrub-serve-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A running `logscrub` with stderr captured to a file.
-struct Daemon {
-    child: Child,
-    stderr: PathBuf,
-}
-
-impl Daemon {
-    fn start(args: &[&str], dir: &Path) -> Daemon {
-        let stderr = dir.join(format!("stderr-{}.log", Instant::now().elapsed().as_nanos() + rand_suffix()));
-        let child = Command::new(env!("CARGO_BIN_EXE_logscrub"))
-            .args(args)
-            .env("LOGSCRUB_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .expect("spawn logscrub");
-        let d = Daemon { child, stderr };
-        wait_for("logscrub to be ready", || d.log().contains("logscrub is ready"));
-        d
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().unwrap();
-        assert!(ok.success());
-    }
-
-    /// SIGTERM, then the exit status within 30 s.
-    fn stop(mut self) -> (std::process::ExitStatus, String) {
-        self.signal("TERM");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status, self.log());
-            }
-            assert!(Instant::now() < deadline, "logscrub did not stop after SIGTERM:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn rand_suffix() -> u128 {
-    use std::hash::{BuildHasher, RandomState};
-    u128::from(RandomState::new().hash_one(0u8))
-}
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn lines_of(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
-}
-
-/// Every expected line exactly once, nothing else.
-fn assert_exactly_once(got: &[String], expected: impl IntoIterator<Item = String>) {
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for l in got {
-        *counts.entry(l.as_str()).or_default() += 1;
-    }
-    let mut n = 0;
-    for e in expected {
-        n += 1;
-        match counts.get(e.as_str()) {
-            Some(1) => {}
-            Some(k) => panic!("{e:?} appears {k} times"),
-            None => {
-                panic!("{e:?} is missing ({} lines out, last {:?})", got.len(), &got[got.len().saturating_sub(3)..])
-            }
-        }
-    }
-    assert_eq!(got.len(), n, "unexpected extra lines");
-}
-
-fn python_with(modules: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {modules}")])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("LOGSCRUB_REQUIRE_PYTHON").is_none(),
-            "python3 with {modules} is required (pip install fluent-logger msgpack)"
-        );
-        eprintln!("skipped: python3 with {modules} is not installed (pip install fluent-logger msgpack)");
-    }
-    ok
-}
-
-fn support(script: &str) -> String {
-    format!("{}/tests/support/{script}", env!("CARGO_MANIFEST_DIR"))
-}
+use common::*;
 
 #[test]
 fn tcp_many_concurrent_connections_every_line_once_no_secret() {

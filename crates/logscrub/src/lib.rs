@@ -63,7 +63,7 @@ pub use crate::mask::{HashKey, Mask};
 pub use crate::redactor::{
     Finding, Redactor, RedactorBuilder, TestFailure, TestFailureKind, DEFAULT_MAX_LINE, TEST_KEY,
 };
-pub use crate::rules::{Pack, Rule};
+pub use crate::rules::{Example, Pack, Rule};
 pub use crate::stats::Stats;
 pub use crate::stream::Stream;
 pub use crate::validate::Validator;

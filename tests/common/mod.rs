@@ -1,0 +1,141 @@
+//! Helpers shared by the tests that run `logscrub serve` and `tail`: a
+//! daemon with its diagnostics captured, ports, temp dirs, waiting, and
+//! the exactly-once check.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A loopback port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A fresh directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("logscrub-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A running `logscrub` with stderr captured to a file.
+pub struct Daemon {
+    pub child: Child,
+    pub stderr: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(args: &[&str], dir: &Path) -> Daemon {
+        let stderr = dir.join(format!("stderr-{}.log", Instant::now().elapsed().as_nanos() + rand_suffix()));
+        let child = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+            .args(args)
+            .env("LOGSCRUB_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("spawn logscrub");
+        let d = Daemon { child, stderr };
+        wait_for("logscrub to be ready", || d.log().contains("logscrub is ready"));
+        d
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+    }
+
+    /// SIGTERM, then the exit status within 30 s.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.log());
+            }
+            assert!(Instant::now() < deadline, "logscrub did not stop after SIGTERM:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A random number, for unique file names.
+pub fn rand_suffix() -> u128 {
+    use std::hash::{BuildHasher, RandomState};
+    u128::from(RandomState::new().hash_one(0u8))
+}
+
+/// Polls `ok` until it holds; fails the test after 30 s.
+pub fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The complete lines of a file (a last line still being written is left
+/// out); none if it does not exist yet.
+pub fn lines_of(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete.lines().map(str::to_string).collect()
+}
+
+/// Every expected line exactly once, nothing else.
+pub fn assert_exactly_once(got: &[String], expected: impl IntoIterator<Item = String>) {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for l in got {
+        *counts.entry(l.as_str()).or_default() += 1;
+    }
+    let mut n = 0;
+    for e in expected {
+        n += 1;
+        match counts.get(e.as_str()) {
+            Some(1) => {}
+            Some(k) => panic!("{e:?} appears {k} times"),
+            None => {
+                panic!("{e:?} is missing ({} lines out, last {:?})", got.len(), &got[got.len().saturating_sub(3)..])
+            }
+        }
+    }
+    assert_eq!(got.len(), n, "unexpected extra lines");
+}
+
+/// Whether python3 has `modules`; fails instead when
+/// `LOGSCRUB_REQUIRE_PYTHON` is set.
+pub fn python_with(modules: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("LOGSCRUB_REQUIRE_PYTHON").is_none(),
+            "python3 with {modules} is required (pip install fluent-logger msgpack)"
+        );
+        eprintln!("skipped: python3 with {modules} is not installed (pip install fluent-logger msgpack)");
+    }
+    ok
+}
+
+/// The path of a script in tests/support.
+pub fn support(script: &str) -> String {
+    format!("{}/tests/support/{script}", env!("CARGO_MANIFEST_DIR"))
+}
