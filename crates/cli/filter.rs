@@ -12,8 +12,7 @@ use crate::format::scrub_reader;
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let redactor = args.engine.redactor()?;
-    let stdout = io::stdout().lock();
-    let mut out = BufWriter::with_capacity(256 * 1024, stdout);
+    let mut out = Output(BufWriter::with_capacity(256 * 1024, io::stdout().lock()));
     let mut total = Stats::default();
     let scrub = |input: &mut dyn Read, out: &mut dyn Write| scrub_reader(&redactor, args.format, input, out);
     if args.files.is_empty() {
@@ -34,6 +33,26 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         print_stats(&total);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Standard output, whose errors say so: a full disk is not blamed on the
+/// input being read.
+struct Output<W>(W);
+
+impl<W: Write> Output<W> {
+    fn blame(e: io::Error) -> io::Error {
+        io::Error::new(e.kind(), format!("cannot write to stdout: {e}"))
+    }
+}
+
+impl<W: Write> Write for Output<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(Self::blame)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(Self::blame)
+    }
 }
 
 /// Counts only: rule ids and numbers, never input text.
