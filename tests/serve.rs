@@ -406,3 +406,19 @@ fn a_line_longer_than_the_window_reaches_a_forward_downstream_whole_and_masked()
     assert!(!joined.contains("hunter2"), "a secret leaked");
     assert_eq!(joined, long.replace("hunter2hunter2", "[REDACTED:password-assignment]"));
 }
+
+#[test]
+fn a_full_disk_on_the_output_is_retried_then_reported_with_exit_2() {
+    let dir = temp_dir("disk-full");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let args = ["serve", "--tcp", &addr, "--output", "file", "--output-path", "/dev/full", "--drain-timeout", "1s"];
+    let d = Daemon::start(&args, &dir);
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.write_all(b"a password=hunter2hunter2\nb\n").unwrap();
+    drop(s);
+    wait_for("a retried write", || d.log().contains("No space left on device (os error 28) output=\"writer\" retry_in="));
+    let (status, log) = d.stop();
+    assert_eq!(status.code(), Some(2), "{log}");
+    assert!(log.contains("2 records could not be delivered before the drain timeout"), "{log}");
+    assert!(!log.contains("hunter2"), "diagnostics echoed input");
+}
