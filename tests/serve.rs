@@ -416,9 +416,70 @@ fn a_full_disk_on_the_output_is_retried_then_reported_with_exit_2() {
     let mut s = TcpStream::connect(&addr).unwrap();
     s.write_all(b"a password=hunter2hunter2\nb\n").unwrap();
     drop(s);
-    wait_for("a retried write", || d.log().contains("No space left on device (os error 28) output=\"writer\" retry_in="));
+    wait_for("a retried write", || {
+        d.log().contains("No space left on device (os error 28) output=\"writer\" retry_in=")
+    });
     let (status, log) = d.stop();
     assert_eq!(status.code(), Some(2), "{log}");
     assert!(log.contains("2 records could not be delivered before the drain timeout"), "{log}");
     assert!(!log.contains("hunter2"), "diagnostics echoed input");
+}
+
+#[test]
+fn tail_killed_with_sigkill_resumes_from_its_checkpoint_losing_nothing() {
+    let dir = temp_dir("follow-kill");
+    let log = dir.join("app.log");
+    let out = dir.join("out.log");
+    let checkpoint = dir.join("checkpoint.json");
+    let args = [
+        "tail",
+        log.to_str().unwrap(),
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--poll-interval",
+        "20ms",
+        "--output",
+        "file",
+        "--output-path",
+        out.to_str().unwrap(),
+    ];
+    let total = 3000;
+    std::fs::write(&log, "").unwrap();
+    let d = Daemon::start(&args, &dir);
+    // The application keeps writing through the crash and the restart.
+    let path = log.clone();
+    let writer = std::thread::spawn(move || {
+        let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        for i in 0..total {
+            writeln!(f, "entry {i} password=hunter2-{i}-xyzzy").unwrap();
+            if i % 20 == 0 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    });
+    wait_for("half the lines out", || lines_of(&out).len() >= total / 2);
+    d.signal("KILL");
+    drop(d);
+    let d = Daemon::start(&args, &dir);
+    writer.join().unwrap();
+    wait_for("every line out", || lines_of(&out).len() >= total);
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, stderr) = d.stop();
+    assert!(status.success(), "{stderr}");
+    let got = lines_of(&out);
+    assert!(got.iter().all(|l| !l.contains("hunter2")), "a secret leaked");
+    let mut seen = vec![0u32; total];
+    for l in &got {
+        let i: usize = l.split(' ').nth(1).unwrap().parse().unwrap();
+        assert_eq!(l, &format!("entry {i} password=[REDACTED:password-assignment]"));
+        seen[i] += 1;
+    }
+    assert!(seen.iter().all(|&n| n >= 1), "a line was lost: {:?}", seen.iter().position(|&n| n == 0));
+    // At-least-once: what was written out after the last checkpoint (a
+    // second's worth at most) is written again, once: one run of lines.
+    assert!(seen.iter().all(|&n| n <= 2), "a line was written three times");
+    let twice: Vec<usize> = (0..total).filter(|&i| seen[i] == 2).collect();
+    let again = twice.len();
+    assert!(twice.windows(2).all(|w| w[1] == w[0] + 1), "lines written twice are not one run");
+    eprintln!("{again} of {total} lines written twice after SIGKILL");
 }
