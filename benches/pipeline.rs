@@ -9,7 +9,10 @@
 //! - latency: lines paced at 50,000 per second over TCP, time from send to
 //!   read back on stdout (p50, p99, max);
 //! - batch: `logscrub scrub` on gzip and plain files with 1 and 2 jobs,
-//!   against `zcat | gzip -6` on the same files.
+//!   against `zcat | gzip -6` on the same files;
+//! - load: 48 TCP and 16 Forward clients sending as fast as they can for
+//!   10 s, while a probe line every 10 ms measures latency: lines in and
+//!   out (none may be lost), peak RSS of the daemon, probe p50/p99/max.
 //!
 //! Run with `cargo bench --bench pipeline`; `LOGSCRUB_RECORD=1` appends a
 //! record to benches/record/pipeline.jsonl.
@@ -18,6 +21,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use logscrub::Redactor;
@@ -194,8 +198,9 @@ fn forward_through(data: &[u8], rows: &mut Vec<String>) {
     rows.push(format!("\"forward_mbps\":{rate:.1}"));
 }
 
-/// Sends lines as 1 MiB PackedForward chunks, each acked before the next.
-fn send_packed(port: u16, data: &[u8]) {
+/// Sends lines as 1 MiB PackedForward chunks, each acked before the next;
+/// returns the number of records sent.
+fn send_packed(port: u16, data: &[u8]) -> usize {
     let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut rd = BufReader::new(conn.try_clone().unwrap());
     let time = Value::Ext(0, vec![0x65, 0, 0, 0, 0, 0, 0, 0]);
@@ -220,6 +225,7 @@ fn send_packed(port: u16, data: &[u8]) {
             assert!(format!("{ack}").contains(&chunk), "bad ack {ack}");
         }
     }
+    lines.len()
 }
 
 fn latency(data: &[u8], rows: &mut Vec<String>) {
@@ -287,6 +293,116 @@ fn latency(data: &[u8], rows: &mut Vec<String>) {
         lat[lat.len() - 1]
     );
     rows.push(format!("\"latency_p50_us\":{},\"latency_p99_us\":{}", p(0.5).as_micros(), p(0.99).as_micros()));
+}
+
+/// Many clients at once, as fast as they go, for a bounded time.
+fn load(data: &[u8], rows: &mut Vec<String>) {
+    let (tcp_clients, forward_clients, run) = (48usize, 16usize, Duration::from_secs(10));
+    let (tcp, fwd) = (free_port(), free_port());
+    let mut child = Command::new(BIN)
+        .args(["serve", "--tcp", &format!("127.0.0.1:{tcp}"), "--forward", &format!("127.0.0.1:{fwd}")])
+        .args(["--max-connections", "256"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_port(tcp);
+    wait_port(fwd);
+    let pid = child.id();
+    let start = Instant::now();
+    // Records out are lines (Forward ones as JSON); probes carry their send
+    // time in microseconds since `start`.
+    let out = BufReader::with_capacity(1 << 20, child.stdout.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let (mut lines, mut bytes, mut lat) = (0u64, 0u64, Vec::new());
+        for line in out.split(b'\n') {
+            let Ok(line) = line else { break };
+            lines += 1;
+            bytes += line.len() as u64 + 1;
+            if let Some(rest) = line.strip_prefix(b"probe ") {
+                let sent: u64 = std::str::from_utf8(rest).ok().and_then(|t| t.parse().ok()).unwrap_or(0);
+                lat.push(start.elapsed().as_micros() as u64 - sent);
+            }
+        }
+        (lines, bytes, lat)
+    });
+    // Slices of the corpus of whole lines, about 1 MiB each.
+    let slices: Vec<&[u8]> = {
+        let mut v = Vec::new();
+        let mut rest = data;
+        while rest.len() > 1 << 20 {
+            let cut = (1 << 20) + memchr::memchr(b'\n', &rest[1 << 20..]).map_or(0, |i| i + 1);
+            v.push(&rest[..cut]);
+            rest = &rest[cut..];
+        }
+        v
+    };
+    let sent_lines = std::sync::atomic::AtomicU64::new(0);
+    let sent_bytes = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for c in 0..tcp_clients {
+            let (slices, sent_lines, sent_bytes) = (&slices, &sent_lines, &sent_bytes);
+            s.spawn(move || {
+                let mut conn = TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+                let mut i = c;
+                while start.elapsed() < run {
+                    let slice = slices[i % slices.len()];
+                    conn.write_all(slice).unwrap();
+                    sent_lines.fetch_add(corpus::line_count(slice) as u64, Relaxed);
+                    sent_bytes.fetch_add(slice.len() as u64, Relaxed);
+                    i += tcp_clients;
+                }
+            });
+        }
+        for c in 0..forward_clients {
+            let (slices, sent_lines, sent_bytes) = (&slices, &sent_lines, &sent_bytes);
+            s.spawn(move || {
+                let mut i = c;
+                while start.elapsed() < run {
+                    let slice = slices[i % slices.len()];
+                    let records = send_packed(fwd, slice);
+                    sent_lines.fetch_add(records as u64, Relaxed);
+                    sent_bytes.fetch_add(slice.len() as u64, Relaxed);
+                    i += forward_clients;
+                }
+            });
+        }
+        s.spawn(|| {
+            let mut conn = TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+            conn.set_nodelay(true).unwrap();
+            while start.elapsed() < run {
+                writeln!(conn, "probe {}", start.elapsed().as_micros()).unwrap();
+                sent_lines.fetch_add(1, Relaxed);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+    });
+    let sending = start.elapsed();
+    let peak_mb = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|st| st.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().to_string()))
+        .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024);
+    stop(child);
+    let (lines_out, _, mut lat) = reader.join().unwrap();
+    let lines_in = sent_lines.load(Relaxed);
+    let rate = mbps(sent_bytes.load(Relaxed) as usize, sending);
+    lat.sort_unstable();
+    let p = |q: f64| lat.get(((lat.len() as f64 * q) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0);
+    println!(
+        "load: {tcp_clients} TCP + {forward_clients} Forward clients for {:.1} s: {rate:.0} MB/s in, {lines_in} lines in, \
+         {lines_out} out, {} lost; peak RSS {peak_mb} MiB; probe latency p50 {} us, p99 {} us, max {} us",
+        sending.as_secs_f64(),
+        lines_in.saturating_sub(lines_out),
+        p(0.5),
+        p(0.99),
+        lat.last().copied().unwrap_or(0)
+    );
+    rows.push(format!(
+        "\"load_mbps\":{rate:.1},\"load_lines_in\":{lines_in},\"load_lines_out\":{lines_out},\"load_peak_rss_mb\":{peak_mb},\"load_p99_us\":{}",
+        p(0.99)
+    ));
+    assert_eq!(lines_out, lines_in, "lines were lost under load");
 }
 
 fn timed(cmd: &mut Command) -> Duration {
@@ -384,6 +500,9 @@ fn main() {
     }
     if want("batch") {
         batch(&data, &redactor, &mut rows);
+    }
+    if want("load") {
+        load(&data, &mut rows);
     }
     if std::env::var_os("LOGSCRUB_RECORD").is_some() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/record/pipeline.jsonl");

@@ -58,6 +58,7 @@ fn planted() -> &'static [(String, String)] {
             }
         }
         assert!(out.len() > 50, "only {} examples to plant", out.len());
+        eprintln!("{} one-line examples to plant", out.len());
         out
     })
 }
