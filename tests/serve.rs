@@ -483,3 +483,48 @@ fn tail_killed_with_sigkill_resumes_from_its_checkpoint_losing_nothing() {
     assert!(twice.windows(2).all(|w| w[1] == w[0] + 1), "lines written twice are not one run");
     eprintln!("{again} of {total} lines written twice after SIGKILL");
 }
+
+#[test]
+fn forward_out_waits_out_a_refusing_then_hung_downstream_with_no_loss_and_no_duplicates() {
+    if !python_with("msgpack") {
+        return;
+    }
+    let dir = temp_dir("forward-refuse-stall");
+    let (down, port) = (free_port(), free_port());
+    let received = dir.join("received.log");
+    let addr = format!("127.0.0.1:{port}");
+    let downstream = format!("127.0.0.1:{down}");
+    // Nothing listens downstream yet: connections are refused.
+    let d = Daemon::start(
+        &["serve", "--tcp", &addr, "--output", "forward", "--downstream", &downstream, "--ack-timeout", "1s"],
+        &dir,
+    );
+    let mut s = TcpStream::connect(&addr).unwrap();
+    let total = 2000;
+    for batch in 0..4 {
+        let text: String =
+            (batch * 500..(batch + 1) * 500).map(|i| format!("rec {i} secret_key=abcd{i:08}efgh\n")).collect();
+        s.write_all(text.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    drop(s);
+    wait_for("a refused connection", || d.log().contains("downstream"));
+    // Then it comes up hung: the first message is never acked.
+    let mut receiver = Command::new("python3")
+        .args([support("forward_receiver.py"), down.to_string(), received.to_str().unwrap().into(), "stall".into()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(receiver.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    wait_for("every record downstream", || lines_of(&received).len() >= total);
+    let (status, log) = d.stop();
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("no ack within 1s"), "the hung downstream was not noticed: {log}");
+    let got = lines_of(&received);
+    assert!(got.iter().all(|l| !l.contains("abcd0")), "a secret leaked");
+    let masked = got.first().map(|l| l.split_once(' ').unwrap().1.split_once(' ').unwrap().1.to_string()).unwrap();
+    assert_exactly_once(&got, (0..total).map(|i| format!("rec {i} {masked}")));
+}

@@ -343,7 +343,16 @@ impl Downstream {
             self.conn = Some(c);
         }
         let conn = self.conn.as_mut().expect("connected above");
-        conn.write_all(&self.scratch)?;
+        // A socket timeout surfaces as EAGAIN; say what it means.
+        let timeout = self.ack_timeout;
+        let hung = |e: io::Error, what: &str| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{what} within {}", humantime::format_duration(timeout)),
+            ),
+            _ => e,
+        };
+        conn.write_all(&self.scratch).map_err(|e| hung(e, "could not send"))?;
         if !self.ack {
             return Ok(());
         }
@@ -351,7 +360,7 @@ impl Downstream {
         let mut framer = Framer::new(64 * 1024);
         let mut piece = [0u8; 512];
         loop {
-            let n = conn.read(&mut piece)?;
+            let n = conn.read(&mut piece).map_err(|e| hung(e, "no ack"))?;
             if n == 0 {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before the ack"));
             }
