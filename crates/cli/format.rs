@@ -71,6 +71,9 @@ pub struct Scrubber {
     lines: u64,
     names: &'static AhoCorasick,
     stats: Stats,
+    /// The counts of the values of the structured record being scrubbed,
+    /// folded into `stats` as one line when it is done.
+    values: Stats,
     counts: FormatCounts,
 }
 
@@ -97,6 +100,7 @@ impl Scrubber {
         Scrubber {
             raw: redactor.stream(Vec::new()),
             stats: redactor.empty_stats(),
+            values: redactor.empty_stats(),
             redactor: redactor.clone(),
             format,
             line: Vec::new(),
@@ -232,6 +236,7 @@ impl Scrubber {
         let clean = memchr::memchr(b'\\', line).is_none() && !self.names.is_match(line);
         if clean {
             if let std::borrow::Cow::Borrowed(_) = self.redactor.redact(line) {
+                self.stats.count_line(line.len(), false);
                 out.extend_from_slice(line);
                 out.push(b'\n');
                 return;
@@ -242,8 +247,22 @@ impl Scrubber {
             self.raw_line(line, out);
             return;
         };
+        let whole = self.counts.fields_masked;
         self.scrub_value(&mut value, false);
         self.write_json(&value, out);
+        let masked = self.counts.fields_masked > whole;
+        self.end_record(Some((line.len(), masked)));
+    }
+
+    /// Folds the counts of a record's values into the source's: findings
+    /// always, and the record as one line when it is not counted elsewhere
+    /// (`(bytes, masked by name)`).
+    fn end_record(&mut self, line: Option<(usize, bool)>) {
+        let values = std::mem::replace(&mut self.values, self.redactor.empty_stats());
+        self.stats.merge_findings(&values);
+        if let Some((bytes, by_name)) = line {
+            self.stats.count_line(bytes, by_name || values.masked_lines() > 0);
+        }
     }
 
     /// Serializes a scrubbed value, then scrubs the text once more: a rule
@@ -251,7 +270,7 @@ impl Scrubber {
     /// only here.
     fn write_json(&mut self, value: &Value, out: &mut Vec<u8>) {
         let text = serde_json::to_vec(value).unwrap_or_default();
-        let masked = self.redactor.redact_counted(&text, &mut self.stats);
+        let masked = self.redactor.redact_counted(&text, &mut self.values);
         out.extend_from_slice(&masked);
         out.push(b'\n');
     }
@@ -269,13 +288,13 @@ impl Scrubber {
                 self.counts.fields_masked += 1;
             }
             Value::String(s) => {
-                if let std::borrow::Cow::Owned(m) = self.redactor.redact_counted(s.as_bytes(), &mut self.stats) {
+                if let std::borrow::Cow::Owned(m) = self.redactor.redact_counted(s.as_bytes(), &mut self.values) {
                     *s = String::from_utf8_lossy(&m).into_owned();
                 }
             }
             Value::Number(n) => {
                 let text = n.to_string();
-                if let std::borrow::Cow::Owned(m) = self.redactor.redact_counted(text.as_bytes(), &mut self.stats) {
+                if let std::borrow::Cow::Owned(m) = self.redactor.redact_counted(text.as_bytes(), &mut self.values) {
                     *value = Value::String(String::from_utf8_lossy(&m).into_owned());
                 }
             }
@@ -284,7 +303,7 @@ impl Scrubber {
                 let entries = std::mem::take(map);
                 for (key, mut v) in entries {
                     let mut key_secret = secret || logscrub::is_secret_field(&key);
-                    let mut key = match self.redactor.redact_counted(key.as_bytes(), &mut self.stats) {
+                    let mut key = match self.redactor.redact_counted(key.as_bytes(), &mut self.values) {
                         std::borrow::Cow::Borrowed(_) => key,
                         std::borrow::Cow::Owned(m) => String::from_utf8_lossy(&m).into_owned(),
                     };
@@ -330,6 +349,8 @@ impl Scrubber {
         // The other fields (attrs, ...) are scrubbed like any JSON.
         let mut rest = Value::Object(map);
         self.scrub_value(&mut rest, false);
+        // The line itself is counted by its stream when it ends.
+        self.end_record(None);
         let Value::Object(rest) = rest else { return };
         docker_record(rest, &first, &text, ends, out);
     }
@@ -595,6 +616,20 @@ mod tests {
                 "{\"log\":\"second\\n\",\"stream\":\"stdout\",\"time\":\"t2\"}\n",
             )
         );
+    }
+
+    #[test]
+    fn a_json_record_counts_as_one_line_however_many_values_it_has() {
+        let redactor = Redactor::new();
+        let mut s = Scrubber::new(&redactor, Format::Json);
+        let mut out = Vec::new();
+        let input = "{\"a\":\"x@example.com\",\"password\":\"p\",\"b\":\"password=hunter2hunter2\",\"c\":\"d\"}\n{\"clean\":1}\n";
+        s.feed(input.as_bytes(), &mut out);
+        s.finish(&mut out);
+        let (stats, counts) = s.take_counts();
+        assert_eq!((stats.lines(), stats.masked_lines(), stats.findings()), (2, 1, 2));
+        assert_eq!(stats.bytes() as usize, input.len() - 2);
+        assert_eq!(counts.fields_masked, 1);
     }
 
     #[test]

@@ -222,7 +222,13 @@ async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut tokio::net::tcp::Owne
     let mut whole = 0;
     let mut entries = message.entries;
     for (_, record) in &mut entries {
-        whole += msgpack::scrub(&ctx.redactor, record, &mut stats);
+        // A record is one line, however many values it has; its bytes
+        // were counted as they were read.
+        let mut values = ctx.redactor.empty_stats();
+        let by_name = msgpack::scrub(&ctx.redactor, record, &mut values);
+        whole += by_name;
+        stats.merge_findings(&values);
+        stats.count_line(0, by_name > 0 || values.masked_lines() > 0);
     }
     // Tags are routing keys, but a client can put anything in them.
     let tag = String::from_utf8_lossy(&ctx.redactor.redact_counted(message.tag.as_bytes(), &mut stats)).into_owned();

@@ -90,6 +90,30 @@ impl Stats {
         self.bytes += other.bytes;
         self.masked_lines += other.masked_lines;
         self.scanned_lines += other.scanned_lines;
+        self.merge_findings(other);
+    }
+
+    /// Adds another run's findings and incidents (dropped, long, guarded,
+    /// unterminated, internal errors), not its lines and bytes: for the
+    /// values of one structured record, each scrubbed with
+    /// [`Redactor::redact_counted`](crate::Redactor::redact_counted),
+    /// which is one line of input however many values it has. Count the
+    /// line itself with [`Stats::count_line`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let redactor = logscrub::Redactor::new();
+    /// let (mut total, mut values) = (redactor.empty_stats(), redactor.empty_stats());
+    /// let record = br#"{"user":"a@example.com","note":"password=hunter2hunter2"}"#;
+    /// for value in [&b"a@example.com"[..], b"password=hunter2hunter2"] {
+    ///     redactor.redact_counted(value, &mut values);
+    /// }
+    /// total.merge_findings(&values);
+    /// total.count_line(record.len(), values.masked_lines() > 0);
+    /// assert_eq!((total.lines(), total.masked_lines(), total.findings()), (1, 1, 2));
+    /// ```
+    pub fn merge_findings(&mut self, other: &Stats) {
         self.dropped_lines += other.dropped_lines;
         self.long_lines += other.long_lines;
         self.guarded_windows += other.guarded_windows;
@@ -102,5 +126,13 @@ impl Stats {
         for (a, b) in self.findings.iter_mut().zip(&other.findings) {
             *a += b;
         }
+    }
+
+    /// Counts one line of `bytes` bytes scanned outside a [`Stream`](crate::Stream),
+    /// `masked` if anything in it was. See [`Stats::merge_findings`].
+    pub fn count_line(&mut self, bytes: usize, masked: bool) {
+        self.lines += 1;
+        self.bytes += bytes as u64;
+        self.masked_lines += u64::from(masked);
     }
 }
