@@ -245,3 +245,23 @@ fn check_prints_findings_and_sets_the_exit_status() {
     let broken = logscrub(&["check", dir.to_str().unwrap()]);
     assert_eq!(broken.status.code(), Some(2));
 }
+
+#[test]
+fn check_in_a_structured_format_agrees_with_scrub() {
+    let dir = temp_dir("check-format");
+    let cri = "2024-05-01T10:00:00.000000001Z stdout P password=hunt\n\
+               2024-05-01T10:00:00.000000002Z stdout F er2hunter2 done\n\
+               2024-05-01T10:00:01.000000000Z stdout F all fine\n";
+    fs::write(dir.join("app.cri"), cri).unwrap();
+    fs::write(dir.join("app.jsonl"), "{\"msg\":\"ok\",\"api_key\":\"k1\"}\n{\"msg\":\"ok\"}\n").unwrap();
+    let run = |file: &str, format: &str| {
+        let out = logscrub(&["check", "--format", format, dir.join(file).to_str().unwrap()]);
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).replace(&format!("{}/", dir.display()), ""))
+    };
+    // The password split over a P and an F record is found whole, at the
+    // line that completes it; as raw text only its first half is.
+    assert_eq!(run("app.cri", "cri"), (Some(1), "app.cri:2:password-assignment\n".to_string()));
+    assert_eq!(run("app.cri", "raw"), (Some(1), "app.cri:1:password-assignment\n".to_string()));
+    // A value under a secret-named key is a finding, as scrub masks it.
+    assert_eq!(run("app.jsonl", "json"), (Some(1), "app.jsonl:1:field\n".to_string()));
+}

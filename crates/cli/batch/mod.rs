@@ -103,6 +103,13 @@ pub struct CheckArgs {
     /// Check files that look binary as text instead of refusing them.
     #[arg(long)]
     pub text: bool,
+
+    /// How the lines are framed, as for `scrub`: with a structured format,
+    /// values under secret-named keys are findings too (`field`), and a
+    /// partial CRI/Docker line's findings are reported at the line that
+    /// completes it.
+    #[arg(long, value_enum, default_value = "raw")]
+    pub format: Format,
 }
 
 /// One line of the manifest.
@@ -627,7 +634,7 @@ pub fn check(engine: &EngineArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> 
     let items = walk::files(&args.paths, &args.select, &[])?;
     let pool = pool(args.jobs)?;
     let results: Vec<anyhow::Result<Vec<String>>> =
-        pool.install(|| items.par_iter().map(|item| check_file(&redactor, &item.path, args.text)).collect());
+        pool.install(|| items.par_iter().map(|item| check_file(&redactor, &item.path, args)).collect());
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let (mut found, mut failed) = (false, false);
@@ -651,11 +658,14 @@ pub fn check(engine: &EngineArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> 
 }
 
 /// `line:rule-id` for each finding of one file.
-fn check_file(redactor: &Redactor, path: &Path, text: bool) -> anyhow::Result<Vec<String>> {
+fn check_file(redactor: &Redactor, path: &Path, args: &CheckArgs) -> anyhow::Result<Vec<String>> {
     let mut file = File::open(path).context("cannot open")?;
     let codec = Codec::sniff(&mut file).context("cannot read")?;
     let mut reader = BufReader::with_capacity(256 * 1024, codec.reader(file)?);
-    refuse_binary(reader.fill_buf().map_err(|e| decode_error(codec, e))?, text)?;
+    refuse_binary(reader.fill_buf().map_err(|e| decode_error(codec, e))?, args.text)?;
+    if args.format != Format::Raw {
+        return check_structured(redactor, args.format, reader).map_err(|e| decode_error(codec, e));
+    }
     let mut findings = Vec::new();
     let mut line = Vec::new();
     let mut number = 1u64;
@@ -676,5 +686,37 @@ fn check_file(redactor: &Redactor, path: &Path, text: bool) -> anyhow::Result<Ve
             number += 1;
         }
     }
+    Ok(findings)
+}
+
+/// `check` in a structured format: each line goes through the same
+/// [`Scrubber`](crate::format::Scrubber) as `scrub`, and what it counted for
+/// that line is the line's findings.
+fn check_structured(redactor: &Redactor, format: Format, mut reader: impl BufRead) -> io::Result<Vec<String>> {
+    let mut scrubber = crate::format::Scrubber::new(redactor, format);
+    let (mut findings, mut line, mut sink) = (Vec::new(), Vec::new(), Vec::new());
+    let mut number = 1u64;
+    let mut report = |number: u64, scrubber: &mut crate::format::Scrubber| {
+        let (stats, counts) = scrubber.take_counts();
+        findings.extend(stats.by_rule().map(|(id, _)| format!("{number}:{id}")));
+        if counts.fields_masked > 0 {
+            findings.push(format!("{number}:field"));
+        }
+    };
+    loop {
+        line.clear();
+        // Read in pieces of at most a line's maximum; the scrubber joins them.
+        if (&mut reader).take(redactor.max_line() as u64).read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        scrubber.feed(&line, &mut sink);
+        sink.clear();
+        if line.last() == Some(&b'\n') {
+            report(number, &mut scrubber);
+            number += 1;
+        }
+    }
+    scrubber.finish(&mut sink);
+    report(number, &mut scrubber);
     Ok(findings)
 }
