@@ -1,7 +1,8 @@
 //! The `logscrub` binary's internals. This is a library only so that the
-//! fuzz targets (`fuzz/`) reach the same input decoders the binary runs; it
-//! is not published and its API is not stable. Use the `logscrub` crate for
-//! the engine.
+//! fuzz targets (`fuzz/`) and the binary-level tests (`tests/no_leak.rs`)
+//! reach the same decoders and encoders the binary runs; it is not
+//! published and its API is not stable. Use the `logscrub` crate for the
+//! engine.
 //!
 //! [`run`] parses flags, runs one command and maps the outcome to an exit
 //! status. 0: done (for `rules test`: all passed; for `check`: nothing to
