@@ -68,11 +68,12 @@ pub struct Scrubber {
     /// Partial CRI / Docker records, per format and stream name.
     partials: HashMap<(Joined, Vec<u8>), Partial>,
     /// Pieces joined so far, to order the open lines.
-    lines: u64,
+    pieces: u64,
     names: &'static AhoCorasick,
     stats: Stats,
-    /// The counts of the values of the structured record being scrubbed,
-    /// folded into `stats` as one line when it is done.
+    /// The counts of the values of structured records, each value counted
+    /// as a line by the engine: only their findings are kept (a record is
+    /// counted as one line in `stats`).
     values: Stats,
     counts: FormatCounts,
 }
@@ -89,8 +90,8 @@ struct Partial {
     text: Stream<Vec<u8>>,
     /// The time of the first piece of the current line.
     time: Option<Vec<u8>>,
-    /// When the current line opened, in lines seen: open lines are ended
-    /// oldest first.
+    /// When the current line opened, in pieces joined: open lines are
+    /// ended oldest first.
     opened: u64,
 }
 
@@ -106,7 +107,7 @@ impl Scrubber {
             line: Vec::new(),
             overlong: false,
             partials: HashMap::new(),
-            lines: 0,
+            pieces: 0,
             names: secret_names(),
             counts: FormatCounts::default(),
         }
@@ -195,6 +196,7 @@ impl Scrubber {
     /// The engine's counts since the last call, and the format's.
     pub fn take_counts(&mut self) -> (Stats, FormatCounts) {
         let mut stats = std::mem::replace(&mut self.stats, self.redactor.empty_stats());
+        stats.merge_findings(&std::mem::replace(&mut self.values, self.redactor.empty_stats()));
         stats.merge(&self.raw.take_stats());
         for p in self.partials.values_mut() {
             stats.merge(&p.text.take_stats());
@@ -247,22 +249,11 @@ impl Scrubber {
             self.raw_line(line, out);
             return;
         };
-        let whole = self.counts.fields_masked;
+        let before = (self.counts.fields_masked, self.values.masked_lines());
         self.scrub_value(&mut value, false);
         self.write_json(&value, out);
-        let masked = self.counts.fields_masked > whole;
-        self.end_record(Some((line.len(), masked)));
-    }
-
-    /// Folds the counts of a record's values into the source's: findings
-    /// always, and the record as one line when it is not counted elsewhere
-    /// (`(bytes, masked by name)`).
-    fn end_record(&mut self, line: Option<(usize, bool)>) {
-        let values = std::mem::replace(&mut self.values, self.redactor.empty_stats());
-        self.stats.merge_findings(&values);
-        if let Some((bytes, by_name)) = line {
-            self.stats.count_line(bytes, by_name || values.masked_lines() > 0);
-        }
+        let masked = (self.counts.fields_masked, self.values.masked_lines()) != before;
+        self.stats.count_line(line.len(), masked);
     }
 
     /// Serializes a scrubbed value, then scrubs the text once more: a rule
@@ -348,9 +339,8 @@ impl Scrubber {
         };
         // The other fields (attrs, ...) are scrubbed like any JSON.
         let mut rest = Value::Object(map);
+        // Its findings count; the line itself is counted by its stream.
         self.scrub_value(&mut rest, false);
-        // The line itself is counted by its stream when it ends.
-        self.end_record(None);
         let Value::Object(rest) = rest else { return };
         docker_record(rest, &first, &text, ends, out);
     }
@@ -394,9 +384,9 @@ impl Scrubber {
         });
         if p.time.is_none() {
             p.time = Some(time.to_vec());
-            p.opened = self.lines;
+            p.opened = self.pieces;
         }
-        self.lines += 1;
+        self.pieces += 1;
         let first = p.time.clone().unwrap_or_default();
         let _ = p.text.write_all(piece);
         if ends {

@@ -218,20 +218,21 @@ async fn forward_connection(stream: TcpStream, peer: SocketAddr, ctx: Arc<Ctx>) 
 async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut tokio::net::tcp::OwnedWriteHalf) -> Result<(), String> {
     let value = msgpack::decode(bytes).map_err(|_| "undecodable msgpack".to_string())?;
     let message = forward::parse(value, ctx.opts.max_record).map_err(|e| e.to_string())?;
-    let mut stats = ctx.redactor.empty_stats();
+    // The engine counts each value (and the tag) as a line; a record is
+    // one line, however many values it has, and its bytes were counted as
+    // they were read.
+    let (mut stats, mut values) = (ctx.redactor.empty_stats(), ctx.redactor.empty_stats());
     let mut whole = 0;
     let mut entries = message.entries;
     for (_, record) in &mut entries {
-        // A record is one line, however many values it has; its bytes
-        // were counted as they were read.
-        let mut values = ctx.redactor.empty_stats();
+        let before = values.masked_lines();
         let by_name = msgpack::scrub(&ctx.redactor, record, &mut values);
         whole += by_name;
-        stats.merge_findings(&values);
-        stats.count_line(0, by_name > 0 || values.masked_lines() > 0);
+        stats.count_line(0, by_name > 0 || values.masked_lines() > before);
     }
     // Tags are routing keys, but a client can put anything in them.
-    let tag = String::from_utf8_lossy(&ctx.redactor.redact_counted(message.tag.as_bytes(), &mut stats)).into_owned();
+    let tag = String::from_utf8_lossy(&ctx.redactor.redact_counted(message.tag.as_bytes(), &mut values)).into_owned();
+    stats.merge_findings(&values);
     ctx.metrics.scrubbed(&stats, FormatCounts { fields_masked: whole, ..FormatCounts::default() });
     let Some(chunk) = message.chunk else {
         if !entries.is_empty() {
