@@ -10,10 +10,46 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+
+/// `tests/support/forward_receiver.py` on `port`, appending to `out`, once
+/// it listens; `mode` is its third argument (the message to die at, or
+/// `stall`).
+fn forward_receiver(port: u16, out: &Path, mode: Option<&str>) -> Child {
+    let mut cmd = Command::new("python3");
+    cmd.args([support("forward_receiver.py"), port.to_string(), out.to_str().unwrap().into()]);
+    cmd.args(mode);
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "listening");
+    child
+}
+
+/// `logscrub tail LOG` with a checkpoint, polling fast, into the file OUT.
+fn tail_args(log: &Path, checkpoint: &Path, out: &Path) -> Vec<String> {
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let mut args = vec!["tail".to_string(), path(log), "--checkpoint".into(), path(checkpoint)];
+    args.extend(["--poll-interval", "20ms", "--output", "file", "--output-path"].map(String::from));
+    args.push(path(out));
+    args
+}
+
+/// Lines `rec I secret_key=...` for each I of `range`.
+fn records_text(range: std::ops::Range<usize>) -> String {
+    range.map(|i| format!("rec {i} secret_key=abcd{i:08}efgh\n")).collect()
+}
+
+/// Every line of [`records_text`] for 0..total exactly once, each masked
+/// alike, no secret.
+fn assert_records_once(got: &[String], total: usize) {
+    assert!(got.iter().all(|l| !l.contains("abcd0")), "a secret leaked");
+    let masked = got.first().map(|l| l.split_once(' ').unwrap().1.split_once(' ').unwrap().1.to_string()).unwrap();
+    assert_exactly_once(got, (0..total).map(|i| format!("rec {i} {masked}")));
+}
 
 #[test]
 fn tcp_many_concurrent_connections_every_line_once_no_secret() {
@@ -177,19 +213,7 @@ fn forward_out_survives_a_downstream_crash_with_no_loss_and_no_duplicates() {
     let dir = temp_dir("forward-out");
     let (down, port) = (free_port(), free_port());
     let received = dir.join("received.log");
-    let receiver = |die: Option<usize>| {
-        let mut cmd = Command::new("python3");
-        cmd.args([support("forward_receiver.py"), down.to_string(), received.to_str().unwrap().into()]);
-        if let Some(n) = die {
-            cmd.arg(n.to_string());
-        }
-        let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "listening");
-        child
-    };
-    let mut first = receiver(Some(3));
+    let mut first = forward_receiver(down, &received, Some("3"));
     let addr = format!("127.0.0.1:{port}");
     let downstream = format!("127.0.0.1:{down}");
     let d = Daemon::start(
@@ -199,18 +223,14 @@ fn forward_out_survives_a_downstream_crash_with_no_loss_and_no_duplicates() {
     let mut s = TcpStream::connect(&addr).unwrap();
     let total = 5000;
     let mut send = |batch: usize| {
-        let mut text = String::new();
-        for i in batch * 500..(batch + 1) * 500 {
-            text.push_str(&format!("rec {i} secret_key=abcd{i:08}efgh\n"));
-        }
-        s.write_all(text.as_bytes()).unwrap();
+        s.write_all(records_text(batch * 500..(batch + 1) * 500).as_bytes()).unwrap();
         // Separate writes become separate downstream messages.
         std::thread::sleep(Duration::from_millis(60));
     };
     (0..6).for_each(&mut send);
     // By now the first receiver has died on its third message, unacked.
     assert_eq!(first.wait().unwrap().code(), Some(3));
-    let mut second = receiver(None);
+    let mut second = forward_receiver(down, &received, None);
     (6..10).for_each(&mut send);
     drop(s);
     wait_for("every record downstream", || lines_of(&received).len() >= total);
@@ -219,10 +239,7 @@ fn forward_out_survives_a_downstream_crash_with_no_loss_and_no_duplicates() {
     let _ = second.wait();
     assert!(status.success(), "{log}");
     assert!(log.contains("downstream"), "{log}");
-    let got = lines_of(&received);
-    assert!(got.iter().all(|l| !l.contains("abcd0")), "a secret leaked");
-    let masked = got.first().map(|l| l.split_once(' ').unwrap().1.split_once(' ').unwrap().1.to_string()).unwrap();
-    assert_exactly_once(&got, (0..total).map(|i| format!("rec {i} {masked}")));
+    assert_records_once(&lines_of(&received), total);
 }
 
 #[test]
@@ -237,18 +254,7 @@ fn follow_rotation_by_rename_and_by_copytruncate_then_resume_from_checkpoint() {
             writeln!(f, "entry {i} password=hunter2-{i}-xyzzy").unwrap();
         }
     };
-    let args = [
-        "tail",
-        log.to_str().unwrap(),
-        "--checkpoint",
-        checkpoint.to_str().unwrap(),
-        "--poll-interval",
-        "20ms",
-        "--output",
-        "file",
-        "--output-path",
-        out.to_str().unwrap(),
-    ];
+    let args = tail_args(&log, &checkpoint, &out);
     append(&log, 0, 100);
     let d = Daemon::start(&args, &dir);
     wait_for("first lines", || lines_of(&out).len() >= 100);
@@ -378,13 +384,7 @@ fn a_line_longer_than_the_window_reaches_a_forward_downstream_whole_and_masked()
     let dir = temp_dir("forward-long");
     let (down, port) = (free_port(), free_port());
     let received = dir.join("received.log");
-    let mut receiver = Command::new("python3")
-        .args([support("forward_receiver.py"), down.to_string(), received.to_str().unwrap().into()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(receiver.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut receiver = forward_receiver(down, &received, None);
     let addr = format!("127.0.0.1:{port}");
     let downstream = format!("127.0.0.1:{down}");
     let d = Daemon::start(
@@ -431,18 +431,7 @@ fn tail_killed_with_sigkill_resumes_from_its_checkpoint_losing_nothing() {
     let log = dir.join("app.log");
     let out = dir.join("out.log");
     let checkpoint = dir.join("checkpoint.json");
-    let args = [
-        "tail",
-        log.to_str().unwrap(),
-        "--checkpoint",
-        checkpoint.to_str().unwrap(),
-        "--poll-interval",
-        "20ms",
-        "--output",
-        "file",
-        "--output-path",
-        out.to_str().unwrap(),
-    ];
+    let args = tail_args(&log, &checkpoint, &out);
     let total = 3000;
     std::fs::write(&log, "").unwrap();
     let d = Daemon::start(&args, &dir);
@@ -502,29 +491,18 @@ fn forward_out_waits_out_a_refusing_then_hung_downstream_with_no_loss_and_no_dup
     let mut s = TcpStream::connect(&addr).unwrap();
     let total = 2000;
     for batch in 0..4 {
-        let text: String =
-            (batch * 500..(batch + 1) * 500).map(|i| format!("rec {i} secret_key=abcd{i:08}efgh\n")).collect();
-        s.write_all(text.as_bytes()).unwrap();
+        s.write_all(records_text(batch * 500..(batch + 1) * 500).as_bytes()).unwrap();
         std::thread::sleep(Duration::from_millis(60));
     }
     drop(s);
     wait_for("a refused connection", || d.log().contains("downstream"));
     // Then it comes up hung: the first message is never acked.
-    let mut receiver = Command::new("python3")
-        .args([support("forward_receiver.py"), down.to_string(), received.to_str().unwrap().into(), "stall".into()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(receiver.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut receiver = forward_receiver(down, &received, Some("stall"));
     wait_for("every record downstream", || lines_of(&received).len() >= total);
     let (status, log) = d.stop();
     let _ = receiver.kill();
     let _ = receiver.wait();
     assert!(status.success(), "{log}");
     assert!(log.contains("no ack within 1s"), "the hung downstream was not noticed: {log}");
-    let got = lines_of(&received);
-    assert!(got.iter().all(|l| !l.contains("abcd0")), "a secret leaked");
-    let masked = got.first().map(|l| l.split_once(' ').unwrap().1.split_once(' ').unwrap().1.to_string()).unwrap();
-    assert_exactly_once(&got, (0..total).map(|i| format!("rec {i} {masked}")));
+    assert_records_once(&lines_of(&received), total);
 }

@@ -29,7 +29,7 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    pub fn start(args: &[&str], dir: &Path) -> Daemon {
+    pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S], dir: &Path) -> Daemon {
         let stderr = dir.join(format!("stderr-{}.log", Instant::now().elapsed().as_nanos() + rand_suffix()));
         let child = Command::new(env!("CARGO_BIN_EXE_logscrub"))
             .args(args)
