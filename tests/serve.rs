@@ -7,27 +7,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-/// `tests/support/forward_receiver.py` on `port`, appending to `out`, once
-/// it listens; `mode` is its third argument (the message to die at, or
-/// `stall`).
-fn forward_receiver(port: u16, out: &Path, mode: Option<&str>) -> Child {
-    let mut cmd = Command::new("python3");
-    cmd.args([support("forward_receiver.py"), port.to_string(), out.to_str().unwrap().into()]);
-    cmd.args(mode);
-    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "listening");
-    child
-}
 
 /// `logscrub tail LOG` with a checkpoint, polling fast, into the file OUT.
 fn tail_args(log: &Path, checkpoint: &Path, out: &Path) -> Vec<String> {
@@ -36,19 +22,6 @@ fn tail_args(log: &Path, checkpoint: &Path, out: &Path) -> Vec<String> {
     args.extend(["--poll-interval", "20ms", "--output", "file", "--output-path"].map(String::from));
     args.push(path(out));
     args
-}
-
-/// Lines `rec I secret_key=...` for each I of `range`.
-fn records_text(range: std::ops::Range<usize>) -> String {
-    range.map(|i| format!("rec {i} secret_key=abcd{i:08}efgh\n")).collect()
-}
-
-/// Every line of [`records_text`] for 0..total exactly once, each masked
-/// alike, no secret.
-fn assert_records_once(got: &[String], total: usize) {
-    assert!(got.iter().all(|l| !l.contains("abcd0")), "a secret leaked");
-    let masked = got.first().map(|l| l.split_once(' ').unwrap().1.split_once(' ').unwrap().1.to_string()).unwrap();
-    assert_exactly_once(got, (0..total).map(|i| format!("rec {i} {masked}")));
 }
 
 #[test]
@@ -297,13 +270,7 @@ fn admin_endpoint_serves_metrics_and_probes() {
     let mut s = TcpStream::connect(&addr).unwrap();
     s.write_all(b"password=hunter2hunter2\nclean\n").unwrap();
     drop(s);
-    let get = |path: &str| {
-        let mut c = TcpStream::connect(&admin_addr).unwrap();
-        write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-        let mut body = String::new();
-        std::io::Read::read_to_string(&mut c, &mut body).unwrap();
-        body
-    };
+    let get = |path: &str| http_get(&admin_addr, path);
     wait_for("metrics", || get("/metrics").contains("logscrub_records_out_total 2"));
     let metrics = get("/metrics");
     assert!(metrics.contains("logscrub_findings_total{rule=\"password-assignment\"} 1"), "{metrics}");

@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,8 +31,21 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S], dir: &Path) -> Daemon {
+        Daemon::wrapped(&[], args, dir)
+    }
+
+    /// [`Daemon::start`] under a wrapper that execs it, such as `prlimit`.
+    pub fn wrapped<S: AsRef<std::ffi::OsStr>>(wrapper: &[&str], args: &[S], dir: &Path) -> Daemon {
         let stderr = dir.join(format!("stderr-{}.log", Instant::now().elapsed().as_nanos() + rand_suffix()));
-        let child = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+        let mut cmd = match wrapper {
+            [program, rest @ ..] => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(env!("CARGO_BIN_EXE_logscrub"));
+                c
+            }
+            [] => Command::new(env!("CARGO_BIN_EXE_logscrub")),
+        };
+        let child = cmd
             .args(args)
             .env("LOGSCRUB_LOG", "info")
             .stdin(Stdio::null())
@@ -138,4 +152,47 @@ pub fn python_with(modules: &str) -> bool {
 /// The path of a script in tests/support.
 pub fn support(script: &str) -> String {
     format!("{}/tests/support/{script}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `tests/support/forward_receiver.py` on `port`, appending to `out`, once
+/// it listens; `mode` is its third argument (the message to die at, or
+/// `stall`).
+pub fn forward_receiver(port: u16, out: &Path, mode: Option<&str>) -> Child {
+    let mut cmd = Command::new("python3");
+    cmd.args([support("forward_receiver.py"), port.to_string(), out.to_str().unwrap().into()]);
+    cmd.args(mode);
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "listening");
+    child
+}
+
+/// Lines `rec I secret_key=...` for each I of `range`.
+pub fn records_text(range: std::ops::Range<usize>) -> String {
+    range.map(|i| format!("rec {i} secret_key=abcd{i:08}efgh\n")).collect()
+}
+
+/// Every line of [`records_text`] for 0..total exactly once, each masked
+/// alike, no secret.
+pub fn assert_records_once(got: &[String], total: usize) {
+    assert!(got.iter().all(|l| !l.contains("abcd0")), "a secret leaked");
+    let masked = got.first().map(|l| l.split_once(' ').unwrap().1.split_once(' ').unwrap().1.to_string()).unwrap();
+    assert_exactly_once(got, (0..total).map(|i| format!("rec {i} {masked}")));
+}
+
+/// The body of an HTTP GET to the admin endpoint at `addr`.
+pub fn http_get(addr: &str, path: &str) -> String {
+    let mut c = TcpStream::connect(addr).unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut c, &mut body).unwrap();
+    body
+}
+
+/// The value of `logscrub_NAME` in the admin endpoint's /metrics.
+pub fn metric(addr: &str, name: &str) -> u64 {
+    let body = http_get(addr, "/metrics");
+    let prefix = format!("logscrub_{name} ");
+    body.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.parse().ok()).unwrap_or(0)
 }

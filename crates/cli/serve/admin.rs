@@ -50,7 +50,7 @@ fn respond<B>(req: &Request<B>, m: &Metrics) -> Response<Full<Bytes>> {
 /// The metrics in Prometheus text format.
 pub fn render(m: &Metrics) -> String {
     let mut out = String::new();
-    let counters: [(&str, &str, &AtomicU64); 13] = [
+    let counters: [(&str, &str, &AtomicU64); 15] = [
         ("records_in_total", "Records (lines or Forward entries) read", &m.records_in),
         ("bytes_in_total", "Bytes read from network inputs", &m.bytes_in),
         ("records_out_total", "Records written or acked downstream", &m.records_out),
@@ -64,11 +64,14 @@ pub fn render(m: &Metrics) -> String {
         ("refused_connections_total", "Connections refused at the limit", &m.refused_connections),
         ("output_retries_total", "Output writes retried", &m.downstream_retries),
         ("file_truncations_total", "Followed files found truncated", &m.truncations),
+        ("spilled_records_total", "Records written to the spill directory", &m.spilled_records),
+        ("spill_errors_total", "Times the spill could not be written (full, or a disk error)", &m.spill_errors),
     ];
     for (name, help, c) in counters {
         metric(&mut out, name, help, "counter", c.load(Ordering::Relaxed));
     }
     metric(&mut out, "buffer_bytes", "Bytes waiting for the output", "gauge", m.buffered_bytes.load(Ordering::Relaxed));
+    metric(&mut out, "spill_bytes", "Bytes in the spill directory", "gauge", m.spilled_bytes.load(Ordering::Relaxed));
     let findings = m.findings.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(stats) = findings.as_ref() {
         metric(

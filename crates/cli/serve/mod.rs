@@ -1,10 +1,12 @@
 //! `logscrub serve` and `logscrub tail`: the sidecar.
 //!
 //! Data flows one way: inputs (TCP lines, Forward, followed files) scrub
-//! what they read on their own task or thread, then hand [`Batch`]es to one
-//! output through a channel bounded in bytes. A batch that asks for an ack
-//! (a Forward chunk, a file offset to checkpoint) gets it only once the
-//! output has written it (and the downstream has acked it): nothing
+//! what they read on their own task or thread, then hand [`Batch`]es
+//! through a channel bounded in bytes to the spooler, which queues them for
+//! the one output in memory (and on disk with `--spill-dir`, see
+//! [`spool`]). A batch that asks for an ack (a Forward chunk, a file offset
+//! to checkpoint) gets it only once the output has written it (and the
+//! downstream has acked it), or once it is synced to the spill: nothing
 //! acknowledged is lost.
 
 mod admin;
@@ -12,6 +14,7 @@ mod follow;
 mod input;
 pub mod options;
 mod output;
+mod spool;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,8 +37,21 @@ pub struct Batch {
     pub payload: Payload,
     /// Told `true` once the batch is written (and acked downstream).
     pub done: Option<oneshot::Sender<bool>>,
-    /// Room taken in the buffer, given back when the batch is dropped.
-    room: OwnedSemaphorePermit,
+    /// Room taken in the memory buffer, given back when the batch is
+    /// dropped; none for a batch read back from the spill.
+    _room: Option<Room>,
+}
+
+/// Room in the memory buffer, counted in the `buffer_bytes` gauge while held.
+struct Room {
+    permit: OwnedSemaphorePermit,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        self.metrics.buffered_bytes.fetch_sub(self.permit.num_permits() as u64, Ordering::Relaxed);
+    }
 }
 
 /// Scrubbed data.
@@ -94,6 +110,9 @@ pub struct Metrics {
     pub buffered_bytes: AtomicU64,
     pub downstream_retries: AtomicU64,
     pub truncations: AtomicU64,
+    pub spilled_records: AtomicU64,
+    pub spilled_bytes: AtomicU64,
+    pub spill_errors: AtomicU64,
     pub ready: AtomicBool,
     pub findings: Mutex<Option<Stats>>,
 }
@@ -160,7 +179,8 @@ impl Ctx {
         };
         Metrics::add(&self.metrics.buffered_bytes, u64::from(size));
         let (done, rx) = if ack { Some(oneshot::channel()).unzip() } else { (None, None) };
-        let batch = Batch { tag, payload, done, room };
+        let _room = Some(Room { permit: room, metrics: self.metrics.clone() });
+        let batch = Batch { tag, payload, done, _room };
         if self.tx.send(batch).await.is_err() {
             Metrics::add(&self.metrics.dropped, records);
             return None;
@@ -222,6 +242,9 @@ fn run(engine: &EngineArgs, opts: ServeOptions) -> anyhow::Result<std::process::
     let sink = output::Sink::open(&opts).context("cannot open the output")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let metrics = Arc::new(Metrics::default());
+    let spill_bytes = opts.spill_bytes.unwrap_or(1 << 30) as u64;
+    let spool =
+        Arc::new(spool::Spool::open(opts.spill_dir.as_deref(), spill_bytes, settings.buffer_bytes, metrics.clone())?);
     let (stop_tx, stop_rx) = watch::channel(false);
     let (tx, rx) = mpsc::channel(1024);
     let ctx = Arc::new(Ctx {
@@ -233,14 +256,29 @@ fn run(engine: &EngineArgs, opts: ServeOptions) -> anyhow::Result<std::process::
         handle: runtime.handle().clone(),
         shutdown: stop_rx.clone(),
     });
+    let spooler = {
+        let spool = spool.clone();
+        std::thread::Builder::new().name("spooler".into()).spawn(move || {
+            let mut rx = rx;
+            while let Some(batch) = rx.blocking_recv() {
+                spool.push(batch);
+            }
+            spool.close();
+        })?
+    };
     let out_metrics = metrics.clone();
     let out_stop = stop_rx.clone();
     let drain = settings.drain_timeout;
+    let out_spool = spool.clone();
     let writer = std::thread::Builder::new()
         .name("output".into())
-        .spawn(move || output::run(sink, rx, &out_metrics, out_stop, drain))?;
+        .spawn(move || output::run(sink, &out_spool, &out_metrics, out_stop, drain))?;
 
     let result: anyhow::Result<()> = runtime.block_on(async {
+        // A file past the size limit (RLIMIT_FSIZE) must fail the write with
+        // EFBIG, waited out like a full disk, not kill the process: handling
+        // SIGXFSZ replaces its default action.
+        let _ = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
         let mut tasks = tokio::task::JoinSet::new();
         for addr in &opts.tcp {
             let l = input::bind(addr, "tcp").await?;
@@ -277,12 +315,18 @@ fn run(engine: &EngineArgs, opts: ServeOptions) -> anyhow::Result<std::process::
     });
     // Inputs are done: closing the channel lets the output drain and stop.
     drop(ctx);
-    let undelivered = writer.join().map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
+    spooler.join().map_err(|_| anyhow::anyhow!("the spooler thread panicked"))?;
+    writer.join().map_err(|_| anyhow::anyhow!("the output thread panicked"))?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     result?;
     summary(&metrics);
-    if undelivered > 0 {
-        anyhow::bail!("{undelivered} records could not be delivered before the drain timeout");
+    let (kept, lost) = spool.outcome();
+    if kept > 0 {
+        let dir = spool.dir().unwrap_or_default();
+        tracing::warn!(spill = %dir.display(), records = kept, "undelivered records are kept in the spill; the next start sends them first");
+    }
+    if lost > 0 {
+        anyhow::bail!("{lost} records could not be delivered before the drain timeout");
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

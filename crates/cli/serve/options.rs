@@ -165,6 +165,16 @@ pub struct ServeOptions {
     #[arg(long, value_enum)]
     pub on_full: Option<OnFull>,
 
+    /// Spill batches to files in DIR once half the memory buffer is queued,
+    /// so that inputs keep going while the output is slow or down. What is
+    /// left there at exit is sent first at the next start.
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
+
+    /// Most bytes kept in --spill-dir (default 1 GiB); beyond it inputs wait.
+    #[arg(long, value_name = "BYTES")]
+    pub spill_bytes: Option<usize>,
+
     /// Largest Forward message accepted (after decompression), in bytes;
     /// a peer that sends more is disconnected. Lines have no such limit:
     /// long lines are scrubbed in windows.
@@ -204,7 +214,7 @@ impl ServeOptions {
     pub fn or(self, file: ServeOptions) -> ServeOptions {
         prefer!(self, file;
             checkpoint, poll_interval, format, tag, output, output_path, output_format, json_date_key,
-            json_date_format, downstream, ack_timeout, buffer_bytes, on_full, max_record, max_connections,
+            json_date_format, downstream, ack_timeout, buffer_bytes, on_full, spill_dir, spill_bytes, max_record, max_connections,
             idle_timeout, drain_timeout, admin;
             tcp, forward, follow;
             from_end, no_ack)
@@ -229,8 +239,11 @@ impl ServeOptions {
             OutputKind::Forward if self.downstream.is_none() => bail!("--output forward needs --downstream HOST:PORT"),
             _ => {}
         }
-        if self.buffer_bytes == Some(0) || self.max_connections == Some(0) || self.max_record == Some(0) {
-            bail!("--buffer-bytes, --max-connections and --max-record must be above 0");
+        if [self.buffer_bytes, self.max_connections, self.max_record, self.spill_bytes].contains(&Some(0)) {
+            bail!("--buffer-bytes, --max-connections, --max-record and --spill-bytes must be above 0");
+        }
+        if self.spill_bytes.is_some() && self.spill_dir.is_none() {
+            bail!("--spill-bytes needs --spill-dir");
         }
         Ok(())
     }

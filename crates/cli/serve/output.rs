@@ -8,14 +8,14 @@
 use std::fs::OpenOptions;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rmpv::Value;
 use serde_json::{Map, Number, Value as Json};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::options::{DateFormat, OutputFormat, OutputKind, ServeOptions};
+use super::spool::Spool;
 use super::{Batch, Metrics, Payload};
 use crate::forward;
 use crate::msgpack::{self, EventTime, Framer};
@@ -118,41 +118,21 @@ impl Sink {
     }
 }
 
-/// Runs the output until every input is done. Returns how many records
-/// could not be delivered.
-pub fn run(
-    mut sink: Sink,
-    mut rx: mpsc::Receiver<Batch>,
-    metrics: &Metrics,
-    stop: watch::Receiver<bool>,
-    drain: Duration,
-) -> u64 {
-    let mut undelivered = 0;
+/// Runs the output until the spool is closed and empty, or until it gives
+/// up (drain time is up after SIGTERM, or the output is gone): then what
+/// it holds is handed back to the spool to keep or count as lost.
+pub fn run(mut sink: Sink, spool: &Spool, metrics: &Metrics, stop: watch::Receiver<bool>, drain: Duration) {
     let mut stopped_at = None;
-    let mut fatal = false;
-    while let Some(first) = rx.blocking_recv() {
-        let mut batches = vec![first];
-        let mut size = batches[0].payload.size();
-        while size < (1 << 20) {
-            match rx.try_recv() {
-                Ok(b) => {
-                    size += b.payload.size();
-                    batches.push(b);
-                }
-                Err(_) => break,
-            }
-        }
+    while let Some(batches) = spool.take(1 << 20) {
+        let size: usize = batches.iter().map(|b| b.payload.size()).sum();
         let records: u64 = batches.iter().map(|b| b.payload.records()).sum();
         let mut backoff = Duration::from_millis(100);
         let delivered = loop {
-            if fatal {
-                break false;
-            }
             match sink.write(&batches) {
                 Ok(()) => break true,
                 Err(Failure::Fatal(e)) => {
                     tracing::error!(output = sink.name(), "{e}; records from now on are not delivered");
-                    fatal = true;
+                    break false;
                 }
                 Err(Failure::Retry(e)) => {
                     if *stop.borrow() && stopped_at.get_or_insert_with(Instant::now).elapsed() > drain {
@@ -166,21 +146,20 @@ pub fn run(
                 }
             }
         };
-        if delivered {
-            Metrics::add(&metrics.records_out, records);
-            Metrics::add(&metrics.bytes_out, size as u64);
-        } else {
-            undelivered += records;
+        if !delivered {
             sink.discard();
+            spool.abandon(batches);
+            return;
         }
+        Metrics::add(&metrics.records_out, records);
+        Metrics::add(&metrics.bytes_out, size as u64);
+        spool.delivered();
         for b in batches {
-            metrics.buffered_bytes.fetch_sub(b.room.num_permits() as u64, Ordering::Relaxed);
             if let Some(done) = b.done {
-                let _ = done.send(delivered);
+                let _ = done.send(true);
             }
         }
     }
-    undelivered
 }
 
 impl Encoder {

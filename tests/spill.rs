@@ -1,0 +1,171 @@
+//! `serve --spill-dir`: the inputs keep going while the output is down,
+//! nothing is lost or reordered, what is left at exit comes first at the
+//! next start, and a spill that cannot be written makes the inputs wait.
+//!
+//! The downstream is `tests/support/forward_receiver.py` (Python `msgpack`,
+//! installed by `.ci/run`); without it these tests say so and pass, unless
+//! `LOGSCRUB_REQUIRE_PYTHON=1`.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::Path;
+
+use common::*;
+
+/// `serve` reading TCP on `tcp` into a Forward downstream at `down`,
+/// spilling to `spill` past a 64 KiB memory buffer, with an admin endpoint.
+fn args(tcp: &str, down: u16, admin: &str, spill: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = ["serve", "--tcp", tcp, "--admin", admin, "--output", "forward", "--ack-timeout", "2s"]
+        .map(String::from)
+        .to_vec();
+    a.extend(["--downstream".into(), format!("127.0.0.1:{down}"), "--buffer-bytes".into(), "65536".into()]);
+    a.extend(["--spill-dir".into(), spill.to_str().unwrap().into()]);
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+fn segments(spill: &Path) -> usize {
+    std::fs::read_dir(spill)
+        .map(|d| d.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "spill")).count())
+        .unwrap_or(0)
+}
+
+/// Every record of 0..total once and in order (one TCP connection keeps
+/// its order end to end), no secret.
+fn assert_in_order(got: &[String], total: usize) {
+    assert_records_once(got, total);
+    let index = |l: &String| l.split(' ').nth(1).unwrap().parse::<usize>().unwrap();
+    assert!(got.windows(2).all(|w| index(&w[0]) < index(&w[1])), "records out of order");
+}
+
+fn send(tcp: &str, range: std::ops::Range<usize>) {
+    let mut s = TcpStream::connect(tcp).unwrap();
+    s.write_all(records_text(range).as_bytes()).unwrap();
+}
+
+#[test]
+fn inputs_go_on_while_the_downstream_is_down_then_everything_arrives_in_order() {
+    if !python_with("msgpack") {
+        return;
+    }
+    let dir = temp_dir("spill-down");
+    let (tcp, admin, down) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()), free_port());
+    let spill = dir.join("spill");
+    let d = Daemon::start(&args(&tcp, down, &admin, &spill, &[]), &dir);
+    let total = 40_000; // about 1.5 MB: 24 times the memory buffer
+    send(&tcp, 0..total);
+    // All of it read while nothing is delivered: the spill holds it.
+    wait_for("every record read", || metric(&admin, "records_in_total") == total as u64);
+    assert!(metric(&admin, "spilled_records_total") > total as u64 / 2);
+    assert!(metric(&admin, "spill_bytes") > 1 << 20);
+    assert_eq!(metric(&admin, "records_out_total"), 0);
+    let received = dir.join("received.log");
+    let mut receiver = forward_receiver(down, &received, None);
+    wait_for("every record downstream", || lines_of(&received).len() >= total);
+    wait_for("the spill emptied", || segments(&spill) == 0 && metric(&admin, "spill_bytes") == 0);
+    let (status, log) = d.stop();
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    assert!(status.success(), "{log}");
+    assert_in_order(&lines_of(&received), total);
+    // Only scrubbed text was ever on disk, and the diagnostics hold none.
+    assert!(!log.contains("abcd0"));
+}
+
+#[test]
+fn what_is_left_at_sigterm_is_kept_and_sent_first_at_the_next_start() {
+    if !python_with("msgpack") {
+        return;
+    }
+    let dir = temp_dir("spill-restart");
+    let (tcp, admin, down) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()), free_port());
+    let spill = dir.join("spill");
+    let d = Daemon::start(&args(&tcp, down, &admin, &spill, &["--drain-timeout", "1s"]), &dir);
+    send(&tcp, 0..5000);
+    wait_for("every record read", || metric(&admin, "records_in_total") == 5000);
+    let (status, log) = d.stop();
+    assert!(status.success(), "nothing was lost, so exit 0: {log}");
+    assert!(log.contains("records=5000") && log.contains("kept in the spill"), "{log}");
+    assert!(segments(&spill) > 0);
+    // Next start: the receiver is up; the spill goes first, then new input.
+    let received = dir.join("received.log");
+    let mut receiver = forward_receiver(down, &received, None);
+    let d = Daemon::start(&args(&tcp, down, &admin, &spill, &[]), &dir);
+    send(&tcp, 5000..6000);
+    wait_for("every record downstream", || lines_of(&received).len() >= 6000);
+    let (status, log) = d.stop();
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("sending what the last run left in the spill first"), "{log}");
+    assert_in_order(&lines_of(&received), 6000);
+    assert_eq!(segments(&spill), 0);
+}
+
+#[test]
+fn a_spill_that_cannot_be_written_makes_the_inputs_wait_and_loses_nothing() {
+    if !python_with("msgpack") {
+        return;
+    }
+    if std::process::Command::new("prlimit").arg("--version").output().is_err() {
+        eprintln!("skipped: prlimit (util-linux) is not installed");
+        return;
+    }
+    let dir = temp_dir("spill-full");
+    let (tcp, admin, down) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()), free_port());
+    let spill = dir.join("spill");
+    // No file may grow past 200 KB: a spill write past it fails with EFBIG,
+    // as one on a full disk fails with ENOSPC.
+    let d = Daemon::wrapped(&["prlimit", "--fsize=200000"], &args(&tcp, down, &admin, &spill, &[]), &dir);
+    let total = 40_000;
+    let sender = std::thread::spawn({
+        let tcp = tcp.clone();
+        move || send(&tcp, 0..total)
+    });
+    wait_for("a failed spill", || d.log().contains("cannot spill: File too large (os error 27); inputs wait"));
+    assert_eq!(metric(&admin, "spill_errors_total"), 1, "warned once, not once a retry");
+    let received = dir.join("received.log");
+    let mut receiver = forward_receiver(down, &received, None);
+    sender.join().unwrap();
+    wait_for("every record downstream", || lines_of(&received).len() >= total);
+    let (status, log) = d.stop();
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    assert!(status.success(), "{log}");
+    assert_in_order(&lines_of(&received), total);
+}
+
+#[test]
+fn forward_chunks_are_acked_once_synced_to_the_spill_while_the_downstream_is_down() {
+    if !python_with("fluent, msgpack") {
+        return;
+    }
+    let dir = temp_dir("spill-ack");
+    let (fwd, admin, down) = (free_port(), format!("127.0.0.1:{}", free_port()), free_port());
+    let spill = dir.join("spill");
+    let fwd_addr = format!("127.0.0.1:{fwd}");
+    let mut a = args(&format!("127.0.0.1:{}", free_port()), down, &admin, &spill, &["--forward", &fwd_addr]);
+    // A buffer too small for any message: every one goes to disk.
+    let at = a.iter().position(|x| x == "65536").unwrap();
+    a[at] = "64".into();
+    let d = Daemon::start(&a, &dir);
+    let client = std::process::Command::new("python3")
+        .args([support("forward_client.py"), fwd.to_string(), "200".into()])
+        .output()
+        .unwrap();
+    assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
+    assert_eq!(String::from_utf8_lossy(&client.stdout).trim(), "acked 2", "acked with nothing downstream");
+    assert_eq!(metric(&admin, "records_out_total"), 0);
+    let received = dir.join("received.log");
+    let mut receiver = forward_receiver(down, &received, None);
+    wait_for("every record downstream", || lines_of(&received).len() >= 220);
+    let (status, log) = d.stop();
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    assert!(status.success(), "{log}");
+    let got = lines_of(&received);
+    assert_eq!(got.len(), 220);
+    assert!(got.iter().all(|l| !l.contains("hunter2-") && !l.contains("s3cr3t-")), "a secret leaked");
+}
