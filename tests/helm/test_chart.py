@@ -46,6 +46,7 @@ CASES = {
         "output": {"kind": "forward", "downstream": "fluentd.logging:24224"},
         "hashKey": {"existingSecret": "logscrub-hash-key", "key": "key"},
         "rules": {"packs": ["default", "network"], "disable": ["email"], "masks": {"ipv4": "hash"}, "custom": {"acme.toml": RULE}},
+        "aggregator": {"spill": {"enabled": True, "maxBytes": 536870912, "sizeLimit": "1Gi"}},
     },
     "aggregator-autoscaled": {
         "mode": "aggregator",
@@ -121,6 +122,15 @@ def main():
                         env = pod_spec(doc)["containers"][-1]["env"]
                         ref = [e for e in env if e["name"] == "LOGSCRUB_HASH_KEY"][0]["valueFrom"]["secretKeyRef"]
                         assert ref == {"name": "logscrub-hash-key", "key": "key"}
+                if doc["kind"] == "Deployment" and values.get("aggregator", {}).get("spill", {}).get("enabled"):
+                    spec = pod_spec(doc)
+                    args = spec["containers"][0]["args"]
+                    assert "--spill-dir=/var/spool/logscrub" in args and "--spill-bytes=536870912" in args, args
+                    mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+                    assert mounts["spill"] == "/var/spool/logscrub", mounts
+                    volumes = {v["name"]: v for v in spec["volumes"]}
+                    assert volumes["spill"]["emptyDir"] == {"sizeLimit": "1Gi"}, volumes
+                    assert "rules" in " ".join(volumes), "the rules volume stays beside the spill"
         expected = {"daemonset": "DaemonSet", "aggregator": "Deployment", "job": "Job", "sidecar": "Deployment"}[values["mode"]]
         assert expected in kinds, (name, kinds)
         print(f"ok {name}: {sorted(kinds)}")
