@@ -104,27 +104,23 @@ fn what_is_left_at_sigterm_is_kept_and_sent_first_at_the_next_start() {
     assert_eq!(segments(&spill), 0);
 }
 
-#[test]
-fn a_spill_that_cannot_be_written_makes_the_inputs_wait_and_loses_nothing() {
-    if !python_with("msgpack") {
-        return;
-    }
-    if std::process::Command::new("prlimit").arg("--version").output().is_err() {
-        eprintln!("skipped: prlimit (util-linux) is not installed");
-        return;
-    }
-    let dir = temp_dir("spill-full");
+/// Runs `serve` under `wrapper` (which makes spill writes fail with
+/// `error` past about 200 KB), sends 1.5 MB while the downstream is down,
+/// then brings it up: every record arrives once, in order.
+fn spill_fails_then_nothing_is_lost(name: &str, wrapper: &[&str], error: &str) {
+    let dir = temp_dir(name);
     let (tcp, admin, down) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()), free_port());
     let spill = dir.join("spill");
-    // No file may grow past 200 KB: a spill write past it fails with EFBIG,
-    // as one on a full disk fails with ENOSPC.
-    let d = Daemon::wrapped(&["prlimit", "--fsize=200000"], &args(&tcp, down, &admin, &spill, &[]), &dir);
+    std::fs::create_dir_all(&spill).unwrap();
+    let wrapper: Vec<String> = wrapper.iter().map(|w| w.replace("SPILL", spill.to_str().unwrap())).collect();
+    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+    let d = Daemon::wrapped(&wrapper, &args(&tcp, down, &admin, &spill, &[]), &dir);
     let total = 40_000;
     let sender = std::thread::spawn({
         let tcp = tcp.clone();
         move || send(&tcp, 0..total)
     });
-    wait_for("a failed spill", || d.log().contains("cannot spill: File too large (os error 27); inputs wait"));
+    wait_for("a failed spill", || d.log().contains(&format!("cannot spill: {error}; inputs wait")));
     assert_eq!(metric(&admin, "spill_errors_total"), 1, "warned once, not once a retry");
     let received = dir.join("received.log");
     let mut receiver = forward_receiver(down, &received, None);
@@ -135,6 +131,39 @@ fn a_spill_that_cannot_be_written_makes_the_inputs_wait_and_loses_nothing() {
     let _ = receiver.wait();
     assert!(status.success(), "{log}");
     assert_in_order(&lines_of(&received), total);
+}
+
+#[test]
+fn a_spill_on_a_full_disk_makes_the_inputs_wait_and_loses_nothing() {
+    if !python_with("msgpack") {
+        return;
+    }
+    // A 200 KiB tmpfs over the spill directory, in a mount namespace of
+    // its own (unprivileged where user namespaces are allowed).
+    let mounts = std::process::Command::new("unshare").args(["-rm", "true"]).status().is_ok_and(|s| s.success());
+    if !mounts {
+        eprintln!("skipped: cannot mount a tmpfs (unshare -rm is not allowed here); the file-size test stands in");
+        return;
+    }
+    let script = "mount -t tmpfs -o size=200k tmpfs SPILL && exec \"$0\" \"$@\"";
+    spill_fails_then_nothing_is_lost(
+        "spill-enospc",
+        &["unshare", "-rm", "sh", "-c", script],
+        "No space left on device (os error 28)",
+    );
+}
+
+#[test]
+fn a_spill_past_the_file_size_limit_makes_the_inputs_wait_and_loses_nothing() {
+    if !python_with("msgpack") {
+        return;
+    }
+    if std::process::Command::new("prlimit").arg("--version").output().is_err() {
+        eprintln!("skipped: prlimit (util-linux) is not installed");
+        return;
+    }
+    // No file may grow past 200 KB: a write past it fails with EFBIG.
+    spill_fails_then_nothing_is_lost("spill-efbig", &["prlimit", "--fsize=200000"], "File too large (os error 27)");
 }
 
 #[test]
