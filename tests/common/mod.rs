@@ -158,9 +158,15 @@ pub fn support(script: &str) -> String {
 /// it listens; `mode` is its third argument (the message to die at, or
 /// `stall`).
 pub fn forward_receiver(port: u16, out: &Path, mode: Option<&str>) -> Child {
+    forward_receiver_env(port, out, mode, &[])
+}
+
+/// [`forward_receiver`] with environment variables (`TLS_CERT`, `TLS_KEY`).
+pub fn forward_receiver_env(port: u16, out: &Path, mode: Option<&str>, env: &[(&str, String)]) -> Child {
     let mut cmd = Command::new("python3");
     cmd.args([support("forward_receiver.py"), port.to_string(), out.to_str().unwrap().into()]);
     cmd.args(mode);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();

@@ -5,7 +5,8 @@
 //! the clients). Limits: `--max-connections` per listener (more are
 //! refused and counted), `--idle-timeout` (the connection is closed),
 //! `--max-record` for Forward (the peer is disconnected, nothing of that
-//! message is acked).
+//! message is acked). With `--tls-cert`, every connection starts with a TLS
+//! handshake, bounded by the idle timeout, on the connection's own task.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -25,6 +26,11 @@ use crate::forward;
 use crate::msgpack::{self, EventTime, Framer};
 
 const READ_SIZE: usize = 64 * 1024;
+
+/// A client connection, plain or TLS.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
+type Conn = Box<dyn Stream>;
 
 /// Binds a listener; the error names which one.
 pub async fn bind(addr: &str, kind: &str) -> anyhow::Result<TcpListener> {
@@ -49,7 +55,7 @@ pub async fn forward(listener: TcpListener, ctx: Arc<Ctx>) -> anyhow::Result<()>
 
 async fn accept<F, Fut>(listener: TcpListener, ctx: Arc<Ctx>, kind: &'static str, handle: F) -> anyhow::Result<()>
 where
-    F: Fn(TcpStream, SocketAddr, Arc<Ctx>) -> Fut,
+    F: Fn(Conn, SocketAddr, Arc<Ctx>) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(ctx.opts.max_connections));
@@ -63,9 +69,11 @@ where
                         let _ = stream.set_nodelay(true);
                         Metrics::add(&ctx.metrics.connections, 1);
                         tracing::debug!(listener = kind, %peer, "connected");
-                        let work = handle(stream, peer, ctx.clone());
+                        let ctx = ctx.clone();
                         connections.spawn(async move {
-                            work.await;
+                            if let Some(conn) = handshake(stream, peer, &ctx, kind).await {
+                                handle(conn, peer, ctx).await;
+                            }
                             drop(slot);
                         });
                     }
@@ -88,6 +96,24 @@ where
     tracing::info!(listener = kind, open = connections.len(), "stopped accepting; draining connections");
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+/// The connection as the handler reads it: through TLS when configured.
+async fn handshake(stream: TcpStream, peer: SocketAddr, ctx: &Ctx, kind: &str) -> Option<Conn> {
+    let Some(tls) = &ctx.tls else { return Some(Box::new(stream)) };
+    match tokio::time::timeout(ctx.opts.idle_timeout, tls.accept(stream)).await {
+        Ok(Ok(s)) => Some(Box::new(s)),
+        Ok(Err(e)) => {
+            Metrics::add(&ctx.metrics.errors, 1);
+            tracing::warn!(listener = kind, %peer, "TLS handshake failed: {e}; closing the connection");
+            None
+        }
+        Err(_) => {
+            Metrics::add(&ctx.metrics.errors, 1);
+            tracing::warn!(listener = kind, %peer, "no TLS handshake within the idle timeout; closing the connection");
+            None
+        }
+    }
 }
 
 /// Reads with the idle timeout; after shutdown, keeps reading until the
@@ -131,6 +157,9 @@ impl Reader {
                 got = tokio::time::timeout(wait, r.read_buf(buf)) => return match got {
                     Ok(Ok(0)) => Ok(Read::End("closed by peer")),
                     Ok(Ok(n)) => Ok(Read::Data(n)),
+                    // A TLS client that closes without close_notify: the
+                    // bytes before it were read; nothing is cut off here.
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(Read::End("closed by peer")),
                     Ok(Err(e)) => Err(e),
                     Err(_) if self.deadline.is_some_and(|d| d <= Instant::now()) => Ok(Read::End("drain time is up")),
                     Err(_) => Ok(Read::End("idle timeout")),
@@ -141,7 +170,7 @@ impl Reader {
     }
 }
 
-async fn tcp_connection(mut stream: TcpStream, peer: SocketAddr, ctx: Arc<Ctx>) {
+async fn tcp_connection(mut stream: Conn, peer: SocketAddr, ctx: Arc<Ctx>) {
     let mut scrubber = Scrubber::new(&ctx.redactor, ctx.opts.format);
     let mut reader = Reader::new(&ctx);
     let mut buf = BytesMut::with_capacity(READ_SIZE);
@@ -175,8 +204,8 @@ async fn submit_lines(ctx: &Ctx, scrubber: &mut Scrubber, text: Vec<u8>) {
     }
 }
 
-async fn forward_connection(stream: TcpStream, peer: SocketAddr, ctx: Arc<Ctx>) {
-    let (mut rd, mut wr) = stream.into_split();
+async fn forward_connection(stream: Conn, peer: SocketAddr, ctx: Arc<Ctx>) {
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let mut reader = Reader::new(&ctx);
     let mut buf = BytesMut::with_capacity(READ_SIZE);
     let mut framer = Framer::new(ctx.opts.max_record);
@@ -215,7 +244,7 @@ async fn forward_connection(stream: TcpStream, peer: SocketAddr, ctx: Arc<Ctx>) 
     }
 }
 
-async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut tokio::net::tcp::OwnedWriteHalf) -> Result<(), String> {
+async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut (impl AsyncWrite + Unpin)) -> Result<(), String> {
     let value = msgpack::decode(bytes).map_err(|_| "undecodable msgpack".to_string())?;
     let message = forward::parse(value, ctx.opts.max_record).map_err(|e| e.to_string())?;
     // The engine counts each value (and the tag) as a line; a record is

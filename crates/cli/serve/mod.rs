@@ -15,6 +15,7 @@ mod input;
 pub mod options;
 mod output;
 mod spool;
+mod tls;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -146,6 +147,8 @@ pub struct Ctx {
     room: Arc<Semaphore>,
     handle: tokio::runtime::Handle,
     pub shutdown: watch::Receiver<bool>,
+    /// The listeners' TLS, with `--tls-cert`.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Options with their defaults applied.
@@ -239,6 +242,10 @@ fn run(engine: &EngineArgs, opts: ServeOptions) -> anyhow::Result<std::process::
         drain_timeout: opts.drain_timeout.map_or(Duration::from_secs(10), |d| d.0),
         poll_interval: opts.poll_interval.map_or(Duration::from_millis(250), |d| d.0),
     };
+    let tls = match (&opts.tls_cert, &opts.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server(cert, key, opts.tls_client_ca.as_deref())?),
+        _ => None,
+    };
     let sink = output::Sink::open(&opts).context("cannot open the output")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let metrics = Arc::new(Metrics::default());
@@ -255,6 +262,7 @@ fn run(engine: &EngineArgs, opts: ServeOptions) -> anyhow::Result<std::process::
         tx,
         handle: runtime.handle().clone(),
         shutdown: stop_rx.clone(),
+        tls,
     });
     let spooler = {
         let spool = spool.clone();

@@ -149,6 +149,16 @@ pub struct ServeOptions {
     #[arg(long, value_name = "HOST:PORT")]
     pub downstream: Option<String>,
 
+    /// Speak TLS to the downstream, trusting the CA certificates in FILE
+    /// (PEM) to sign its certificate.
+    #[arg(long, value_name = "FILE")]
+    pub downstream_ca: Option<PathBuf>,
+
+    /// The name the downstream's certificate must carry (default: the host
+    /// of --downstream).
+    #[arg(long, value_name = "NAME")]
+    pub downstream_tls_name: Option<String>,
+
     /// Do not wait for the downstream's acks (at-most-once delivery).
     #[arg(long)]
     pub no_ack: bool,
@@ -194,6 +204,19 @@ pub struct ServeOptions {
     #[arg(long, value_name = "DURATION")]
     pub drain_timeout: Option<Dur>,
 
+    /// Make the TCP and Forward listeners speak TLS with this certificate
+    /// chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Accept only TLS clients with a certificate signed by a CA in FILE.
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+
     /// Serve /metrics, /healthz and /readyz on ADDR (off by default).
     #[arg(long, value_name = "ADDR")]
     pub admin: Option<String>,
@@ -214,8 +237,8 @@ impl ServeOptions {
     pub fn or(self, file: ServeOptions) -> ServeOptions {
         prefer!(self, file;
             checkpoint, poll_interval, format, tag, output, output_path, output_format, json_date_key,
-            json_date_format, downstream, ack_timeout, buffer_bytes, on_full, spill_dir, spill_bytes, max_record, max_connections,
-            idle_timeout, drain_timeout, admin;
+            json_date_format, downstream, downstream_ca, downstream_tls_name, ack_timeout, buffer_bytes, on_full, spill_dir, spill_bytes, max_record, max_connections,
+            idle_timeout, drain_timeout, tls_cert, tls_key, tls_client_ca, admin;
             tcp, forward, follow;
             from_end, no_ack)
     }
@@ -242,8 +265,21 @@ impl ServeOptions {
         if [self.buffer_bytes, self.max_connections, self.max_record, self.spill_bytes].contains(&Some(0)) {
             bail!("--buffer-bytes, --max-connections, --max-record and --spill-bytes must be above 0");
         }
-        if self.spill_bytes.is_some() && self.spill_dir.is_none() {
-            bail!("--spill-bytes needs --spill-dir");
+        let needs = [
+            (self.spill_bytes.is_some() && self.spill_dir.is_none(), "--spill-bytes needs --spill-dir"),
+            (self.tls_cert.is_some() != self.tls_key.is_some(), "--tls-cert and --tls-key go together"),
+            (self.tls_client_ca.is_some() && self.tls_cert.is_none(), "--tls-client-ca needs --tls-cert and --tls-key"),
+            (
+                self.downstream_tls_name.is_some() && self.downstream_ca.is_none(),
+                "--downstream-tls-name needs --downstream-ca",
+            ),
+            (
+                self.downstream_ca.is_some() && self.output != Some(OutputKind::Forward),
+                "--downstream-ca needs --output forward",
+            ),
+        ];
+        if let Some((_, why)) = needs.iter().find(|(bad, _)| *bad) {
+            bail!("{why}");
         }
         Ok(())
     }

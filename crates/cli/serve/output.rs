@@ -8,9 +8,11 @@
 use std::fs::OpenOptions;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rmpv::Value;
+use rustls::pki_types::ServerName;
 use serde_json::{Map, Number, Value as Json};
 use tokio::sync::watch;
 
@@ -36,12 +38,19 @@ pub struct Encoder {
 /// A Forward aggregator.
 pub struct Downstream {
     addr: String,
-    conn: Option<TcpStream>,
+    conn: Option<Box<dyn Connection>>,
+    /// TLS to the downstream, with `--downstream-ca`.
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     ack: bool,
     ack_timeout: Duration,
     next_chunk: u64,
     scratch: Vec<u8>,
 }
+
+/// The downstream connection, plain or TLS (rustls over the blocking
+/// socket, whose timeouts bound the handshake too).
+trait Connection: Read + Write + Send {}
+impl<C: Read + Write + Send> Connection for C {}
 
 /// Whether an error is worth retrying.
 enum Failure {
@@ -51,7 +60,7 @@ enum Failure {
 
 impl Sink {
     /// Opens the output the options name.
-    pub fn open(opts: &ServeOptions) -> io::Result<Sink> {
+    pub fn open(opts: &ServeOptions) -> anyhow::Result<Sink> {
         let encoder = Encoder {
             format: opts.output_format.unwrap_or_default(),
             date_key: Some(opts.json_date_key.clone().unwrap_or_else(|| "date".into())).filter(|k| !k.is_empty()),
@@ -64,14 +73,23 @@ impl Sink {
                 Box::new(OpenOptions::new().create(true).append(true).open(path)?)
             }
             OutputKind::Forward => {
+                let addr = opts.downstream.clone().expect("validated: --output forward has a downstream");
+                let tls = match &opts.downstream_ca {
+                    Some(ca) => {
+                        let name = opts.downstream_tls_name.as_deref().unwrap_or(super::tls::host_of(&addr));
+                        Some(super::tls::client(ca, name)?)
+                    }
+                    None => None,
+                };
                 return Ok(Sink::Forward(Downstream {
-                    addr: opts.downstream.clone().expect("validated: --output forward has a downstream"),
+                    addr,
                     conn: None,
+                    tls,
                     ack: !opts.no_ack,
                     ack_timeout: opts.ack_timeout.map_or(Duration::from_secs(30), |d| d.0),
                     next_chunk: 0,
                     scratch: Vec::new(),
-                }))
+                }));
             }
         };
         Ok(Sink::Writer { out, encoder, pending: Vec::new(), written: 0 })
@@ -318,8 +336,14 @@ impl Downstream {
             c.set_nodelay(true)?;
             c.set_read_timeout(Some(self.ack_timeout))?;
             c.set_write_timeout(Some(self.ack_timeout))?;
-            tracing::info!(downstream = %self.addr, "connected");
-            self.conn = Some(c);
+            self.conn = Some(match &self.tls {
+                Some((config, name)) => {
+                    let tls = rustls::ClientConnection::new(config.clone(), name.clone()).map_err(io::Error::other)?;
+                    Box::new(rustls::StreamOwned::new(tls, c))
+                }
+                None => Box::new(c),
+            });
+            tracing::info!(downstream = %self.addr, tls = self.tls.is_some(), "connected");
         }
         let conn = self.conn.as_mut().expect("connected above");
         // A socket timeout surfaces as EAGAIN; say what it means.
@@ -331,7 +355,7 @@ impl Downstream {
             ),
             _ => e,
         };
-        conn.write_all(&self.scratch).map_err(|e| hung(e, "could not send"))?;
+        conn.write_all(&self.scratch).and_then(|()| conn.flush()).map_err(|e| hung(e, "could not send"))?;
         if !self.ack {
             return Ok(());
         }
