@@ -35,6 +35,10 @@ negative = ["acme_short"]
 
 CASES = {
     "daemonset-default": {"mode": "daemonset", "output": {"kind": "forward", "downstream": "fluent-aggregator.logging:24224"}},
+    "daemonset-tls": {
+        "mode": "daemonset",
+        "output": {"kind": "forward", "downstream": "scrub.logging:24224", "tls": {"caSecret": "aggregator-ca", "serverName": "scrub"}},
+    },
     "daemonset-root-stdout": {
         "mode": "daemonset",
         "daemonset": {"readAsRoot": True},
@@ -46,7 +50,10 @@ CASES = {
         "output": {"kind": "forward", "downstream": "fluentd.logging:24224"},
         "hashKey": {"existingSecret": "logscrub-hash-key", "key": "key"},
         "rules": {"packs": ["default", "network"], "disable": ["email"], "masks": {"ipv4": "hash"}, "custom": {"acme.toml": RULE}},
-        "aggregator": {"spill": {"enabled": True, "maxBytes": 536870912, "sizeLimit": "1Gi"}},
+        "aggregator": {
+            "spill": {"enabled": True, "maxBytes": 536870912, "sizeLimit": "1Gi"},
+            "tls": {"existingSecret": "logscrub-tls", "clientCA": True},
+        },
     },
     "aggregator-autoscaled": {
         "mode": "aggregator",
@@ -131,6 +138,20 @@ def main():
                     volumes = {v["name"]: v for v in spec["volumes"]}
                     assert volumes["spill"]["emptyDir"] == {"sizeLimit": "1Gi"}, volumes
                     assert "rules" in " ".join(volumes), "the rules volume stays beside the spill"
+                    assert volumes["tls"]["secret"] == {"secretName": "logscrub-tls"}, volumes
+                    assert mounts["tls"] == "/etc/logscrub/tls", mounts
+                    for flag in ["--tls-cert=/etc/logscrub/tls/tls.crt", "--tls-key=/etc/logscrub/tls/tls.key",
+                                 "--tls-client-ca=/etc/logscrub/tls/ca.crt"]:
+                        assert flag in args, (flag, args)
+                if doc["kind"] == "DaemonSet" and values.get("output", {}).get("tls"):
+                    spec = pod_spec(doc)
+                    args = spec["containers"][0]["args"]
+                    assert "--downstream-ca=/etc/logscrub/downstream-ca/ca.crt" in args, args
+                    assert "--downstream-tls-name=scrub" in args, args
+                    volumes = {v["name"]: v for v in spec["volumes"]}
+                    assert volumes["downstream-ca"]["secret"]["secretName"] == "aggregator-ca", volumes
+                    mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+                    assert mounts["downstream-ca"] == "/etc/logscrub/downstream-ca", mounts
         expected = {"daemonset": "DaemonSet", "aggregator": "Deployment", "job": "Job", "sidecar": "Deployment"}[values["mode"]]
         assert expected in kinds, (name, kinds)
         print(f"ok {name}: {sorted(kinds)}")

@@ -73,6 +73,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - --output=forward
 - --downstream={{ required "output.downstream is required when output.kind is forward" .Values.output.downstream }}
 - --ack-timeout={{ .Values.output.ackTimeout }}
+{{- if .Values.output.tls.caSecret }}
+- --downstream-ca=/etc/logscrub/downstream-ca/ca.crt
+{{- with .Values.output.tls.serverName }}
+- --downstream-tls-name={{ . }}
+{{- end }}
+{{- end }}
 {{- else }}
 - --output=stdout
 - --output-format={{ .Values.output.format }}
@@ -115,19 +121,44 @@ readinessProbe:
   periodSeconds: 5
 {{- end -}}
 
-{{- define "logscrub.rulesVolumeMount" -}}
+{{/* Mounts of the files logscrub reads: custom rules, the downstream's CA,
+and (aggregator) the listeners' certificate. Empty when there are none. */}}
+{{- define "logscrub.configVolumeMounts" -}}
 {{- if include "logscrub.rulesConfigMap" . }}
 - name: rules
   mountPath: /etc/logscrub/rules
   readOnly: true
 {{- end }}
+{{- if and (eq .Values.output.kind "forward") .Values.output.tls.caSecret }}
+- name: downstream-ca
+  mountPath: /etc/logscrub/downstream-ca
+  readOnly: true
+{{- end }}
+{{- if and (eq .Values.mode "aggregator") .Values.aggregator.tls.existingSecret }}
+- name: tls
+  mountPath: /etc/logscrub/tls
+  readOnly: true
+{{- end }}
 {{- end -}}
 
-{{- define "logscrub.rulesVolume" -}}
+{{- define "logscrub.configVolumes" -}}
 {{- if include "logscrub.rulesConfigMap" . }}
 - name: rules
   configMap:
     name: {{ include "logscrub.rulesConfigMap" . }}
+{{- end }}
+{{- if and (eq .Values.output.kind "forward") .Values.output.tls.caSecret }}
+- name: downstream-ca
+  secret:
+    secretName: {{ .Values.output.tls.caSecret }}
+    items:
+      - key: {{ .Values.output.tls.caKey }}
+        path: ca.crt
+{{- end }}
+{{- if and (eq .Values.mode "aggregator") .Values.aggregator.tls.existingSecret }}
+- name: tls
+  secret:
+    secretName: {{ .Values.aggregator.tls.existingSecret }}
 {{- end }}
 {{- end -}}
 

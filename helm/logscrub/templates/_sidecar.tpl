@@ -30,5 +30,5 @@ and add the app-logs and logscrub-state emptyDir volumes.
       readOnly: true
     - name: logscrub-state
       mountPath: /var/lib/logscrub
-    {{- include "logscrub.rulesVolumeMount" . | nindent 4 }}
+    {{- include "logscrub.configVolumeMounts" . | nindent 4 }}
 {{- end -}}
