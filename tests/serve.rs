@@ -203,13 +203,11 @@ fn forward_out_survives_a_downstream_crash_with_no_loss_and_no_duplicates() {
     (0..6).for_each(&mut send);
     // By now the first receiver has died on its third message, unacked.
     assert_eq!(first.wait().unwrap().code(), Some(3));
-    let mut second = forward_receiver(down, &received, None);
+    let second = forward_receiver(down, &received, None);
     (6..10).for_each(&mut send);
     drop(s);
     wait_for("every record downstream", || lines_of(&received).len() >= total);
-    let (status, log) = d.stop();
-    let _ = second.kill();
-    let _ = second.wait();
+    let (status, log) = stop_both(d, second);
     assert!(status.success(), "{log}");
     assert!(log.contains("downstream"), "{log}");
     assert_records_once(&lines_of(&received), total);
@@ -351,7 +349,7 @@ fn a_line_longer_than_the_window_reaches_a_forward_downstream_whole_and_masked()
     let dir = temp_dir("forward-long");
     let (down, port) = (free_port(), free_port());
     let received = dir.join("received.log");
-    let mut receiver = forward_receiver(down, &received, None);
+    let receiver = forward_receiver(down, &received, None);
     let addr = format!("127.0.0.1:{port}");
     let downstream = format!("127.0.0.1:{down}");
     let d = Daemon::start(
@@ -364,9 +362,7 @@ fn a_line_longer_than_the_window_reaches_a_forward_downstream_whole_and_masked()
     s.write_all(format!("{long}\nshort line\n").as_bytes()).unwrap();
     drop(s);
     wait_for("the short line", || lines_of(&received).iter().any(|l| l == "short line"));
-    let (status, log) = d.stop();
-    let _ = receiver.kill();
-    let _ = receiver.wait();
+    let (status, log) = stop_both(d, receiver);
     assert!(status.success(), "{log}");
     let got = lines_of(&received);
     let joined: String = got[..got.len() - 1].concat();
@@ -464,11 +460,9 @@ fn forward_out_waits_out_a_refusing_then_hung_downstream_with_no_loss_and_no_dup
     drop(s);
     wait_for("a refused connection", || d.log().contains("downstream"));
     // Then it comes up hung: the first message is never acked.
-    let mut receiver = forward_receiver(down, &received, Some("stall"));
+    let receiver = forward_receiver(down, &received, Some("stall"));
     wait_for("every record downstream", || lines_of(&received).len() >= total);
-    let (status, log) = d.stop();
-    let _ = receiver.kill();
-    let _ = receiver.wait();
+    let (status, log) = stop_both(d, receiver);
     assert!(status.success(), "{log}");
     assert!(log.contains("no ack within 1s"), "the hung downstream was not noticed: {log}");
     assert_records_once(&lines_of(&received), total);

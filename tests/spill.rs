@@ -62,12 +62,10 @@ fn inputs_go_on_while_the_downstream_is_down_then_everything_arrives_in_order() 
     assert!(metric(&admin, "spill_bytes") > 1 << 20);
     assert_eq!(metric(&admin, "records_out_total"), 0);
     let received = dir.join("received.log");
-    let mut receiver = forward_receiver(down, &received, None);
+    let receiver = forward_receiver(down, &received, None);
     wait_for("every record downstream", || lines_of(&received).len() >= total);
     wait_for("the spill emptied", || segments(&spill) == 0 && metric(&admin, "spill_bytes") == 0);
-    let (status, log) = d.stop();
-    let _ = receiver.kill();
-    let _ = receiver.wait();
+    let (status, log) = stop_both(d, receiver);
     assert!(status.success(), "{log}");
     assert_in_order(&lines_of(&received), total);
     // Only scrubbed text was ever on disk, and the diagnostics hold none.
@@ -91,13 +89,11 @@ fn what_is_left_at_sigterm_is_kept_and_sent_first_at_the_next_start() {
     assert!(segments(&spill) > 0);
     // Next start: the receiver is up; the spill goes first, then new input.
     let received = dir.join("received.log");
-    let mut receiver = forward_receiver(down, &received, None);
+    let receiver = forward_receiver(down, &received, None);
     let d = Daemon::start(&args(&tcp, down, &admin, &spill, &[]), &dir);
     send(&tcp, 5000..6000);
     wait_for("every record downstream", || lines_of(&received).len() >= 6000);
-    let (status, log) = d.stop();
-    let _ = receiver.kill();
-    let _ = receiver.wait();
+    let (status, log) = stop_both(d, receiver);
     assert!(status.success(), "{log}");
     assert!(log.contains("sending what the last run left in the spill first"), "{log}");
     assert_in_order(&lines_of(&received), 6000);
@@ -123,12 +119,10 @@ fn spill_fails_then_nothing_is_lost(name: &str, wrapper: &[&str], error: &str) {
     wait_for("a failed spill", || d.log().contains(&format!("cannot spill: {error}; inputs wait")));
     assert_eq!(metric(&admin, "spill_errors_total"), 1, "warned once, not once a retry");
     let received = dir.join("received.log");
-    let mut receiver = forward_receiver(down, &received, None);
+    let receiver = forward_receiver(down, &received, None);
     sender.join().unwrap();
     wait_for("every record downstream", || lines_of(&received).len() >= total);
-    let (status, log) = d.stop();
-    let _ = receiver.kill();
-    let _ = receiver.wait();
+    let (status, log) = stop_both(d, receiver);
     assert!(status.success(), "{log}");
     assert_in_order(&lines_of(&received), total);
 }
@@ -188,11 +182,9 @@ fn forward_chunks_are_acked_once_synced_to_the_spill_while_the_downstream_is_dow
     assert_eq!(String::from_utf8_lossy(&client.stdout).trim(), "acked 2", "acked with nothing downstream");
     assert_eq!(metric(&admin, "records_out_total"), 0);
     let received = dir.join("received.log");
-    let mut receiver = forward_receiver(down, &received, None);
+    let receiver = forward_receiver(down, &received, None);
     wait_for("every record downstream", || lines_of(&received).len() >= 220);
-    let (status, log) = d.stop();
-    let _ = receiver.kill();
-    let _ = receiver.wait();
+    let (status, log) = stop_both(d, receiver);
     assert!(status.success(), "{log}");
     let got = lines_of(&received);
     assert_eq!(got.len(), 220);

@@ -97,7 +97,7 @@ fn tcp_and_forward_over_tls_into_a_tls_downstream_and_plain_text_is_refused() {
     make_certs(&dir, "s").unwrap();
     let (tcp, fwd, down) = (free_port(), free_port(), free_port());
     let received = dir.join("received.log");
-    let mut receiver = tls_receiver(down, &received, &dir);
+    let receiver = tls_receiver(down, &received, &dir);
     let (tcp_addr, fwd_addr) = (format!("127.0.0.1:{tcp}"), format!("127.0.0.1:{fwd}"));
     let args = [
         "serve",
@@ -128,9 +128,7 @@ fn tcp_and_forward_over_tls_into_a_tls_downstream_and_plain_text_is_refused() {
     drop(plain);
     wait_for("every record downstream", || lines_of(&received).len() >= 6);
     wait_for("the refused handshake", || d.log().contains("TLS handshake failed"));
-    let (status, log) = d.stop();
-    let _ = receiver.kill();
-    let _ = receiver.wait();
+    let (status, log) = stop_both(d, receiver);
     assert!(status.success(), "{log}");
     let mut got = lines_of(&received);
     got.sort();
@@ -188,33 +186,9 @@ fn a_downstream_whose_certificate_the_ca_did_not_sign_gets_nothing() {
     let dir = temp_dir("tls-bad-downstream");
     make_certs(&dir, "s").unwrap();
     make_certs(&dir, "other").unwrap();
-    let (tcp, down) = (free_port(), free_port());
-    let received = dir.join("received.log");
-    let mut receiver = tls_receiver(down, &received, &dir);
-    let tcp_addr = format!("127.0.0.1:{tcp}");
-    let args = [
-        "serve",
-        "--tcp",
-        &tcp_addr,
-        "--output",
-        "forward",
-        "--downstream",
-        &format!("127.0.0.1:{down}"),
-        "--downstream-ca",
-        &pem(&dir, "other-ca.pem"),
-        "--drain-timeout",
-        "1s",
-    ];
-    let d = Daemon::start(&args, &dir);
-    let mut s = std::net::TcpStream::connect(&tcp_addr).unwrap();
-    std::io::Write::write_all(&mut s, b"x password=hunter2-bad-xyzzy\n").unwrap();
-    drop(s);
-    wait_for("a refused certificate", || d.log().contains("invalid peer certificate"));
-    let (status, log) = d.stop();
-    let _ = receiver.kill();
-    let _ = receiver.wait();
-    assert_eq!(status.code(), Some(2), "undelivered at the drain timeout: {log}");
-    assert!(lines_of(&received).is_empty());
+    let env = [("TLS_CERT", pem(&dir, "s-server.pem")), ("TLS_KEY", pem(&dir, "s-server.key"))];
+    let other_ca = pem(&dir, "other-ca.pem");
+    assert_downstream_refused(&dir, &env, &[], &["--downstream-ca", &other_ca], "invalid peer certificate");
 }
 
 #[test]

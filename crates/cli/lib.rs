@@ -16,6 +16,7 @@ mod batch;
 mod filter;
 pub mod format;
 pub mod forward;
+mod handshake;
 pub mod msgpack;
 mod rules_cmd;
 mod serve;

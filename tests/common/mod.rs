@@ -202,3 +202,42 @@ pub fn metric(addr: &str, name: &str) -> u64 {
     let prefix = format!("logscrub_{name} ");
     body.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
+
+/// `serve --tcp` (under `wrapper`, with `extra` flags) into a Forward
+/// receiver (with `receiver_env`) that the output must refuse: one
+/// secret-bearing line in, the log says `why`, nothing arrives, and the
+/// exit status at the drain timeout is 2. Returns the log.
+pub fn assert_downstream_refused(
+    dir: &Path,
+    receiver_env: &[(&str, String)],
+    wrapper: &[&str],
+    extra: &[&str],
+    why: &str,
+) -> String {
+    let (tcp, down) = (free_port(), free_port());
+    let received = dir.join("received.log");
+    let receiver = forward_receiver_env(down, &received, None, receiver_env);
+    let tcp_addr = format!("127.0.0.1:{tcp}");
+    let down_addr = format!("127.0.0.1:{down}");
+    let mut args = vec!["serve", "--tcp", &tcp_addr, "--output", "forward", "--downstream", &down_addr];
+    args.extend(["--drain-timeout", "1s"]);
+    args.extend(extra);
+    let d = Daemon::wrapped(wrapper, &args, dir);
+    let mut s = TcpStream::connect(&tcp_addr).unwrap();
+    s.write_all(b"x password=hunter2-bad-xyzzy\n").unwrap();
+    drop(s);
+    wait_for(why, || d.log().contains(why));
+    let (status, log) = stop_both(d, receiver);
+    assert_eq!(status.code(), Some(2), "undelivered at the drain timeout: {log}");
+    assert!(lines_of(&received).is_empty());
+    log
+}
+
+/// Stops the daemon (SIGTERM), then the receiver: the daemon's exit status
+/// and log.
+pub fn stop_both(d: Daemon, mut receiver: Child) -> (std::process::ExitStatus, String) {
+    let stopped = d.stop();
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    stopped
+}

@@ -37,7 +37,12 @@ CASES = {
     "daemonset-default": {"mode": "daemonset", "output": {"kind": "forward", "downstream": "fluent-aggregator.logging:24224"}},
     "daemonset-tls": {
         "mode": "daemonset",
-        "output": {"kind": "forward", "downstream": "scrub.logging:24224", "tls": {"caSecret": "aggregator-ca", "serverName": "scrub"}},
+        "output": {
+            "kind": "forward",
+            "downstream": "scrub.logging:24224",
+            "tls": {"caSecret": "aggregator-ca", "serverName": "scrub"},
+            "sharedKey": {"existingSecret": "forward-key"},
+        },
     },
     "daemonset-root-stdout": {
         "mode": "daemonset",
@@ -53,6 +58,7 @@ CASES = {
         "aggregator": {
             "spill": {"enabled": True, "maxBytes": 536870912, "sizeLimit": "1Gi"},
             "tls": {"existingSecret": "logscrub-tls", "clientCA": True},
+            "sharedKey": {"existingSecret": "forward-key", "key": "key"},
         },
     },
     "aggregator-autoscaled": {
@@ -140,6 +146,9 @@ def main():
                     assert "rules" in " ".join(volumes), "the rules volume stays beside the spill"
                     assert volumes["tls"]["secret"] == {"secretName": "logscrub-tls"}, volumes
                     assert mounts["tls"] == "/etc/logscrub/tls", mounts
+                    env = {e["name"]: e for e in spec["containers"][0]["env"]}
+                    ref = env["LOGSCRUB_FORWARD_SHARED_KEY"]["valueFrom"]["secretKeyRef"]
+                    assert ref == {"name": "forward-key", "key": "key"}, ref
                     for flag in ["--tls-cert=/etc/logscrub/tls/tls.crt", "--tls-key=/etc/logscrub/tls/tls.key",
                                  "--tls-client-ca=/etc/logscrub/tls/ca.crt"]:
                         assert flag in args, (flag, args)
@@ -152,6 +161,10 @@ def main():
                     assert volumes["downstream-ca"]["secret"]["secretName"] == "aggregator-ca", volumes
                     mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
                     assert mounts["downstream-ca"] == "/etc/logscrub/downstream-ca", mounts
+                    env = {e["name"]: e for e in spec["containers"][0]["env"]}
+                    ref = env["LOGSCRUB_DOWNSTREAM_SHARED_KEY"]["valueFrom"]["secretKeyRef"]
+                    assert ref == {"name": "forward-key", "key": "shared-key"}, ref
+                    assert "LOGSCRUB_FORWARD_SHARED_KEY" not in env, "only the aggregator listens for Forward"
         expected = {"daemonset": "DaemonSet", "aggregator": "Deployment", "job": "Job", "sidecar": "Deployment"}[values["mode"]]
         assert expected in kinds, (name, kinds)
         print(f"ok {name}: {sorted(kinds)}")

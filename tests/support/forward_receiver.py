@@ -3,7 +3,8 @@ appends each record's "log" to OUT, then acks the chunk.
 
 Usage: forward_receiver.py PORT OUT [DIE_AFTER | stall]
 
-With TLS_CERT and TLS_KEY set, it speaks TLS with that certificate.
+With TLS_CERT and TLS_KEY set, it speaks TLS with that certificate; with
+SHARED_KEY set, it requires the Forward shared-key handshake.
 
 With DIE_AFTER, the process exits (without writing or acking) when the
 DIE_AFTER-th message arrives, as a crashed aggregator would. With `stall`,
@@ -12,6 +13,7 @@ open, as a hung aggregator would, until the sender gives up on it. A record
 is written only together with its ack, so an unacked message leaves no
 trace.
 """
+import hashlib
 import os
 import socket
 import sys
@@ -31,6 +33,31 @@ if os.environ.get("TLS_CERT"):
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(os.environ["TLS_CERT"], os.environ["TLS_KEY"])
 
+# With SHARED_KEY in the environment, each connection starts with the
+# shared-key handshake (HELO, PING, PONG) as Fluentd's in_forward does it.
+shared_key = os.environ.get("SHARED_KEY", "").encode()
+
+
+def handshake(conn, unpacker):
+    nonce = os.urandom(16)
+    conn.sendall(msgpack.packb(["HELO", {"nonce": nonce, "auth": "", "keepalive": True}], use_bin_type=True))
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            return False
+        unpacker.feed(data)
+        for ping in unpacker:
+            _, host, salt, digest, _, _ = ping
+            salt = salt.encode() if isinstance(salt, str) else salt
+            want = hashlib.sha512(salt + host.encode() + nonce + shared_key).hexdigest()
+            if digest != want:
+                conn.sendall(msgpack.packb(["PONG", False, "shared_key mismatch", "", ""]))
+                return False
+            mine = hashlib.sha512(salt + b"receiver" + nonce + shared_key).hexdigest()
+            conn.sendall(msgpack.packb(["PONG", True, "", "receiver", mine]))
+            return True
+
+
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", port))
@@ -47,6 +74,9 @@ with open(out, "a", encoding="utf-8") as f:
                 conn.close()
                 continue
         unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+        if shared_key and not handshake(conn, unpacker):
+            conn.close()
+            continue
         while True:
             data = conn.recv(65536)
             if not data:

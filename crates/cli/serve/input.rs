@@ -209,11 +209,25 @@ async fn forward_connection(stream: Conn, peer: SocketAddr, ctx: Arc<Ctx>) {
     let mut reader = Reader::new(&ctx);
     let mut buf = BytesMut::with_capacity(READ_SIZE);
     let mut framer = Framer::new(ctx.opts.max_record);
+    // With a shared key, the first message must be the PING answering our
+    // HELO; nothing is read as records before it.
+    let mut awaiting_ping = None;
+    if ctx.shared_key.is_some() {
+        let nonce = crate::handshake::random16();
+        if wr.write_all(&crate::handshake::SharedKey::helo(&nonce)).await.is_err() {
+            return;
+        }
+        awaiting_ping = Some(nonce);
+    }
     loop {
         match framer.complete(&buf) {
             Ok(Some(len)) => {
                 let message = buf.split_to(len);
-                if let Err(e) = forward_message(&message, &ctx, &mut wr).await {
+                let handled = match (awaiting_ping.take(), &ctx.shared_key) {
+                    (Some(nonce), Some(key)) => ping(&message, key, &nonce, &mut wr).await,
+                    _ => forward_message(&message, &ctx, &mut wr).await,
+                };
+                if let Err(e) = handled {
                     Metrics::add(&ctx.metrics.errors, 1);
                     tracing::warn!(listener = "forward", %peer, "{e}; closing the connection");
                     return;
@@ -242,6 +256,20 @@ async fn forward_connection(stream: Conn, peer: SocketAddr, ctx: Arc<Ctx>) {
             }
         }
     }
+}
+
+/// Answers a PING; an error (a wrong key, or not a PING at all) closes the
+/// connection after the refusing PONG.
+async fn ping(
+    bytes: &[u8],
+    key: &crate::handshake::SharedKey,
+    nonce: &[u8],
+    wr: &mut (impl AsyncWrite + Unpin),
+) -> Result<(), String> {
+    let value = msgpack::decode(bytes).map_err(|_| "undecodable msgpack in the handshake".to_string())?;
+    let (pong, checked) = key.pong(&value, nonce);
+    wr.write_all(&pong).await.map_err(|e| format!("cannot send PONG: {e}"))?;
+    checked.map_err(|why| format!("handshake refused: {why}"))
 }
 
 async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut (impl AsyncWrite + Unpin)) -> Result<(), String> {

@@ -149,6 +149,8 @@ pub struct Ctx {
     pub shutdown: watch::Receiver<bool>,
     /// The listeners' TLS, with `--tls-cert`.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The Forward listeners' shared-key handshake, when required.
+    pub shared_key: Option<crate::handshake::SharedKey>,
 }
 
 /// Options with their defaults applied.
@@ -246,7 +248,10 @@ fn run(engine: &EngineArgs, opts: ServeOptions) -> anyhow::Result<std::process::
         (Some(cert), Some(key)) => Some(tls::server(cert, key, opts.tls_client_ca.as_deref())?),
         _ => None,
     };
-    let sink = output::Sink::open(&opts).context("cannot open the output")?;
+    let hostname = opts.self_hostname.clone().unwrap_or_else(options::hostname);
+    let shared_key = options::shared_key(opts.forward_shared_key_file.as_deref(), "LOGSCRUB_FORWARD_SHARED_KEY")?
+        .map(|k| crate::handshake::SharedKey::new(k, hostname.clone()));
+    let sink = output::Sink::open(&opts, &hostname).context("cannot open the output")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let metrics = Arc::new(Metrics::default());
     let spill_bytes = opts.spill_bytes.unwrap_or(1 << 30) as u64;
@@ -263,6 +268,7 @@ fn run(engine: &EngineArgs, opts: ServeOptions) -> anyhow::Result<std::process::
         handle: runtime.handle().clone(),
         shutdown: stop_rx.clone(),
         tls,
+        shared_key,
     });
     let spooler = {
         let spool = spool.clone();

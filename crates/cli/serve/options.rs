@@ -217,6 +217,21 @@ pub struct ServeOptions {
     #[arg(long, value_name = "FILE")]
     pub tls_client_ca: Option<PathBuf>,
 
+    /// Require the Forward shared-key handshake (Fluentd `<security>`,
+    /// Fluent Bit `Shared_Key`) on the Forward listeners, with the key in
+    /// FILE; or set LOGSCRUB_FORWARD_SHARED_KEY. Never a flag value.
+    #[arg(long, value_name = "FILE")]
+    pub forward_shared_key_file: Option<PathBuf>,
+
+    /// Do the shared-key handshake with the downstream, with the key in
+    /// FILE; or set LOGSCRUB_DOWNSTREAM_SHARED_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub downstream_shared_key_file: Option<PathBuf>,
+
+    /// The hostname given in the handshake (default: this host's name).
+    #[arg(long, value_name = "NAME")]
+    pub self_hostname: Option<String>,
+
     /// Serve /metrics, /healthz and /readyz on ADDR (off by default).
     #[arg(long, value_name = "ADDR")]
     pub admin: Option<String>,
@@ -238,7 +253,8 @@ impl ServeOptions {
         prefer!(self, file;
             checkpoint, poll_interval, format, tag, output, output_path, output_format, json_date_key,
             json_date_format, downstream, downstream_ca, downstream_tls_name, ack_timeout, buffer_bytes, on_full, spill_dir, spill_bytes, max_record, max_connections,
-            idle_timeout, drain_timeout, tls_cert, tls_key, tls_client_ca, admin;
+            idle_timeout, drain_timeout, tls_cert, tls_key, tls_client_ca, forward_shared_key_file,
+            downstream_shared_key_file, self_hostname, admin;
             tcp, forward, follow;
             from_end, no_ack)
     }
@@ -277,12 +293,45 @@ impl ServeOptions {
                 self.downstream_ca.is_some() && self.output != Some(OutputKind::Forward),
                 "--downstream-ca needs --output forward",
             ),
+            (
+                self.downstream_shared_key_file.is_some() && self.output != Some(OutputKind::Forward),
+                "--downstream-shared-key-file needs --output forward",
+            ),
         ];
         if let Some((_, why)) = needs.iter().find(|(bad, _)| *bad) {
             bail!("{why}");
         }
         Ok(())
     }
+}
+
+/// A shared key from `file`, else from the environment variable `var`;
+/// trailing whitespace (a file's newline) is not part of it.
+pub fn shared_key(file: Option<&std::path::Path>, var: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let mut key = match file {
+        Some(path) => std::fs::read(path).with_context(|| format!("cannot read shared key file {}", path.display()))?,
+        None => match std::env::var_os(var) {
+            Some(v) => v.into_encoded_bytes(),
+            None => return Ok(None),
+        },
+    };
+    while key.last().is_some_and(|b| b.is_ascii_whitespace()) {
+        key.pop();
+    }
+    if key.is_empty() {
+        bail!("the shared key ({}) is empty", file.map_or(var.to_string(), |p| p.display().to_string()));
+    }
+    Ok(Some(key))
+}
+
+/// This host's name, for the handshake: `HOSTNAME`, else the kernel's.
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "logscrub".into())
 }
 
 /// A `--config` file: `[engine]` takes the rule flags, `[serve]` the

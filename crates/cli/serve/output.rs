@@ -20,6 +20,7 @@ use super::options::{DateFormat, OutputFormat, OutputKind, ServeOptions};
 use super::spool::Spool;
 use super::{Batch, Metrics, Payload};
 use crate::forward;
+use crate::handshake::SharedKey;
 use crate::msgpack::{self, EventTime, Framer};
 
 /// Where batches go.
@@ -41,6 +42,8 @@ pub struct Downstream {
     conn: Option<Box<dyn Connection>>,
     /// TLS to the downstream, with `--downstream-ca`.
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    /// The shared-key handshake on each new connection, when configured.
+    shared_key: Option<SharedKey>,
     ack: bool,
     ack_timeout: Duration,
     next_chunk: u64,
@@ -60,7 +63,7 @@ enum Failure {
 
 impl Sink {
     /// Opens the output the options name.
-    pub fn open(opts: &ServeOptions) -> anyhow::Result<Sink> {
+    pub fn open(opts: &ServeOptions, hostname: &str) -> anyhow::Result<Sink> {
         let encoder = Encoder {
             format: opts.output_format.unwrap_or_default(),
             date_key: Some(opts.json_date_key.clone().unwrap_or_else(|| "date".into())).filter(|k| !k.is_empty()),
@@ -81,10 +84,15 @@ impl Sink {
                     }
                     None => None,
                 };
+                let key = super::options::shared_key(
+                    opts.downstream_shared_key_file.as_deref(),
+                    "LOGSCRUB_DOWNSTREAM_SHARED_KEY",
+                )?;
                 return Ok(Sink::Forward(Downstream {
                     addr,
                     conn: None,
                     tls,
+                    shared_key: key.map(|k| SharedKey::new(k, hostname.to_string())),
                     ack: !opts.no_ack,
                     ack_timeout: opts.ack_timeout.map_or(Duration::from_secs(30), |d| d.0),
                     next_chunk: 0,
@@ -343,7 +351,18 @@ impl Downstream {
                 }
                 None => Box::new(c),
             });
-            tracing::info!(downstream = %self.addr, tls = self.tls.is_some(), "connected");
+            if let Some(key) = &self.shared_key {
+                let conn = self.conn.as_mut().expect("connected above");
+                let helo = read_message(conn)?;
+                let refused = |e: String| io::Error::new(io::ErrorKind::PermissionDenied, format!("handshake: {e}"));
+                let (ping, pending) = key.ping(&helo).map_err(refused)?;
+                conn.write_all(&ping).and_then(|()| conn.flush())?;
+                let pong = read_message(conn)?;
+                key.check_pong(&pong, &pending).map_err(refused)?;
+            }
+            tracing::info!(
+                downstream = %self.addr, tls = self.tls.is_some(), shared_key = self.shared_key.is_some(), "connected"
+            );
         }
         let conn = self.conn.as_mut().expect("connected above");
         // A socket timeout surfaces as EAGAIN; say what it means.
@@ -359,23 +378,30 @@ impl Downstream {
         if !self.ack {
             return Ok(());
         }
-        let mut buf = Vec::new();
-        let mut framer = Framer::new(64 * 1024);
-        let mut piece = [0u8; 512];
-        loop {
-            let n = conn.read(&mut piece).map_err(|e| hung(e, "no ack"))?;
-            if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before the ack"));
-            }
-            buf.extend_from_slice(&piece[..n]);
-            let len = framer.complete(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            if let Some(len) = len {
-                let response = msgpack::decode(&buf[..len]).map_err(|_| io::ErrorKind::InvalidData)?;
-                return match forward::acked(&response) {
-                    Some(c) if c == chunk => Ok(()),
-                    _ => Err(io::Error::new(io::ErrorKind::InvalidData, "ack for another chunk")),
-                };
-            }
+        let response = read_message(conn).map_err(|e| hung(e, "no ack"))?;
+        match forward::acked(&response) {
+            Some(c) if c == chunk => Ok(()),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidData, "ack for another chunk")),
+        }
+    }
+}
+
+/// Reads one msgpack value (an ack, a HELO, a PONG: small) from the
+/// downstream. The downstream sends nothing unasked, so nothing past it is
+/// read.
+fn read_message(conn: &mut Box<dyn Connection>) -> io::Result<Value> {
+    let mut buf = Vec::new();
+    let mut framer = Framer::new(64 * 1024);
+    let mut piece = [0u8; 512];
+    loop {
+        let n = conn.read(&mut piece)?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before answering"));
+        }
+        buf.extend_from_slice(&piece[..n]);
+        let len = framer.complete(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        if let Some(len) = len {
+            return msgpack::decode(&buf[..len]).map_err(|_| io::ErrorKind::InvalidData.into());
         }
     }
 }

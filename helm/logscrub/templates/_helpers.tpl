@@ -102,6 +102,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
       name: {{ .Values.hashKey.existingSecret }}
       key: {{ .Values.hashKey.key }}
 {{- end }}
+{{- if and (eq .Values.mode "aggregator") .Values.aggregator.sharedKey.existingSecret }}
+- name: LOGSCRUB_FORWARD_SHARED_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.aggregator.sharedKey.existingSecret }}
+      key: {{ .Values.aggregator.sharedKey.key }}
+{{- end }}
+{{- if and (eq .Values.output.kind "forward") .Values.output.sharedKey.existingSecret }}
+- name: LOGSCRUB_DOWNSTREAM_SHARED_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.output.sharedKey.existingSecret }}
+      key: {{ .Values.output.sharedKey.key }}
+{{- end }}
 {{- end -}}
 
 {{- define "logscrub.probes" -}}
