@@ -4,8 +4,11 @@
 //! - stdin filter: MB/s of `logscrub < file > /dev/null`, against the
 //!   engine in this process on the same bytes;
 //! - TCP ingest: two clients into `logscrub serve --tcp`, stdout read back;
+//!   and the same over TLS;
 //! - Forward in to Forward out: two clients sending 1 MiB PackedForward
 //!   chunks with acks, through logscrub, to an acking receiver here;
+//! - spill: two TCP clients while the downstream is down, everything
+//!   going to `--spill-dir`, then the drain once a receiver comes up;
 //! - latency: lines paced at 50,000 per second over TCP, time from send to
 //!   read back on stdout (p50, p99, max);
 //! - batch: `logscrub scrub` on gzip and plain files with 1 and 2 jobs,
@@ -113,42 +116,112 @@ fn stdin_filter(data: &[u8], redactor: &Redactor, rows: &mut Vec<String>) {
 }
 
 fn tcp_ingest(data: &[u8], rows: &mut Vec<String>) {
-    let (port, mut child) = serve_tcp();
+    let rate = ingest(data, None);
+    println!("TCP ingest to stdout (2 clients): {rate:.0} MB/s");
+    rows.push(format!("\"tcp_mbps\":{rate:.1}"));
+}
+
+/// The same over TLS (a P-256 certificate made by the openssl command).
+fn tls_ingest(data: &[u8], rows: &mut Vec<String>) {
+    let dir = std::env::temp_dir().join(format!("logscrub-bench-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        println!("TLS ingest: skipped (no openssl command)");
+        return;
+    }
+    let rate = ingest(data, Some((&cert, &key)));
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("TLS ingest to stdout (2 clients): {rate:.0} MB/s");
+    rows.push(format!("\"tls_mbps\":{rate:.1}"));
+}
+
+/// MB/s of two clients' lines through `serve --tcp` (with TLS from this
+/// certificate and key) to stdout, read back here.
+fn ingest(data: &[u8], tls: Option<(&Path, &Path)>) -> f64 {
+    let port = free_port();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--tcp", &format!("127.0.0.1:{port}")]);
+    if let Some((cert, key)) = tls {
+        cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    wait_port(port);
+    let config = tls.map(|(cert, _)| {
+        let mut roots = rustls::RootCertStore::empty();
+        let pem = std::fs::read(cert).unwrap();
+        for c in rustls_pemfile_certs(&pem) {
+            roots.add(c).unwrap();
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        std::sync::Arc::new(config)
+    });
     let mut out = child.stdout.take().unwrap();
     // Lines, not bytes: masked lines change length.
     let expect = corpus::line_count(data);
     let reader = std::thread::spawn(move || {
         let mut buf = vec![0u8; 1 << 20];
-        let (mut lines, mut bytes) = (0, 0);
+        let mut lines = 0;
         while lines < expect {
             match out.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    lines += memchr::memchr_iter(b'\n', &buf[..n]).count();
-                    bytes += n;
-                }
+                Ok(n) => lines += memchr::memchr_iter(b'\n', &buf[..n]).count(),
             }
         }
-        (Instant::now(), bytes)
+        Instant::now()
     });
     let (a, b) = halves(data);
     let t = Instant::now();
     std::thread::scope(|s| {
         for part in [a, b] {
-            s.spawn(move || TcpStream::connect(("127.0.0.1", port)).unwrap().write_all(part).unwrap());
+            let config = config.clone();
+            s.spawn(move || {
+                let conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                match config {
+                    Some(config) => {
+                        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+                        let tls = rustls::ClientConnection::new(config, name).unwrap();
+                        let mut stream = rustls::StreamOwned::new(tls, conn);
+                        stream.write_all(part).unwrap();
+                        stream.flush().unwrap();
+                        stream.conn.send_close_notify();
+                        let _ = stream.flush();
+                    }
+                    None => (&conn).write_all(part).unwrap(),
+                }
+            });
         }
     });
-    let (end, got) = reader.join().unwrap();
+    let end = reader.join().unwrap();
     stop(child);
-    let rate = mbps(data.len(), end - t);
-    println!("TCP ingest to stdout (2 clients): {rate:.0} MB/s ({got} bytes back for {} in)", data.len());
-    rows.push(format!("\"tcp_mbps\":{rate:.1}"));
+    mbps(data.len(), end - t)
 }
 
-fn forward_through(data: &[u8], rows: &mut Vec<String>) {
-    let (down, port) = (free_port(), free_port());
-    let listener = TcpListener::bind(("127.0.0.1", down)).unwrap();
-    let receiver = std::thread::spawn(move || {
+fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem).map(Result::unwrap).collect()
+}
+
+/// An acking Forward receiver on `listener`, for one connection at a time
+/// until its peer is gone; returns the bytes of `log` text it got.
+fn acking_receiver(listener: TcpListener) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
         let mut rd = BufReader::with_capacity(1 << 20, conn.try_clone().unwrap());
         let mut wr = conn;
@@ -174,7 +247,12 @@ fn forward_through(data: &[u8], rows: &mut Vec<String>) {
             }
         }
         log_bytes
-    });
+    })
+}
+
+fn forward_through(data: &[u8], rows: &mut Vec<String>) {
+    let (down, port) = (free_port(), free_port());
+    let receiver = acking_receiver(TcpListener::bind(("127.0.0.1", down)).unwrap());
     let child = Command::new(BIN)
         .args(["serve", "--forward", &format!("127.0.0.1:{port}"), "--output", "forward"])
         .args(["--downstream", &format!("127.0.0.1:{down}")])
@@ -196,6 +274,62 @@ fn forward_through(data: &[u8], rows: &mut Vec<String>) {
     let rate = mbps(data.len(), elapsed);
     println!("Forward in to Forward out (2 clients, acked both ways): {rate:.0} MB/s ({delivered} bytes delivered)");
     rows.push(format!("\"forward_mbps\":{rate:.1}"));
+}
+
+/// A counter from the admin endpoint's /metrics at `addr`.
+fn metric(addr: &str, name: &str) -> u64 {
+    let Ok(mut c) = TcpStream::connect(addr) else { return 0 };
+    let _ = write!(c, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut body = String::new();
+    let _ = c.read_to_string(&mut body);
+    let prefix = format!("logscrub_{name} ");
+    body.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// The spill: two TCP clients while the downstream is down (everything
+/// goes to `--spill-dir`), then the time to drain it all once an acking
+/// receiver comes up. Baseline: the TCP ingest figure above.
+fn spill(data: &[u8], rows: &mut Vec<String>) {
+    let (port, admin, down) = (free_port(), free_port(), free_port());
+    let dir = std::env::temp_dir().join(format!("logscrub-bench-spill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let admin_addr = format!("127.0.0.1:{admin}");
+    let child = Command::new(BIN)
+        .args(["serve", "--tcp", &format!("127.0.0.1:{port}"), "--admin", &admin_addr, "--output", "forward"])
+        .args(["--downstream", &format!("127.0.0.1:{down}"), "--spill-dir", dir.to_str().unwrap()])
+        .args(["--buffer-bytes", &(8 << 20).to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_port(port);
+    let lines = corpus::line_count(data) as u64;
+    let wait = |name: &str| {
+        while metric(&admin_addr, name) < lines {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Instant::now()
+    };
+    let (a, b) = halves(data);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for part in [a, b] {
+            s.spawn(move || TcpStream::connect(("127.0.0.1", port)).unwrap().write_all(part).unwrap());
+        }
+    });
+    let spilled_at = wait("records_in_total");
+    let spilled = metric(&admin_addr, "spill_bytes");
+    let receiver = acking_receiver(TcpListener::bind(("127.0.0.1", down)).unwrap());
+    let drained_at = wait("records_out_total");
+    stop(child);
+    let _ = receiver.join();
+    let _ = std::fs::remove_dir_all(&dir);
+    let (ingest, drain) = (mbps(data.len(), spilled_at - t), mbps(data.len(), drained_at - spilled_at));
+    println!(
+        "spill: TCP ingest with the downstream down {ingest:.0} MB/s ({} MB spilled), drained to Forward {drain:.0} MB/s",
+        spilled >> 20
+    );
+    rows.push(format!("\"spill_ingest_mbps\":{ingest:.1},\"spill_drain_mbps\":{drain:.1}"));
 }
 
 /// Sends lines as 1 MiB PackedForward chunks, each acked before the next;
@@ -492,8 +626,14 @@ fn main() {
     if want("tcp") {
         tcp_ingest(&data, &mut rows);
     }
+    if want("tls") {
+        tls_ingest(&data, &mut rows);
+    }
     if want("forward") {
         forward_through(&data[..32 << 20], &mut rows);
+    }
+    if want("spill") {
+        spill(&data, &mut rows);
     }
     if want("latency") {
         latency(&data, &mut rows);

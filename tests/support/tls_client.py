@@ -1,8 +1,9 @@
 """A TLS client of `logscrub serve`, for tests/tls.rs.
 
-Usage: tls_client.py tcp|forward PORT CA [CERT KEY]
+Usage: tls_client.py tcp|bulk|forward PORT CA [CERT KEY]
 
 tcp: sends three lines, each with a planted secret, and closes.
+bulk: sends 50,000 such lines (3 MB) and closes at once, never reading.
 forward: sends one Forward-mode message of three records with a chunk id
 and prints "acked" once its ack comes back.
 With CERT and KEY, it presents that client certificate. A failed handshake
@@ -21,7 +22,9 @@ if len(sys.argv) > 5:
 raw = socket.create_connection(("127.0.0.1", port), timeout=10)
 try:
     sock = ctx.wrap_socket(raw, server_hostname="localhost")
-    if mode == "tcp":
+    if mode == "bulk":
+        sock.sendall(b"".join(b"bulk %d password=hunter2-%d-xyzzy\n" % (i, i) for i in range(50000)))
+    elif mode == "tcp":
         # (A TLS 1.3 server refuses a client certificate after the client's
         # side of the handshake is done: that shows on the server only.)
         sock.sendall(b"".join(b"tls %d password=hunter2-%d-xyzzy\n" % (i, i) for i in range(3)))

@@ -51,7 +51,12 @@ pub fn server(cert: &Path, key: &Path, client_ca: Option<&Path>) -> anyhow::Resu
         ),
         None => builder.with_no_client_auth(),
     };
-    let config = builder.with_single_cert(chain, key).context("the TLS certificate and key do not go together")?;
+    let mut config = builder.with_single_cert(chain, key).context("the TLS certificate and key do not go together")?;
+    // No TLS 1.3 session tickets: they are the only bytes a line client
+    // would get unasked, and a client that writes, never reads and closes
+    // then resets the connection, discarding its last lines before we read
+    // them. Log connections are long-lived; resumption buys nothing.
+    config.send_tls13_tickets = 0;
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
