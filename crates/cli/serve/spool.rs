@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -288,7 +288,7 @@ impl Spool {
         }
         st.kept += kept;
         for b in front {
-            st = self.keep_locked(st, b);
+            st = self.keep_locked(st, b, true);
         }
         // Later batches go to the end again.
         if let Some(d) = st.disk.as_mut() {
@@ -298,15 +298,17 @@ impl Spool {
     }
 
     fn keep(&self, st: MutexGuard<'_, State>, batch: Batch) {
-        drop(self.keep_locked(st, batch));
+        drop(self.keep_locked(st, batch, false));
     }
 
     /// Appends `batch` to the spill after the output stopped, or counts it
-    /// lost.
-    fn keep_locked<'a>(&'a self, mut st: MutexGuard<'a, State>, batch: Batch) -> MutexGuard<'a, State> {
+    /// lost. `force` (what the output held when it stopped) goes past
+    /// `--spill-bytes`; what inputs send after that does not, so that a
+    /// dead output cannot fill the disk.
+    fn keep_locked<'a>(&'a self, mut st: MutexGuard<'a, State>, batch: Batch, force: bool) -> MutexGuard<'a, State> {
         let records = batch.payload.records();
         let appended = match st.disk.as_mut() {
-            Some(d) => match d.append(&batch, true) {
+            Some(d) => match d.append(&batch, force) {
                 Ok((entry, file)) => {
                     self.spilled(d, entry);
                     Some(file)
@@ -363,7 +365,12 @@ fn acked_on_disk(batch: Batch, file: Option<File>) {
 impl Disk {
     fn open(dir: &Path, limit: u64) -> anyhow::Result<Disk> {
         let show = dir.display();
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the spill directory {show}"))?;
+        // Scrubbed, but still logs: only this user reads them (0700, files 0600).
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the spill directory {show}"))?;
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -435,8 +442,9 @@ impl Disk {
 
     /// Appends one batch, returning its entry and, if it asks for an ack,
     /// a handle to sync before acking. A failed write leaves the segment as
-    /// it was. `force` ignores the size limit (kept at shutdown: the other
-    /// choice is losing it).
+    /// it was. `force` ignores the size limit and never rolls over to a new
+    /// segment (what the output held when it stopped: the other choice is
+    /// losing it, and the segment in front must stay in front).
     fn append(&mut self, batch: &Batch, force: bool) -> io::Result<(Entry, Option<File>)> {
         let mut buf = vec![0; HEADER];
         encode(batch, &mut buf);
@@ -679,6 +687,19 @@ mod tests {
             spool.delivered();
         }
         assert_eq!(got, ["a\n", "b\n", "c\n", "d\n", "e\n"]);
+    }
+
+    #[test]
+    fn after_the_output_stops_the_limit_holds_for_new_batches() {
+        let d = dir("abandon-limit");
+        let spool = Spool::open(Some(&d), 30, 8, Arc::default()).unwrap();
+        for t in ["a\n", "b\n", "c\n"] {
+            spool.push(lines(t)); // a, b in memory; c on disk (29 bytes)
+        }
+        let in_flight = spool.take(100).unwrap();
+        spool.abandon(in_flight); // a and b kept past the limit: 3 kept
+        spool.push(lines("d\n")); // past the limit, and nothing will drain it
+        assert_eq!(spool.outcome(), (3, 1));
     }
 
     #[test]
