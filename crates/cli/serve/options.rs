@@ -374,6 +374,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_aggregator_config_is_valid() {
+        let text = include_str!("../../../examples/aggregator.toml");
+        let file: ConfigFile = toml::from_str(text).unwrap();
+        file.serve.validate().unwrap();
+        assert_eq!(file.serve.spill_bytes, Some(4 << 30));
+        assert!(file.serve.tls_cert.is_some() && file.serve.downstream_ca.is_some());
+    }
+
+    #[test]
     fn errors_name_the_problem() {
         let err = toml::from_str::<ConfigFile>("[serve]\ntpc = [\"x\"]\n").unwrap_err().to_string();
         assert!(err.contains("unknown field `tpc`") && err.contains("line 2"), "{err}");
