@@ -53,8 +53,16 @@ impl Daemon {
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .expect("spawn logscrub");
-        let d = Daemon { child, stderr };
-        wait_for("logscrub to be ready", || d.log().contains("logscrub is ready"));
+        let mut d = Daemon { child, stderr };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !d.log().contains("logscrub is ready") {
+            // A daemon that refused its flags says why at once.
+            if let Some(status) = d.child.try_wait().unwrap() {
+                panic!("logscrub exited ({status}) before it was ready:\n{}", d.log());
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for logscrub to be ready:\n{}", d.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
         d
     }
 
