@@ -1,7 +1,7 @@
 //! Command-line flags. Parsing only validates; the redactor is built from
 //! them in [`Args::redactor`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -183,17 +183,21 @@ impl EngineArgs {
     }
 
     fn hash_key(&self) -> anyhow::Result<Option<HashKey>> {
-        let bytes = if let Some(path) = &self.hash_key_file {
-            let mut k = std::fs::read(path).with_context(|| format!("cannot read hash key file {}", path.display()))?;
-            while k.last().is_some_and(|b| b.is_ascii_whitespace()) {
-                k.pop();
-            }
-            k
-        } else if let Some(v) = std::env::var_os("LOGSCRUB_HASH_KEY") {
-            v.into_encoded_bytes()
-        } else {
-            return Ok(None);
-        };
-        Ok(Some(HashKey::new(bytes)?))
+        match read_secret("hash key", self.hash_key_file.as_deref(), "LOGSCRUB_HASH_KEY")? {
+            Some(bytes) => Ok(Some(HashKey::new(bytes)?)),
+            None => Ok(None),
+        }
     }
+}
+
+/// A key that must never be a flag value (`ps` shows those): the contents
+/// of `file` without its trailing whitespace (a newline), else the
+/// environment variable `var`, else none. Errors name `what` and the file.
+pub(crate) fn read_secret(what: &str, file: Option<&Path>, var: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let Some(path) = file else { return Ok(std::env::var_os(var).map(|v| v.into_encoded_bytes())) };
+    let mut key = std::fs::read(path).with_context(|| format!("cannot read {what} file {}", path.display()))?;
+    while key.last().is_some_and(|b| b.is_ascii_whitespace()) {
+        key.pop();
+    }
+    Ok(Some(key))
 }

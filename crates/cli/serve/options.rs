@@ -305,23 +305,14 @@ impl ServeOptions {
     }
 }
 
-/// A shared key from `file`, else from the environment variable `var`;
-/// trailing whitespace (a file's newline) is not part of it.
+/// The Forward shared key from `file` or the environment variable `var`
+/// ([`crate::args::read_secret`]); an empty one is refused.
 pub fn shared_key(file: Option<&std::path::Path>, var: &str) -> anyhow::Result<Option<Vec<u8>>> {
-    let mut key = match file {
-        Some(path) => std::fs::read(path).with_context(|| format!("cannot read shared key file {}", path.display()))?,
-        None => match std::env::var_os(var) {
-            Some(v) => v.into_encoded_bytes(),
-            None => return Ok(None),
-        },
-    };
-    while key.last().is_some_and(|b| b.is_ascii_whitespace()) {
-        key.pop();
-    }
-    if key.is_empty() {
+    let key = crate::args::read_secret("shared key", file, var)?;
+    if key.as_ref().is_some_and(Vec::is_empty) {
         bail!("the shared key ({}) is empty", file.map_or(var.to_string(), |p| p.display().to_string()));
     }
-    Ok(Some(key))
+    Ok(key)
 }
 
 /// This host's name, for the handshake: `HOSTNAME`, else the kernel's.
