@@ -71,7 +71,7 @@ where
                         tracing::debug!(listener = kind, %peer, "connected");
                         let ctx = ctx.clone();
                         connections.spawn(async move {
-                            if let Some(conn) = handshake(stream, peer, &ctx, kind).await {
+                            if let Some(conn) = tls_accept(stream, peer, &ctx, kind).await {
                                 handle(conn, peer, ctx).await;
                             }
                             drop(slot);
@@ -99,7 +99,7 @@ where
 }
 
 /// The connection as the handler reads it: through TLS when configured.
-async fn handshake(stream: TcpStream, peer: SocketAddr, ctx: &Ctx, kind: &str) -> Option<Conn> {
+async fn tls_accept(stream: TcpStream, peer: SocketAddr, ctx: &Ctx, kind: &str) -> Option<Conn> {
     let Some(tls) = &ctx.tls else { return Some(Box::new(stream)) };
     match tokio::time::timeout(ctx.opts.idle_timeout, tls.accept(stream)).await {
         Ok(Ok(s)) => Some(Box::new(s)),

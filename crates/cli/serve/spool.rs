@@ -109,7 +109,7 @@ impl Spool {
     pub fn open(dir: Option<&Path>, limit: u64, buffer_bytes: usize, metrics: Arc<Metrics>) -> anyhow::Result<Spool> {
         let disk = dir.map(|d| Disk::open(d, limit)).transpose()?;
         if let Some(d) = &disk {
-            let records: u64 = d.entries.iter().map(|e| u64::from(e.records)).sum();
+            let records = d.listed_records();
             metrics.spilled_bytes.store(d.bytes, Ordering::Relaxed);
             if records > 0 {
                 tracing::info!(spill = %d.dir.display(), records, bytes = d.bytes, "sending what the last run left in the spill first");
@@ -231,11 +231,7 @@ impl Spool {
             let file = File::open(segment_path(dir, e.seg))?;
             let mut buf = vec![0; HEADER + e.len as usize];
             file.read_exact_at(&mut buf, e.offset)?;
-            let crc = u32::from_le_bytes(buf[8..12].try_into().expect("4 bytes"));
-            let mut hasher = crc32fast::Hasher::new();
-            hasher.update(&buf[4..8]);
-            hasher.update(&buf[HEADER..]);
-            if hasher.finalize() != crc {
+            if checksum(&buf) != u32::from_le_bytes(buf[8..12].try_into().expect("4 bytes")) {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, "checksum mismatch"));
             }
             decode(&buf[HEADER..]).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "undecodable entry"))
@@ -283,16 +279,19 @@ impl Spool {
         st.mem_bytes = 0;
         let mut kept = 0;
         if let Some(d) = st.disk.as_mut() {
-            kept += d.entries.iter().map(|e| u64::from(e.records)).sum::<u64>();
+            kept += d.listed_records();
             if let Some((from, records)) = d.in_flight {
                 // Still in their segments: the next start reads from them.
                 kept += records;
                 d.set_head(Some(from).filter(|f| f.1 > 0));
             }
             if !front.is_empty() {
+                // If it cannot be made, they go at the end: kept, if not in order.
                 let seq = d.segments.front().map_or(FIRST_SEQ, |s| s.0) - 1;
                 d.writer = d.create(seq).ok().map(|f| (seq, f));
-                d.segments.push_front((seq, 0));
+                if d.writer.is_some() {
+                    d.segments.push_front((seq, 0));
+                }
             }
         }
         st.kept += kept;
@@ -361,6 +360,14 @@ impl Spool {
     pub fn dir(&self) -> Option<PathBuf> {
         self.lock().disk.as_ref().map(|d| d.dir.clone())
     }
+}
+
+/// The CRC-32 of an entry's record count and body (its header's third word).
+fn checksum(entry: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&entry[4..8]);
+    hasher.update(&entry[HEADER..]);
+    hasher.finalize()
 }
 
 /// A spilled batch's ack, once its segment is synced.
@@ -466,10 +473,8 @@ impl Disk {
         let records = batch.payload.records() as u32;
         buf[..4].copy_from_slice(&(body as u32).to_le_bytes());
         buf[4..8].copy_from_slice(&records.to_le_bytes());
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&buf[4..8]);
-        hasher.update(&buf[HEADER..]);
-        buf[8..12].copy_from_slice(&hasher.finalize().to_le_bytes());
+        let crc = checksum(&buf);
+        buf[8..12].copy_from_slice(&crc.to_le_bytes());
         if !force && self.bytes + buf.len() as u64 > self.limit {
             return Err(io::Error::other(format!("the spill is full ({} bytes, --spill-bytes)", self.bytes)));
         }
@@ -514,6 +519,11 @@ impl Disk {
         if std::mem::take(&mut self.failing) {
             tracing::info!(spill = %self.dir.display(), "spilling again");
         }
+    }
+
+    /// Records in the entries the output has not taken.
+    fn listed_records(&self) -> u64 {
+        self.entries.iter().map(|e| u64::from(e.records)).sum()
     }
 
     /// Records where the next start begins reading: in segment `seq`, skip
