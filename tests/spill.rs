@@ -10,20 +10,60 @@ mod common;
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 
-/// `serve` reading TCP on `tcp` into a Forward downstream at `down`,
-/// spilling to `spill` past a 64 KiB memory buffer, with an admin endpoint.
-fn args(tcp: &str, down: u16, admin: &str, spill: &Path, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = ["serve", "--tcp", tcp, "--admin", admin, "--output", "forward", "--ack-timeout", "2s"]
-        .map(String::from)
-        .to_vec();
-    a.extend(["--downstream".into(), format!("127.0.0.1:{down}"), "--buffer-bytes".into(), "65536".into()]);
-    a.extend(["--spill-dir".into(), spill.to_str().unwrap().into()]);
-    a.extend(extra.iter().map(|s| s.to_string()));
-    a
+/// One test's sidecar: `serve` reading TCP into a Forward downstream
+/// port nothing listens on yet, spilling past a 64 KiB memory buffer, with
+/// an admin endpoint.
+struct Sidecar {
+    dir: PathBuf,
+    tcp: String,
+    admin: String,
+    down: u16,
+    spill: PathBuf,
+}
+
+impl Sidecar {
+    fn new(name: &str) -> Sidecar {
+        let dir = temp_dir(name);
+        let spill = dir.join("spill");
+        let (tcp, admin) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+        Sidecar { dir, tcp, admin, down: free_port(), spill }
+    }
+
+    fn args(&self, extra: &[&str]) -> Vec<String> {
+        let mut a: Vec<String> =
+            ["serve", "--tcp", &self.tcp, "--admin", &self.admin, "--output", "forward"].map(String::from).to_vec();
+        a.extend(["--ack-timeout", "2s", "--buffer-bytes", "65536"].map(String::from));
+        a.extend(["--downstream".into(), format!("127.0.0.1:{}", self.down)]);
+        a.extend(["--spill-dir".into(), self.spill.to_str().unwrap().into()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    }
+
+    fn start(&self, extra: &[&str]) -> Daemon {
+        Daemon::start(&self.args(extra), &self.dir)
+    }
+
+    /// Sends records `range` on one connection and waits until the daemon
+    /// has read every record up to its end.
+    fn send_and_wait(&self, range: std::ops::Range<usize>) {
+        let end = range.end as u64;
+        send(&self.tcp, range);
+        wait_for("every record read", || metric(&self.admin, "records_in_total") == end);
+    }
+
+    fn metric(&self, name: &str) -> u64 {
+        metric(&self.admin, name)
+    }
+
+    /// The downstream, up now, and the file it writes.
+    fn receiver(&self) -> (std::process::Child, PathBuf) {
+        let received = self.dir.join("received.log");
+        (forward_receiver(self.down, &received, None), received)
+    }
 }
 
 fn segments(spill: &Path) -> usize {
@@ -50,21 +90,17 @@ fn inputs_go_on_while_the_downstream_is_down_then_everything_arrives_in_order() 
     if !python_with("msgpack") {
         return;
     }
-    let dir = temp_dir("spill-down");
-    let (tcp, admin, down) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()), free_port());
-    let spill = dir.join("spill");
-    let d = Daemon::start(&args(&tcp, down, &admin, &spill, &[]), &dir);
+    let s = Sidecar::new("spill-down");
+    let d = s.start(&[]);
     let total = 40_000; // about 1.5 MB: 24 times the memory buffer
-    send(&tcp, 0..total);
-    // All of it read while nothing is delivered: the spill holds it.
-    wait_for("every record read", || metric(&admin, "records_in_total") == total as u64);
-    assert!(metric(&admin, "spilled_records_total") > total as u64 / 2);
-    assert!(metric(&admin, "spill_bytes") > 1 << 20);
-    assert_eq!(metric(&admin, "records_out_total"), 0);
-    let received = dir.join("received.log");
-    let receiver = forward_receiver(down, &received, None);
+                        // All of it read while nothing is delivered: the spill holds it.
+    s.send_and_wait(0..total);
+    assert!(s.metric("spilled_records_total") > total as u64 / 2);
+    assert!(s.metric("spill_bytes") > 1 << 20);
+    assert_eq!(s.metric("records_out_total"), 0);
+    let (receiver, received) = s.receiver();
     wait_for("every record downstream", || lines_of(&received).len() >= total);
-    wait_for("the spill emptied", || segments(&spill) == 0 && metric(&admin, "spill_bytes") == 0);
+    wait_for("the spill emptied", || segments(&s.spill) == 0 && s.metric("spill_bytes") == 0);
     let (status, log) = stop_both(d, receiver);
     assert!(status.success(), "{log}");
     assert_in_order(&lines_of(&received), total);
@@ -77,49 +113,42 @@ fn what_is_left_at_sigterm_is_kept_and_sent_first_at_the_next_start() {
     if !python_with("msgpack") {
         return;
     }
-    let dir = temp_dir("spill-restart");
-    let (tcp, admin, down) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()), free_port());
-    let spill = dir.join("spill");
-    let d = Daemon::start(&args(&tcp, down, &admin, &spill, &["--drain-timeout", "1s"]), &dir);
-    send(&tcp, 0..5000);
-    wait_for("every record read", || metric(&admin, "records_in_total") == 5000);
+    let s = Sidecar::new("spill-restart");
+    let d = s.start(&["--drain-timeout", "1s"]);
+    s.send_and_wait(0..5000);
     let (status, log) = d.stop();
     assert!(status.success(), "nothing was lost, so exit 0: {log}");
     assert!(log.contains("records=5000") && log.contains("kept in the spill"), "{log}");
-    assert!(segments(&spill) > 0);
+    assert!(segments(&s.spill) > 0);
     // Next start: the receiver is up; the spill goes first, then new input.
-    let received = dir.join("received.log");
-    let receiver = forward_receiver(down, &received, None);
-    let d = Daemon::start(&args(&tcp, down, &admin, &spill, &[]), &dir);
-    send(&tcp, 5000..6000);
+    let (receiver, received) = s.receiver();
+    let d = s.start(&[]);
+    send(&s.tcp, 5000..6000);
     wait_for("every record downstream", || lines_of(&received).len() >= 6000);
     let (status, log) = stop_both(d, receiver);
     assert!(status.success(), "{log}");
     assert!(log.contains("sending what the last run left in the spill first"), "{log}");
     assert_in_order(&lines_of(&received), 6000);
-    assert_eq!(segments(&spill), 0);
+    assert_eq!(segments(&s.spill), 0);
 }
 
 /// Runs `serve` under `wrapper` (which makes spill writes fail with
 /// `error` past about 200 KB), sends 1.5 MB while the downstream is down,
 /// then brings it up: every record arrives once, in order.
 fn spill_fails_then_nothing_is_lost(name: &str, wrapper: &[&str], error: &str) {
-    let dir = temp_dir(name);
-    let (tcp, admin, down) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()), free_port());
-    let spill = dir.join("spill");
-    std::fs::create_dir_all(&spill).unwrap();
-    let wrapper: Vec<String> = wrapper.iter().map(|w| w.replace("SPILL", spill.to_str().unwrap())).collect();
+    let s = Sidecar::new(name);
+    std::fs::create_dir_all(&s.spill).unwrap();
+    let wrapper: Vec<String> = wrapper.iter().map(|w| w.replace("SPILL", s.spill.to_str().unwrap())).collect();
     let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
-    let d = Daemon::wrapped(&wrapper, &args(&tcp, down, &admin, &spill, &[]), &dir);
+    let d = Daemon::wrapped(&wrapper, &s.args(&[]), &s.dir);
     let total = 40_000;
     let sender = std::thread::spawn({
-        let tcp = tcp.clone();
+        let tcp = s.tcp.clone();
         move || send(&tcp, 0..total)
     });
     wait_for("a failed spill", || d.log().contains(&format!("cannot spill: {error}; inputs wait")));
-    assert_eq!(metric(&admin, "spill_errors_total"), 1, "warned once, not once a retry");
-    let received = dir.join("received.log");
-    let receiver = forward_receiver(down, &received, None);
+    assert_eq!(s.metric("spill_errors_total"), 1, "warned once, not once a retry");
+    let (receiver, received) = s.receiver();
     sender.join().unwrap();
     wait_for("every record downstream", || lines_of(&received).len() >= total);
     let (status, log) = stop_both(d, receiver);
@@ -165,24 +194,22 @@ fn forward_chunks_are_acked_once_synced_to_the_spill_while_the_downstream_is_dow
     if !python_with("fluent, msgpack") {
         return;
     }
-    let dir = temp_dir("spill-ack");
-    let (fwd, admin, down) = (free_port(), format!("127.0.0.1:{}", free_port()), free_port());
-    let spill = dir.join("spill");
+    let s = Sidecar::new("spill-ack");
+    let fwd = free_port();
     let fwd_addr = format!("127.0.0.1:{fwd}");
-    let mut a = args(&format!("127.0.0.1:{}", free_port()), down, &admin, &spill, &["--forward", &fwd_addr]);
+    let mut a = s.args(&["--forward", &fwd_addr]);
     // A buffer too small for any message: every one goes to disk.
     let at = a.iter().position(|x| x == "65536").unwrap();
     a[at] = "64".into();
-    let d = Daemon::start(&a, &dir);
+    let d = Daemon::start(&a, &s.dir);
     let client = std::process::Command::new("python3")
         .args([support("forward_client.py"), fwd.to_string(), "200".into()])
         .output()
         .unwrap();
     assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
     assert_eq!(String::from_utf8_lossy(&client.stdout).trim(), "acked 2", "acked with nothing downstream");
-    assert_eq!(metric(&admin, "records_out_total"), 0);
-    let received = dir.join("received.log");
-    let receiver = forward_receiver(down, &received, None);
+    assert_eq!(s.metric("records_out_total"), 0);
+    let (receiver, received) = s.receiver();
     wait_for("every record downstream", || lines_of(&received).len() >= 220);
     let (status, log) = stop_both(d, receiver);
     assert!(status.success(), "{log}");
@@ -196,20 +223,16 @@ fn killed_while_draining_the_spill_it_resumes_from_its_read_position() {
     if !python_with("msgpack") {
         return;
     }
-    let dir = temp_dir("spill-kill");
-    let (tcp, admin, down) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()), free_port());
-    let spill = dir.join("spill");
-    let d = Daemon::start(&args(&tcp, down, &admin, &spill, &[]), &dir);
+    let s = Sidecar::new("spill-kill");
+    let d = s.start(&[]);
     let total = 400_000; // about 16 MB, all of it spilled while the downstream is down
-    send(&tcp, 0..total);
-    wait_for("every record read", || metric(&admin, "records_in_total") == total as u64);
-    let received = dir.join("received.log");
-    let receiver = forward_receiver(down, &received, None);
+    s.send_and_wait(0..total);
+    let (receiver, received) = s.receiver();
     wait_for("part of the spill delivered", || lines_of(&received).len() >= 100_000);
     let mut killed = d;
     killed.signal("KILL");
     killed.child.wait().unwrap();
-    let d = Daemon::start(&args(&tcp, down, &admin, &spill, &[]), &dir);
+    let d = s.start(&[]);
     assert!(d.log().contains("sending what the last run left in the spill first"), "{}", d.log());
     let unique = || lines_of(&received).into_iter().collect::<std::collections::HashSet<_>>().len();
     wait_for("every record downstream", || unique() >= total);

@@ -646,6 +646,17 @@ mod tests {
             .collect()
     }
 
+    /// Closes the spool and delivers everything left, `limit` bytes a take.
+    fn drain(spool: &Spool, limit: usize) -> Vec<String> {
+        spool.close();
+        let mut got = Vec::new();
+        while let Some(b) = spool.take(limit) {
+            got.extend(texts(&b));
+            spool.delivered();
+        }
+        got
+    }
+
     fn dir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("logscrub-spool-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
@@ -713,13 +724,7 @@ mod tests {
             assert_eq!(spool.outcome(), (5, 0));
         }
         let spool = Spool::open(Some(&d), 1 << 20, 8, Arc::default()).unwrap();
-        spool.close();
-        let mut got = Vec::new();
-        while let Some(b) = spool.take(1) {
-            got.extend(texts(&b));
-            spool.delivered();
-        }
-        assert_eq!(got, ["a\n", "b\n", "c\n", "d\n", "e\n"]);
+        assert_eq!(drain(&spool, 1), ["a\n", "b\n", "c\n", "d\n", "e\n"]);
     }
 
     #[test]
@@ -846,11 +851,7 @@ mod tests {
                 delivered.extend(texts(&b));
                 spool.delivered();
             }
-            spool.close();
-            while let Some(b) = spool.take(100) {
-                delivered.extend(texts(&b));
-                spool.delivered();
-            }
+            delivered.extend(drain(&spool, 100));
             let got: Vec<usize> = delivered.iter().map(|t| t.trim().parse().unwrap()).collect();
             proptest::prop_assert_eq!(got, (0..pushed).collect::<Vec<_>>());
         }
