@@ -161,7 +161,7 @@ fn ingest(data: &[u8], tls: Option<(&Path, &Path)>) -> f64 {
     let config = tls.map(|(cert, _)| {
         let mut roots = rustls::RootCertStore::empty();
         let pem = std::fs::read(cert).unwrap();
-        for c in rustls_pemfile_certs(&pem) {
+        for c in pem_certs(&pem) {
             roots.add(c).unwrap();
         }
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
@@ -213,7 +213,7 @@ fn ingest(data: &[u8], tls: Option<(&Path, &Path)>) -> f64 {
     mbps(data.len(), end - t)
 }
 
-fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+fn pem_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
     use rustls::pki_types::pem::PemObject;
     rustls::pki_types::CertificateDer::pem_slice_iter(pem).map(Result::unwrap).collect()
 }
