@@ -1,14 +1,26 @@
-//! The prefilter: one cheap pass that says which rules could match a line.
+//! The prefilter: one pass over the bytes that says where rules could match.
 //!
-//! Three kinds of trigger, each found with SIMD by a crate made for it:
-//! multi-byte keywords in one `aho-corasick` automaton (ASCII
-//! case-insensitive, overlapping so that `secret` inside `client_secret` is
-//! still seen), single punctuation bytes with `memchr` (`@` for emails, `+`
-//! for E.164 numbers), and runs of digits for card, phone and id numbers.
-//! A line with no trigger costs one automaton scan, one memchr and one digit
-//! scan, and allocates nothing.
+//! Every trigger of every rule goes into one lazy DFA (`regex-automata`'s
+//! hybrid DFA, searching for all of them at once, overlapping): each keyword
+//! as an ASCII case-insensitive literal, and for a rule without keywords (card,
+//! phone and id numbers) the rule's own regex, so that the many dates,
+//! addresses and ids in logs do not wake it, only text its regex matches. One
+//! walk over a buffer finds every trigger; a clean line costs one table lookup
+//! a byte and allocates nothing.
+//!
+//! A DFA walk is bound by the latency of each lookup, not by the CPU's width,
+//! so a buffer of many lines is cut at line starts into a few parts that are
+//! walked side by side: the lookups of one part overlap those of the others.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use std::panic::{RefUnwindSafe, UnwindSafe};
+
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::hybrid::LazyStateID;
+use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::util::pool::Pool;
+use regex_automata::util::start;
+use regex_automata::MatchKind;
+use regex_syntax::hir::{Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind, Look};
 
 use crate::rules::Rule;
 
@@ -48,306 +60,145 @@ impl Candidates {
     }
 }
 
-/// A run of digits with the separators people write between them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct DigitRun {
-    pub start: usize,
-    pub end: usize,
-    pub digits: usize,
-    /// The separators used, as a [`sep_bit`] mask.
-    pub seps: u8,
-}
+/// A trigger found: the offset just past its match, and its entry in the
+/// prefilter's table ([`Prefilter::rules_of`]).
+pub(crate) type Trigger = (usize, u32);
 
-/// The bit of a separator byte in [`DigitRun::seps`].
-pub(crate) fn sep_bit(b: u8) -> u8 {
-    match b {
-        b' ' => 1,
-        b'-' => 2,
-        b'.' => 4,
-        b'(' => 8,
-        b')' => 16,
-        b'/' => 32,
-        _ => 0,
-    }
-}
+/// Buffers shorter than this are walked in one part: splitting costs more
+/// than it saves.
+const SPLIT_MIN: usize = 16 * 1024;
 
-impl DigitRun {
-    /// The most digits in a part of the run whose separators are all in
-    /// `allowed` (the run split at every other separator).
-    pub(crate) fn digits_with(&self, hay: &[u8], allowed: u8) -> usize {
-        if self.seps & !allowed == 0 {
-            return self.digits;
-        }
-        let (mut best, mut cur) = (0, 0);
-        for &b in &hay[self.start..self.end] {
-            if b.is_ascii_digit() {
-                cur += 1;
-                best = best.max(cur);
-            } else if sep_bit(b) & !allowed != 0 {
-                cur = 0;
-            }
-        }
-        best
-    }
-}
+/// The lazy DFA's cache, per thread. States are built as the input needs
+/// them; a cache that fills is cleared and rebuilt, so memory stays bounded
+/// whatever the input.
+const CACHE_BYTES: usize = 4 << 20;
 
-/// The mask of a rule's allowed separators (`digit_separators = " -"`).
-pub(crate) fn sep_mask(allowed: &str) -> u8 {
-    allowed.bytes().fold(0, |m, b| m | sep_bit(b))
-}
-
-/// Bytes that may stand between digits of one number: `4111 1111`,
-/// `+1 (415) 555-2671`, `536-22-8726`, `06.12.34.56.78`.
-fn is_sep(b: u8) -> bool {
-    matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'/')
-}
-
-/// Finds maximal digit runs with at least `min` digits. At most two
-/// separator bytes may stand between digits.
-pub(crate) fn digit_runs(hay: &[u8], min: usize) -> impl Iterator<Item = DigitRun> + '_ {
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        while i < hay.len() {
-            if !hay[i].is_ascii_digit() {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            let mut end = i;
-            let mut digits = 0;
-            let mut gap = 0;
-            let (mut used, mut pending) = (0u8, 0u8);
-            while i < hay.len() {
-                let b = hay[i];
-                if b.is_ascii_digit() {
-                    digits += 1;
-                    gap = 0;
-                    used |= pending;
-                    pending = 0;
-                    end = i + 1;
-                } else if is_sep(b) && gap < 2 {
-                    gap += 1;
-                    pending |= sep_bit(b);
-                } else {
-                    break;
-                }
-                i += 1;
-            }
-            if digits >= min {
-                return Some(DigitRun { start, end, digits, seps: used });
-            }
-        }
-        None
-    })
-}
-
-/// One ASCII case-insensitive DFA over rule keywords.
-fn keyword_automaton<P: AsRef<[u8]>>(keywords: &[P], kind: MatchKind) -> AhoCorasick {
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .match_kind(kind)
-        .kind(Some(AhoCorasickKind::DFA))
-        .build(keywords)
-        .expect("keywords are short literals, well within automaton limits")
-}
+type CacheFn = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
 /// The compiled triggers of a set of rules.
 pub(crate) struct Prefilter {
-    ac: Option<AhoCorasick>,
-    /// For each automaton pattern, the rules it gates.
-    by_pattern: Vec<Vec<u32>>,
-    /// Single-byte triggers and the rules each gates.
-    bytes: Vec<(u8, Vec<u32>)>,
-    /// Rules gated by digit runs, with the digits each needs and the
-    /// separators it allows.
-    digit_rules: Vec<(u32, usize, u8)>,
-    /// The digit rules' patterns in one set, in `digit_rules` order: one
-    /// search says which of them can match near a run, so that the many
-    /// runs in dates, addresses and ids cost one search, not one a rule.
-    digit_set: Option<regex::bytes::RegexSet>,
-    min_digits: usize,
+    dfa: DFA,
+    caches: Pool<Cache, CacheFn>,
+    /// For each DFA pattern (one a rule), the rules it selects. One more
+    /// entry at the end, [`Prefilter::all`], selects every rule: the answer
+    /// when the DFA fails.
+    rules_of: Vec<Vec<u32>>,
+}
+
+/// The keywords as one ASCII case-insensitive pattern, shaped as a trie:
+/// keywords that share a prefix share its states, so the automaton stays
+/// small and its states are quick to build.
+fn keywords_hir(keywords: &[&[u8]]) -> Hir {
+    let byte = |b: u8| {
+        let (lo, up) = (b.to_ascii_lowercase(), b.to_ascii_uppercase());
+        Hir::class(Class::Bytes(ClassBytes::new([ClassBytesRange::new(lo, lo), ClassBytesRange::new(up, up)])))
+    };
+    let mut firsts: Vec<u8> = keywords.iter().filter_map(|k| k.first().map(u8::to_ascii_lowercase)).collect();
+    firsts.sort_unstable();
+    firsts.dedup();
+    let mut alts: Vec<Hir> = firsts
+        .into_iter()
+        .map(|b| {
+            let rest: Vec<&[u8]> =
+                keywords.iter().filter(|k| k.first().map(u8::to_ascii_lowercase) == Some(b)).map(|k| &k[1..]).collect();
+            Hir::concat(vec![byte(b), keywords_hir(&rest)])
+        })
+        .collect();
+    if keywords.iter().any(|k| k.is_empty()) {
+        // A keyword ends here: what follows is optional.
+        alts.push(Hir::empty());
+    }
+    Hir::alternation(alts)
+}
+
+/// A rule's regex as a trigger over many lines at once: `^` and `$` hold at
+/// every line boundary, no class takes a newline (a match stays on its
+/// line), and Unicode word boundaries (which a lazy DFA cannot check on
+/// non-ASCII text) always hold. A line holds no newline, so every match of
+/// the rule on a line is still a match here.
+fn line_anchored(h: &Hir) -> Hir {
+    match h.kind() {
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut c = c.clone();
+            c.difference(&ClassBytes::new([ClassBytesRange::new(b'\n', b'\n')]));
+            Hir::class(Class::Bytes(c))
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut c = c.clone();
+            c.difference(&ClassUnicode::new([ClassUnicodeRange::new('\n', '\n')]));
+            Hir::class(Class::Unicode(c))
+        }
+        HirKind::Look(look) => match look {
+            Look::Start => Hir::look(Look::StartLF),
+            Look::End => Hir::look(Look::EndLF),
+            Look::WordUnicode
+            | Look::WordUnicodeNegate
+            | Look::WordStartUnicode
+            | Look::WordEndUnicode
+            | Look::WordStartHalfUnicode
+            | Look::WordEndHalfUnicode => Hir::empty(),
+            _ => h.clone(),
+        },
+        HirKind::Capture(c) => line_anchored(&c.sub),
+        HirKind::Repetition(r) => {
+            Hir::repetition(regex_syntax::hir::Repetition { sub: Box::new(line_anchored(&r.sub)), ..r.clone() })
+        }
+        HirKind::Concat(hs) => Hir::concat(hs.iter().map(line_anchored).collect()),
+        HirKind::Alternation(hs) => Hir::alternation(hs.iter().map(line_anchored).collect()),
+        HirKind::Empty | HirKind::Literal(_) => h.clone(),
+    }
 }
 
 impl Prefilter {
-    /// Builds the triggers of the rules for which `enabled` is true.
-    pub(crate) fn new(rules: &[Rule], enabled: impl Fn(usize) -> bool) -> Prefilter {
-        let mut patterns: Vec<String> = Vec::new();
-        let mut by_pattern: Vec<Vec<u32>> = Vec::new();
-        let mut bytes: Vec<(u8, Vec<u32>)> = Vec::new();
-        let mut digit_rules = Vec::new();
+    /// Builds the triggers of the rules for which `enabled` is true. A rule
+    /// with keywords is triggered by them; one without, by its trigger
+    /// regex, else its `within` scope (which every match lies in), else its
+    /// regex.
+    pub(crate) fn new(rules: &[Rule], enabled: impl Fn(usize) -> bool) -> Result<Prefilter, String> {
+        let mut hirs: Vec<Hir> = Vec::new();
+        let mut rules_of: Vec<Vec<u32>> = Vec::new();
+        let mut all = Vec::new();
         for (i, rule) in rules.iter().enumerate().filter(|(i, _)| enabled(*i)) {
             let i = i as u32;
-            for k in &rule.keywords {
-                if let [b] = k.as_bytes() {
-                    match bytes.iter_mut().find(|(x, _)| x == b) {
-                        Some((_, rs)) => rs.push(i),
-                        None => bytes.push((*b, vec![i])),
-                    }
-                } else {
-                    match patterns.iter().position(|p| p == k) {
-                        Some(p) => by_pattern[p].push(i),
-                        None => {
-                            patterns.push(k.clone());
-                            by_pattern.push(vec![i]);
-                        }
-                    }
-                }
+            all.push(i);
+            rules_of.push(vec![i]);
+            if !rule.keywords.is_empty() {
+                let keywords: Vec<&[u8]> = rule.keywords.iter().map(|k| k.as_bytes()).collect();
+                hirs.push(keywords_hir(&keywords));
+                continue;
             }
-            if let Some(d) = rule.digits {
-                digit_rules.push((i, d, rule.digit_seps));
-            }
+            let pattern = match (&rule.trigger, &rule.within) {
+                (Some(t), _) => t.as_str(),
+                (None, Some(w)) => w.as_str(),
+                (None, None) => rule.regex.as_str(),
+            };
+            let hir = regex_syntax::ParserBuilder::new()
+                .utf8(false)
+                .build()
+                .parse(pattern)
+                .map_err(|e| format!("rule '{}': {e}", rule.id))?;
+            hirs.push(line_anchored(&hir));
         }
-        let ac = (!patterns.is_empty()).then(|| keyword_automaton(&patterns, MatchKind::Standard));
-        let min_digits = digit_rules.iter().map(|&(_, d, _)| d).min().unwrap_or(usize::MAX);
-        // Only a speed-up: without it (a set over the size limit) every
-        // rule is searched on its own.
-        let digit_set = (digit_rules.len() > 1)
-            .then(|| {
-                crate::rules::compile_set(digit_rules.iter().map(|&(r, _, _)| rules[r as usize].regex.as_str())).ok()
-            })
-            .flatten();
-        Prefilter { ac, by_pattern, bytes, digit_rules, digit_set, min_digits }
-    }
-
-    /// Marks the rules whose keyword or byte triggers occur in `hay`.
-    pub(crate) fn keywords(&self, hay: &[u8], out: &mut Candidates) {
-        if let Some(ac) = &self.ac {
-            for m in ac.find_overlapping_iter(hay) {
-                for &r in &self.by_pattern[m.pattern().as_usize()] {
-                    out.insert(r);
-                }
-            }
-        }
-        for (b, rules) in &self.bytes {
-            if memchr::memchr(*b, hay).is_some() {
-                for &r in rules {
-                    out.insert(r);
-                }
-            }
-        }
-    }
-
-    /// The digit runs in `hay` that some digit rule could use: enough
-    /// digits, written with separators it allows. With no digit rules,
-    /// nothing is scanned.
-    pub(crate) fn digit_runs<'h>(&'h self, hay: &'h [u8]) -> impl Iterator<Item = DigitRun> + 'h {
-        let hay = if self.digit_rules.is_empty() { &[][..] } else { hay };
-        digit_runs(hay, self.min_digits)
-            .filter(move |r| self.digit_rules.iter().any(|&(_, d, ok)| r.digits_with(hay, ok) >= d))
-    }
-
-    /// The digit rules, the digits each needs and the separators it allows.
-    pub(crate) fn digit_rules(&self) -> &[(u32, usize, u8)] {
-        &self.digit_rules
-    }
-
-    /// The digit rules' patterns as one set, in [`Prefilter::digit_rules`]
-    /// order, when it could be built.
-    pub(crate) fn digit_set(&self) -> Option<&regex::bytes::RegexSet> {
-        self.digit_set.as_ref()
-    }
-}
-
-/// The chunk gate: which lines of a whole buffer could hold a keyword or
-/// byte trigger, found in one pass over the buffer (digit runs come from
-/// [`Prefilter::digit_runs`]), so that the many clean lines are copied out
-/// in bulk and only candidate lines get the per-line scan.
-///
-/// Keywords are matched by aho-corasick's packed Teddy searcher (SIMD) over
-/// an ASCII-lowercased copy of the buffer when they fit it (Teddy has no
-/// case-insensitive mode), else by one case-insensitive automaton. The gate
-/// may pass lines that no rule matches, never the reverse.
-pub(crate) struct Gate {
-    teddy: Option<aho_corasick::packed::Searcher>,
-    /// The keywords, case-insensitive, where Teddy does not fit.
-    fallback: Option<AhoCorasick>,
-    /// For each trigger (keyword pattern, then byte, then pair), the rules
-    /// it selects. A keyword also selects the rules of every keyword that
-    /// can overlap it, so that a non-overlapping search is enough.
-    rules_of: Vec<Vec<u32>>,
-    /// Single-byte keywords and their trigger ids.
-    bytes: Vec<(u8, u32)>,
-    /// Two-byte keywords by first byte: one memchr pass per first byte,
-    /// then the second byte and the trigger id of each pair.
-    pairs: Vec<(u8, Vec<(u8, u32)>)>,
-}
-
-/// A trigger the gate found: where, and which entry of its rule table.
-/// `DIGITS` marks a confirmed digit run (the line's own scan finds its rules).
-pub(crate) type Trigger = (usize, u32);
-
-/// The trigger id of a confirmed digit run.
-pub(crate) const DIGITS: u32 = u32::MAX;
-
-/// Whether occurrences of `a` and `b` can overlap without one hiding inside
-/// a non-overlapping search's report of the other being noticed: one
-/// contains the other, or a suffix of one is a prefix of the other.
-fn can_overlap(a: &[u8], b: &[u8]) -> bool {
-    // Called for every pair of keywords at start-up: plain loops over short
-    // strings, no searcher to build.
-    let contains = |x: &[u8], y: &[u8]| y.len() <= x.len() && x.windows(y.len()).any(|w| w == y);
-    let joins =
-        |x: &[u8], y: &[u8]| (1..=x.len().min(y.len())).any(|n| x[x.len() - n] == y[0] && x[x.len() - n..] == y[..n]);
-    contains(a, b) || contains(b, a) || joins(a, b) || joins(b, a)
-}
-
-/// Teddy refuses more than 64 literals on x86-64 (more would make too many
-/// false candidates).
-const TEDDY_LIMIT: usize = 64;
-
-impl Gate {
-    pub(crate) fn new(rules: &[Rule], enabled: impl Fn(usize) -> bool) -> Gate {
-        let mut long: Vec<(Vec<u8>, Vec<u32>)> = Vec::new();
-        let mut bytes: Vec<(u8, Vec<u32>)> = Vec::new();
-        let mut pairs: Vec<([u8; 2], Vec<u32>)> = Vec::new();
-        fn add<K: PartialEq, V>(table: &mut Vec<(K, Vec<V>)>, key: K, rule: V) {
-            match table.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, rs)) => rs.push(rule),
-                None => table.push((key, vec![rule])),
-            }
-        }
-        for (i, rule) in rules.iter().enumerate().filter(|(i, _)| enabled(*i)) {
-            for k in &rule.keywords {
-                match k.as_bytes() {
-                    [b] => add(&mut bytes, b.to_ascii_lowercase(), i as u32),
-                    [a, b] => add(&mut pairs, [a.to_ascii_lowercase(), b.to_ascii_lowercase()], i as u32),
-                    k => add(&mut long, k.to_ascii_lowercase(), i as u32),
-                }
-            }
-        }
-        let mut rules_of: Vec<Vec<u32>> = long
-            .iter()
-            .map(|(k, _)| {
-                let mut rs: Vec<u32> =
-                    long.iter().filter(|(o, _)| can_overlap(k, o)).flat_map(|(_, r)| r.iter().copied()).collect();
-                rs.sort_unstable();
-                rs.dedup();
-                rs
-            })
-            .collect();
-        let mut byte_ids = Vec::new();
-        for (b, rs) in bytes {
-            byte_ids.push((b, rules_of.len() as u32));
-            rules_of.push(rs);
-        }
-        let mut by_first: Vec<(u8, Vec<(u8, u32)>)> = Vec::new();
-        for ([a, b], rs) in pairs {
-            add(&mut by_first, a, (b, rules_of.len() as u32));
-            rules_of.push(rs);
-        }
-        // Teddy (SIMD) when the keywords fit it, over a lowercased copy of
-        // the buffer; otherwise one case-insensitive automaton over the
-        // buffer itself. Merging keywords into fewer, shorter literals to
-        // fit Teddy was measured slower: short literals pass too many lines.
-        let lits: Vec<&[u8]> = long.iter().map(|(k, _)| k.as_slice()).collect();
-        let teddy = if lits.is_empty() || lits.len() > TEDDY_LIMIT {
-            None
-        } else {
-            aho_corasick::packed::Config::new().builder().extend(&lits).build()
-        };
-        let fallback =
-            (teddy.is_none() && !lits.is_empty()).then(|| keyword_automaton(&lits, MatchKind::LeftmostFirst));
-        Gate { teddy, fallback, rules_of, bytes: byte_ids, pairs: by_first }
+        rules_of.push(all);
+        let nfa = thompson::Compiler::new()
+            .configure(thompson::Config::new().utf8(false).which_captures(WhichCaptures::None))
+            .build_many_from_hir(&hirs)
+            .map_err(|e| format!("the prefilter: {e}"))?;
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .match_kind(MatchKind::All)
+                    .cache_capacity(CACHE_BYTES)
+                    .skip_cache_capacity_check(true)
+                    // Never give up on a cache that keeps filling: slower
+                    // on hostile input, never wrong.
+                    .minimum_cache_clear_count(None),
+            )
+            .build_from_nfa(nfa)
+            .map_err(|e| format!("the prefilter: {e}"))?;
+        let make = dfa.clone();
+        let caches = Pool::new(Box::new(move || make.create_cache()) as CacheFn);
+        Ok(Prefilter { dfa, caches, rules_of })
     }
 
     /// The rules a trigger selects.
@@ -355,69 +206,185 @@ impl Gate {
         &self.rules_of[trigger as usize]
     }
 
-    /// The keyword and byte triggers in `hay`, sorted by offset. `folded`
-    /// is scratch space for the lowercased copy Teddy needs.
-    pub(crate) fn candidates(&self, hay: &[u8], folded: &mut Vec<u8>, out: &mut Vec<Trigger>) {
-        out.clear();
-        if self.teddy.is_some() {
-            folded.clear();
-            folded.extend_from_slice(hay);
-            folded.make_ascii_lowercase();
-        }
-        if let Some(t) = &self.teddy {
-            out.extend(t.find_iter(folded.as_slice()).map(|m| (m.start(), m.pattern().as_u32())));
-        } else if let Some(ac) = &self.fallback {
-            out.extend(ac.find_iter(hay).map(|m| (m.start(), m.pattern().as_u32())));
-        }
-        for &(b, t) in &self.bytes {
-            out.extend(memchr::memchr_iter(b, hay).map(|at| (at, t)));
-        }
-        // Pairs are matched on the buffer itself, case-insensitively: a
-        // lowercased copy of the whole buffer for them alone costs more
-        // than the search.
-        for (a, seconds) in &self.pairs {
-            for at in memchr::memchr2_iter(*a, a.to_ascii_uppercase(), hay) {
-                let Some(next) = hay.get(at + 1).map(u8::to_ascii_lowercase) else { continue };
-                out.extend(seconds.iter().filter(|&&(b, _)| b == next).map(|&(_, t)| (at, t)));
+    /// The trigger that selects every rule.
+    fn all(&self) -> u32 {
+        self.rules_of.len() as u32 - 1
+    }
+
+    /// Marks the rules whose triggers occur in `hay`.
+    pub(crate) fn rules(&self, hay: &[u8], out: &mut Candidates) {
+        let mut found = Vec::new();
+        self.triggers(hay, &mut found);
+        for (_, t) in found {
+            for &r in self.rules_of(t) {
+                out.insert(r);
             }
         }
+    }
+
+    /// The triggers in `hay` (any bytes; lines are cut at `\n`), sorted by
+    /// offset. Should the DFA fail (it cannot with the configuration above,
+    /// but it is not this code's to promise), every line is reported with
+    /// every rule: fail closed.
+    pub(crate) fn triggers(&self, hay: &[u8], out: &mut Vec<Trigger>) {
+        out.clear();
+        let mut cache = self.caches.get();
+        let walked = if hay.len() >= SPLIT_MIN { self.walk_lanes(&mut cache, hay, out) } else { Err(Retry) };
+        if walked.is_err() {
+            out.clear();
+            if self.walk(&mut cache, hay, 0, hay.len(), None, out).is_err() {
+                out.clear();
+                let all = self.all();
+                out.extend(memchr::memchr_iter(b'\n', hay).map(|i| (i, all)));
+                if !hay.ends_with(b"\n") {
+                    out.push((hay.len(), all));
+                }
+            }
+        }
+    }
+
+    /// The start state for a walk from `at`: what precedes it decides `^`
+    /// and word boundaries.
+    fn start(&self, cache: &mut Cache, hay: &[u8], at: usize) -> Result<LazyStateID, Retry> {
+        let before = at.checked_sub(1).map(|i| hay[i]);
+        self.dfa.start_state(cache, &start::Config::new().look_behind(before)).map_err(|_| Retry)
+    }
+
+    /// Records the patterns of match state `s`, entered on the byte at `at`:
+    /// the DFA reports a match one byte late, so it ended just before `at`.
+    fn record(&self, cache: &Cache, s: LazyStateID, at: usize, out: &mut Vec<Trigger>) {
+        for i in 0..self.dfa.match_len(cache, s) {
+            out.push((at, self.dfa.match_pattern(cache, s, i).as_u32()));
+        }
+    }
+
+    /// Walks `hay[from..to]` from state `s` (or the start), then the end of
+    /// input.
+    fn walk(
+        &self,
+        cache: &mut Cache,
+        hay: &[u8],
+        from: usize,
+        to: usize,
+        s: Option<LazyStateID>,
+        out: &mut Vec<Trigger>,
+    ) -> Result<(), Retry> {
+        let mut s = match s {
+            Some(s) => s,
+            None => self.start(cache, hay, from)?,
+        };
+        for (at, &b) in hay[from..to].iter().enumerate() {
+            s = self.dfa.next_state(cache, s, b).map_err(|_| Retry)?;
+            if s.is_match() {
+                self.record(cache, s, from + at, out);
+            }
+        }
+        s = self.dfa.next_eoi_state(cache, s).map_err(|_| Retry)?;
+        if s.is_match() {
+            self.record(cache, s, to, out);
+        }
+        Ok(())
+    }
+
+    /// One step of a walk that may leave the fast path: computes a missing
+    /// transition and records a match.
+    #[inline(never)]
+    fn step(
+        &self,
+        cache: &mut Cache,
+        s: LazyStateID,
+        b: u8,
+        at: usize,
+        out: &mut Vec<Trigger>,
+    ) -> Result<LazyStateID, Retry> {
+        let s = self.dfa.next_state(cache, s, b).map_err(|_| Retry)?;
+        if s.is_match() {
+            self.record(cache, s, at, out);
+        }
+        Ok(s)
+    }
+
+    /// The hot loop: steps the three lanes from byte `i` while every state
+    /// stays untagged (no match, every transition known), and returns where
+    /// it stopped. It calls nothing, so that the states stay in registers.
+    fn fast_lanes(&self, cache: &Cache, lanes: [&[u8]; 3], mut i: usize, s: &mut [LazyStateID; 3]) -> usize {
+        let n = lanes.iter().map(|l| l.len()).min().unwrap_or(0);
+        let [h0, h1, h2] = lanes.map(|l| &l[..n]);
+        let [mut s0, mut s1, mut s2] = *s;
+        if s0.is_tagged() || s1.is_tagged() || s2.is_tagged() {
+            return i;
+        }
+        while i < n {
+            let n0 = self.dfa.next_state_untagged(cache, s0, h0[i]);
+            let n1 = self.dfa.next_state_untagged(cache, s1, h1[i]);
+            let n2 = self.dfa.next_state_untagged(cache, s2, h2[i]);
+            if n0.is_tagged() || n1.is_tagged() || n2.is_tagged() {
+                break;
+            }
+            (s0, s1, s2) = (n0, n1, n2);
+            i += 1;
+        }
+        *s = [s0, s1, s2];
+        i
+    }
+
+    /// Walks `hay` in three parts cut at line starts, side by side, each
+    /// lane's state in a register of its own. A cache clear while walking
+    /// invalidates the other lanes' states: the caller then walks again in
+    /// one part.
+    fn walk_lanes(&self, cache: &mut Cache, hay: &[u8], out: &mut Vec<Trigger>) -> Result<(), Retry> {
+        let cut = |aim: usize| memchr::memchr(b'\n', &hay[aim..]).map_or(hay.len(), |i| aim + i + 1);
+        let c1 = cut(hay.len() / 3);
+        let c2 = cut((hay.len() * 2 / 3).max(c1).min(hay.len()));
+        let (h0, h1, h2) = (&hay[..c1], &hay[c1..c2], &hay[c2..]);
+        let clears = cache.clear_count();
+        let mut s = [self.start(cache, hay, 0)?, self.start(cache, hay, c1)?, self.start(cache, hay, c2)?];
+        // Every state held must come from the cache as it is now.
+        let cleared = |cache: &Cache| if cache.clear_count() == clears { Ok(()) } else { Err(Retry) };
+        cleared(cache)?;
+        let side_by_side = h0.len().min(h1.len()).min(h2.len());
+        let mut i = 0;
+        loop {
+            i = self.fast_lanes(cache, [h0, h1, h2], i, &mut s);
+            if i == side_by_side {
+                break;
+            }
+            // A match, or a transition not computed yet: the slow path.
+            let [s0, s1, s2] = &mut s;
+            *s0 = self.step(cache, *s0, h0[i], i, out)?;
+            cleared(cache)?;
+            *s1 = self.step(cache, *s1, h1[i], c1 + i, out)?;
+            cleared(cache)?;
+            *s2 = self.step(cache, *s2, h2[i], c2 + i, out)?;
+            cleared(cache)?;
+            i += 1;
+        }
+        let [s0, s1, s2] = s;
+        // The lanes' tails, each on its own.
+        let i = side_by_side;
+        self.walk(cache, hay, i, c1, Some(s0), out)?;
+        cleared(cache)?;
+        self.walk(cache, hay, c1 + i, c2, Some(s1), out)?;
+        cleared(cache)?;
+        self.walk(cache, hay, c2 + i, hay.len(), Some(s2), out)?;
         out.sort_unstable();
+        Ok(())
     }
 }
+
+/// The walk could not finish as it was: walk again, more simply.
+#[derive(Debug)]
+struct Retry;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn digit_runs_know_their_separators() {
-        let run = |s: &str| digit_runs(s.as_bytes(), 1).next().unwrap().seps;
-        assert_eq!(run("2015-10-18 18:01"), sep_mask("- "));
-        assert_eq!(run("4111 1111 1111 1111"), sep_mask(" "));
-        assert_eq!(run("173.234.31.186"), sep_mask("."));
-        assert_eq!(run("(415) 555-2671"), sep_mask(") -"));
-        assert_eq!(run("12345678."), 0, "a trailing separator is not used");
-        let r = digit_runs(b"ns1 10.0.0.7", 1).next().unwrap();
-        assert_eq!((r.digits, r.digits_with(b"ns1 10.0.0.7", sep_mask("."))), (6, 5));
+    fn rules(text: &str) -> Vec<Rule> {
+        crate::rules::parse("t.toml", text, &[]).unwrap().1
     }
 
-    fn runs(s: &str, min: usize) -> Vec<&str> {
-        digit_runs(s.as_bytes(), min).map(|r| &s[r.start..r.end]).collect()
-    }
-
-    #[test]
-    fn digit_runs_table() {
-        assert_eq!(runs("card 4111 1111 1111 1111 ok", 12), ["4111 1111 1111 1111"]);
-        assert_eq!(runs("call +1 (415) 555-2671.", 10), ["1 (415) 555-2671"]);
-        assert_eq!(runs("2015-10-18 18:01:47,978 pid 1234", 6), ["2015-10-18 18"]);
-        assert_eq!(runs("a 1 2 3 b", 3), ["1 2 3"]);
-        assert_eq!(runs("12 - - 34", 3), Vec::<&str>::new());
-        assert!(runs("", 1).is_empty());
-    }
-
-    #[test]
-    fn gate_pairs_ignore_case_and_share_a_first_byte() {
-        let text = r#"
+    const TWO: &str = r#"
 [pack]
 name = "t"
 description = "t"
@@ -425,28 +392,57 @@ description = "t"
 id = "plus-one"
 description = "d"
 category = "pii"
-keywords = ["+1", "+2"]
-regex = '\+[12](?P<secret>[0-9]{5})'
+keywords = ["+1", "Tok="]
+regex = '(?:\+1|tok=)(?P<secret>[0-9]{5})'
 positive = [{ input = "a +123456 b", output = "a +1[REDACTED:plus-one] b" }]
 negative = ["a +3"]
 [[rule]]
-id = "q-tilde"
+id = "nine-digits"
 description = "d"
-category = "token"
-keywords = ["q~"]
-regex = 'q~(?P<secret>[a-z]{5})'
-positive = [{ input = "x q~abcde", output = "x q~[REDACTED:q-tilde]" }]
-negative = ["x q"]
+category = "pii"
+regex = '(?-u)(?:^|[^0-9])(?P<secret>[0-9]{9})(?:[^0-9]|$)'
+positive = [{ input = "id 123456789", output = "id [REDACTED:nine-digits]" }]
+negative = ["id 1234567890"]
 "#;
-        let (_, rules) = crate::rules::parse("t.toml", text, &[]).unwrap();
-        let gate = Gate::new(&rules, |_| true);
-        let found = |hay: &str| {
-            let mut out = Vec::new();
-            gate.candidates(hay.as_bytes(), &mut Vec::new(), &mut out);
-            out.iter().flat_map(|&(at, t)| gate.rules_of(t).iter().map(move |&r| (at, r))).collect::<Vec<_>>()
-        };
-        assert_eq!(found("+1 +2 +3 Q~ q"), [(0, 0), (3, 0), (9, 1)]);
-        assert!(found("+ q Q").is_empty());
+
+    fn found(pf: &Prefilter, hay: &str) -> Vec<(usize, u32)> {
+        let mut out = Vec::new();
+        pf.triggers(hay.as_bytes(), &mut out);
+        out.iter().flat_map(|&(at, t)| pf.rules_of(t).iter().map(move |&r| (at, r))).collect()
+    }
+
+    #[test]
+    fn keywords_ignore_ascii_case_and_regexes_hold_per_line() {
+        let pf = Prefilter::new(&rules(TWO), |_| true).unwrap();
+        assert_eq!(found(&pf, "+1 TOK= +3"), [(2, 0), (7, 0)]);
+        // `^` and `$` hold at every line boundary, and at the ends; the
+        // trailing `[^0-9]` does not take the newline.
+        assert_eq!(found(&pf, "123456789\nx 1234567890\n987654321"), [(9, 1), (32, 1)]);
+        assert!(found(&pf, "+ tok 12345678").is_empty());
+    }
+
+    #[test]
+    fn lanes_find_what_one_walk_finds() {
+        let pf = Prefilter::new(&rules(TWO), |_| true).unwrap();
+        let mut text = String::new();
+        for i in 0..5000 {
+            text.push_str(&format!("line {i} {}\n", if i % 7 == 0 { "tok=12345 id 123456789" } else { "ok" }));
+        }
+        let mut lanes = Vec::new();
+        pf.walk_lanes(&mut pf.caches.get(), text.as_bytes(), &mut lanes).unwrap();
+        let mut one = Vec::new();
+        pf.walk(&mut pf.caches.get(), text.as_bytes(), 0, text.len(), None, &mut one).unwrap();
+        assert_eq!(lanes, one);
+        let lines: std::collections::BTreeSet<usize> =
+            lanes.iter().map(|&(at, _)| text[..at].matches('\n').count()).collect();
+        assert_eq!(lines.len(), 5000usize.div_ceil(7));
+    }
+
+    #[test]
+    fn unicode_word_boundaries_are_widened_not_refused() {
+        let hir = regex_syntax::parse(r"\bab\b").unwrap();
+        let wide = line_anchored(&hir);
+        assert!(!wide.properties().look_set().contains_word_unicode());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use crate::error::{Error, ErrorKind};
 use crate::mask::{self, HashKey, Mask};
 use crate::packs;
-use crate::prefilter::{Candidates, Gate, Prefilter};
+use crate::prefilter::{Candidates, Prefilter, Trigger};
 use crate::rules::{self, Pack, Rule};
 use crate::stats::Stats;
 use crate::stream::Stream;
@@ -123,8 +123,6 @@ pub(crate) struct Inner {
     pub prefilter: Prefilter,
     /// Triggers of every rule, to run any rule's tests.
     pub every: Prefilter,
-    /// The enabled rules' triggers over whole buffers.
-    pub gate: Gate,
     /// Rendered labels of enabled rules: text that is already masked.
     labels: HashSet<Vec<u8>>,
     /// Finds rendered labels in a segment.
@@ -453,15 +451,12 @@ impl Inner {
         let cands = match pre {
             Some(c) => c,
             None => {
-                pf.keywords(seg, &mut own);
+                pf.rules(seg, &mut own);
                 &own
             }
         };
         for r in cands.iter().filter(|&r| wanted(r)) {
             self.confirm(r, seg, 0, seg.len(), from, &mut open, hits);
-        }
-        for run in pf.digit_runs(seg) {
-            self.confirm_digit_rules(pf, only, seg, run, &mut open, hits);
         }
         open
     }
@@ -496,95 +491,10 @@ impl Inner {
         self.confirm_in(r, rule, seg, lo, hi, from, None, open, hits);
     }
 
-    /// The offsets of `buf` (whole lines) where the per-line scan could find
-    /// something: keyword and byte triggers from the gate, and digit runs
-    /// that a digit rule confirms right away. A digit run's confirmation is
-    /// local (the run's line, near the run), so doing it here is exact and
-    /// keeps the many lines with dates, hosts and ids off the per-line path.
-    pub(crate) fn candidates(&self, buf: &[u8], folded: &mut Vec<u8>, out: &mut Vec<crate::prefilter::Trigger>) {
-        self.gate.candidates(buf, folded, out);
-        let before = out.len();
-        let mut hits = Vec::new();
-        let mut open = None;
-        for run in self.prefilter.digit_runs(buf) {
-            let line_start = memchr::memrchr(b'\n', &buf[..run.start]).map_or(0, |i| i + 1);
-            let line_end = memchr::memchr(b'\n', &buf[run.end..]).map_or(buf.len(), |i| run.end + i);
-            let line = &buf[line_start..line_end];
-            let local = crate::prefilter::DigitRun { start: run.start - line_start, end: run.end - line_start, ..run };
-            hits.clear();
-            self.confirm_digit_rules(&self.prefilter, None, line, local, &mut open, &mut hits);
-            if !hits.is_empty() {
-                out.push((run.start, crate::prefilter::DIGITS));
-            }
-        }
-        if out.len() > before {
-            out.sort_unstable();
-        }
-    }
-
-    /// Runs the digit rules that `run` triggers.
-    fn confirm_digit_rules(
-        &self,
-        pf: &Prefilter,
-        only: Option<u32>,
-        seg: &[u8],
-        run: crate::prefilter::DigitRun,
-        open: &mut Option<Open>,
-        hits: &mut Vec<Hit>,
-    ) {
-        let wanted = |&(r, need, seps): &(u32, usize, u8)| {
-            only.is_none_or(|o| o == r) && run.digits >= need && run.digits_with(seg, seps) >= need
-        };
-        // A digit rule's match holds the run, so it lies within the rule's
-        // longest match of it. One region serves every rule, so that one set
-        // search over it tells exactly which rules' own search can succeed.
-        let Some(reach) =
-            pf.digit_rules().iter().filter(|d| wanted(d)).map(|&(r, ..)| self.rules[r as usize].max_len).max()
-        else {
-            return;
-        };
-        let lo = run.start.saturating_sub(reach);
-        let hi = (run.end + reach).min(seg.len());
-        // Most runs (dates, addresses, ids) match no digit rule: a plain
-        // match test, which stops early and allocates nothing, settles them.
-        let matched = match pf.digit_set() {
-            Some(set) if !set.is_match_at(&seg[..hi], lo) => return,
-            Some(set) => Some(set.matches_at(&seg[..hi], lo)),
-            None => None,
-        };
-        for (k, d) in pf.digit_rules().iter().enumerate() {
-            if wanted(d) && matched.as_ref().is_none_or(|m| m.matched(k)) {
-                self.confirm_run(d.0, seg, lo, hi, (run.start, run.end), open, hits);
-            }
-        }
-    }
-
-    /// Confirms a digit rule around one digit run. Only matches that touch
-    /// the run count: the region's edges are artificial, and a match cut by
-    /// one (a false end of input) belongs to another run's region.
-    #[allow(clippy::too_many_arguments)]
-    fn confirm_run(
-        &self,
-        r: u32,
-        seg: &[u8],
-        lo: usize,
-        hi: usize,
-        run: (usize, usize),
-        open: &mut Option<Open>,
-        hits: &mut Vec<Hit>,
-    ) {
-        let rule = &self.rules[r as usize];
-        let before = hits.len();
-        self.confirm_in(r, rule, seg, lo, hi, 0, None, open, hits);
-        let mut i = before;
-        while i < hits.len() {
-            let h = hits[i];
-            if h.end <= run.0 || h.from >= run.1 {
-                hits.swap_remove(i);
-            } else {
-                i += 1;
-            }
-        }
+    /// The triggers in `buf` (whole lines), sorted by offset: the lines
+    /// where the per-line scan could find something.
+    pub(crate) fn candidates(&self, buf: &[u8], out: &mut Vec<Trigger>) {
+        self.prefilter.triggers(buf, out);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1191,9 +1101,8 @@ impl RedactorBuilder {
             .build(&labels)
             .map_err(|e| Error::new(ErrorKind::Mask, format!("labels: {e}")))?;
         let names = rules.iter().map(|r| r.name.as_bytes().to_vec()).collect();
-        let prefilter = Prefilter::new(&rules, |i| enabled[i]);
-        let every = Prefilter::new(&rules, |_| true);
-        let gate = Gate::new(&rules, |i| enabled[i]);
+        let prefilter = Prefilter::new(&rules, |i| enabled[i]).map_err(|e| Error::new(ErrorKind::Regex, e))?;
+        let every = Prefilter::new(&rules, |_| true).map_err(|e| Error::new(ErrorKind::Regex, e))?;
         let inner = Inner {
             ids: rules.iter().map(|r| r.id.clone()).collect(),
             rules,
@@ -1201,7 +1110,6 @@ impl RedactorBuilder {
             enabled,
             prefilter,
             every,
-            gate,
             labels,
             mask_starts,
             label_finder,
@@ -1236,9 +1144,9 @@ impl Inner {
                             "positive example {:?} is never masked: its trigger ({}) does not occur, or the \
                              regex or a validator rejects it",
                             ex.input,
-                            match rule.digits {
-                                Some(d) if rule.keywords.is_empty() => format!("a run of {d} digits"),
-                                _ => format!("keywords {}", rule.keywords.join(", ")),
+                            match rule.keywords.is_empty() {
+                                true => "its own regex".to_string(),
+                                false => format!("keywords {}", rule.keywords.join(", ")),
                             }
                         ),
                     )

@@ -23,11 +23,12 @@
 //! Everything is compiled and checked when a [`Redactor`](crate::Redactor) is
 //! built; one bad rule refuses the whole set.
 //!
-//! Triggers are promises: every match of a rule's regex contains one of its
-//! keywords, and a rule with `digits = N` never matches fewer than N digits
-//! (written with its `digit_separators`). A broken promise hides matches;
-//! the property tests compare the engine with a naive oracle that has no
-//! triggers, to catch that.
+//! Keywords are promises: every match of a rule's regex contains one of its
+//! keywords. A broken promise hides matches; the property tests compare the
+//! engine with a naive oracle that has no triggers, to catch that. A rule
+//! without keywords is triggered by its `trigger` regex (a promise too: every
+//! match of the rule's regex holds a match of it), else by its own regex
+//! (card, phone and id numbers); the prefilter runs them over whole buffers.
 
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
@@ -82,9 +83,7 @@ struct RuleDef {
     #[serde(default)]
     keywords: Vec<String>,
     #[serde(default)]
-    digits: Option<usize>,
-    #[serde(default)]
-    digit_separators: Option<String>,
+    trigger: Option<String>,
     regex: String,
     #[serde(default)]
     within: Option<String>,
@@ -153,9 +152,8 @@ pub struct Rule {
     pub(crate) category: String,
     pub(crate) pack: String,
     pub(crate) keywords: Vec<String>,
-    pub(crate) digits: Option<usize>,
-    /// Separators a digit run may use to trigger the rule, as a mask.
-    pub(crate) digit_seps: u8,
+    /// Without keywords: the pattern the prefilter runs (else the regex).
+    pub(crate) trigger: Option<String>,
     pub(crate) regex: Regex,
     /// Capture groups that hold the secret; the first that took part wins.
     pub(crate) groups: Vec<usize>,
@@ -319,20 +317,11 @@ fn compile_rule(
             )));
         }
     }
-    if def.keywords.is_empty() && def.digits.is_none() {
-        return Err(invalid("the rule has no trigger: give keywords or digits".into()));
-    }
-    if let Some(seps) = &def.digit_separators {
-        if def.digits.is_none() || !seps.bytes().all(|b| b" -.()/".contains(&b)) {
-            return Err(invalid(format!(
-                "digit_separators {seps:?}: goes with digits, and takes only space, - . ( ) /"
-            )));
+    if let Some(t) = &def.trigger {
+        if !def.keywords.is_empty() {
+            return Err(invalid("a rule is triggered by keywords or by a trigger regex, not both".into()));
         }
-    }
-    if let Some(d) = def.digits {
-        if !(4..=32).contains(&d) {
-            return Err(invalid(format!("digits = {d}: a digit trigger needs 4 to 32 digits")));
-        }
+        max_len(t).map_err(|e| Error::new(ErrorKind::Regex, format!("trigger: {e}")))?;
     }
     let regex = compile(&def.regex).map_err(|e| Error::new(ErrorKind::Regex, e))?;
     // The secret is the first group named `secret…` that took part in the
@@ -425,8 +414,7 @@ fn compile_rule(
         category: def.category,
         pack: pack.name.clone(),
         keywords: def.keywords.iter().map(|k| k.to_ascii_lowercase()).collect(),
-        digits: def.digits,
-        digit_seps: def.digit_separators.as_deref().map_or(u8::MAX, crate::prefilter::sep_mask),
+        trigger: def.trigger,
         regex,
         groups,
         within,

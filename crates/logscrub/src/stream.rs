@@ -38,8 +38,7 @@ pub struct Stream<W: Write> {
     long_masked: bool,
     hits: Vec<Hit>,
     scratch: Vec<u8>,
-    /// Scratch for the gate: the lowercased buffer and candidate offsets.
-    folded: Vec<u8>,
+    /// Scratch for the prefilter's triggers.
     cands: Vec<crate::prefilter::Trigger>,
     stats: Stats,
 }
@@ -57,7 +56,6 @@ impl<W: Write> Stream<W> {
             long_masked: false,
             hits: Vec::new(),
             scratch: Vec::new(),
-            folded: Vec::new(),
             cands: Vec::new(),
             stats: Stats::new(ids),
         }
@@ -130,15 +128,17 @@ impl<W: Write> Stream<W> {
     /// as they are, in one write each.
     fn lines_bulk(&mut self, region: &[u8]) -> io::Result<()> {
         let inner = self.redactor.inner.clone();
-        let mut folded = std::mem::take(&mut self.folded);
         let mut cands = std::mem::take(&mut self.cands);
-        inner.candidates(region, &mut folded, &mut cands);
+        inner.candidates(region, &mut cands);
         let mut pos = 0;
         let mut result = Ok(());
         let mut rules = crate::prefilter::Candidates::default();
         let mut i = 0;
         while i < cands.len() {
-            let c = cands[i].0;
+            // A trigger's offset is where its match ended: on its line, or
+            // at the newline that ends it. (Only a regex with a newline in a
+            // literal could end past it: held to the last line.)
+            let c = cands[i].0.min(region.len() - 1);
             if self.block.is_some() || self.guard_next.is_some() {
                 break; // a block is open: every line needs the scan
             }
@@ -146,11 +146,9 @@ impl<W: Write> Stream<W> {
             let end = c + memchr(b'\n', &region[c..]).expect("region ends with a newline");
             // The rules of every trigger on this line.
             rules.clear();
-            while i < cands.len() && cands[i].0 < end {
-                if cands[i].1 != crate::prefilter::DIGITS {
-                    for &r in inner.gate.rules_of(cands[i].1) {
-                        rules.insert(r);
-                    }
+            while i < cands.len() && cands[i].0 <= end {
+                for &r in inner.prefilter.rules_of(cands[i].1) {
+                    rules.insert(r);
                 }
                 i += 1;
             }
@@ -160,7 +158,6 @@ impl<W: Write> Stream<W> {
             }
             pos = end + 1;
         }
-        self.folded = folded;
         self.cands = cands;
         result?;
         if self.block.is_none() && self.guard_next.is_none() {
