@@ -3,9 +3,9 @@
 //! Rules are data: TOML rule files (packs) with a regex, the literals that gate
 //! it, validators, an allowlist, a mask and the rule's own test cases. The
 //! default packs are embedded; more can be loaded at run time. A
-//! [`Redactor`] compiles them into a prefilter (one `aho-corasick` pass over
-//! every keyword, `memchr` for single bytes, a digit-run scan), so a clean
-//! line costs one scan and comes back borrowed. Candidate lines are confirmed
+//! [`Redactor`] compiles them into a prefilter (one lazy DFA over every
+//! rule's keywords and, for rules without keywords, their trigger regexes),
+//! so a clean line costs one walk and comes back borrowed. Candidate lines are confirmed
 //! with `regex` and validators (Luhn, IBAN, JWT shape, entropy, ...), then
 //! masked.
 //!
