@@ -155,6 +155,12 @@ impl Prefilter {
     /// regex, else its `within` scope (which every match lies in), else its
     /// regex.
     pub(crate) fn new(rules: &[Rule], enabled: impl Fn(usize) -> bool) -> Result<Prefilter, String> {
+        Prefilter::with_cache(rules, enabled, CACHE_BYTES)
+    }
+
+    /// [`Prefilter::new`] with a cache of `cache_bytes` (tests use a tiny
+    /// one, to make it clear often).
+    fn with_cache(rules: &[Rule], enabled: impl Fn(usize) -> bool, cache_bytes: usize) -> Result<Prefilter, String> {
         let mut hirs: Vec<Hir> = Vec::new();
         let mut rules_of: Vec<Vec<u32>> = Vec::new();
         let mut all = Vec::new();
@@ -188,7 +194,7 @@ impl Prefilter {
             .configure(
                 DFA::config()
                     .match_kind(MatchKind::All)
-                    .cache_capacity(CACHE_BYTES)
+                    .cache_capacity(cache_bytes)
                     .skip_cache_capacity_check(true)
                     // Never give up on a cache that keeps filling: slower
                     // on hostile input, never wrong.
@@ -233,13 +239,18 @@ impl Prefilter {
         if walked.is_err() {
             out.clear();
             if self.walk(&mut cache, hay, 0, hay.len(), None, out).is_err() {
-                out.clear();
-                let all = self.all();
-                out.extend(memchr::memchr_iter(b'\n', hay).map(|i| (i, all)));
-                if !hay.ends_with(b"\n") {
-                    out.push((hay.len(), all));
-                }
+                self.every_line(hay, out);
             }
+        }
+    }
+
+    /// Every line of `hay` with every rule: the fail-closed answer.
+    fn every_line(&self, hay: &[u8], out: &mut Vec<Trigger>) {
+        out.clear();
+        let all = self.all();
+        out.extend(memchr::memchr_iter(b'\n', hay).map(|i| (i, all)));
+        if !hay.ends_with(b"\n") {
+            out.push((hay.len(), all));
         }
     }
 
@@ -273,10 +284,12 @@ impl Prefilter {
             Some(s) => s,
             None => self.start(cache, hay, from)?,
         };
-        for (at, &b) in hay[from..to].iter().enumerate() {
-            s = self.dfa.next_state(cache, s, b).map_err(|_| Retry)?;
-            if s.is_match() {
-                self.record(cache, s, from + at, out);
+        let mut at = from;
+        while at < to {
+            at = self.fast(cache, &hay[..to], at, &mut s);
+            if at < to {
+                s = self.step(cache, s, hay[at], at, out)?;
+                at += 1;
             }
         }
         s = self.dfa.next_eoi_state(cache, s).map_err(|_| Retry)?;
@@ -302,6 +315,25 @@ impl Prefilter {
             self.record(cache, s, at, out);
         }
         Ok(s)
+    }
+
+    /// [`Prefilter::fast_lanes`] for one lane: steps from byte `at` while
+    /// the state stays untagged, and returns where it stopped.
+    fn fast(&self, cache: &Cache, hay: &[u8], mut at: usize, s: &mut LazyStateID) -> usize {
+        let mut cur = *s;
+        if cur.is_tagged() {
+            return at;
+        }
+        while at < hay.len() {
+            let next = self.dfa.next_state_untagged(cache, cur, hay[at]);
+            if next.is_tagged() {
+                break;
+            }
+            cur = next;
+            at += 1;
+        }
+        *s = cur;
+        at
     }
 
     /// The hot loop: steps the three lanes from byte `i` while every state
@@ -436,6 +468,36 @@ negative = ["id 1234567890"]
         let lines: std::collections::BTreeSet<usize> =
             lanes.iter().map(|&(at, _)| text[..at].matches('\n').count()).collect();
         assert_eq!(lines.len(), 5000usize.div_ceil(7));
+    }
+
+    #[test]
+    fn a_cache_that_keeps_clearing_finds_the_same_triggers() {
+        // Every line a different number: new DFA states all the time, and
+        // a cache that fits a handful of them clears again and again, in
+        // the middle of the lanes. (The walk must start again, not use the
+        // other lanes' stale states: it did, and panicked, before.)
+        let rules = rules(TWO);
+        let big = Prefilter::new(&rules, |_| true).unwrap();
+        let tiny = Prefilter::with_cache(&rules, |_| true, 0).unwrap();
+        let mut text = String::new();
+        for i in 0..20_000u64 {
+            let n = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 10_000_000_000;
+            text.push_str(&format!("tok={:05} id {n} +1{}\n", i % 99_999, i % 7));
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        big.triggers(text.as_bytes(), &mut a);
+        tiny.triggers(text.as_bytes(), &mut b);
+        assert_eq!(a, b);
+        assert!(tiny.caches.get().clear_count() > 0, "the tiny cache was cleared");
+    }
+
+    #[test]
+    fn when_the_dfa_fails_every_line_gets_every_rule() {
+        let pf = Prefilter::new(&rules(TWO), |_| true).unwrap();
+        let mut out = Vec::new();
+        pf.every_line(b"a\nb\nc", &mut out);
+        assert_eq!(out, [(1, 2), (3, 2), (5, 2)]);
+        assert_eq!(pf.rules_of(pf.all()), [0, 1]);
     }
 
     #[test]
