@@ -112,12 +112,14 @@ fn every_codec_is_scrubbed_into_a_mirror_tree_with_the_same_codec() {
     // The manifest's checksums match the files.
     let manifest = fs::read_to_string(out.join("logscrub-manifest.jsonl")).unwrap();
     assert_eq!(manifest.lines().count(), 7);
+    use sha2::Digest;
+    let sha256 = |path: &str| -> String {
+        sha2::Sha256::digest(fs::read(path).unwrap()).iter().map(|b| format!("{b:02x}")).collect()
+    };
     for l in manifest.lines() {
         let d: serde_json::Value = serde_json::from_str(l).unwrap();
-        let data = fs::read(d["output"].as_str().unwrap()).unwrap();
-        use sha2::Digest;
-        let hex: String = sha2::Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(d["output_sha256"], hex);
+        assert_eq!(d["output_sha256"], sha256(d["output"].as_str().unwrap()));
+        assert_eq!(d["input_sha256"], sha256(d["input"].as_str().unwrap()), "{l}");
     }
 }
 
