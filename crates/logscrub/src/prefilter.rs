@@ -1,16 +1,16 @@
 //! The prefilter: one pass over the bytes that says where rules could match.
 //!
-//! Every trigger of every rule goes into one lazy DFA (`regex-automata`'s
-//! hybrid DFA, searching for all of them at once, overlapping): each keyword
-//! as an ASCII case-insensitive literal, and for a rule without keywords (card,
-//! phone and id numbers) the rule's own regex, so that the many dates,
-//! addresses and ids in logs do not wake it, only text its regex matches. One
-//! walk over a buffer finds every trigger; a clean line costs one table lookup
-//! a byte and allocates nothing.
+//! Every rule's trigger is one pattern of one lazy DFA (`regex-automata`'s
+//! hybrid DFA, searching for all of them at once, overlapping): a rule's
+//! keywords as an ASCII case-insensitive trie, and for a rule without
+//! keywords its `trigger` regex or its own regex (card, phone and id
+//! numbers), so that the many dates, addresses and ids in logs do not wake
+//! it, only text in its shape. One walk over a buffer finds every trigger; a
+//! clean line costs one table lookup a byte and allocates nothing.
 //!
 //! A DFA walk is bound by the latency of each lookup, not by the CPU's width,
-//! so a buffer of many lines is cut at line starts into a few parts that are
-//! walked side by side: the lookups of one part overlap those of the others.
+//! so a buffer of many lines is cut at line starts into three lanes that are
+//! walked side by side: the lookups of one lane overlap those of the others.
 
 use std::panic::{RefUnwindSafe, UnwindSafe};
 

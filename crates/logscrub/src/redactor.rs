@@ -1216,6 +1216,23 @@ negative = ["tok=1"]
     }
 
     #[test]
+    fn a_trigger_regex_gates_a_rule_and_must_reach_its_examples() {
+        let rule = |trigger: &str| {
+            format!(
+                "[pack]\nname = \"t\"\ndescription = \"t\"\n[[rule]]\nid = \"r\"\ndescription = \"d\"\n\
+                 category = \"pii\"\ntrigger = '{trigger}'\nregex = 'id=(?P<secret>[0-9]{{6}})'\n\
+                 positive = [{{ input = 'x id=123456', output = 'x id=[REDACTED:r]' }}]\nnegative = ['x id=12']\n"
+            )
+        };
+        let r = Redactor::builder().builtin_packs(false).rules_toml("t.toml", &rule("=[0-9]{6}")).build().unwrap();
+        assert_eq!(&r.redact(b"a id=654321 b")[..], b"a id=[REDACTED:r] b");
+        assert!(matches!(r.redact(b"a id=65432 b"), Cow::Borrowed(_)));
+        // A trigger that the rule's own example never holds is refused.
+        let err = Redactor::builder().builtin_packs(false).rules_toml("t.toml", &rule("id:")).build().unwrap_err();
+        assert!(err.to_string().contains("never masked"), "{err}");
+    }
+
+    #[test]
     fn regression_two_tokens_one_space_apart_are_both_masked() {
         let t = "821259220:AAzN7mpnUaw6Ke9ZkUFmFk4Rmyg3ozlBg-o";
         assert_eq!(redact(&format!("{t} {t}")), "[REDACTED:telegram-bot-token] [REDACTED:telegram-bot-token]");
@@ -1348,6 +1365,7 @@ negative = ["tok=1"]
             (base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("mask = \"label=has space\"\n{CASES}")), ErrorKind::Mask),
             (base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("bogus = 1\n{CASES}")), ErrorKind::Syntax),
             (base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("category = \"x\"\n{CASES}")), ErrorKind::Syntax),
+            (base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("trigger = 'pw='\n{CASES}")), ErrorKind::Invalid),
         ];
         for (rule, kind) in cases {
             let err = load(&rule).unwrap_err();
