@@ -270,7 +270,8 @@ impl Prefilter {
     }
 
     /// Walks `hay[from..to]` from state `s` (or the start), then the end of
-    /// input.
+    /// input. Every trigger it records lies on a line of `hay[from..to]`: at
+    /// most at the newline that ends it.
     fn walk(
         &self,
         cache: &mut Cache,
@@ -292,9 +293,14 @@ impl Prefilter {
                 at += 1;
             }
         }
-        s = self.dfa.next_eoi_state(cache, s).map_err(|_| Retry)?;
-        if s.is_match() {
-            self.record(cache, s, to, out);
+        // After a newline nothing more can end on a line (the newline itself
+        // flushed every match before it), so the end of input is only
+        // walked after a line that has none.
+        if hay[from..to].last() != Some(&b'\n') {
+            s = self.dfa.next_eoi_state(cache, s).map_err(|_| Retry)?;
+            if s.is_match() {
+                self.record(cache, s, to, out);
+            }
         }
         Ok(())
     }

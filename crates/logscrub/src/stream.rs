@@ -127,6 +127,11 @@ impl<W: Write> Stream<W> {
     /// one pass over the whole buffer; runs of other lines are written out
     /// as they are, in one write each.
     fn lines_bulk(&mut self, region: &[u8]) -> io::Result<()> {
+        if region.is_empty() {
+            // No line ended: nothing to scan (a regex trigger that can
+            // match the empty string would otherwise fire on nothing).
+            return Ok(());
+        }
         let inner = self.redactor.inner.clone();
         let mut cands = std::mem::take(&mut self.cands);
         inner.candidates(region, &mut cands);
@@ -136,9 +141,8 @@ impl<W: Write> Stream<W> {
         let mut i = 0;
         while i < cands.len() {
             // A trigger's offset is where its match ended: on its line, or
-            // at the newline that ends it. (Only a regex with a newline in a
-            // literal could end past it: held to the last line.)
-            let c = cands[i].0.min(region.len() - 1);
+            // at the newline that ends it.
+            let c = cands[i].0;
             if self.block.is_some() || self.guard_next.is_some() {
                 break; // a block is open: every line needs the scan
             }

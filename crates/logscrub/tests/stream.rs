@@ -180,3 +180,20 @@ fn a_max_line_below_four_matches_is_refused() {
     let err = Redactor::builder().max_line(1000).build().unwrap_err();
     assert!(err.to_string().contains("max line 1000"), "{err}");
 }
+
+#[test]
+fn a_regex_trigger_that_matches_nothing_at_all_does_not_break_partial_writes() {
+    // A rule without keywords whose regex can match the empty string: its
+    // trigger fires on an empty buffer. A write with no newline leaves the
+    // stream no complete line to scan, and must be just that.
+    let rules = "[pack]\nname = \"t\"\ndescription = \"t\"\n[[rule]]\nid = \"r\"\ndescription = \"d\"\n\
+                category = \"pii\"\nregex = '(?P<secret>[0-9]{0,4})'\n\
+                positive = [{ input = 'x 1234', output = 'x [REDACTED:r]' }]\nnegative = ['x y']\n";
+    let r = Redactor::builder().builtin_packs(false).rules_toml("t.toml", rules).build().unwrap();
+    let mut s = r.stream(Vec::new());
+    s.write_all(b"abc").unwrap();
+    s.write_all(b"def\nx 1234\n").unwrap();
+    let (out, stats) = s.finish().unwrap();
+    assert_eq!(text(&out), "abcdef\nx [REDACTED:r]\n");
+    assert_eq!(stats.lines(), 2);
+}
