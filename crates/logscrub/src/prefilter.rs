@@ -178,11 +178,7 @@ impl Prefilter {
                 (None, Some(w)) => w.as_str(),
                 (None, None) => rule.regex.as_str(),
             };
-            let hir = regex_syntax::ParserBuilder::new()
-                .utf8(false)
-                .build()
-                .parse(pattern)
-                .map_err(|e| format!("rule '{}': {e}", rule.id))?;
+            let hir = crate::rules::parse_hir(pattern).map_err(|e| format!("rule '{}': {e}", rule.id))?;
             hirs.push(line_anchored(&hir));
         }
         rules_of.push(all);
@@ -235,12 +231,12 @@ impl Prefilter {
     pub(crate) fn triggers(&self, hay: &[u8], out: &mut Vec<Trigger>) {
         out.clear();
         let mut cache = self.caches.get();
-        let walked = if hay.len() >= SPLIT_MIN { self.walk_lanes(&mut cache, hay, out) } else { Err(Retry) };
-        if walked.is_err() {
-            out.clear();
-            if self.walk(&mut cache, hay, 0, hay.len(), None, out).is_err() {
-                self.every_line(hay, out);
-            }
+        if hay.len() >= SPLIT_MIN && self.walk_lanes(&mut cache, hay, out).is_ok() {
+            return;
+        }
+        out.clear();
+        if self.walk(&mut cache, hay, 0, hay.len(), None, out).is_err() {
+            self.every_line(hay, out);
         }
     }
 

@@ -16,7 +16,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use crate::error::{Error, ErrorKind};
 use crate::mask::{self, HashKey, Mask};
 use crate::packs;
-use crate::prefilter::{Candidates, Prefilter, Trigger};
+use crate::prefilter::{Candidates, Prefilter};
 use crate::rules::{self, Pack, Rule};
 use crate::stats::Stats;
 use crate::stream::Stream;
@@ -489,12 +489,6 @@ impl Inner {
             return;
         }
         self.confirm_in(r, rule, seg, lo, hi, from, None, open, hits);
-    }
-
-    /// The triggers in `buf` (whole lines), sorted by offset: the lines
-    /// where the per-line scan could find something.
-    pub(crate) fn candidates(&self, buf: &[u8], out: &mut Vec<Trigger>) {
-        self.prefilter.triggers(buf, out);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1144,9 +1138,10 @@ impl Inner {
                             "positive example {:?} is never masked: its trigger ({}) does not occur, or the \
                              regex or a validator rejects it",
                             ex.input,
-                            match rule.keywords.is_empty() {
-                                true => "its own regex".to_string(),
-                                false => format!("keywords {}", rule.keywords.join(", ")),
+                            match (&rule.trigger, rule.keywords.is_empty()) {
+                                (Some(_), _) => "its trigger regex".to_string(),
+                                (None, true) => "its own regex".to_string(),
+                                (None, false) => format!("keywords {}", rule.keywords.join(", ")),
                             }
                         ),
                     )

@@ -237,8 +237,13 @@ fn is_kebab(id: &str) -> bool {
 
 /// The longest match a pattern can make, in bytes, or `None` if unbounded.
 fn max_len(pattern: &str) -> Result<Option<usize>, String> {
-    let hir = regex_syntax::ParserBuilder::new().utf8(false).build().parse(pattern).map_err(|e| e.to_string())?;
-    Ok(hir.properties().maximum_len())
+    Ok(parse_hir(pattern)?.properties().maximum_len())
+}
+
+/// A pattern's syntax tree, parsed as the rules' regexes are (bytes, not
+/// only UTF-8): for its properties, and for the prefilter to build on.
+pub(crate) fn parse_hir(pattern: &str) -> Result<regex_syntax::hir::Hir, String> {
+    regex_syntax::ParserBuilder::new().utf8(false).build().parse(pattern).map_err(|e| e.to_string())
 }
 
 /// One set of several rules' patterns, under the same limits as a rule's.
@@ -321,7 +326,7 @@ fn compile_rule(
         if !def.keywords.is_empty() {
             return Err(invalid("a rule is triggered by keywords or by a trigger regex, not both".into()));
         }
-        max_len(t).map_err(|e| Error::new(ErrorKind::Regex, format!("trigger: {e}")))?;
+        parse_hir(t).map_err(|e| Error::new(ErrorKind::Regex, format!("trigger: {e}")))?;
     }
     let regex = compile(&def.regex).map_err(|e| Error::new(ErrorKind::Regex, e))?;
     // The secret is the first group named `secret…` that took part in the

@@ -134,7 +134,7 @@ impl<W: Write> Stream<W> {
         }
         let inner = self.redactor.inner.clone();
         let mut cands = std::mem::take(&mut self.cands);
-        inner.candidates(region, &mut cands);
+        inner.prefilter.triggers(region, &mut cands);
         let mut pos = 0;
         let mut result = Ok(());
         let mut rules = crate::prefilter::Candidates::default();
