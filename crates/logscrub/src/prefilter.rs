@@ -173,10 +173,10 @@ impl Prefilter {
                 hirs.push(keywords_hir(&keywords));
                 continue;
             }
-            let pattern = match (&rule.trigger, &rule.within) {
-                (Some(t), _) => t.as_str(),
-                (None, Some(w)) => w.as_str(),
-                (None, None) => rule.regex.as_str(),
+            let pattern = match (&rule.trigger, &rule.patterns.within) {
+                (Some(t), _) => t,
+                (None, Some(w)) => w,
+                (None, None) => &rule.patterns.regex,
             };
             let hir = crate::rules::parse_hir(pattern).map_err(|e| format!("rule '{}': {e}", rule.id))?;
             hirs.push(line_anchored(&hir));
@@ -415,7 +415,7 @@ mod tests {
     use super::*;
 
     fn rules(text: &str) -> Vec<Rule> {
-        crate::rules::parse("t.toml", text, &[]).unwrap().1
+        crate::rules::parse("t.toml", text, &[], false).unwrap().1
     }
 
     const TWO: &str = r#"

@@ -434,7 +434,8 @@ impl Inner {
     ) -> Option<Open> {
         let mut from = 0;
         if let Some(rule) = carried {
-            let end = self.rules[rule as usize].end.as_ref().expect("open blocks belong to multi-line rules");
+            let end =
+                self.rules[rule as usize].compiled().end.as_ref().expect("open blocks belong to multi-line rules");
             match end.find(seg) {
                 Some(m) => {
                     if m.start() > 0 {
@@ -475,7 +476,7 @@ impl Inner {
         hits: &mut Vec<Hit>,
     ) {
         let rule = &self.rules[r as usize];
-        if let Some(within) = &rule.within {
+        if let Some(within) = &rule.compiled().within {
             // Run the rule inside each scope: from where `within` matches to
             // the end of the line (at most SCOPE bytes past the match), so
             // every `name=value` after `Cookie:` is seen, not only the first.
@@ -506,19 +507,20 @@ impl Inner {
     ) {
         let hay = &seg[..hi];
         let mut locs = None;
-        let mut at = if rule.end.is_some() { lo.max(from) } else { lo };
+        let compiled = rule.compiled();
+        let mut at = if compiled.end.is_some() { lo.max(from) } else { lo };
         while at <= hay.len() {
             // Most candidates do not match: find first (no capture slots),
             // and capture only on a match.
-            let Some(found) = rule.regex.find_at(hay, at) else { break };
-            let locs = locs.get_or_insert_with(|| rule.regex.capture_locations());
+            let Some(found) = compiled.regex.find_at(hay, at) else { break };
+            let locs = locs.get_or_insert_with(|| compiled.regex.capture_locations());
             // Capture over the match and a few bytes of look-ahead context
             // (a word boundary, one UTF-8 character), not the rest of the
             // line: the capturing engines cost time per byte searched.
             let near = &hay[..(found.end() + 4).min(hay.len())];
-            let Some(m) = rule.regex.captures_read_at(locs, near, found.start()) else { break };
+            let Some(m) = compiled.regex.captures_read_at(locs, near, found.start()) else { break };
             at = if m.end() > m.start() { m.end() } else { m.end() + 1 };
-            if let Some(end) = &rule.end {
+            if let Some(end) = &compiled.end {
                 // A block: masked from the end of the opening match to the
                 // start of the end marker, which may be lines away.
                 match end.find_at(seg, m.end()) {
@@ -540,7 +542,7 @@ impl Inner {
             // A rejected match must not hide one that overlaps it: look
             // again from just after its start.
             at = m.start() + 1;
-            let Some((s, e)) = rule.groups.iter().find_map(|&g| locs.get(g)) else { continue };
+            let Some((s, e)) = compiled.groups.iter().find_map(|&g| locs.get(g)) else { continue };
             if e <= s || self.masked_already(seg, m.start(), s, e) {
                 continue;
             }
@@ -614,7 +616,7 @@ impl Inner {
     /// Allowlists, entropy floor and validators on a candidate secret (one
     /// that is not masked already: see [`Inner::masked_already`]).
     fn accepts(&self, rule: &Rule, secret: &[u8]) -> bool {
-        if let Some(allow) = &rule.allow {
+        if let Some(allow) = &rule.compiled().allow {
             if allow.is_match(secret) {
                 return false;
             }
@@ -707,7 +709,7 @@ impl Inner {
             hits.clear();
             find(out, &mut hits);
             // Blocks were settled by the first pass; their markers remain.
-            hits.retain(|h| self.rules[h.rule as usize].end.is_none());
+            hits.retain(|h| !self.rules[h.rule as usize].is_multiline());
             if hits.is_empty() {
                 break;
             }
@@ -983,14 +985,17 @@ impl RedactorBuilder {
         // Compiling the regexes is most of the start-up time: the files are
         // compiled on threads of their own, then merged in order, so the
         // first error reported is the same as with one thread.
+        let builtin_sources = if self.builtin { packs::BUILTIN.len() } else { 0 };
         let parsed: Vec<Result<(Pack, Vec<Rule>), Error>> = std::thread::scope(|scope| {
             let jobs: Vec<_> = sources
                 .iter()
-                .map(|(origin, text)| scope.spawn(|| rules::parse(origin, text, &self.validators)))
+                .enumerate()
+                .map(|(i, (origin, text))| {
+                    scope.spawn(move || rules::parse(origin, text, &self.validators, i < builtin_sources))
+                })
                 .collect();
             jobs.into_iter().map(|j| j.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         });
-        let builtin_sources = if self.builtin { packs::BUILTIN.len() } else { 0 };
         let mut builtin_rules = 0;
         for (i, ((origin, _), result)) in sources.iter().zip(parsed).enumerate() {
             let (pack, rs) = result?;
@@ -1053,7 +1058,7 @@ impl RedactorBuilder {
         for (id, m) in &self.masks {
             m.check().map_err(|why| Error::new(ErrorKind::Mask, why).rule(id))?;
             let rule = rules.iter_mut().find(|r| &r.id == id).ok_or_else(|| unknown_rule(id))?;
-            if rule.end.is_some() && m.reveals() || rule.end.is_some() && *m == Mask::Hash {
+            if rule.is_multiline() && (m.reveals() || *m == Mask::Hash) {
                 return Err(Error::new(ErrorKind::Mask, "a multi-line rule masks with label, fixed or drop").rule(id));
             }
             rule.set_mask(m.clone());
@@ -1117,7 +1122,7 @@ impl RedactorBuilder {
         // The built-in packs' examples are checked by the test suite
         // (`builtin_examples_reach_their_rules`), not again at each start.
         inner.check_reachable(builtin_rules)?;
-        inner.check_masks_inert()?;
+        inner.check_masks_inert(builtin_rules)?;
         Ok(Redactor { inner: Arc::new(inner) })
     }
 }
@@ -1154,10 +1159,14 @@ impl Inner {
     }
 
     /// A mask must never trigger a rule, or redacting twice would differ
-    /// from redacting once.
-    fn check_masks_inert(&self) -> Result<(), Error> {
+    /// from redacting once. The first `builtin` rules are the built-in
+    /// packs': while only they run, their default labels need no check here
+    /// (`builtin_labels_are_inert` makes it with every pack on), which
+    /// spares compiling the rules that a label's words wake.
+    fn check_masks_inert(&self, builtin: usize) -> Result<(), Error> {
+        let only_builtin = (builtin..self.rules.len()).all(|i| !self.enabled[i]);
         for (i, rule) in self.rules.iter().enumerate() {
-            if !self.enabled[i] {
+            if !self.enabled[i] || only_builtin && i < builtin && rule.label == rule.default_label {
                 continue;
             }
             let mut hits = Vec::new();
@@ -1183,6 +1192,43 @@ mod tests {
         static R: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
         let r = R.get_or_init(|| Redactor::builder().packs(["all"]).build().unwrap());
         String::from_utf8(r.redact(line.as_bytes()).into_owned()).unwrap()
+    }
+
+    #[test]
+    fn builtin_labels_are_inert() {
+        let r = Redactor::builder().packs(["all"]).build().unwrap();
+        r.inner.check_masks_inert(0).unwrap();
+    }
+
+    #[test]
+    fn builtin_rules_compile_on_first_use_and_files_at_load() {
+        let text = r#"
+[pack]
+name = "t"
+description = "t"
+[[rule]]
+id = "t-token"
+description = "t"
+category = "token"
+keywords = ["tok_"]
+regex = 'tok_[a-z]{8}'
+positive = [{ input = "x tok_abcdefgh", output = "x [REDACTED:t-token]" }]
+negative = ["tok_"]
+"#;
+        let r = Redactor::builder().rules_toml("t.toml", text).build().unwrap();
+        let compiled = |id: &str| r.rules().find(|x| x.id == id).unwrap().compiled.get().is_some();
+        assert!(compiled("t-token"));
+        assert!(!compiled("jwt"));
+        r.redact(b"auth eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl ok");
+        assert!(compiled("jwt"));
+    }
+
+    #[test]
+    fn every_builtin_rule_compiles() {
+        let r = Redactor::builder().packs(["all"]).build().unwrap();
+        for rule in r.rules() {
+            let _ = rule.compiled();
+        }
     }
 
     #[test]

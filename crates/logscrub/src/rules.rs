@@ -20,8 +20,11 @@
 //! negative = ['bearer of bad news']
 //! ```
 //!
-//! Everything is compiled and checked when a [`Redactor`](crate::Redactor) is
-//! built; one bad rule refuses the whole set.
+//! Everything is checked when a [`Redactor`](crate::Redactor) is built; one
+//! bad rule refuses the whole set. A rule file's regexes are compiled then
+//! too; the built-in packs' regexes (which the test suite compiles) wait
+//! until a rule first has a candidate, since compiling all of them was most
+//! of the start-up time and most rules never fire in a given log.
 //!
 //! Keywords are promises: every match of a rule's regex contains one of its
 //! keywords. A broken promise hides matches; the property tests compare the
@@ -33,6 +36,7 @@
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use crate::error::{Error, ErrorKind};
 use crate::mask::{self, Mask, MaskContext};
@@ -154,15 +158,10 @@ pub struct Rule {
     pub(crate) keywords: Vec<String>,
     /// Without keywords: the pattern the prefilter runs (else the regex).
     pub(crate) trigger: Option<String>,
-    pub(crate) regex: Regex,
-    /// Capture groups that hold the secret; the first that took part wins.
-    pub(crate) groups: Vec<usize>,
-    /// A scope: the regex runs inside each match of this one.
-    pub(crate) within: Option<Regex>,
-    pub(crate) end: Option<Regex>,
+    pub(crate) patterns: Patterns,
+    pub(crate) compiled: OnceLock<Compiled>,
     pub(crate) validators: Vec<Validator>,
     pub(crate) entropy: Option<f64>,
-    pub(crate) allow: Option<RegexSet>,
     pub(crate) default_mask: Mask,
     pub(crate) mask: Mask,
     pub(crate) label: String,
@@ -207,7 +206,7 @@ impl Rule {
     /// Whether the rule masks a block that spans lines (from its regex to
     /// its end marker).
     pub fn is_multiline(&self) -> bool {
-        self.end.is_some()
+        self.patterns.end.is_some()
     }
     /// Inputs the rule must mask, with the expected output.
     pub fn positive(&self) -> &[Example] {
@@ -246,8 +245,8 @@ pub(crate) fn parse_hir(pattern: &str) -> Result<regex_syntax::hir::Hir, String>
     regex_syntax::ParserBuilder::new().utf8(false).build().parse(pattern).map_err(|e| e.to_string())
 }
 
-/// One set of several rules' patterns, under the same limits as a rule's.
-pub(crate) fn compile_set<'p>(patterns: impl IntoIterator<Item = &'p str>) -> Result<RegexSet, String> {
+/// One set of several patterns, under the same limits as a rule's regex.
+fn compile_set<'p>(patterns: impl IntoIterator<Item = &'p str>) -> Result<RegexSet, String> {
     RegexSetBuilder::new(patterns)
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(DFA_CACHE)
@@ -259,9 +258,85 @@ fn compile(pattern: &str) -> Result<Regex, String> {
     RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(DFA_CACHE).build().map_err(|e| e.to_string())
 }
 
+/// A rule's patterns as its file gives them.
+#[derive(Clone, Debug)]
+pub(crate) struct Patterns {
+    pub(crate) regex: String,
+    /// A scope: the regex runs inside each match of this one.
+    pub(crate) within: Option<String>,
+    /// A multi-line rule's end marker.
+    pub(crate) end: Option<String>,
+    /// The rule's allowlist, then its pack's.
+    allow: Vec<String>,
+}
+
+/// A rule's patterns, compiled.
+#[derive(Clone, Debug)]
+pub(crate) struct Compiled {
+    pub(crate) regex: Regex,
+    /// Capture groups that hold the secret; the first that took part wins.
+    pub(crate) groups: Vec<usize>,
+    pub(crate) within: Option<Regex>,
+    pub(crate) end: Option<Regex>,
+    pub(crate) allow: Option<RegexSet>,
+}
+
+impl Patterns {
+    fn compile(&self) -> Result<Compiled, Error> {
+        let regex = compile(&self.regex).map_err(|e| Error::new(ErrorKind::Regex, e))?;
+        // The secret is the first group named `secret…` that took part in
+        // the match (alternatives for quoted and bare values), else group 1,
+        // else the whole match.
+        let named: Vec<usize> = regex
+            .capture_names()
+            .enumerate()
+            .filter(|(_, n)| n.is_some_and(|n| n.starts_with("secret")))
+            .map(|(i, _)| i)
+            .collect();
+        let groups = if !named.is_empty() {
+            named
+        } else if regex.captures_len() > 1 {
+            vec![1]
+        } else {
+            vec![0]
+        };
+        let optional = |p: &Option<String>, what: &str| {
+            p.as_deref().map(compile).transpose().map_err(|e| Error::new(ErrorKind::Regex, format!("{what}: {e}")))
+        };
+        let allow = match self.allow.is_empty() {
+            true => None,
+            false => Some(
+                compile_set(self.allow.iter().map(String::as_str))
+                    .map_err(|e| Error::new(ErrorKind::Regex, format!("allow: {e}")))?,
+            ),
+        };
+        Ok(Compiled {
+            regex,
+            groups,
+            within: optional(&self.within, "within")?,
+            end: optional(&self.end, "multiline_end")?,
+            allow,
+        })
+    }
+}
+
+impl Rule {
+    /// The rule's regexes, compiled on first use for a built-in rule.
+    pub(crate) fn compiled(&self) -> &Compiled {
+        self.compiled.get_or_init(|| match self.patterns.compile() {
+            Ok(c) => c,
+            // Only built-in rules compile late, and the test suite compiles
+            // every one of them (`every_builtin_rule_compiles`).
+            Err(e) => panic!("built-in rule {} does not compile: {e}", self.id),
+        })
+    }
+}
+
 /// Parses one rule file into its pack and rules. `validators` resolves
-/// validator names beyond the built-ins.
-pub(crate) fn parse(origin: &str, text: &str, custom: &[Validator]) -> Result<(Pack, Vec<Rule>), Error> {
+/// validator names beyond the built-ins. A built-in pack's regexes are
+/// compiled on first use (its syntax is still checked here); any other's
+/// now, so that every error in a user's file shows at start.
+pub(crate) fn parse(origin: &str, text: &str, custom: &[Validator], builtin: bool) -> Result<(Pack, Vec<Rule>), Error> {
     let file: FileDef = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text, s));
         Error::new(ErrorKind::Syntax, e.message().trim_end().to_string()).at(origin, line)
@@ -277,12 +352,17 @@ pub(crate) fn parse(origin: &str, text: &str, custom: &[Validator]) -> Result<(P
             Error::new(ErrorKind::Invalid, format!("pack name {:?} is not kebab-case", pack.name)).at(origin, Some(1))
         );
     }
+    if builtin {
+        for p in &file.pack.allow {
+            parse_hir(p).map_err(|e| Error::new(ErrorKind::Regex, format!("allow: {e}")).at(origin, None))?;
+        }
+    }
     let mut rules = Vec::with_capacity(file.rule.len());
     for spanned in file.rule {
         let line = line_of(text, spanned.span());
         let def = spanned.into_inner();
         let id = def.id.clone();
-        let rule = compile_rule(def, &pack, &file.pack.allow, custom, origin, line)
+        let rule = compile_rule(def, &pack, &file.pack.allow, custom, origin, line, builtin)
             .map_err(|e| e.at(origin, Some(line)).rule(&id))?;
         rules.push(rule);
     }
@@ -296,6 +376,7 @@ fn compile_rule(
     custom: &[Validator],
     origin: &str,
     line: usize,
+    builtin: bool,
 ) -> Result<Rule, Error> {
     let invalid = |m: String| Error::new(ErrorKind::Invalid, m);
     if !is_kebab(&def.id) {
@@ -328,34 +409,9 @@ fn compile_rule(
         }
         parse_hir(t).map_err(|e| Error::new(ErrorKind::Regex, format!("trigger: {e}")))?;
     }
-    let regex = compile(&def.regex).map_err(|e| Error::new(ErrorKind::Regex, e))?;
-    // The secret is the first group named `secret…` that took part in the
-    // match (alternatives for quoted and bare values), else group 1, else
-    // the whole match.
-    let named: Vec<usize> = regex
-        .capture_names()
-        .enumerate()
-        .filter(|(_, n)| n.is_some_and(|n| n.starts_with("secret")))
-        .map(|(i, _)| i)
-        .collect();
-    let groups = if !named.is_empty() {
-        named
-    } else if regex.captures_len() > 1 {
-        vec![1]
-    } else {
-        vec![0]
-    };
-    let within = match &def.within {
-        Some(p) => Some(compile(p).map_err(|e| Error::new(ErrorKind::Regex, format!("within: {e}")))?),
-        None => None,
-    };
-    if within.is_some() && def.multiline_end.is_some() {
+    if def.within.is_some() && def.multiline_end.is_some() {
         return Err(invalid("a rule cannot have both within and multiline_end".into()));
     }
-    let end = match &def.multiline_end {
-        Some(p) => Some(compile(p).map_err(|e| Error::new(ErrorKind::Regex, format!("multiline_end: {e}")))?),
-        None => None,
-    };
     let begin_len = match &def.within {
         // Inside a scope, the scope bounds the match.
         Some(p) => max_len(p).map_err(|e| Error::new(ErrorKind::Regex, format!("within: {e}")))?.map(|n| n + SCOPE),
@@ -387,20 +443,11 @@ fn compile_rule(
             return Err(invalid(format!("entropy = {e}: bits per byte lie between 0 and 8")));
         }
     }
-    let allow_patterns: Vec<&String> = def.allow.iter().chain(pack_allow).collect();
-    let allow = if allow_patterns.is_empty() {
-        None
-    } else {
-        Some(
-            compile_set(allow_patterns.iter().map(|p| p.as_str()))
-                .map_err(|e| Error::new(ErrorKind::Regex, format!("allow: {e}")))?,
-        )
-    };
     let default_mask: Mask = match &def.mask {
         Some(m) => m.parse()?,
         None => Mask::Label(None),
     };
-    if end.is_some() && matches!(default_mask, Mask::Hash | Mask::Keep { .. } | Mask::KeepAfter(_)) {
+    if def.multiline_end.is_some() && matches!(default_mask, Mask::Hash | Mask::Keep { .. } | Mask::KeepAfter(_)) {
         return Err(Error::new(ErrorKind::Mask, "a multi-line rule masks with label, fixed or drop"));
     }
     let name = def.name.clone().unwrap_or_else(|| def.id.clone());
@@ -413,6 +460,24 @@ fn compile_rule(
             "a rule needs test cases: at least one positive (input and expected output) and one negative",
         ));
     }
+    let compiled = OnceLock::new();
+    if builtin {
+        // Checked all the same; the lengths above parsed the rest, and
+        // `parse` the pack's allowlist.
+        let unparsed = def.within.as_ref().map(|_| &def.regex);
+        for p in unparsed.into_iter().chain(&def.allow) {
+            parse_hir(p).map_err(|e| Error::new(ErrorKind::Regex, e))?;
+        }
+    }
+    let patterns = Patterns {
+        regex: def.regex,
+        within: def.within,
+        end: def.multiline_end,
+        allow: def.allow.into_iter().chain(pack_allow.iter().cloned()).collect(),
+    };
+    if !builtin {
+        let _ = compiled.set(patterns.compile()?);
+    }
     let mut rule = Rule {
         id: def.id,
         description: def.description,
@@ -420,13 +485,10 @@ fn compile_rule(
         pack: pack.name.clone(),
         keywords: def.keywords.iter().map(|k| k.to_ascii_lowercase()).collect(),
         trigger: def.trigger,
-        regex,
-        groups,
-        within,
-        end,
+        patterns,
+        compiled,
         validators,
         entropy: def.entropy,
-        allow,
         mask: default_mask.clone(),
         default_mask,
         label: String::new(),
