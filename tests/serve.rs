@@ -214,6 +214,51 @@ fn forward_out_survives_a_downstream_crash_with_no_loss_and_no_duplicates() {
 }
 
 #[test]
+fn a_forward_retry_resends_only_the_messages_not_acked() {
+    if !python_with("msgpack") {
+        return;
+    }
+    let dir = temp_dir("forward-retry");
+    let (down, port) = (free_port(), free_port());
+    let received = dir.join("received.log");
+    let addr = format!("127.0.0.1:{port}");
+    let downstream = format!("127.0.0.1:{down}");
+    let d = Daemon::start(
+        &["serve", "--forward", &addr, "--output", "forward", "--downstream", &downstream, "--ack-timeout", "2s"],
+        &dir,
+    );
+    let mut s = TcpStream::connect(&addr).unwrap();
+    let mut send = |tag: &str, range: std::ops::Range<usize>| {
+        let entries = records_text(range)
+            .lines()
+            .map(|l| rmpv::Value::Array(vec![1.into(), rmpv::Value::Map(vec![("log".into(), l.into())])]))
+            .collect();
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(&mut bytes, &rmpv::Value::Array(vec![tag.into(), rmpv::Value::Array(entries)]))
+            .unwrap();
+        s.write_all(&bytes).unwrap();
+    };
+    // The downstream is down: the output holds the first message, retrying,
+    // while the next two queue behind it; they go out together, as two
+    // messages (one per tag).
+    send("x", 0..100);
+    std::thread::sleep(Duration::from_millis(150));
+    send("a", 100..200);
+    send("b", 200..300);
+    std::thread::sleep(Duration::from_millis(150));
+    // This receiver acks x and a, then dies on b, unacked: the retry sends b
+    // alone.
+    let mut first = forward_receiver(down, &received, Some("3"));
+    assert_eq!(first.wait().unwrap().code(), Some(3));
+    let second = forward_receiver(down, &received, None);
+    wait_for("every record downstream", || lines_of(&received).len() >= 300);
+    drop(s);
+    let (status, log) = stop_both(d, second);
+    assert!(status.success(), "{log}");
+    assert_records_once(&lines_of(&received), 300);
+}
+
+#[test]
 fn follow_rotation_by_rename_and_by_copytruncate_then_resume_from_checkpoint() {
     let dir = temp_dir("follow");
     let log = dir.join("app.log");

@@ -47,6 +47,9 @@ pub struct Downstream {
     ack: bool,
     ack_timeout: Duration,
     next_chunk: u64,
+    /// How many of the batches being sent are acked already: a retry goes
+    /// on from there, so that what was acked is not sent twice.
+    acked: usize,
     scratch: Vec<u8>,
 }
 
@@ -96,6 +99,7 @@ impl Sink {
                     ack: !opts.no_ack,
                     ack_timeout: opts.ack_timeout.map_or(Duration::from_secs(30), |d| d.0),
                     next_chunk: 0,
+                    acked: 0,
                     scratch: Vec::new(),
                 }));
             }
@@ -137,9 +141,12 @@ impl Sink {
     }
 
     fn discard(&mut self) {
-        if let Sink::Writer { pending, written, .. } = self {
-            pending.clear();
-            *written = 0;
+        match self {
+            Sink::Writer { pending, written, .. } => {
+                pending.clear();
+                *written = 0;
+            }
+            Sink::Forward(d) => d.acked = 0,
         }
     }
 }
@@ -313,7 +320,7 @@ impl Downstream {
     /// Sends every batch in Forward messages (one per tag run) and waits
     /// for each ack.
     fn send(&mut self, batches: &[Batch]) -> Result<(), Failure> {
-        let mut start = 0;
+        let mut start = self.acked;
         while start < batches.len() {
             let tag = &batches[start].tag;
             let end = start + batches[start..].iter().take_while(|b| &b.tag == tag).count();
@@ -331,7 +338,9 @@ impl Downstream {
                 return Err(Failure::Retry(format!("downstream {}: {e}", self.addr)));
             }
             start = end;
+            self.acked = end;
         }
+        self.acked = 0;
         Ok(())
     }
 
