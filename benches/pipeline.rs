@@ -225,36 +225,144 @@ fn pem_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
     rustls::pki_types::CertificateDer::pem_slice_iter(pem).map(Result::unwrap).collect()
 }
 
-/// An acking Forward receiver on `listener`, for one connection at a time
-/// until its peer is gone; returns the bytes of `log` text it got.
+/// An acking Forward receiver on `listener`, for one connection until its
+/// peer is gone; returns the bytes of record text it got (each string
+/// value and a newline). It walks the msgpack in place (`skim`) rather than
+/// decoding values: a decoding receiver, in the path of every ack, was
+/// what the Forward figure measured.
 fn acking_receiver(listener: TcpListener) -> std::thread::JoinHandle<usize> {
     std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        let mut rd = BufReader::with_capacity(1 << 20, conn.try_clone().unwrap());
-        let mut wr = conn;
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut wr = conn.try_clone().unwrap();
+        let (mut buf, mut filled) = (vec![0u8; 4 << 20], 0);
         let mut log_bytes = 0usize;
-        while let Ok(Value::Array(msg)) = rmpv::decode::read_value(&mut rd) {
-            if let Some(Value::Array(entries)) = msg.get(1) {
-                for e in entries {
-                    if let Value::Array(pair) = e {
-                        if let Some(Value::Map(kv)) = pair.get(1) {
-                            log_bytes += kv.iter().filter_map(|(_, v)| v.as_str()).map(|s| s.len() + 1).sum::<usize>();
-                        }
+        loop {
+            while let Some((len, text, chunk)) = skim(&buf[..filled]) {
+                log_bytes += text;
+                if let Some(c) = chunk {
+                    let mut ack = Vec::new();
+                    rmpv::encode::write_value(&mut ack, &Value::Map(vec![(Value::from("ack"), Value::from(c))]))
+                        .unwrap();
+                    if wr.write_all(&ack).is_err() {
+                        return log_bytes;
                     }
                 }
+                buf.copy_within(len..filled, 0);
+                filled -= len;
             }
-            let chunk =
-                msg.get(2).and_then(|o| o.as_map()).and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("chunk")));
-            if let Some((_, c)) = chunk {
-                let mut ack = Vec::new();
-                rmpv::encode::write_value(&mut ack, &Value::Map(vec![(Value::from("ack"), c.clone())])).unwrap();
-                if wr.write_all(&ack).is_err() {
-                    break;
-                }
+            if filled == buf.len() {
+                buf.resize(buf.len() * 2, 0);
+            }
+            match conn.read(&mut buf[filled..]) {
+                Ok(0) | Err(_) => return log_bytes,
+                Ok(n) => filled += n,
             }
         }
-        log_bytes
     })
+}
+
+/// The Forward-mode message at the start of `buf` (`[tag, [[time,
+/// {k: v}]...], {"chunk": id}]`): its length, the bytes of its records'
+/// string values plus one each, and its chunk id. `None` until whole.
+fn skim(buf: &[u8]) -> Option<(usize, usize, Option<String>)> {
+    let (Item::Many(parts), mut at) = head(buf, 0)? else { return None };
+    at = skip(buf, at)?; // the tag
+    let (Item::Many(entries), mut at) = head(buf, at)? else { return None };
+    let mut text = 0;
+    for _ in 0..entries {
+        let (Item::Many(2), after) = head(buf, at)? else { return None };
+        at = skip(buf, after)?; // the time
+        let (Item::Many(fields), after) = head(buf, at)? else { return None };
+        at = after;
+        for _ in 0..fields / 2 {
+            at = skip(buf, at)?; // the key
+            if let (Item::Str(n), _) = head(buf, at)? {
+                text += n + 1;
+            }
+            at = skip(buf, at)?;
+        }
+    }
+    let mut chunk = None;
+    if parts >= 3 {
+        let (Item::Many(options), after) = head(buf, at)? else { return None };
+        at = after;
+        for _ in 0..options / 2 {
+            let key = str_at(buf, at)?;
+            at = skip(buf, at)?;
+            if key == b"chunk" {
+                chunk = Some(String::from_utf8_lossy(str_at(buf, at)?).into_owned());
+            }
+            at = skip(buf, at)?;
+        }
+    }
+    Some((at, text, chunk))
+}
+
+/// What a msgpack header announces.
+enum Item {
+    /// That many items follow (an array's, or a map's keys and values).
+    Many(usize),
+    /// A string of that many bytes follows.
+    Str(usize),
+    /// That many bytes follow.
+    Bytes(usize),
+}
+
+/// The header at `buf[at..]` and where its body starts.
+fn head(buf: &[u8], at: usize) -> Option<(Item, usize)> {
+    let be = |n: usize| -> Option<usize> {
+        let b = buf.get(at + 1..at + 1 + n)?;
+        Some(b.iter().fold(0usize, |acc, &x| acc << 8 | x as usize))
+    };
+    let m = *buf.get(at)?;
+    Some(match m {
+        0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => (Item::Bytes(0), at + 1),
+        0x80..=0x8f => (Item::Many(2 * (m & 0x0f) as usize), at + 1),
+        0x90..=0x9f => (Item::Many((m & 0x0f) as usize), at + 1),
+        0xa0..=0xbf => (Item::Str((m & 0x1f) as usize), at + 1),
+        0xd9 => (Item::Str(be(1)?), at + 2),
+        0xda => (Item::Str(be(2)?), at + 3),
+        0xdb => (Item::Str(be(4)?), at + 5),
+        0xc4 => (Item::Bytes(be(1)?), at + 2),
+        0xc5 => (Item::Bytes(be(2)?), at + 3),
+        0xc6 => (Item::Bytes(be(4)?), at + 5),
+        0xc7 => (Item::Bytes(be(1)? + 1), at + 2),
+        0xc8 => (Item::Bytes(be(2)? + 1), at + 3),
+        0xc9 => (Item::Bytes(be(4)? + 1), at + 5),
+        0xcc | 0xd0 => (Item::Bytes(1), at + 1),
+        0xcd | 0xd1 => (Item::Bytes(2), at + 1),
+        0xca | 0xce | 0xd2 => (Item::Bytes(4), at + 1),
+        0xcb | 0xcf | 0xd3 => (Item::Bytes(8), at + 1),
+        0xd4..=0xd8 => (Item::Bytes(1 + (1 << (m - 0xd4))), at + 1),
+        0xdc => (Item::Many(be(2)?), at + 3),
+        0xdd => (Item::Many(be(4)?), at + 5),
+        0xde => (Item::Many(2 * be(2)?), at + 3),
+        0xdf => (Item::Many(2 * be(4)?), at + 5),
+        0xc1 => return None,
+    })
+}
+
+/// Where the value at `buf[at..]` ends.
+fn skip(buf: &[u8], mut at: usize) -> Option<usize> {
+    let mut pending = 1usize;
+    while pending > 0 {
+        let (item, body) = head(buf, at)?;
+        pending -= 1;
+        at = body;
+        match item {
+            Item::Many(n) => pending += n,
+            Item::Str(n) | Item::Bytes(n) => at += n,
+        }
+    }
+    (at <= buf.len()).then_some(at)
+}
+
+/// The string at `buf[at..]`, if whole.
+fn str_at(buf: &[u8], at: usize) -> Option<&[u8]> {
+    match head(buf, at)? {
+        (Item::Str(n), body) => buf.get(body..body + n),
+        _ => Some(&[]),
+    }
 }
 
 fn forward_through(data: &[u8], rows: &mut Vec<String>) {
