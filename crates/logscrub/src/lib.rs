@@ -46,6 +46,7 @@
 //! bounds the work per window.
 #![deny(missing_docs)]
 
+mod batch;
 mod error;
 mod fields;
 mod mask;
@@ -57,6 +58,7 @@ mod stats;
 mod stream;
 mod validate;
 
+pub use crate::batch::Batch;
 pub use crate::error::{Error, ErrorKind};
 pub use crate::fields::{is_secret_field, is_secret_field_in, FIELD_MASK, SECRET_FIELD_NAMES};
 pub use crate::mask::{HashKey, Mask};

@@ -132,6 +132,38 @@ proptest! {
         prop_assert_eq!(out, expected);
     }
 
+    /// Screening values together misses none that redacting each would
+    /// change: values with newlines inside, empty ones and many of them
+    /// (past the size where the prefilter walks in lanes) included.
+    #[test]
+    fn a_batch_suspects_every_value_that_redact_changes(
+        values in prop::collection::vec(line_strategy(), 0..40),
+        joins in prop::collection::vec(any::<bool>(), 0..40),
+        copies in 1usize..400,
+    ) {
+        let r = redactor();
+        // Some values span lines; a few hundred copies pass 16 KiB.
+        let values: Vec<Vec<u8>> = values
+            .chunks(2)
+            .zip(joins.iter().chain(std::iter::repeat(&false)))
+            .flat_map(|(pair, &join)| match (pair, join) {
+                ([a, b], true) => vec![[&a[..], b"\n", &b[..]].concat()],
+                _ => pair.to_vec(),
+            })
+            .collect();
+        // Enough copies to pass the size where the walk splits into lanes.
+        let size: usize = values.iter().map(|v| v.len() + 1).sum::<usize>().max(1);
+        let count = values.len() * copies.min(24 * 1024 / size + 1);
+        let mut batch = logscrub::Batch::new();
+        values.iter().cycle().take(count).for_each(|v| batch.push(v));
+        let suspects = r.suspects(&batch);
+        prop_assert!(suspects.windows(2).all(|w| w[0] < w[1]));
+        let changed: Vec<bool> = values.iter().map(|v| matches!(r.redact(v), std::borrow::Cow::Owned(_))).collect();
+        for i in (0..count).filter(|&i| changed[i % values.len()]) {
+            prop_assert!(suspects.binary_search(&i).is_ok(), "value {} missed: {}", i, lossy(&values[i % values.len()]));
+        }
+    }
+
     /// Lines made of ordinary log words come back byte-identical.
     #[test]
     fn clean_input_is_untouched(words in prop::collection::vec(prop::sample::select(vec![
