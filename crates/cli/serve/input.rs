@@ -281,7 +281,12 @@ async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut (impl AsyncWrite + Un
     let (mut stats, mut values) = (ctx.redactor.empty_stats(), ctx.redactor.empty_stats());
     let mut whole = 0;
     let mut entries = message.entries;
-    for (_, record) in &mut entries {
+    let needs = msgpack::screen(&ctx.redactor, &entries);
+    for ((_, record), needs) in entries.iter_mut().zip(needs) {
+        if !needs {
+            stats.count_line(0, false);
+            continue;
+        }
         let before = values.masked_lines();
         let by_name = msgpack::scrub(&ctx.redactor, record, &mut values);
         whole += by_name;
