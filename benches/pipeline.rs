@@ -73,6 +73,16 @@ fn serve_tcp() -> (u16, Child) {
     (port, child)
 }
 
+/// CPU seconds (user and system, every thread) a running process has used
+/// so far, from /proc; 0 where there is none.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields 14 and 15 (utime, stime) count after the `(comm)` field.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: f64 = after.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<f64>().ok()).sum();
+    ticks / 100.0
+}
+
 fn stop(mut child: Child) {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
@@ -382,17 +392,23 @@ fn forward_through(data: &[u8], rows: &mut Vec<String>) {
         let (a, b) = halves(data);
         [packed(a), packed(b)]
     };
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_seconds(child.id()));
     std::thread::scope(|s| {
         for part in &parts {
             s.spawn(move || send_chunks(port, part));
         }
     });
     let elapsed = t.elapsed();
+    let cpu = cpu_seconds(child.id()) - cpu;
     stop(child);
     let delivered = receiver.join().unwrap();
     let rate = mbps(data.len(), elapsed);
-    println!("Forward in to Forward out (2 clients, acked both ways): {rate:.0} MB/s ({delivered} bytes delivered)");
+    println!(
+        "Forward in to Forward out (2 clients, acked both ways): {rate:.0} MB/s ({delivered} bytes delivered); logscrub used {:.2} s of CPU in {:.2} s ({:.0} MB per CPU second)",
+        cpu,
+        elapsed.as_secs_f64(),
+        data.len() as f64 / 1e6 / cpu.max(0.01)
+    );
     rows.push(format!("\"forward_mbps\":{rate:.1}"));
 }
 
@@ -773,7 +789,7 @@ fn main() {
         tls_ingest(&data, &mut rows);
     }
     if want("forward") {
-        forward_through(&data[..32 << 20], &mut rows);
+        forward_through(&data, &mut rows);
     }
     if want("spill") {
         spill(&data, &mut rows);
