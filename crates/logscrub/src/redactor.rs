@@ -313,6 +313,35 @@ impl Redactor {
         hits.iter().map(|h| h.start..h.end).collect()
     }
 
+    /// Compiles now, on every core, the regexes of each enabled built-in
+    /// rule, which otherwise compile the first time the rule has a
+    /// candidate (a few milliseconds each, once). For a long-running server,
+    /// so that the first lines that need a rule do not wait for it; a
+    /// filter that runs once starts sooner without.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let redactor = logscrub::Redactor::new();
+    /// redactor.compile_all();
+    /// assert_eq!(&redactor.redact(b"password=hunter2hunter2")[..], b"password=[REDACTED:password-assignment]");
+    /// ```
+    pub fn compile_all(&self) {
+        let inner = &*self.inner;
+        let rules: Vec<&Rule> = inner.rules.iter().zip(&inner.enabled).filter(|(_, &on)| on).map(|(r, _)| r).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(rules.len());
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    while let Some(rule) = rules.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                        rule.compiled();
+                    }
+                });
+            }
+        });
+    }
+
     /// Every rule loaded, enabled or not, in load order.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.inner.rules.iter()
@@ -1221,6 +1250,15 @@ negative = ["tok_"]
         assert!(!compiled("jwt"));
         r.redact(b"auth eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl ok");
         assert!(compiled("jwt"));
+    }
+
+    #[test]
+    fn compile_all_compiles_every_enabled_rule_and_no_other() {
+        let r = Redactor::builder().disable("jwt").build().unwrap();
+        r.compile_all();
+        for rule in r.rules() {
+            assert_eq!(rule.compiled.get().is_some(), r.is_enabled(&rule.id), "{}", rule.id);
+        }
     }
 
     #[test]
