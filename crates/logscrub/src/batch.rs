@@ -116,14 +116,40 @@ impl Redactor {
     /// assert_eq!(redactor.suspects(&batch), [1]);
     /// ```
     pub fn suspects(&self, batch: &Batch) -> Vec<usize> {
+        self.suspects_in(&batch.text, &batch.ends)
+    }
+
+    /// The indices, ascending, of the lines of `text` (cut at each newline;
+    /// a last line without one counts) that may hold something to mask:
+    /// [`Redactor::redact`] returns every other line unchanged. A
+    /// [`Batch`] whose values are these lines, without the copy.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let redactor = logscrub::Redactor::new();
+    /// let text = b"{\"msg\":\"ok\"}\n{\"msg\":\"token ghp_abcdefghijklmnopqrstuvwxyz0123456789\"}\n{}";
+    /// assert_eq!(redactor.suspect_lines(text), [1]);
+    /// ```
+    pub fn suspect_lines(&self, text: &[u8]) -> Vec<usize> {
+        let mut ends: Vec<usize> = memchr::memchr_iter(b'\n', text).collect();
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            ends.push(text.len());
+        }
+        self.suspects_in(text, &ends)
+    }
+
+    /// The values of `text` (each ending at its entry of `ends`) that hold a
+    /// trigger.
+    fn suspects_in(&self, text: &[u8], ends: &[usize]) -> Vec<usize> {
         let mut found = Vec::new();
-        self.inner.prefilter.triggers(&batch.text, &mut found);
+        self.inner.prefilter.triggers(text, &mut found);
         let mut out: Vec<usize> = Vec::new();
         let mut value = 0;
         for (at, _) in found {
             // A trigger ends at or before its value's newline.
-            value += batch.ends[value..].partition_point(|&end| end < at);
-            if value < batch.len() && out.last() != Some(&value) {
+            value += ends[value..].partition_point(|&end| end < at);
+            if value < ends.len() && out.last() != Some(&value) {
                 out.push(value);
             }
         }

@@ -132,9 +132,10 @@ proptest! {
         prop_assert_eq!(out, expected);
     }
 
-    /// Screening values together misses none that redacting each would
-    /// change: values with newlines inside, empty ones and many of them
-    /// (past the size where the prefilter walks in lanes) included.
+    /// Screening values together (a Batch, or lines with suspect_lines)
+    /// misses none that redacting each would change: values with newlines
+    /// inside, empty ones and many of them (past the size where the
+    /// prefilter walks in lanes) included.
     #[test]
     fn a_batch_suspects_every_value_that_redact_changes(
         values in prop::collection::vec(line_strategy(), 0..40),
@@ -161,6 +162,17 @@ proptest! {
         let changed: Vec<bool> = values.iter().map(|v| matches!(r.redact(v), std::borrow::Cow::Owned(_))).collect();
         for i in (0..count).filter(|&i| changed[i % values.len()]) {
             prop_assert!(suspects.binary_search(&i).is_ok(), "value {} missed: {}", i, lossy(&values[i % values.len()]));
+        }
+        // Values without newlines are lines: suspect_lines on the same text
+        // agrees, and with the last newline gone it still finds them all.
+        if values.iter().all(|v| !v.contains(&b'\n')) {
+            let mut text: Vec<u8> = values.iter().cycle().take(count).flat_map(|v| v.iter().copied().chain([b'\n'])).collect();
+            prop_assert_eq!(&r.suspect_lines(&text), &suspects);
+            text.pop();
+            let lines = r.suspect_lines(&text);
+            for i in (0..count).filter(|&i| changed[i % values.len()]) {
+                prop_assert!(lines.binary_search(&i).is_ok(), "line {} missed: {}", i, lossy(&values[i % values.len()]));
+            }
         }
     }
 
