@@ -3,6 +3,8 @@
 //!
 //! - stdin filter: MB/s of `logscrub < file > /dev/null`, against the
 //!   engine in this process on the same bytes;
+//! - JSON lines: `--format json` on the corpus as JSON lines, and the raw
+//!   filter on the same file;
 //! - TCP ingest: two clients into `logscrub serve --tcp`, stdout read back;
 //!   and the same over TLS;
 //! - Forward in to Forward out: two clients sending 1 MiB PackedForward
@@ -130,6 +132,36 @@ fn stdin_filter(data: &[u8], redactor: &Redactor, rows: &mut Vec<String>) {
         "\"stdin_mbps\":{b:.1},\"stdin_steady_mbps\":{steady:.1},\"startup_ms\":{},\"engine_mbps\":{l:.1},\"engine_cold_mbps\":{c:.1}",
         start.as_millis()
     ));
+}
+
+/// `--format json` on JSON lines made from the corpus (a timestamp, a
+/// level, the line as `msg`, an id, a number), against the raw filter on
+/// the same file.
+fn json_lines(data: &[u8], rows: &mut Vec<String>) {
+    let mut text = Vec::with_capacity(data.len() * 2);
+    for (i, line) in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+        let msg = serde_json::to_string(&String::from_utf8_lossy(line)).unwrap();
+        writeln!(
+            text,
+            r#"{{"ts": "2026-11-22T10:00:00.{:06}Z", "level": "info", "msg": {msg}, "request_id": "req-{i:08}", "ms": {}}}"#,
+            i % 1_000_000,
+            i % 997
+        )
+        .unwrap();
+    }
+    let path = std::env::temp_dir().join(format!("logscrub-bench-json-{}.log", std::process::id()));
+    std::fs::write(&path, &text).unwrap();
+    let run = |args: &[&str]| {
+        (0..3)
+            .map(|_| timed(Command::new(BIN).args(args).stdin(std::fs::File::open(&path).unwrap())))
+            .min()
+            .unwrap()
+    };
+    let (json, raw) = (run(&["--format", "json"]), run(&[]));
+    let _ = std::fs::remove_file(&path);
+    let (j, r) = (mbps(text.len(), json), mbps(text.len(), raw));
+    println!("JSON lines, {} MB: --format json {j:.0} MB/s; raw filter on the same file {r:.0} MB/s", text.len() >> 20);
+    rows.push(format!("\"json_lines_mbps\":{j:.1},\"json_as_raw_mbps\":{r:.1}"));
 }
 
 fn tcp_ingest(data: &[u8], rows: &mut Vec<String>) {
@@ -781,6 +813,9 @@ fn main() {
     let want = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     if want("stdin") {
         stdin_filter(&data, &redactor, &mut rows);
+    }
+    if want("json") {
+        json_lines(&data, &mut rows);
     }
     if want("tcp") {
         tcp_ingest(&data, &mut rows);
