@@ -152,10 +152,7 @@ fn json_lines(data: &[u8], rows: &mut Vec<String>) {
     let path = std::env::temp_dir().join(format!("logscrub-bench-json-{}.log", std::process::id()));
     std::fs::write(&path, &text).unwrap();
     let run = |args: &[&str]| {
-        (0..3)
-            .map(|_| timed(Command::new(BIN).args(args).stdin(std::fs::File::open(&path).unwrap())))
-            .min()
-            .unwrap()
+        (0..3).map(|_| timed(Command::new(BIN).args(args).stdin(std::fs::File::open(&path).unwrap()))).min().unwrap()
     };
     let (json, raw) = (run(&["--format", "json"]), run(&[]));
     let _ = std::fs::remove_file(&path);
