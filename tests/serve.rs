@@ -228,16 +228,7 @@ fn a_forward_retry_resends_only_the_messages_not_acked() {
         &dir,
     );
     let mut s = TcpStream::connect(&addr).unwrap();
-    let mut send = |tag: &str, range: std::ops::Range<usize>| {
-        let entries = records_text(range)
-            .lines()
-            .map(|l| rmpv::Value::Array(vec![1.into(), rmpv::Value::Map(vec![("log".into(), l.into())])]))
-            .collect();
-        let mut bytes = Vec::new();
-        rmpv::encode::write_value(&mut bytes, &rmpv::Value::Array(vec![tag.into(), rmpv::Value::Array(entries)]))
-            .unwrap();
-        s.write_all(&bytes).unwrap();
-    };
+    let mut send = |tag: &str, range: std::ops::Range<usize>| s.write_all(&forward_message(tag, range)).unwrap();
     // The downstream is down: the output holds the first message, retrying,
     // while the next two queue behind it; they go out together, as two
     // messages (one per tag).

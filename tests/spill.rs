@@ -132,6 +132,42 @@ fn what_is_left_at_sigterm_is_kept_and_sent_first_at_the_next_start() {
     assert_eq!(segments(&s.spill), 0);
 }
 
+#[test]
+fn what_was_acked_of_a_take_is_not_kept_again_at_sigterm() {
+    if !python_with("msgpack") {
+        return;
+    }
+    let s = Sidecar::new("spill-partial-take");
+    let forward = format!("127.0.0.1:{}", free_port());
+    let d = s.start(&["--forward", &forward, "--drain-timeout", "1s"]);
+    let mut conn = TcpStream::connect(&forward).unwrap();
+    let mut send_tagged =
+        |tag: &str, range: std::ops::Range<usize>| conn.write_all(&forward_message(tag, range)).unwrap();
+    // The downstream is down: the output holds x, retrying, while a and b
+    // queue behind it and go out together, one message per tag.
+    send_tagged("x", 0..100);
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    send_tagged("a", 100..200);
+    send_tagged("b", 200..300);
+    wait_for("every record read", || s.metric("records_in_total") == 300);
+    // This receiver acks x and a, then never acks b: SIGTERM, and when the
+    // drain time is up only b is kept for the next start.
+    let received = s.dir.join("received.log");
+    let mut hung = forward_receiver(s.down, &received, Some("stall-after:2"));
+    wait_for("x and a downstream", || lines_of(&received).len() >= 200);
+    let (status, log) = d.stop();
+    let _ = hung.kill();
+    let _ = hung.wait();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("records=100") && log.contains("kept in the spill"), "{log}");
+    let receiver = forward_receiver(s.down, &received, None);
+    let d = s.start(&["--forward", &forward]);
+    wait_for("every record downstream", || lines_of(&received).len() >= 300);
+    let (status, log) = stop_both(d, receiver);
+    assert!(status.success(), "{log}");
+    assert_records_once(&lines_of(&received), 300);
+}
+
 /// Runs `serve` under `wrapper` (which makes spill writes fail with
 /// `error` past about 200 KB), sends 1.5 MB while the downstream is down,
 /// then brings it up: every record arrives once, in order.

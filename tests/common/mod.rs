@@ -187,6 +187,18 @@ pub fn records_text(range: std::ops::Range<usize>) -> String {
     range.map(|i| format!("rec {i} secret_key=abcd{i:08}efgh\n")).collect()
 }
 
+/// [`records_text`] for `range` as one Forward-mode message tagged `tag`,
+/// each line a record `{"log": line}`.
+pub fn forward_message(tag: &str, range: std::ops::Range<usize>) -> Vec<u8> {
+    let entries = records_text(range)
+        .lines()
+        .map(|l| rmpv::Value::Array(vec![1.into(), rmpv::Value::Map(vec![("log".into(), l.into())])]))
+        .collect();
+    let mut bytes = Vec::new();
+    rmpv::encode::write_value(&mut bytes, &rmpv::Value::Array(vec![tag.into(), rmpv::Value::Array(entries)])).unwrap();
+    bytes
+}
+
 /// Every line of [`records_text`] for 0..total exactly once, each masked
 /// alike, no secret.
 pub fn assert_records_once(got: &[String], total: usize) {

@@ -1,7 +1,7 @@
 """A Forward aggregator for tests/serve.rs: decodes with the msgpack library,
 appends each record's "log" to OUT, then acks the chunk.
 
-Usage: forward_receiver.py PORT OUT [DIE_AFTER | stall]
+Usage: forward_receiver.py PORT OUT [DIE_AFTER | stall | stall-after:N]
 
 With TLS_CERT and TLS_KEY set, it speaks TLS with that certificate; with
 SHARED_KEY set, it requires the Forward shared-key handshake.
@@ -9,7 +9,9 @@ SHARED_KEY set, it requires the Forward shared-key handshake.
 With DIE_AFTER, the process exits (without writing or acking) when the
 DIE_AFTER-th message arrives, as a crashed aggregator would. With `stall`,
 the first message is neither written nor acked and the connection is kept
-open, as a hung aggregator would, until the sender gives up on it. A record
+open, as a hung aggregator would, until the sender gives up on it; with
+`stall-after:N`, the first N messages are written and acked and none after
+them. A record
 is written only together with its ack, so an unacked message leaves no
 trace.
 """
@@ -23,7 +25,8 @@ import msgpack
 port, out = int(sys.argv[1]), sys.argv[2]
 mode = sys.argv[3] if len(sys.argv) > 3 else None
 stall = mode == "stall"
-die_after = int(mode) if mode and not stall else None
+stall_after = int(mode.split(":")[1]) if mode and mode.startswith("stall-after:") else None
+die_after = int(mode) if mode and not stall and stall_after is None else None
 
 # With TLS_CERT and TLS_KEY in the environment, connections speak TLS.
 tls = None
@@ -86,7 +89,7 @@ with open(out, "a", encoding="utf-8") as f:
                 seen += 1
                 if die_after is not None and seen >= die_after:
                     os._exit(3)
-                if stall and seen == 1:
+                if stall and seen == 1 or stall_after is not None and seen > stall_after:
                     continue
                 tag, entries, option = msg
                 for _time, record in entries:

@@ -140,6 +140,14 @@ impl Sink {
         }
     }
 
+    /// How many of the batches being written are delivered already.
+    fn acked(&self) -> usize {
+        match self {
+            Sink::Writer { .. } => 0,
+            Sink::Forward(d) => d.acked,
+        }
+    }
+
     fn discard(&mut self) {
         match self {
             Sink::Writer { pending, written, .. } => {
@@ -156,9 +164,7 @@ impl Sink {
 /// it holds is handed back to the spool to keep or count as lost.
 pub fn run(mut sink: Sink, spool: &Spool, metrics: &Metrics, stop: watch::Receiver<bool>, drain: Duration) {
     let mut stopped_at = None;
-    while let Some(batches) = spool.take(1 << 20) {
-        let size: usize = batches.iter().map(|b| b.payload.size()).sum();
-        let records: u64 = batches.iter().map(|b| b.payload.records()).sum();
+    while let Some(mut batches) = spool.take(1 << 20) {
         let mut backoff = Duration::from_millis(100);
         let delivered = loop {
             match sink.write(&batches) {
@@ -180,17 +186,27 @@ pub fn run(mut sink: Sink, spool: &Spool, metrics: &Metrics, stop: watch::Receiv
             }
         };
         if !delivered {
+            // What the downstream acked of this take is delivered; the rest
+            // is kept (from memory: a batch read back from the spill stays
+            // where it is, whole).
+            let rest = batches.split_off(sink.acked());
             sink.discard();
-            spool.abandon(batches);
+            finished(batches, metrics);
+            spool.abandon(rest);
             return;
         }
-        Metrics::add(&metrics.records_out, records);
-        Metrics::add(&metrics.bytes_out, size as u64);
         spool.delivered();
-        for b in batches {
-            if let Some(done) = b.done {
-                let _ = done.send(true);
-            }
+        finished(batches, metrics);
+    }
+}
+
+/// Counts delivered batches and tells their inputs.
+fn finished(batches: Vec<Batch>, metrics: &Metrics) {
+    Metrics::add(&metrics.records_out, batches.iter().map(|b| b.payload.records()).sum());
+    Metrics::add(&metrics.bytes_out, batches.iter().map(|b| b.payload.size() as u64).sum());
+    for b in batches {
+        if let Some(done) = b.done {
+            let _ = done.send(true);
         }
     }
 }
