@@ -30,8 +30,9 @@
 //! keywords. A broken promise hides matches; the property tests compare the
 //! engine with a naive oracle that has no triggers, to catch that. A rule
 //! without keywords is triggered by its `trigger` regex (a promise too: every
-//! match of the rule's regex holds a match of it), else by its own regex
-//! (card, phone and id numbers); the prefilter runs them over whole buffers.
+//! match of the rule's regex that its validators accept holds a match of it),
+//! else by its own regex (card, phone and id numbers); the prefilter runs
+//! them over whole buffers.
 
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
