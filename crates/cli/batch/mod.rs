@@ -606,9 +606,8 @@ impl<R: Read> Read for Tee<'_, '_, R> {
 }
 
 /// A file being written that has the kernel start writing its pages to
-/// disk every few MiB (Linux), so that the closing fsync waits for the last
-/// few only and the disk works while the next bytes are scrubbed: a whole
-/// file's fsync was a third of `scrub`'s time on plain files.
+/// disk every MiB (Linux), so that the closing fsync waits for the last one
+/// only and the disk works while the next bytes are scrubbed.
 struct Writeback {
     file: File,
     written: u64,

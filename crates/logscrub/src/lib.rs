@@ -5,9 +5,10 @@
 //! default packs are embedded; more can be loaded at run time. A
 //! [`Redactor`] compiles them into a prefilter (one lazy DFA over every
 //! rule's keywords and, for rules without keywords, their trigger regexes),
-//! so a clean line costs one walk and comes back borrowed. Candidate lines are confirmed
-//! with `regex` and validators (Luhn, IBAN, JWT shape, entropy, ...), then
-//! masked.
+//! so a clean line costs one walk and comes back borrowed. Candidate lines
+//! are confirmed with `regex` and validators (Luhn, IBAN, JWT shape,
+//! entropy, ...), then masked. Many short values (a structured record's
+//! fields) are screened in one walk with a [`Batch`].
 //!
 //! # Example
 //!

@@ -1011,9 +1011,9 @@ impl RedactorBuilder {
                 }
             });
         }
-        // Compiling the regexes is most of the start-up time: the files are
-        // compiled on threads of their own, then merged in order, so the
-        // first error reported is the same as with one thread.
+        // Parsing the files (and compiling a rule file's regexes; built-in
+        // ones compile on first use) runs on a thread a file, then merged in
+        // order, so the first error reported is the same as with one thread.
         let builtin_sources = if self.builtin { packs::BUILTIN.len() } else { 0 };
         let parsed: Vec<Result<(Pack, Vec<Rule>), Error>> = std::thread::scope(|scope| {
             let jobs: Vec<_> = sources
@@ -1223,6 +1223,16 @@ mod tests {
         String::from_utf8(r.redact(line.as_bytes()).into_owned()).unwrap()
     }
 
+    /// A rule file of one pack `t` with one rule `r`, gated by `gate` (a
+    /// `keywords = [...]` or `trigger = '...'` line).
+    fn one_rule(gate: &str, regex: &str, (input, output): (&str, &str), negative: &str) -> String {
+        format!(
+            "[pack]\nname = \"t\"\ndescription = \"t\"\n[[rule]]\nid = \"r\"\ndescription = \"d\"\n\
+             category = \"token\"\n{gate}\nregex = '{regex}'\n\
+             positive = [{{ input = '{input}', output = '{output}' }}]\nnegative = ['{negative}']\n"
+        )
+    }
+
     #[test]
     fn builtin_labels_are_inert() {
         let r = Redactor::builder().packs(["all"]).build().unwrap();
@@ -1231,22 +1241,10 @@ mod tests {
 
     #[test]
     fn builtin_rules_compile_on_first_use_and_files_at_load() {
-        let text = r#"
-[pack]
-name = "t"
-description = "t"
-[[rule]]
-id = "t-token"
-description = "t"
-category = "token"
-keywords = ["tok_"]
-regex = 'tok_[a-z]{8}'
-positive = [{ input = "x tok_abcdefgh", output = "x [REDACTED:t-token]" }]
-negative = ["tok_"]
-"#;
-        let r = Redactor::builder().rules_toml("t.toml", text).build().unwrap();
+        let text = one_rule(r#"keywords = ["tok_"]"#, "tok_[a-z]{8}", ("x tok_abcdefgh", "x [REDACTED:r]"), "tok_");
+        let r = Redactor::builder().rules_toml("t.toml", &text).build().unwrap();
         let compiled = |id: &str| r.rules().find(|x| x.id == id).unwrap().compiled.get().is_some();
-        assert!(compiled("t-token"));
+        assert!(compiled("r"));
         assert!(!compiled("jwt"));
         r.redact(b"auth eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl ok");
         assert!(compiled("jwt"));
@@ -1263,10 +1261,7 @@ negative = ["tok_"]
 
     #[test]
     fn every_builtin_rule_compiles() {
-        let r = Redactor::builder().packs(["all"]).build().unwrap();
-        for rule in r.rules() {
-            let _ = rule.compiled();
-        }
+        Redactor::builder().packs(["all"]).build().unwrap().compile_all();
     }
 
     #[test]
@@ -1277,31 +1272,21 @@ negative = ["tok_"]
 
     #[test]
     fn an_unreachable_example_in_a_user_file_is_refused() {
-        let text = r#"
-[pack]
-name = "t"
-description = "t"
-[[rule]]
-id = "needs-word"
-description = "d"
-category = "token"
-keywords = ["zzword"]
-regex = 'tok=(?P<secret>[a-z]{5})'
-positive = [{ input = "tok=abcde", output = "tok=[REDACTED:needs-word]" }]
-negative = ["tok=1"]
-"#;
-        let err = Redactor::builder().builtin_packs(false).rules_toml("t.toml", text).build().unwrap_err();
+        let text = one_rule(
+            r#"keywords = ["zzword"]"#,
+            "tok=(?P<secret>[a-z]{5})",
+            ("tok=abcde", "tok=[REDACTED:r]"),
+            "tok=1",
+        );
+        let err = Redactor::builder().builtin_packs(false).rules_toml("t.toml", &text).build().unwrap_err();
         assert!(err.to_string().contains("never masked"), "{err}");
     }
 
     #[test]
     fn a_trigger_regex_gates_a_rule_and_must_reach_its_examples() {
         let rule = |trigger: &str| {
-            format!(
-                "[pack]\nname = \"t\"\ndescription = \"t\"\n[[rule]]\nid = \"r\"\ndescription = \"d\"\n\
-                 category = \"pii\"\ntrigger = '{trigger}'\nregex = 'id=(?P<secret>[0-9]{{6}})'\n\
-                 positive = [{{ input = 'x id=123456', output = 'x id=[REDACTED:r]' }}]\nnegative = ['x id=12']\n"
-            )
+            let example = ("x id=123456", "x id=[REDACTED:r]");
+            one_rule(&format!("trigger = '{trigger}'"), "id=(?P<secret>[0-9]{6})", example, "x id=12")
         };
         let r = Redactor::builder().builtin_packs(false).rules_toml("t.toml", &rule("=[0-9]{6}")).build().unwrap();
         assert_eq!(&r.redact(b"a id=654321 b")[..], b"a id=[REDACTED:r] b");

@@ -461,7 +461,6 @@ fn compile_rule(
             "a rule needs test cases: at least one positive (input and expected output) and one negative",
         ));
     }
-    let compiled = OnceLock::new();
     if builtin {
         // Checked all the same; the lengths above parsed the rest, and
         // `parse` the pack's allowlist.
@@ -476,9 +475,7 @@ fn compile_rule(
         end: def.multiline_end,
         allow: def.allow.into_iter().chain(pack_allow.iter().cloned()).collect(),
     };
-    if !builtin {
-        let _ = compiled.set(patterns.compile()?);
-    }
+    let compiled = if builtin { OnceLock::new() } else { OnceLock::from(patterns.compile()?) };
     let mut rule = Rule {
         id: def.id,
         description: def.description,
