@@ -233,9 +233,6 @@ fn merge(
 fn run(engine: &EngineArgs, opts: ServeOptions) -> anyhow::Result<std::process::ExitCode> {
     init_diagnostics();
     let redactor = engine.redactor()?;
-    // A sidecar runs for long: every rule compiled before it listens, so
-    // that no line waits while one compiles on first use.
-    redactor.compile_all();
     let settings = Settings {
         format: opts.format.unwrap_or_default(),
         tag: opts.tag.as_deref().unwrap_or("logscrub").into(),

@@ -415,7 +415,8 @@ mod tests {
     use super::*;
 
     fn rules(text: &str) -> Vec<Rule> {
-        crate::rules::parse("t.toml", text, &[], false).unwrap().1
+        let file = crate::rules::read("t.toml", text).unwrap();
+        (0..file.rules.len()).map(|i| file.compile(i, &[]).unwrap()).collect()
     }
 
     const TWO: &str = r#"

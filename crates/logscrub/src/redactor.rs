@@ -313,35 +313,6 @@ impl Redactor {
         hits.iter().map(|h| h.start..h.end).collect()
     }
 
-    /// Compiles now, on every core, the regexes of each enabled built-in
-    /// rule, which otherwise compile the first time the rule has a
-    /// candidate (a few milliseconds each, once). For a long-running server,
-    /// so that the first lines that need a rule do not wait for it; a
-    /// filter that runs once starts sooner without.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let redactor = logscrub::Redactor::new();
-    /// redactor.compile_all();
-    /// assert_eq!(&redactor.redact(b"password=hunter2hunter2")[..], b"password=[REDACTED:password-assignment]");
-    /// ```
-    pub fn compile_all(&self) {
-        let inner = &*self.inner;
-        let rules: Vec<&Rule> = inner.rules.iter().zip(&inner.enabled).filter(|(_, &on)| on).map(|(r, _)| r).collect();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(rules.len());
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(|| {
-                    while let Some(rule) = rules.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
-                        rule.compiled();
-                    }
-                });
-            }
-        });
-    }
-
     /// Every rule loaded, enabled or not, in load order.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.inner.rules.iter()
@@ -463,8 +434,7 @@ impl Inner {
     ) -> Option<Open> {
         let mut from = 0;
         if let Some(rule) = carried {
-            let end =
-                self.rules[rule as usize].compiled().end.as_ref().expect("open blocks belong to multi-line rules");
+            let end = self.rules[rule as usize].compiled.end.as_ref().expect("open blocks belong to multi-line rules");
             match end.find(seg) {
                 Some(m) => {
                     if m.start() > 0 {
@@ -505,7 +475,7 @@ impl Inner {
         hits: &mut Vec<Hit>,
     ) {
         let rule = &self.rules[r as usize];
-        if let Some(within) = &rule.compiled().within {
+        if let Some(within) = &rule.compiled.within {
             // Run the rule inside each scope: from where `within` matches to
             // the end of the line (at most SCOPE bytes past the match), so
             // every `name=value` after `Cookie:` is seen, not only the first.
@@ -536,7 +506,7 @@ impl Inner {
     ) {
         let hay = &seg[..hi];
         let mut locs = None;
-        let compiled = rule.compiled();
+        let compiled = &rule.compiled;
         let mut at = if compiled.end.is_some() { lo.max(from) } else { lo };
         while at <= hay.len() {
             // Most candidates do not match: find first (no capture slots),
@@ -645,10 +615,8 @@ impl Inner {
     /// Allowlists, entropy floor and validators on a candidate secret (one
     /// that is not masked already: see [`Inner::masked_already`]).
     fn accepts(&self, rule: &Rule, secret: &[u8]) -> bool {
-        if let Some(allow) = &rule.compiled().allow {
-            if allow.is_match(secret) {
-                return false;
-            }
+        if rule.compiled.allow.iter().any(|allow| allow.is_match(secret)) {
+            return false;
         }
         if let Some(floor) = rule.entropy {
             if validate::entropy(secret) < floor {
@@ -1011,23 +979,27 @@ impl RedactorBuilder {
                 }
             });
         }
-        // Parsing the files (and compiling a rule file's regexes; built-in
-        // ones compile on first use) runs on a thread a file, then merged in
-        // order, so the first error reported is the same as with one thread.
+        // Files are read, then their rules checked and compiled, on every
+        // core; the results are merged in order, so the first error reported
+        // is the same as with one thread.
         let builtin_sources = if self.builtin { packs::BUILTIN.len() } else { 0 };
-        let parsed: Vec<Result<(Pack, Vec<Rule>), Error>> = std::thread::scope(|scope| {
-            let jobs: Vec<_> = sources
-                .iter()
-                .enumerate()
-                .map(|(i, (origin, text))| {
-                    scope.spawn(move || rules::parse(origin, text, &self.validators, i < builtin_sources))
-                })
-                .collect();
-            jobs.into_iter().map(|j| j.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-        });
+        let files = par_map(&sources, |(origin, text)| rules::read(origin, text));
+        let jobs: Vec<(usize, usize)> = files
+            .iter()
+            .enumerate()
+            .filter_map(|(f, file)| file.as_ref().ok().map(|file| (f, file.rules.len())))
+            .flat_map(|(f, n)| (0..n).map(move |i| (f, i)))
+            .collect();
+        let mut compiled = par_map(&jobs, |&(f, i)| match &files[f] {
+            Ok(file) => file.compile(i, &self.validators),
+            Err(_) => unreachable!("jobs are made from the files that were read"),
+        })
+        .into_iter();
         let mut builtin_rules = 0;
-        for (i, ((origin, _), result)) in sources.iter().zip(parsed).enumerate() {
-            let (pack, rs) = result?;
+        for (i, file) in files.into_iter().enumerate() {
+            let file = file?;
+            let rs = compiled.by_ref().take(file.rules.len()).collect::<Result<Vec<Rule>, Error>>()?;
+            let (pack, origin) = (file.pack, &sources[i].0);
             if let Some(p) = packs.iter().find(|p| p.name == pack.name) {
                 return Err(Error::new(
                     ErrorKind::Duplicate,
@@ -1156,6 +1128,33 @@ impl RedactorBuilder {
     }
 }
 
+/// `f` of every item, on every core (each thread takes the next item as it
+/// finishes one, so a few slow items do not hold up the rest), in order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len());
+    let done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { return done };
+                        done.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    for (i, r) in done {
+        slots[i] = Some(r);
+    }
+    slots.into_iter().map(|r| r.expect("every item is taken once")).collect()
+}
+
 impl Inner {
     /// Every positive example must reach its rule: its keywords occur, its
     /// regex and validators accept. Otherwise the rule cannot be trusted.
@@ -1240,28 +1239,8 @@ mod tests {
     }
 
     #[test]
-    fn builtin_rules_compile_on_first_use_and_files_at_load() {
-        let text = one_rule(r#"keywords = ["tok_"]"#, "tok_[a-z]{8}", ("x tok_abcdefgh", "x [REDACTED:r]"), "tok_");
-        let r = Redactor::builder().rules_toml("t.toml", &text).build().unwrap();
-        let compiled = |id: &str| r.rules().find(|x| x.id == id).unwrap().compiled.get().is_some();
-        assert!(compiled("r"));
-        assert!(!compiled("jwt"));
-        r.redact(b"auth eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl ok");
-        assert!(compiled("jwt"));
-    }
-
-    #[test]
-    fn compile_all_compiles_every_enabled_rule_and_no_other() {
-        let r = Redactor::builder().disable("jwt").build().unwrap();
-        r.compile_all();
-        for rule in r.rules() {
-            assert_eq!(rule.compiled.get().is_some(), r.is_enabled(&rule.id), "{}", rule.id);
-        }
-    }
-
-    #[test]
     fn every_builtin_rule_compiles() {
-        Redactor::builder().packs(["all"]).build().unwrap().compile_all();
+        Redactor::builder().packs(["all"]).build().unwrap();
     }
 
     #[test]
@@ -1423,6 +1402,8 @@ mod tests {
         let cases = [
             (base("pw=(?P<secret>[a-z0-9]+)", CASES), ErrorKind::Unbounded),
             (base("pw=(?P<secret>[a-z0-9]{1,64}", CASES), ErrorKind::Regex),
+            // Valid syntax, bounded, but too big to compile.
+            (base("pw=(?P<secret>(?:(?:[a-z0-9]{1,64}){1,200}){1,200})", CASES), ErrorKind::Regex),
             (base("pw=(?P<secret>[a-z0-9]{1,64})", ""), ErrorKind::Tests),
             (base("pw=(?P<secret>[0-9]{1,64})", CASES), ErrorKind::Tests),
             (base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("validators = [\"nope\"]\n{CASES}")), ErrorKind::Unknown),
@@ -1445,5 +1426,21 @@ mod tests {
             base("pw=(?P<secret>[a-z0-9]{1,64})", "")
         );
         assert_eq!(load(&dup).unwrap_err().kind(), ErrorKind::Duplicate);
+    }
+
+    #[test]
+    fn the_first_bad_file_is_the_one_reported() {
+        // Files are read and their rules compiled in parallel; the error
+        // reported is still the first in load order.
+        let bad_rule = "[pack]\nname = \"a\"\ndescription = \"a\"\n[[rule]]\nid = \"r\"\ndescription = \"d\"\n\
+                        category = \"credential\"\nkeywords = [\"pw=\"]\nregex = 'pw=([a-z]{1,8}'\n";
+        let bad_toml = "[pack\n";
+        let err = Redactor::builder()
+            .builtin_packs(false)
+            .rules_toml("a.toml", bad_rule)
+            .rules_toml("b.toml", bad_toml)
+            .build()
+            .unwrap_err();
+        assert_eq!((err.origin(), err.kind()), (Some("a.toml"), ErrorKind::Regex), "{err}");
     }
 }

@@ -20,11 +20,9 @@
 //! negative = ['bearer of bad news']
 //! ```
 //!
-//! Everything is checked when a [`Redactor`](crate::Redactor) is built; one
-//! bad rule refuses the whole set. A rule file's regexes are compiled then
-//! too; the built-in packs' regexes (which the test suite compiles) wait
-//! until a rule first has a candidate, since compiling all of them was most
-//! of the start-up time and most rules never fire in a given log.
+//! Everything is compiled and checked when a [`Redactor`](crate::Redactor)
+//! is built, the built-in packs as a user's files; one bad rule refuses the
+//! whole set, and nothing compiles later, in the middle of the input.
 //!
 //! Keywords are promises: every match of a rule's regex contains one of its
 //! keywords. A broken promise hides matches; the property tests compare the
@@ -37,7 +35,7 @@
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
 use crate::mask::{self, Mask, MaskContext};
@@ -79,9 +77,9 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RuleDef {
+pub(crate) struct RuleDef {
     id: String,
     description: String,
     category: String,
@@ -160,7 +158,7 @@ pub struct Rule {
     /// Without keywords: the pattern the prefilter runs (else the regex).
     pub(crate) trigger: Option<String>,
     pub(crate) patterns: Patterns,
-    pub(crate) compiled: OnceLock<Compiled>,
+    pub(crate) compiled: Compiled,
     pub(crate) validators: Vec<Validator>,
     pub(crate) entropy: Option<f64>,
     pub(crate) default_mask: Mask,
@@ -267,7 +265,7 @@ pub(crate) struct Patterns {
     pub(crate) within: Option<String>,
     /// A multi-line rule's end marker.
     pub(crate) end: Option<String>,
-    /// The rule's allowlist, then its pack's.
+    /// The rule's own allowlist (its pack's is compiled once, for the pack).
     allow: Vec<String>,
 }
 
@@ -279,11 +277,22 @@ pub(crate) struct Compiled {
     pub(crate) groups: Vec<usize>,
     pub(crate) within: Option<Regex>,
     pub(crate) end: Option<Regex>,
-    pub(crate) allow: Option<RegexSet>,
+    /// Values that are never secrets: the rule's allowlist, then its pack's.
+    pub(crate) allow: Vec<Arc<RegexSet>>,
+}
+
+/// An allowlist as one set, or `None` when it is empty.
+fn compile_allow(patterns: &[String]) -> Result<Option<Arc<RegexSet>>, Error> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let set = compile_set(patterns.iter().map(String::as_str))
+        .map_err(|e| Error::new(ErrorKind::Regex, format!("allow: {e}")))?;
+    Ok(Some(Arc::new(set)))
 }
 
 impl Patterns {
-    fn compile(&self) -> Result<Compiled, Error> {
+    fn compile(&self, pack_allow: Option<&Arc<RegexSet>>) -> Result<Compiled, Error> {
         let regex = compile(&self.regex).map_err(|e| Error::new(ErrorKind::Regex, e))?;
         // The secret is the first group named `secret…` that took part in
         // the match (alternatives for quoted and bare values), else group 1,
@@ -304,13 +313,7 @@ impl Patterns {
         let optional = |p: &Option<String>, what: &str| {
             p.as_deref().map(compile).transpose().map_err(|e| Error::new(ErrorKind::Regex, format!("{what}: {e}")))
         };
-        let allow = match self.allow.is_empty() {
-            true => None,
-            false => Some(
-                compile_set(self.allow.iter().map(String::as_str))
-                    .map_err(|e| Error::new(ErrorKind::Regex, format!("allow: {e}")))?,
-            ),
-        };
+        let allow = compile_allow(&self.allow)?.into_iter().chain(pack_allow.cloned()).collect();
         Ok(Compiled {
             regex,
             groups,
@@ -321,23 +324,19 @@ impl Patterns {
     }
 }
 
-impl Rule {
-    /// The rule's regexes, compiled on first use for a built-in rule.
-    pub(crate) fn compiled(&self) -> &Compiled {
-        self.compiled.get_or_init(|| match self.patterns.compile() {
-            Ok(c) => c,
-            // Only built-in rules compile late, and the test suite compiles
-            // every one of them (`every_builtin_rule_compiles`).
-            Err(e) => panic!("built-in rule {} does not compile: {e}", self.id),
-        })
-    }
+/// One rule file, read and its pack checked; its rules are compiled one by
+/// one ([`File::compile`]), so that the rules of every file can share the
+/// cores.
+pub(crate) struct File {
+    pub(crate) pack: Pack,
+    /// The pack's allowlist, compiled once: every rule of the pack checks it.
+    allow: Option<Arc<RegexSet>>,
+    /// Each rule's definition and the line it starts on.
+    pub(crate) rules: Vec<(RuleDef, usize)>,
 }
 
-/// Parses one rule file into its pack and rules. `validators` resolves
-/// validator names beyond the built-ins. A built-in pack's regexes are
-/// compiled on first use (its syntax is still checked here); any other's
-/// now, so that every error in a user's file shows at start.
-pub(crate) fn parse(origin: &str, text: &str, custom: &[Validator], builtin: bool) -> Result<(Pack, Vec<Rule>), Error> {
+/// Reads one rule file: its TOML shape, its pack, its pack's allowlist.
+pub(crate) fn read(origin: &str, text: &str) -> Result<File, Error> {
     let file: FileDef = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text, s));
         Error::new(ErrorKind::Syntax, e.message().trim_end().to_string()).at(origin, line)
@@ -353,31 +352,36 @@ pub(crate) fn parse(origin: &str, text: &str, custom: &[Validator], builtin: boo
             Error::new(ErrorKind::Invalid, format!("pack name {:?} is not kebab-case", pack.name)).at(origin, Some(1))
         );
     }
-    if builtin {
-        for p in &file.pack.allow {
-            parse_hir(p).map_err(|e| Error::new(ErrorKind::Regex, format!("allow: {e}")).at(origin, None))?;
-        }
+    let allow = compile_allow(&file.pack.allow).map_err(|e| e.at(origin, None))?;
+    let rules = file
+        .rule
+        .into_iter()
+        .map(|spanned| {
+            let line = line_of(text, spanned.span());
+            (spanned.into_inner(), line)
+        })
+        .collect();
+    Ok(File { pack, allow, rules })
+}
+
+impl File {
+    /// Checks and compiles rule `i` of the file. `custom` resolves validator
+    /// names beyond the built-ins.
+    pub(crate) fn compile(&self, i: usize, custom: &[Validator]) -> Result<Rule, Error> {
+        let (def, line) = &self.rules[i];
+        let origin = &self.pack.origin;
+        compile_rule(def.clone(), &self.pack, self.allow.as_ref(), custom, origin, *line)
+            .map_err(|e| e.at(origin, Some(*line)).rule(&def.id))
     }
-    let mut rules = Vec::with_capacity(file.rule.len());
-    for spanned in file.rule {
-        let line = line_of(text, spanned.span());
-        let def = spanned.into_inner();
-        let id = def.id.clone();
-        let rule = compile_rule(def, &pack, &file.pack.allow, custom, origin, line, builtin)
-            .map_err(|e| e.at(origin, Some(line)).rule(&id))?;
-        rules.push(rule);
-    }
-    Ok((pack, rules))
 }
 
 fn compile_rule(
     def: RuleDef,
     pack: &Pack,
-    pack_allow: &[String],
+    pack_allow: Option<&Arc<RegexSet>>,
     custom: &[Validator],
     origin: &str,
     line: usize,
-    builtin: bool,
 ) -> Result<Rule, Error> {
     let invalid = |m: String| Error::new(ErrorKind::Invalid, m);
     if !is_kebab(&def.id) {
@@ -461,21 +465,8 @@ fn compile_rule(
             "a rule needs test cases: at least one positive (input and expected output) and one negative",
         ));
     }
-    if builtin {
-        // Checked all the same; the lengths above parsed the rest, and
-        // `parse` the pack's allowlist.
-        let unparsed = def.within.as_ref().map(|_| &def.regex);
-        for p in unparsed.into_iter().chain(&def.allow) {
-            parse_hir(p).map_err(|e| Error::new(ErrorKind::Regex, e))?;
-        }
-    }
-    let patterns = Patterns {
-        regex: def.regex,
-        within: def.within,
-        end: def.multiline_end,
-        allow: def.allow.into_iter().chain(pack_allow.iter().cloned()).collect(),
-    };
-    let compiled = if builtin { OnceLock::new() } else { OnceLock::from(patterns.compile()?) };
+    let patterns = Patterns { regex: def.regex, within: def.within, end: def.multiline_end, allow: def.allow };
+    let compiled = patterns.compile(pack_allow)?;
     let mut rule = Rule {
         id: def.id,
         description: def.description,
