@@ -41,6 +41,28 @@ pub struct Batch {
     /// Room taken in the memory buffer, given back when the batch is
     /// dropped; none for a batch read back from the spill.
     _room: Option<Room>,
+    /// The payload's size and record count, counted once: the buffer, the
+    /// spool and the metrics all ask.
+    size: usize,
+    records: u64,
+}
+
+impl Batch {
+    /// A batch that holds no room in the memory buffer.
+    pub fn new(tag: Arc<str>, payload: Payload, done: Option<oneshot::Sender<bool>>) -> Batch {
+        let (size, records) = (payload.size(), payload.records());
+        Batch { tag, payload, done, _room: None, size, records }
+    }
+
+    /// About the size of the payload's encoding, in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// How many records (lines or Forward entries) the payload holds.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
 }
 
 /// Room in the memory buffer, counted in the `buffer_bytes` gauge while held.
@@ -171,8 +193,8 @@ impl Ctx {
     /// Hands a batch to the output: waits for room (or drops and counts,
     /// with `--on-full drop`). Returns the receiver of its ack, if asked.
     pub async fn submit(&self, tag: Arc<str>, payload: Payload, ack: bool) -> Option<oneshot::Receiver<bool>> {
-        let size = payload.size().clamp(1, self.opts.buffer_bytes) as u32;
-        let records = payload.records();
+        let mut batch = Batch::new(tag, payload, None);
+        let (size, records) = (batch.size().clamp(1, self.opts.buffer_bytes) as u32, batch.records());
         Metrics::add(&self.metrics.records_in, records);
         let room = match self.opts.on_full {
             OnFull::Block => self.room.clone().acquire_many_owned(size).await.ok(),
@@ -184,8 +206,8 @@ impl Ctx {
         };
         Metrics::add(&self.metrics.buffered_bytes, u64::from(size));
         let (done, rx) = if ack { Some(oneshot::channel()).unzip() } else { (None, None) };
-        let _room = Some(Room { permit: room, metrics: self.metrics.clone() });
-        let batch = Batch { tag, payload, done, _room };
+        batch.done = done;
+        batch._room = Some(Room { permit: room, metrics: self.metrics.clone() });
         if self.tx.send(batch).await.is_err() {
             Metrics::add(&self.metrics.dropped, records);
             return None;

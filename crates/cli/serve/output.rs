@@ -202,8 +202,8 @@ pub fn run(mut sink: Sink, spool: &Spool, metrics: &Metrics, stop: watch::Receiv
 
 /// Counts delivered batches and tells their inputs.
 fn finished(batches: Vec<Batch>, metrics: &Metrics) {
-    Metrics::add(&metrics.records_out, batches.iter().map(|b| b.payload.records()).sum());
-    Metrics::add(&metrics.bytes_out, batches.iter().map(|b| b.payload.size() as u64).sum());
+    Metrics::add(&metrics.records_out, batches.iter().map(|b| b.records()).sum());
+    Metrics::add(&metrics.bytes_out, batches.iter().map(|b| b.size() as u64).sum());
     for b in batches {
         if let Some(done) = b.done {
             let _ = done.send(true);
@@ -340,7 +340,7 @@ impl Downstream {
         while start < batches.len() {
             let tag = &batches[start].tag;
             let end = start + batches[start..].iter().take_while(|b| &b.tag == tag).count();
-            let count = batches[start..end].iter().map(|b| b.payload.records()).sum::<u64>();
+            let count = batches[start..end].iter().map(|b| b.records()).sum::<u64>();
             self.next_chunk += 1;
             let chunk = format!("{:x}-{:x}", std::process::id(), self.next_chunk);
             self.scratch.clear();

@@ -130,7 +130,7 @@ impl Spool {
     /// Queues a batch: in memory while there is room and nothing waits on
     /// disk, else on disk. Waits while neither can take it.
     pub fn push(&self, batch: Batch) {
-        let size = batch.payload.size();
+        let size = batch.size();
         let mut st = self.lock();
         loop {
             if st.abandoned {
@@ -192,7 +192,7 @@ impl Spool {
                 let spilling = st.disk.is_some();
                 while size < limit {
                     let Some(mut b) = st.mem.pop_front() else { break };
-                    size += b.payload.size();
+                    size += b.size();
                     if spilling {
                         // Out of the buffer: its room lets the inputs go on
                         // (to disk) while the output holds it.
@@ -314,7 +314,7 @@ impl Spool {
     /// `--spill-bytes`; what inputs send after that does not, so that a
     /// dead output cannot fill the disk.
     fn keep_locked<'a>(&'a self, mut st: MutexGuard<'a, State>, batch: Batch, force: bool) -> MutexGuard<'a, State> {
-        let records = batch.payload.records();
+        let records = batch.records();
         let appended = match st.disk.as_mut() {
             Some(d) => match d.append(&batch, force) {
                 Ok((entry, file)) => {
@@ -470,7 +470,7 @@ impl Disk {
         let mut buf = vec![0; HEADER];
         encode(batch, &mut buf);
         let body = buf.len() - HEADER;
-        let records = batch.payload.records() as u32;
+        let records = batch.records() as u32;
         buf[..4].copy_from_slice(&(body as u32).to_le_bytes());
         buf[4..8].copy_from_slice(&records.to_le_bytes());
         let crc = checksum(&buf);
@@ -624,7 +624,7 @@ fn decode(body: &[u8]) -> Option<Batch> {
         }
         _ => return None,
     };
-    Some(Batch { tag, payload, done: None, _room: None })
+    Some(Batch::new(tag, payload, None))
 }
 
 #[cfg(test)]
@@ -633,7 +633,7 @@ mod tests {
 
     fn lines(text: &str) -> Batch {
         let payload = Payload::Lines { time: EventTime { secs: 7, nanos: 9 }, text: text.as_bytes().to_vec() };
-        Batch { tag: "t".into(), payload, done: None, _room: None }
+        Batch::new("t".into(), payload, None)
     }
 
     fn texts(batches: &[Batch]) -> Vec<String> {
@@ -667,7 +667,7 @@ mod tests {
     fn entries_round_trip_lines_and_records() {
         let record = Value::Map(vec![(Value::from("log"), Value::from("x")), (Value::from("n"), Value::from(3))]);
         let time = EventTime { secs: 1, nanos: 2 };
-        for b in [lines("a\nb\n"), Batch { payload: Payload::Records(vec![(time, record)]), ..lines("") }] {
+        for b in [lines("a\nb\n"), Batch::new("t".into(), Payload::Records(vec![(time, record)]), None)] {
             let mut body = Vec::new();
             encode(&b, &mut body);
             let back = decode(&body).unwrap();
