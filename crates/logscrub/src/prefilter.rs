@@ -68,6 +68,9 @@ pub(crate) type Trigger = (usize, u32);
 /// than it saves.
 const SPLIT_MIN: usize = 16 * 1024;
 
+/// How many parts of a buffer are walked side by side.
+const LANES: usize = 3;
+
 /// The lazy DFA's cache, per thread. States are built as the input needs
 /// them; a cache that fills is cleared and rebuilt, so memory stays bounded
 /// whatever the input.
@@ -338,69 +341,70 @@ impl Prefilter {
         at
     }
 
-    /// The hot loop: steps the three lanes from byte `i` while every state
-    /// stays untagged (no match, every transition known), and returns where
-    /// it stopped. It calls nothing, so that the states stay in registers.
-    fn fast_lanes(&self, cache: &Cache, lanes: [&[u8]; 3], mut i: usize, s: &mut [LazyStateID; 3]) -> usize {
+    /// The hot loop: steps every lane from byte `i` while every state stays
+    /// untagged (no match, every transition known), and returns where it
+    /// stopped. It calls nothing, so that the states stay in registers.
+    #[inline(always)]
+    fn fast_lanes(&self, cache: &Cache, lanes: &[&[u8]; LANES], mut i: usize, s: &mut [LazyStateID; LANES]) -> usize {
         let n = lanes.iter().map(|l| l.len()).min().unwrap_or(0);
-        let [h0, h1, h2] = lanes.map(|l| &l[..n]);
-        let [mut s0, mut s1, mut s2] = *s;
-        if s0.is_tagged() || s1.is_tagged() || s2.is_tagged() {
+        let lanes = lanes.map(|l| &l[..n]);
+        let mut cur = *s;
+        if cur.iter().any(|s| s.is_tagged()) {
             return i;
         }
         while i < n {
-            let n0 = self.dfa.next_state_untagged(cache, s0, h0[i]);
-            let n1 = self.dfa.next_state_untagged(cache, s1, h1[i]);
-            let n2 = self.dfa.next_state_untagged(cache, s2, h2[i]);
-            if n0.is_tagged() || n1.is_tagged() || n2.is_tagged() {
+            let next: [LazyStateID; LANES] =
+                std::array::from_fn(|k| self.dfa.next_state_untagged(cache, cur[k], lanes[k][i]));
+            if next.iter().fold(false, |tagged, s| tagged | s.is_tagged()) {
                 break;
             }
-            (s0, s1, s2) = (n0, n1, n2);
+            cur = next;
             i += 1;
         }
-        *s = [s0, s1, s2];
+        *s = cur;
         i
     }
 
-    /// Walks `hay` in three parts cut at line starts, side by side, each
+    /// Walks `hay` in [`LANES`] parts cut at line starts, side by side, each
     /// lane's state in a register of its own. A cache clear while walking
     /// invalidates the other lanes' states: the caller then walks again in
     /// one part.
     fn walk_lanes(&self, cache: &mut Cache, hay: &[u8], out: &mut Vec<Trigger>) -> Result<(), Retry> {
         let cut = |aim: usize| memchr::memchr(b'\n', &hay[aim..]).map_or(hay.len(), |i| aim + i + 1);
-        let c1 = cut(hay.len() / 3);
-        let c2 = cut((hay.len() * 2 / 3).max(c1).min(hay.len()));
-        let (h0, h1, h2) = (&hay[..c1], &hay[c1..c2], &hay[c2..]);
+        // Lane k covers hay[starts[k]..starts[k + 1]].
+        let mut starts = [0; LANES + 1];
+        starts[LANES] = hay.len();
+        for k in 1..LANES {
+            starts[k] = cut((hay.len() * k / LANES).max(starts[k - 1]).min(hay.len()));
+        }
+        let lanes: [&[u8]; LANES] = std::array::from_fn(|k| &hay[starts[k]..starts[k + 1]]);
         let clears = cache.clear_count();
-        let mut s = [self.start(cache, hay, 0)?, self.start(cache, hay, c1)?, self.start(cache, hay, c2)?];
+        let mut s = [LazyStateID::default(); LANES];
+        for k in 0..LANES {
+            s[k] = self.start(cache, hay, starts[k])?;
+        }
         // Every state held must come from the cache as it is now.
         let cleared = |cache: &Cache| if cache.clear_count() == clears { Ok(()) } else { Err(Retry) };
         cleared(cache)?;
-        let side_by_side = h0.len().min(h1.len()).min(h2.len());
+        let side_by_side = lanes.iter().map(|l| l.len()).min().unwrap_or(0);
         let mut i = 0;
         loop {
-            i = self.fast_lanes(cache, [h0, h1, h2], i, &mut s);
+            i = self.fast_lanes(cache, &lanes, i, &mut s);
             if i == side_by_side {
                 break;
             }
             // A match, or a transition not computed yet: the slow path.
-            let [s0, s1, s2] = &mut s;
-            *s0 = self.step(cache, *s0, h0[i], i, out)?;
-            cleared(cache)?;
-            *s1 = self.step(cache, *s1, h1[i], c1 + i, out)?;
-            cleared(cache)?;
-            *s2 = self.step(cache, *s2, h2[i], c2 + i, out)?;
-            cleared(cache)?;
+            for k in 0..LANES {
+                s[k] = self.step(cache, s[k], lanes[k][i], starts[k] + i, out)?;
+                cleared(cache)?;
+            }
             i += 1;
         }
-        let [s0, s1, s2] = s;
         // The lanes' tails, each on its own.
-        let i = side_by_side;
-        self.walk(cache, hay, i, c1, Some(s0), out)?;
-        cleared(cache)?;
-        self.walk(cache, hay, c1 + i, c2, Some(s1), out)?;
-        cleared(cache)?;
-        self.walk(cache, hay, c2 + i, hay.len(), Some(s2), out)?;
+        for k in 0..LANES {
+            self.walk(cache, hay, starts[k] + side_by_side, starts[k + 1], Some(s[k]), out)?;
+            cleared(cache)?;
+        }
         out.sort_unstable();
         Ok(())
     }
