@@ -295,6 +295,61 @@ fn follow_rotation_by_rename_and_by_copytruncate_then_resume_from_checkpoint() {
 }
 
 #[test]
+fn a_drop_rule_drops_whole_forward_records_and_counts_them() {
+    let dir = temp_dir("forward-drop");
+    let (port, admin) = (free_port(), free_port());
+    let (addr, admin_addr) = (format!("127.0.0.1:{port}"), format!("127.0.0.1:{admin}"));
+    let out = dir.join("out.jsonl");
+    let d = Daemon::start(
+        &[
+            "serve",
+            "--forward",
+            &addr,
+            "--admin",
+            &admin_addr,
+            "--mask",
+            "password-assignment=drop",
+            "--output",
+            "file",
+            "--output-path",
+            out.to_str().unwrap(),
+            "--output-format",
+            "json_lines",
+        ],
+        &dir,
+    );
+    // Forward mode, acked: the match sits in a value, a nested key and a
+    // bin; the clean records around them arrive.
+    let record = |pairs: Vec<(&str, rmpv::Value)>| {
+        rmpv::Value::Array(vec![1.into(), rmpv::Value::Map(pairs.into_iter().map(|(k, v)| (k.into(), v)).collect())])
+    };
+    let secret = "password=hunter2hunter2";
+    let entries = vec![
+        record(vec![("log", "first".into())]),
+        record(vec![("log", secret.into())]),
+        record(vec![("log", "x".into()), ("kv", rmpv::Value::Map(vec![(secret.into(), 1.into())]))]),
+        record(vec![("log", "y".into()), ("raw", rmpv::Value::Binary(secret.into()))]),
+        record(vec![("log", "last".into())]),
+    ];
+    let option = rmpv::Value::Map(vec![("chunk".into(), "c1".into())]);
+    let mut bytes = Vec::new();
+    rmpv::encode::write_value(&mut bytes, &rmpv::Value::Array(vec!["app".into(), entries.into(), option])).unwrap();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.write_all(&bytes).unwrap();
+    let ack = rmpv::decode::read_value(&mut s).unwrap();
+    assert_eq!(ack, rmpv::Value::Map(vec![("ack".into(), "c1".into())]));
+    wait_for("the clean records", || lines_of(&out).len() >= 2);
+    assert!(http_get(&admin_addr, "/metrics").contains("logscrub_rule_dropped_total 3"));
+    drop(s);
+    let (status, log) = d.stop();
+    assert!(status.success(), "{log}");
+    let got: Vec<String> = lines_of(&out);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got[0].contains("\"first\"") && got[1].contains("\"last\""), "{got:?}");
+    assert!(!std::fs::read_to_string(&out).unwrap().contains("hunter2"));
+}
+
+#[test]
 fn admin_endpoint_serves_metrics_and_probes() {
     let dir = temp_dir("admin");
     let (port, admin) = (free_port(), free_port());

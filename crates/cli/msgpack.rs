@@ -176,27 +176,36 @@ impl EventTime {
 
 /// Scrubs a decoded record in place: every string (and key) through the
 /// engine, every scalar under a secret-named key masked whole. Returns the
-/// number of values masked whole.
-pub fn scrub(redactor: &Redactor, value: &mut Value, stats: &mut Stats) -> u64 {
+/// number of values masked whole, or `None` when a rule with the `drop`
+/// mask matched a value: the record must be dropped (what was scrubbed of
+/// it is left half done).
+pub fn scrub(redactor: &Redactor, value: &mut Value, stats: &mut Stats) -> Option<u64> {
     let mut whole = 0;
-    scrub_at(redactor, value, false, stats, &mut whole);
-    whole
+    scrub_at(redactor, value, false, stats, &mut whole).then_some(whole)
 }
 
-fn scrub_at(redactor: &Redactor, value: &mut Value, secret: bool, stats: &mut Stats, whole: &mut u64) {
+/// Whether the engine dropped what it was given (a masked value is never
+/// empty). It takes the `Cow`, not a slice: an empty value comes back
+/// borrowed and empty, and is not a drop.
+#[allow(clippy::ptr_arg)]
+fn dropped(masked: &Cow<'_, [u8]>) -> bool {
+    matches!(masked, Cow::Owned(m) if m.is_empty())
+}
+
+/// [`scrub`]; returns false as soon as a value is dropped.
+fn scrub_at(redactor: &Redactor, value: &mut Value, secret: bool, stats: &mut Stats, whole: &mut u64) -> bool {
     let mask = || Value::String(FIELD_MASK.into());
     match value {
         Value::Nil | Value::Boolean(_) => {}
-        Value::Array(items) => items.iter_mut().for_each(|v| scrub_at(redactor, v, secret, stats, whole)),
+        Value::Array(items) => return items.iter_mut().all(|v| scrub_at(redactor, v, secret, stats, whole)),
         Value::Map(entries) => {
-            for (k, v) in entries.iter_mut() {
+            return entries.iter_mut().all(|(k, v)| {
                 let named = secret || key_names_a_secret(k);
-                scrub_at(redactor, k, false, stats, whole);
                 // The key as written counts too, so that scrubbing the
                 // output again masks nothing more.
-                let named = named || key_names_a_secret(k);
-                scrub_at(redactor, v, named, stats, whole);
-            }
+                scrub_at(redactor, k, false, stats, whole)
+                    && scrub_at(redactor, v, named || key_names_a_secret(k), stats, whole)
+            });
         }
         _ if secret => {
             *value = mask();
@@ -204,6 +213,9 @@ fn scrub_at(redactor: &Redactor, value: &mut Value, secret: bool, stats: &mut St
         }
         Value::String(s) => {
             let masked = redactor.redact_counted(s.as_bytes(), stats);
+            if dropped(&masked) {
+                return false;
+            }
             // A str that is not UTF-8 would be sent on as bin (rmpv's
             // choice); it stays a str, its bad bytes replaced by U+FFFD as
             // in JSON records.
@@ -212,20 +224,23 @@ fn scrub_at(redactor: &Redactor, value: &mut Value, secret: bool, stats: &mut St
             }
         }
         // Extensions are opaque, but their bytes may still be text.
-        Value::Binary(b) | Value::Ext(_, b) => {
-            if let Cow::Owned(m) = redactor.redact_counted(b, stats) {
-                *b = m;
-            }
-        }
+        Value::Binary(b) | Value::Ext(_, b) => match redactor.redact_counted(b, stats) {
+            masked if dropped(&masked) => return false,
+            Cow::Owned(m) => *b = m,
+            Cow::Borrowed(_) => {}
+        },
         Value::Integer(i) => {
             let text = i.to_string();
-            if let Cow::Owned(m) = redactor.redact_counted(text.as_bytes(), stats) {
-                *value = Value::String(String::from_utf8_lossy(&m).into_owned().into());
+            match redactor.redact_counted(text.as_bytes(), stats) {
+                masked if dropped(&masked) => return false,
+                Cow::Owned(m) => *value = Value::String(String::from_utf8_lossy(&m).into_owned().into()),
+                Cow::Borrowed(_) => {}
             }
         }
         // Floats cannot carry the digit runs rules look for.
         Value::F32(_) | Value::F64(_) => {}
     }
+    true
 }
 
 /// Which records [`scrub`] would change: one prefilter pass over every
@@ -340,7 +355,7 @@ mod tests {
             (Value::from("n"), Value::from(42)),
         ]);
         let mut stats = r.empty_stats();
-        assert_eq!(scrub(&r, &mut v, &mut stats), 1);
+        assert_eq!(scrub(&r, &mut v, &mut stats), Some(1));
         let text = format!("{v}");
         assert!(!text.contains("s3cr3t-pw") && !text.contains("4111111111111111"), "{text}");
         assert!(text.contains("42"));
@@ -349,7 +364,6 @@ mod tests {
     #[test]
     fn screen_flags_exactly_the_records_scrub_changes() {
         let r = Redactor::new();
-        let map = |pairs: Vec<(&str, Value)>| Value::Map(pairs.into_iter().map(|(k, v)| (Value::from(k), v)).collect());
         let t = EventTime::now();
         let records: Vec<(EventTime, Value)> = vec![
             map(vec![("log", "GET /health 200".into()), ("n", 1.into())]),
@@ -369,8 +383,29 @@ mod tests {
         for ((_, record), needs) in records.into_iter().zip(needs) {
             let mut scrubbed = record.clone();
             let whole = scrub(&r, &mut scrubbed, &mut r.empty_stats());
-            assert_eq!(needs, scrubbed != record || whole > 0, "{record}");
+            assert_eq!(needs, scrubbed != record || whole != Some(0), "{record}");
         }
+    }
+
+    fn map(pairs: Vec<(&str, Value)>) -> Value {
+        Value::Map(pairs.into_iter().map(|(k, v)| (Value::from(k), v)).collect())
+    }
+
+    #[test]
+    fn a_drop_rule_anywhere_in_a_record_drops_it() {
+        let r = Redactor::builder().mask("password-assignment", logscrub::Mask::Drop).build().unwrap();
+        let secret = "password=hunter2hunter2";
+        for mut v in [
+            map(vec![("msg", secret.into())]),
+            map(vec![(secret, "v".into())]),
+            map(vec![("a", Value::Array(vec!["x".into(), map(vec![("b", Value::Binary(secret.into()))])]))]),
+        ] {
+            let mut stats = r.empty_stats();
+            assert_eq!(scrub(&r, &mut v, &mut stats), None, "{v:?}");
+            assert_eq!(stats.dropped_lines(), 1);
+        }
+        let mut clean = map(vec![("msg", "ok".into()), ("password", "x".into())]);
+        assert_eq!(scrub(&r, &mut clean, &mut r.empty_stats()), Some(1));
     }
 
     #[test]
@@ -391,7 +426,7 @@ mod tests {
         let mut bytes = packed(&Value::Map(vec![(Value::from("\u{1}token"), Value::from("abc123def"))]));
         bytes[2] = 0xff;
         let mut v = decode(&bytes).unwrap();
-        assert_eq!(scrub(&r, &mut v, &mut r.empty_stats()), 1, "{v:?}");
+        assert_eq!(scrub(&r, &mut v, &mut r.empty_stats()), Some(1), "{v:?}");
         assert!(!format!("{v}").contains("abc123def"), "{v}");
     }
 

@@ -81,6 +81,13 @@ pub fn render(m: &Metrics) -> String {
             "counter",
             stats.masked_lines(),
         );
+        metric(
+            &mut out,
+            "rule_dropped_total",
+            "Lines or values that a rule with the drop mask dropped (with the record that held them)",
+            "counter",
+            stats.dropped_lines(),
+        );
         let _ = writeln!(
             out,
             "# HELP logscrub_findings_total Findings masked, per rule\n# TYPE logscrub_findings_total counter"

@@ -282,18 +282,29 @@ async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut (impl AsyncWrite + Un
     let mut whole = 0;
     let mut entries = message.entries;
     let needs = msgpack::screen(&ctx.redactor, &entries);
+    let mut keep = Vec::with_capacity(entries.len());
     for ((_, record), needs) in entries.iter_mut().zip(needs) {
         if !needs {
             stats.count_line(0, false);
+            keep.push(true);
             continue;
         }
         let before = values.masked_lines();
-        let by_name = msgpack::scrub(&ctx.redactor, record, &mut values);
-        whole += by_name;
-        stats.count_line(0, by_name > 0 || values.masked_lines() > before);
+        let scrubbed = msgpack::scrub(&ctx.redactor, record, &mut values);
+        whole += scrubbed.unwrap_or(0);
+        stats.count_line(0, scrubbed != Some(0) || values.masked_lines() > before);
+        // A `drop` rule matched one of its values: the record goes.
+        keep.push(scrubbed.is_some());
     }
-    // Tags are routing keys, but a client can put anything in them.
-    let tag = String::from_utf8_lossy(&ctx.redactor.redact_counted(message.tag.as_bytes(), &mut values)).into_owned();
+    // Tags are routing keys, but a client can put anything in them; a tag
+    // that a `drop` rule matches drops the message.
+    let tag = ctx.redactor.redact_counted(message.tag.as_bytes(), &mut values);
+    if matches!(&tag, std::borrow::Cow::Owned(t) if t.is_empty()) {
+        keep.iter_mut().for_each(|k| *k = false);
+    }
+    let tag = String::from_utf8_lossy(&tag).into_owned();
+    let mut kept = keep.into_iter();
+    entries.retain(|_| kept.next().unwrap_or(false));
     stats.merge_findings(&values);
     ctx.metrics.scrubbed(&stats, FormatCounts { fields_masked: whole, ..FormatCounts::default() });
     let Some(chunk) = message.chunk else {

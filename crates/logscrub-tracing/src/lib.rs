@@ -140,8 +140,9 @@ impl<'a, W: Write> RedactingWriter<'a, W> {
             // buffer as it is, with no copy.
             let newline = body.len() < self.buf.len();
             match self.redactor.redact(body) {
-                std::borrow::Cow::Borrowed(b) if b.is_empty() && !body.is_empty() => Ok(()), // a `drop` rule matched
                 std::borrow::Cow::Borrowed(_) => self.inner.write_all(&self.buf),
+                // A `drop` rule matched: a masked line is never empty.
+                std::borrow::Cow::Owned(masked) if masked.is_empty() => Ok(()),
                 std::borrow::Cow::Owned(mut masked) => {
                     if newline {
                         masked.push(b'\n');
@@ -264,6 +265,8 @@ impl FieldVisitor<'_> {
         let masked = if secret {
             std::borrow::Cow::Borrowed(logscrub::FIELD_MASK)
         } else {
+            // A `drop` rule empties the value: a field formatter cannot
+            // drop the event (the redacting writer can).
             match self.fields.redactor.redact(value.as_bytes()) {
                 std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(value),
                 std::borrow::Cow::Owned(v) => std::borrow::Cow::Owned(String::from_utf8_lossy(&v).into_owned()),

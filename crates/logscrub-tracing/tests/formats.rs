@@ -85,3 +85,28 @@ fn a_clean_event_is_written_unchanged() {
     }
     assert_eq!(plain.text(), redacted.text());
 }
+
+#[test]
+fn a_drop_rule_drops_the_event_in_every_format() {
+    let dropping = || Redactor::builder().mask("password-assignment", logscrub::Mask::Drop).build().unwrap();
+    let emit = || {
+        tracing::info!("before");
+        tracing::info!("retry with password=hunter2hunter2");
+        tracing::info!("after");
+    };
+    for format in ["full", "json", "pretty"] {
+        let cap = Capture::default();
+        let writer = cap.clone().redacted(dropping());
+        match format {
+            "full" => tracing::subscriber::with_default(tracing_subscriber::fmt().with_writer(writer).finish(), emit),
+            "json" => {
+                tracing::subscriber::with_default(tracing_subscriber::fmt().json().with_writer(writer).finish(), emit)
+            }
+            _ => {
+                tracing::subscriber::with_default(tracing_subscriber::fmt().pretty().with_writer(writer).finish(), emit)
+            }
+        }
+        let out = cap.text();
+        assert!(!out.contains("hunter2") && out.contains("before") && out.contains("after"), "{format}: {out}");
+    }
+}

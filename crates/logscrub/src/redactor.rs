@@ -175,12 +175,26 @@ impl Redactor {
     }
 
     /// Masks the secrets in one line (or any slice processed as one
-    /// segment). Returns the input borrowed when nothing matched.
+    /// segment). Returns the input borrowed when nothing matched, and only
+    /// then: a borrowed result is always the line unchanged.
     ///
     /// A multi-line block (a private key) that opens here and does not end
     /// is masked to the end of the slice. If a rule with the `drop` mask
-    /// matched, the result is empty: use [`Redactor::stream`] to omit the
-    /// line altogether.
+    /// matched, the result is empty (and owned): the caller omits the line,
+    /// or the record that holds the value, as [`Redactor::stream`] does.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    ///
+    /// let redactor = logscrub::Redactor::new();
+    /// assert!(matches!(redactor.redact(b"GET /health 200"), Cow::Borrowed(_)));
+    /// assert_eq!(&redactor.redact(b"password=hunter2hunter2")[..], b"password=[REDACTED:password-assignment]");
+    ///
+    /// let dropping = logscrub::Redactor::builder().mask("password-assignment", logscrub::Mask::Drop).build().unwrap();
+    /// assert!(matches!(dropping.redact(b"password=hunter2hunter2"), Cow::Owned(line) if line.is_empty()));
+    /// ```
     pub fn redact<'h>(&self, line: &'h [u8]) -> Cow<'h, [u8]> {
         self.redact_inner(line, None)
     }
@@ -216,18 +230,18 @@ impl Redactor {
         if hits.is_empty() {
             return Cow::Borrowed(line);
         }
+        let settle = inner.needs_settle(&hits);
+        let masked = inner.mask_line(line, &mut hits, false, inner.key(), settle, |s, h| inner.rescan(s, h));
         if let Some(stats) = stats {
             stats.scanned_lines += 1;
             stats.masked_lines += 1;
+            stats.dropped_lines += u64::from(masked.is_none());
             for h in &hits {
                 stats.findings[h.rule as usize] += 1;
             }
         }
-        let settle = inner.needs_settle(&hits);
-        match inner.mask_line(line, &mut hits, false, inner.key(), settle, |s, h| inner.rescan(s, h)) {
-            Some(out) => Cow::Owned(out),
-            None => Cow::Borrowed(&[]),
-        }
+        // Owned even when dropped: a borrowed result means unchanged.
+        Cow::Owned(masked.unwrap_or_default())
     }
 
     /// The secrets in one line, in order, without masking them. Overlapping
@@ -1426,6 +1440,18 @@ mod tests {
             base("pw=(?P<secret>[a-z0-9]{1,64})", "")
         );
         assert_eq!(load(&dup).unwrap_err().kind(), ErrorKind::Duplicate);
+    }
+
+    #[test]
+    fn a_drop_is_owned_and_empty_and_counted() {
+        let r = Redactor::builder().mask("password-assignment", Mask::Drop).build().unwrap();
+        let mut stats = r.empty_stats();
+        let out = r.redact_counted(b"retry password=hunter2hunter2", &mut stats);
+        assert!(matches!(out, Cow::Owned(ref v) if v.is_empty()), "{out:?}");
+        assert_eq!((stats.dropped_lines(), stats.masked_lines()), (1, 1));
+        // Borrowed means unchanged, an empty value included.
+        assert!(matches!(r.redact(b""), Cow::Borrowed(b"")));
+        assert!(matches!(r.redact(b"fine"), Cow::Borrowed(b"fine")));
     }
 
     #[test]
