@@ -19,6 +19,8 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 
 use logscrub::{Redactor, Stats, Stream, FIELD_MASK};
+
+use crate::json_screen;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -74,6 +76,11 @@ pub struct Scrubber {
     /// counted as one line in `stats`).
     values: Stats,
     counts: FormatCounts,
+    /// The decoded text of a JSON line with escapes (`json_screen`).
+    decoded: logscrub::Batch,
+    /// A rule with the `drop` mask matched a value of the current record:
+    /// the record is not written.
+    dropped: bool,
 }
 
 /// The formats whose partial records are joined.
@@ -107,6 +114,8 @@ impl Scrubber {
             partials: HashMap::new(),
             pieces: 0,
             counts: FormatCounts::default(),
+            decoded: logscrub::Batch::new(),
+            dropped: false,
         }
     }
 
@@ -141,21 +150,27 @@ impl Scrubber {
         let (region, rest) = data.split_at(last + 1);
         let ends: Vec<usize> = memchr::memchr_iter(b'\n', region).collect();
         let line_of = |at: usize| ends.partition_point(|&end| end < at);
-        let mut flagged = vec![false; ends.len()];
+        let mut suspect = vec![false; ends.len()];
         for i in self.redactor.suspect_lines(region) {
-            flagged[i] = true;
+            suspect[i] = true;
         }
+        let mut escaped = vec![false; ends.len()];
         for at in memchr::memchr_iter(b'\\', region) {
-            flagged[line_of(at)] = true;
+            escaped[line_of(at)] = true;
         }
         let mut start = 0;
-        for (&end, flagged) in ends.iter().zip(flagged) {
-            let piece = &region[start..=end];
-            if flagged || end - start > self.redactor.max_line() || has_secret_key(&region[start..end]) {
-                self.feed_lines(piece, out);
-            } else {
+        for ((&end, suspect), escaped) in ends.iter().zip(suspect).zip(escaped) {
+            let (piece, body) = (&region[start..=end], &region[start..end]);
+            // The raw text has no trigger; a line with escapes must show
+            // none once decoded either.
+            let passes = !suspect
+                && end - start <= self.redactor.max_line()
+                && if escaped { self.decoded_clean(body) } else { !has_secret_key(body) };
+            if passes {
                 self.stats.count_line(end - start, false);
                 out.extend_from_slice(piece);
+            } else {
+                self.feed_lines(piece, out);
             }
             start = end + 1;
         }
@@ -278,17 +293,25 @@ impl Scrubber {
     }
 
     fn json_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
-        // Clean and plain (no escapes that could hide text from the raw
-        // scan, no secret-named key): passed through as it is.
-        let clean = memchr::memchr(b'\\', line).is_none() && !has_secret_key(line);
-        if clean {
-            if let std::borrow::Cow::Borrowed(_) = self.redactor.redact(line) {
-                self.stats.count_line(line.len(), false);
-                out.extend_from_slice(line);
-                out.push(b'\n');
-                return;
-            }
+        // Nothing to mask in the raw text, and none in it decoded (escapes
+        // could hide text from the raw scan), no secret-named key: passed
+        // through as it is.
+        let clean = match memchr::memchr(b'\\', line) {
+            None => !has_secret_key(line),
+            Some(_) => self.decoded_clean(line),
+        };
+        if clean && matches!(self.redactor.redact(line), std::borrow::Cow::Borrowed(_)) {
+            self.stats.count_line(line.len(), false);
+            out.extend_from_slice(line);
+            out.push(b'\n');
+            return;
         }
+        self.json_parsed(line, out);
+    }
+
+    /// A JSON line parsed, scrubbed value by value and written again (or
+    /// scrubbed as text when it does not parse).
+    fn json_parsed(&mut self, line: &[u8], out: &mut Vec<u8>) {
         let Ok(mut value) = serde_json::from_slice::<Value>(line) else {
             self.counts.malformed += 1;
             self.raw_line(line, out);
@@ -297,23 +320,63 @@ impl Scrubber {
         let before = (self.counts.fields_masked, self.values.masked_lines());
         self.scrub_value(&mut value, false);
         self.write_json(&value, out);
+        self.dropped = false;
         let masked = (self.counts.fields_masked, self.values.masked_lines()) != before;
         self.stats.count_line(line.len(), masked);
+    }
+
+    /// The engine on one key or value of a record: the masked text, or
+    /// `None` when unchanged or when a `drop` rule matched (the record is
+    /// then marked dropped).
+    fn redact_value(&mut self, text: &[u8]) -> Option<String> {
+        match self.redactor.redact_counted(text, &mut self.values) {
+            std::borrow::Cow::Borrowed(_) => None,
+            std::borrow::Cow::Owned(m) if m.is_empty() => {
+                self.dropped = true;
+                None
+            }
+            std::borrow::Cow::Owned(m) => Some(String::from_utf8_lossy(&m).into_owned()),
+        }
+    }
+
+    /// Whether a JSON line, decoded, holds nothing to mask: it is one JSON
+    /// value, no key names a secret, and no decoded key, string or number
+    /// is changed by the engine. What the raw text holds is the caller's to
+    /// check.
+    fn decoded_clean(&mut self, line: &[u8]) -> bool {
+        self.decoded.clear();
+        if json_screen::screen(line, &mut self.decoded) != Some(false) {
+            return false;
+        }
+        let decoded = &self.decoded;
+        self.redactor.suspects(decoded).into_iter().all(|i| {
+            let value = decoded.get(i).unwrap_or_default();
+            matches!(self.redactor.redact(value), std::borrow::Cow::Borrowed(_))
+        })
     }
 
     /// Serializes a scrubbed value, then scrubs the text once more: a rule
     /// that needs a key and its value together (`"pass":"..."`) sees them
     /// only here.
     fn write_json(&mut self, value: &Value, out: &mut Vec<u8>) {
+        if self.dropped {
+            return;
+        }
         let text = serde_json::to_vec(value).unwrap_or_default();
         let masked = self.redactor.redact_counted(&text, &mut self.values);
-        out.extend_from_slice(&masked);
-        out.push(b'\n');
+        if !masked.is_empty() {
+            out.extend_from_slice(&masked);
+            out.push(b'\n');
+        }
     }
 
     /// Masks every string and number that a rule covers, and every scalar
     /// under a secret-named key.
     fn scrub_value(&mut self, value: &mut Value, secret: bool) {
+        if self.dropped {
+            // The record goes: the rest need not be scrubbed.
+            return;
+        }
         match value {
             Value::String(s) if secret && !s.is_empty() => {
                 *s = FIELD_MASK.to_string();
@@ -324,14 +387,13 @@ impl Scrubber {
                 self.counts.fields_masked += 1;
             }
             Value::String(s) => {
-                if let std::borrow::Cow::Owned(m) = self.redactor.redact_counted(s.as_bytes(), &mut self.values) {
-                    *s = String::from_utf8_lossy(&m).into_owned();
+                if let Some(m) = self.redact_value(s.as_bytes()) {
+                    *s = m;
                 }
             }
             Value::Number(n) => {
-                let text = n.to_string();
-                if let std::borrow::Cow::Owned(m) = self.redactor.redact_counted(text.as_bytes(), &mut self.values) {
-                    *value = Value::String(String::from_utf8_lossy(&m).into_owned());
+                if let Some(m) = self.redact_value(n.to_string().as_bytes()) {
+                    *value = Value::String(m);
                 }
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_value(v, secret)),
@@ -339,10 +401,7 @@ impl Scrubber {
                 let entries = std::mem::take(map);
                 for (key, mut v) in entries {
                     let mut key_secret = secret || logscrub::is_secret_field(&key);
-                    let mut key = match self.redactor.redact_counted(key.as_bytes(), &mut self.values) {
-                        std::borrow::Cow::Borrowed(_) => key,
-                        std::borrow::Cow::Owned(m) => String::from_utf8_lossy(&m).into_owned(),
-                    };
+                    let mut key = self.redact_value(key.as_bytes()).unwrap_or(key);
                     // The key as written counts too, so that scrubbing the
                     // output again masks nothing more.
                     key_secret |= logscrub::is_secret_field(&key);
@@ -386,6 +445,9 @@ impl Scrubber {
         let mut rest = Value::Object(map);
         // Its findings count; the line itself is counted by its stream.
         self.scrub_value(&mut rest, false);
+        if std::mem::take(&mut self.dropped) {
+            return;
+        }
         let Value::Object(rest) = rest else { return };
         docker_record(rest, &first, &text, ends, out);
     }
@@ -555,12 +617,106 @@ mod tests {
     use super::*;
 
     fn scrub(format: Format, input: &str) -> String {
-        let redactor = Redactor::new();
-        let mut s = Scrubber::new(&redactor, format);
+        scrub_with(&Redactor::new(), format, input)
+    }
+
+    fn scrub_with(redactor: &Redactor, format: Format, input: &str) -> String {
+        let mut s = Scrubber::new(redactor, format);
         let mut out = Vec::new();
         s.feed(input.as_bytes(), &mut out);
         s.finish(&mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_drop_rule_drops_the_whole_record_whatever_holds_the_match() {
+        let dropping = Redactor::builder().mask("password-assignment", logscrub::Mask::Drop).build().unwrap();
+        let secret = "password=hunter2hunter2";
+        let lines = [
+            format!(r#"{{"msg":"{secret}"}}"#),
+            format!(r#"{{"m\u0073g":"{secret}","k":"v"}}"#),
+            format!(r#"{{"{secret}":1}}"#),
+            format!(r#"{{"a":["x",{{"b":"{secret}"}}]}}"#),
+            secret.to_string(),
+            format!(r#"{{"log":"ok\n","stream":"stdout","attrs":{{"a":"{secret}"}}}}"#),
+            format!(r#"{{"log":"{secret}\n","stream":"stdout"}}"#),
+        ];
+        for format in [Format::Json, Format::Auto] {
+            for line in &lines {
+                let input = format!("{{\"n\":1}}\n{line}\n{{\"n\":2}}\n");
+                assert_eq!(scrub_with(&dropping, format, &input), "{\"n\":1}\n{\"n\":2}\n", "{format:?}: {line}");
+            }
+        }
+        // A field named like a secret is masked, not dropped.
+        assert_eq!(
+            scrub_with(&dropping, Format::Json, "{\"password\":\"x\"}\n"),
+            "{\"password\":\"[REDACTED:field]\"}\n"
+        );
+    }
+
+    #[test]
+    fn a_json_line_with_escapes_and_nothing_to_mask_comes_out_unchanged() {
+        // Not re-serialized: escapes, spacing and order stay as they were.
+        for line in [
+            r#"{"msg":"a \"quoted\"\tword\n", "path":"C:\\x", "url":"https:\/\/example.com\/a"}"#,
+            r#"["\u00e9", 1.50]"#,
+        ] {
+            assert_eq!(scrub(Format::Json, &format!("{line}\n")), format!("{line}\n"));
+        }
+        // What escapes hide is still found.
+        let hidden = r#"{"msg":"\u0070assword=hunter2hunter2","u":"https:\/\/bob:s3cretpw@db.example.com\/x"}"#;
+        let out = scrub(Format::Json, &format!("{hidden}\n"));
+        assert!(out.contains("[REDACTED:password-assignment]") && !out.contains("s3cretpw"), "{out}");
+    }
+
+    /// A JSON string literal for `text`, each character escaped or not as
+    /// `escapes` says (`\uXXXX`, `\/`), the way other serializers write.
+    fn literal(text: &str, escapes: &[bool]) -> String {
+        let mut out = String::from("\"");
+        for (c, &esc) in text.chars().zip(escapes.iter().cycle()) {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '/' if esc => out.push_str("\\/"),
+                c if esc && (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// A line that the fast path lets through unchanged is one that
+        /// parsing and scrubbing would not change either: what escapes
+        /// hide is found.
+        #[test]
+        fn escapes_never_hide_what_parsing_would_mask(
+            pairs in proptest::collection::vec((0usize..8, 0usize..12), 1..5),
+            escapes in proptest::collection::vec(proptest::bool::weighted(0.2), 2..40),
+        ) {
+            const KEYS: [&str; 8] = ["msg", "password", "user", "url", "n", "api_key", "a/b", "note"];
+            const VALUES: [&str; 12] = [
+                "GET /health 200", "password=hunter2hunter2", "jane.doe@example.com", "4111 1111 1111 1111",
+                "https://bob:s3cretpw@db.example.com/x", "Authorization: Bearer abcdefghijklmnop1234", "ok\n",
+                "C:\\app\\x", "say \"hi\"", "token", "ghp_abcdefghijklmnopqrstuvwxyz0123456789", "",
+            ];
+            let body: Vec<String> = pairs
+                .iter()
+                .map(|&(k, v)| format!("{}:{}", literal(KEYS[k], &escapes), literal(VALUES[v], &escapes[1..])))
+                .collect();
+            let line = format!("{{{}}}", body.join(","));
+            static REDACTOR: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+            let redactor = REDACTOR.get_or_init(Redactor::new);
+            let fast = scrub_with(redactor, Format::Json, &format!("{line}\n"));
+            let mut slow = Vec::new();
+            Scrubber::new(redactor, Format::Json).json_parsed(line.as_bytes(), &mut slow);
+            let parse = |t: &[u8]| serde_json::from_slice::<Value>(t).unwrap();
+            proptest::prop_assert_eq!(parse(fast.as_bytes()), parse(&slow), "{}", line);
+        }
     }
 
     #[test]

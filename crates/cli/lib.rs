@@ -17,6 +17,7 @@ mod filter;
 pub mod format;
 pub mod forward;
 mod handshake;
+mod json_screen;
 pub mod msgpack;
 mod rules_cmd;
 mod serve;

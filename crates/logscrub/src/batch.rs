@@ -80,6 +80,23 @@ impl Batch {
         self.ends.is_empty()
     }
 
+    /// The value at `index`, as it was added.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let mut batch = logscrub::Batch::new();
+    /// batch.push(b"one");
+    /// batch.push(b"two");
+    /// assert_eq!(batch.get(1), Some(&b"two"[..]));
+    /// assert_eq!(batch.get(2), None);
+    /// ```
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(index)?;
+        let start = index.checked_sub(1).map_or(0, |i| self.ends[i] + 1);
+        Some(&self.text[start..end])
+    }
+
     /// Removes every value, keeping the memory.
     ///
     /// # Example
