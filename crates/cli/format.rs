@@ -83,6 +83,16 @@ pub struct Scrubber {
     dropped: bool,
 }
 
+/// The fields of a Docker `json-file` line that decide whether it is a
+/// whole line (others are ignored).
+#[derive(Deserialize)]
+struct DockerHead<'a> {
+    #[serde(borrow)]
+    log: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    stream: std::borrow::Cow<'a, str>,
+}
+
 /// The formats whose partial records are joined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Joined {
@@ -123,58 +133,116 @@ impl Scrubber {
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
         match self.format {
             Format::Raw => self.raw_text(data, out),
-            Format::Json => {
+            Format::Json | Format::Docker | Format::Cri => {
                 // The line held from the last read ends first.
                 let held = match memchr::memchr(b'\n', data) {
                     Some(i) if !self.line.is_empty() || self.overlong => i + 1,
                     _ => 0,
                 };
                 self.feed_lines(&data[..held], out);
-                let rest = self.json_bulk(&data[held..], out);
+                let rest = self.bulk(&data[held..], out);
                 self.feed_lines(rest, out);
             }
-            _ => self.feed_lines(data, out),
+            Format::Auto => self.feed_lines(data, out),
         }
     }
 
-    /// The whole JSON lines of `data` that need no parsing (no trigger, no
-    /// secret-named key, no escape that could hide text from the raw scan:
-    /// `json_line`'s own test) go straight through, found in one pass over
-    /// the read rather than one per line; the others go through
-    /// `feed_lines`. Returns what follows the last newline.
-    fn json_bulk<'d>(&mut self, data: &'d [u8], out: &mut Vec<u8>) -> &'d [u8] {
+    /// The whole lines of `data` that need no work go straight through,
+    /// unchanged, found in one prefilter pass over the read rather than one
+    /// per line; the others go through `feed_lines`. Returns what follows
+    /// the last newline. A line needs no work when the text that would be
+    /// scrubbed holds no trigger (JSON and Docker: the raw line, and its
+    /// values decoded; CRI: the message) and, for CRI and Docker, its
+    /// stream has no partial line or multi-line block open.
+    fn bulk<'d>(&mut self, data: &'d [u8], out: &mut Vec<u8>) -> &'d [u8] {
         if !self.line.is_empty() || self.overlong {
             return data;
         }
         let Some(last) = memchr::memrchr(b'\n', data) else { return data };
         let (region, rest) = data.split_at(last + 1);
         let ends: Vec<usize> = memchr::memchr_iter(b'\n', region).collect();
-        let line_of = |at: usize| ends.partition_point(|&end| end < at);
         let mut suspect = vec![false; ends.len()];
-        for i in self.redactor.suspect_lines(region) {
-            suspect[i] = true;
+        if self.format == Format::Cri {
+            // The message is scrubbed as a line of its own (`^` holds at its
+            // start): screened alone.
+            let mut messages = logscrub::Batch::new();
+            let mut start = 0;
+            for &end in &ends {
+                messages.push(split_cri(&region[start..end]).map_or(&b""[..], |(.., message)| message));
+                start = end + 1;
+            }
+            for i in self.redactor.suspects(&messages) {
+                suspect[i] = true;
+            }
+        } else {
+            for i in self.redactor.suspect_lines(region) {
+                suspect[i] = true;
+            }
         }
-        let mut escaped = vec![false; ends.len()];
-        for at in memchr::memchr_iter(b'\\', region) {
-            escaped[line_of(at)] = true;
+        let bodies: Vec<&[u8]> =
+            ends.iter().scan(0, |start, &end| Some(&region[std::mem::replace(start, end + 1)..end])).collect();
+        let max_line = self.redactor.max_line();
+        let candidate = |i: usize| !suspect[i] && bodies[i].len() <= max_line;
+        // JSON and Docker: each line's own check, its decoded values
+        // screened with every other line's in one pass.
+        let mut clean = vec![true; ends.len()];
+        if self.format != Format::Cri {
+            let escaped: Vec<usize> =
+                (0..ends.len()).filter(|&i| candidate(i) && memchr::memchr(b'\\', bodies[i]).is_some()).collect();
+            let screened = self.decoded_clean(escaped.iter().map(|&i| bodies[i]));
+            for (i, ok) in escaped.into_iter().zip(screened) {
+                clean[i] = ok;
+            }
+            for (i, ok) in clean.iter_mut().enumerate() {
+                if candidate(i) && memchr::memchr(b'\\', bodies[i]).is_none() {
+                    *ok = !has_secret_key(bodies[i]);
+                }
+            }
         }
         let mut start = 0;
-        for ((&end, suspect), escaped) in ends.iter().zip(suspect).zip(escaped) {
-            let (piece, body) = (&region[start..=end], &region[start..end]);
-            // The raw text has no trigger; a line with escapes must show
-            // none once decoded either.
-            let passes = !suspect
-                && end - start <= self.redactor.max_line()
-                && if escaped { self.decoded_clean(body) } else { !has_secret_key(body) };
-            if passes {
-                self.stats.count_line(end - start, false);
-                out.extend_from_slice(piece);
-            } else {
-                self.feed_lines(piece, out);
+        for (i, &end) in ends.iter().enumerate() {
+            let (piece, body) = (&region[start..=end], bodies[i]);
+            // Streams are checked in order: a line before may open one.
+            let passes = if candidate(i) && clean[i] { self.passes(body) } else { None };
+            match passes {
+                Some(bytes) => {
+                    self.stats.count_line(bytes, false);
+                    out.extend_from_slice(piece);
+                }
+                None => self.feed_lines(piece, out),
             }
             start = end + 1;
         }
         rest
+    }
+
+    /// For [`Scrubber::bulk`], a line whose scrubbed text has no trigger
+    /// and (JSON, Docker) whose decoded values are clean: whether it comes
+    /// out unchanged, as the bytes it counts for (what the
+    /// slow path would count), or `None` when it needs the slow path.
+    fn passes(&mut self, line: &[u8]) -> Option<usize> {
+        match self.format {
+            Format::Json => Some(line.len()),
+            Format::Docker => {
+                // A whole line (a partial has no newline at the end of its
+                // log) on a stream with nothing open, and its other fields
+                // clean.
+                let head = serde_json::from_slice::<DockerHead>(line).ok()?;
+                let whole = head.log.ends_with('\n') && matches!(&*head.stream, "stdout" | "stderr");
+                (whole && self.at_rest(Joined::Docker, head.stream.as_bytes())).then_some(head.log.len())
+            }
+            Format::Cri => {
+                let (_, stream, tag, message) = split_cri(line)?;
+                (tag == b"F" && self.at_rest(Joined::Cri, stream)).then_some(message.len() + 1)
+            }
+            Format::Raw | Format::Auto => None,
+        }
+    }
+
+    /// Whether `stream` of a CRI or Docker input has nothing open: no
+    /// partial line waiting for its end, no private-key block.
+    fn at_rest(&self, kind: Joined, stream: &[u8]) -> bool {
+        self.partials.iter().all(|((k, s), p)| *k != kind || s != stream || p.time.is_none() && p.text.at_rest())
     }
 
     /// Scrubs `data` line by line, holding a line that does not end.
@@ -293,14 +361,9 @@ impl Scrubber {
     }
 
     fn json_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
-        // Nothing to mask in the raw text, and none in it decoded (escapes
-        // could hide text from the raw scan), no secret-named key: passed
-        // through as it is.
-        let clean = match memchr::memchr(b'\\', line) {
-            None => !has_secret_key(line),
-            Some(_) => self.decoded_clean(line),
-        };
-        if clean && matches!(self.redactor.redact(line), std::borrow::Cow::Borrowed(_)) {
+        // Nothing to mask in the raw text, and none in it decoded, no
+        // secret-named key: passed through as it is.
+        if self.json_clean(line) && matches!(self.redactor.redact(line), std::borrow::Cow::Borrowed(_)) {
             self.stats.count_line(line.len(), false);
             out.extend_from_slice(line);
             out.push(b'\n');
@@ -339,20 +402,41 @@ impl Scrubber {
         }
     }
 
-    /// Whether a JSON line, decoded, holds nothing to mask: it is one JSON
-    /// value, no key names a secret, and no decoded key, string or number
-    /// is changed by the engine. What the raw text holds is the caller's to
-    /// check.
-    fn decoded_clean(&mut self, line: &[u8]) -> bool {
-        self.decoded.clear();
-        if json_screen::screen(line, &mut self.decoded) != Some(false) {
-            return false;
+    /// Whether a JSON line has no secret-named key and, when it has escapes
+    /// (which could hide text from a scan of the raw bytes), nothing to
+    /// mask once decoded. What the raw text holds is the caller's to check.
+    fn json_clean(&mut self, line: &[u8]) -> bool {
+        match memchr::memchr(b'\\', line) {
+            None => !has_secret_key(line),
+            Some(_) => self.decoded_clean([line]).pop().unwrap_or(false),
         }
+    }
+
+    /// For each JSON line: whether, decoded, it holds nothing to mask: it
+    /// is one JSON value, no key names a secret, and the engine changes no
+    /// decoded key, string or number. The values of every line go through
+    /// the prefilter together. What the raw text holds is the caller's to
+    /// check.
+    fn decoded_clean<'l>(&mut self, lines: impl IntoIterator<Item = &'l [u8]>) -> Vec<bool> {
+        self.decoded.clear();
+        // Per line: where its values end in the batch, and whether it parsed
+        // with no secret-named key.
+        let mut lines: Vec<(usize, bool)> = lines
+            .into_iter()
+            .map(|line| {
+                let ok = json_screen::screen(line, &mut self.decoded) == Some(false);
+                (self.decoded.len(), ok)
+            })
+            .collect();
         let decoded = &self.decoded;
-        self.redactor.suspects(decoded).into_iter().all(|i| {
+        for i in self.redactor.suspects(decoded) {
+            let line = lines.partition_point(|&(end, _)| end <= i);
             let value = decoded.get(i).unwrap_or_default();
-            matches!(self.redactor.redact(value), std::borrow::Cow::Borrowed(_))
-        })
+            if lines[line].1 && !matches!(self.redactor.redact(value), std::borrow::Cow::Borrowed(_)) {
+                lines[line].1 = false;
+            }
+        }
+        lines.into_iter().map(|(_, ok)| ok).collect()
     }
 
     /// Serializes a scrubbed value, then scrubs the text once more: a rule
@@ -802,6 +886,62 @@ mod tests {
     fn malformed_json_is_scrubbed_as_text() {
         let out = scrub(Format::Json, "{\"password\": \"hunter2hunter2\" \n");
         assert!(!out.contains("hunter2hunter2"), "{out}");
+    }
+
+    /// `input` fed whole (so that `bulk` passes clean lines through) and
+    /// fed a byte at a time (every line held, then scrubbed on its own).
+    fn whole_and_bytewise(format: Format, input: &str) -> (String, String) {
+        static REDACTOR: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+        let redactor = REDACTOR.get_or_init(Redactor::new);
+        let whole = scrub_with(redactor, format, input);
+        let mut s = Scrubber::new(redactor, format);
+        let mut out = Vec::new();
+        for b in input.as_bytes() {
+            s.feed(std::slice::from_ref(b), &mut out);
+        }
+        s.finish(&mut out);
+        (whole, String::from_utf8(out).unwrap())
+    }
+
+    /// Pieces of container logs: clean lines, secrets, a private key's
+    /// lines, and a secret cut in two.
+    const MESSAGES: [&str; 9] = [
+        "GET /health 200",
+        "login password=hunter2hunter2 ok",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0",
+        "-----END RSA PRIVATE KEY-----",
+        "done in 12ms",
+        "token ghp_abcdefghijkl",
+        "mnopqrstuvwxyz0123456789 end",
+        "",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// The lines that `bulk` lets through unchanged are the lines the
+        /// per-line path would write unchanged: the same output, however
+        /// the streams interleave, partials and key blocks included.
+        #[test]
+        fn cri_and_docker_lines_passed_whole_match_the_line_by_line_path(
+            records in proptest::collection::vec((0usize..9, proptest::bool::ANY, proptest::bool::weighted(0.8)), 1..24),
+        ) {
+            let t = "2024-01-01T00:00:00.000000001Z";
+            let (mut cri, mut docker) = (String::new(), String::new());
+            for &(m, stderr, ends) in &records {
+                let (stream, msg) = (if stderr { "stderr" } else { "stdout" }, MESSAGES[m]);
+                cri.push_str(&format!("{t} {stream} {} {msg}\n", if ends { "F" } else { "P" }));
+                let log = serde_json::to_string(&format!("{msg}{}", if ends { "\n" } else { "" })).unwrap();
+                docker.push_str(&format!("{{\"log\":{log},\"stream\":\"{stream}\",\"time\":\"{t}\"}}\n"));
+            }
+            let (whole, bytewise) = whole_and_bytewise(Format::Cri, &cri);
+            proptest::prop_assert_eq!(&whole, &bytewise, "{}", cri);
+            let (whole, bytewise) = whole_and_bytewise(Format::Docker, &docker);
+            let parse = |t: &str| t.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(parse(&whole), parse(&bytewise), "{}", docker);
+            proptest::prop_assert!(!whole.contains("hunter2"), "{}", whole);
+        }
     }
 
     #[test]

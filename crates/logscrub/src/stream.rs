@@ -73,6 +73,31 @@ impl<W: Write> Stream<W> {
         std::mem::replace(&mut self.stats, fresh)
     }
 
+    /// Whether the stream is between lines with nothing open: no partial
+    /// line held, no multi-line block (a private key) open, no long line
+    /// being windowed. A whole line written now would then be masked as
+    /// [`Redactor::redact`] masks it alone: one that the prefilter clears
+    /// comes out unchanged, so a caller may pass it on without the stream.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let redactor = logscrub::Redactor::new();
+    /// let mut stream = redactor.stream(Vec::new());
+    /// assert!(stream.at_rest());
+    /// stream.write_all(b"-----BEGIN RSA PRIVATE KEY-----\n").unwrap();
+    /// assert!(!stream.at_rest(), "the key's lines to come are masked");
+    /// stream.write_all(b"MIIEow\n-----END RSA PRIVATE KEY-----\npartial").unwrap();
+    /// assert!(!stream.at_rest(), "a partial line is held");
+    /// stream.write_all(b" line\n").unwrap();
+    /// assert!(stream.at_rest());
+    /// ```
+    pub fn at_rest(&self) -> bool {
+        self.pending.is_empty() && !self.in_long && self.block.is_none() && self.guard_next.is_none()
+    }
+
     /// The inner writer.
     pub fn get_ref(&self) -> &W {
         &self.out
