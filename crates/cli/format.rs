@@ -187,16 +187,14 @@ impl Scrubber {
         // screened with every other line's in one pass.
         let mut clean = vec![true; ends.len()];
         if self.format != Format::Cri {
-            let escaped: Vec<usize> =
-                (0..ends.len()).filter(|&i| candidate(i) && memchr::memchr(b'\\', bodies[i]).is_some()).collect();
+            let (escaped, plain): (Vec<usize>, Vec<usize>) =
+                (0..ends.len()).filter(|&i| candidate(i)).partition(|&i| memchr::memchr(b'\\', bodies[i]).is_some());
+            for i in plain {
+                clean[i] = !has_secret_key(bodies[i]);
+            }
             let screened = self.decoded_clean(escaped.iter().map(|&i| bodies[i]));
             for (i, ok) in escaped.into_iter().zip(screened) {
                 clean[i] = ok;
-            }
-            for (i, ok) in clean.iter_mut().enumerate() {
-                if candidate(i) && memchr::memchr(b'\\', bodies[i]).is_none() {
-                    *ok = !has_secret_key(bodies[i]);
-                }
             }
         }
         let mut start = 0;
@@ -218,8 +216,8 @@ impl Scrubber {
 
     /// For [`Scrubber::bulk`], a line whose scrubbed text has no trigger
     /// and (JSON, Docker) whose decoded values are clean: whether it comes
-    /// out unchanged, as the bytes it counts for (what the
-    /// slow path would count), or `None` when it needs the slow path.
+    /// out unchanged, as the bytes it counts for (what the slow path would
+    /// count), or `None` when it needs the slow path.
     fn passes(&mut self, line: &[u8]) -> Option<usize> {
         match self.format {
             Format::Json => Some(line.len()),
