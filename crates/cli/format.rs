@@ -133,7 +133,7 @@ impl Scrubber {
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
         match self.format {
             Format::Raw => self.raw_text(data, out),
-            Format::Json | Format::Docker | Format::Cri => {
+            Format::Json | Format::Docker | Format::Cri | Format::Auto => {
                 // The line held from the last read ends first.
                 let held = match memchr::memchr(b'\n', data) {
                     Some(i) if !self.line.is_empty() || self.overlong => i + 1,
@@ -143,7 +143,6 @@ impl Scrubber {
                 let rest = self.bulk(&data[held..], out);
                 self.feed_lines(rest, out);
             }
-            Format::Auto => self.feed_lines(data, out),
         }
     }
 
@@ -152,8 +151,9 @@ impl Scrubber {
     /// per line; the others go through `feed_lines`. Returns what follows
     /// the last newline. A line needs no work when the text that would be
     /// scrubbed holds no trigger (JSON and Docker: the raw line, and its
-    /// values decoded; CRI: the message) and, for CRI and Docker, its
-    /// stream has no partial line or multi-line block open.
+    /// values decoded; CRI: the message; `auto`: as the line's own format,
+    /// raw text included) and its stream (CRI, Docker, raw) has no partial
+    /// line or multi-line block open.
     fn bulk<'d>(&mut self, data: &'d [u8], out: &mut Vec<u8>) -> &'d [u8] {
         if !self.line.is_empty() || self.overlong {
             return data;
@@ -161,47 +161,51 @@ impl Scrubber {
         let Some(last) = memchr::memrchr(b'\n', data) else { return data };
         let (region, rest) = data.split_at(last + 1);
         let ends: Vec<usize> = memchr::memchr_iter(b'\n', region).collect();
-        let mut suspect = vec![false; ends.len()];
-        if self.format == Format::Cri {
-            // The message is scrubbed as a line of its own (`^` holds at its
-            // start): screened alone.
-            let mut messages = logscrub::Batch::new();
-            let mut start = 0;
-            for &end in &ends {
-                messages.push(split_cri(&region[start..end]).map_or(&b""[..], |(.., message)| message));
-                start = end + 1;
-            }
-            for i in self.redactor.suspects(&messages) {
-                suspect[i] = true;
-            }
-        } else {
-            for i in self.redactor.suspect_lines(region) {
-                suspect[i] = true;
-            }
-        }
         let bodies: Vec<&[u8]> =
             ends.iter().scan(0, |start, &end| Some(&region[std::mem::replace(start, end + 1)..end])).collect();
+        let formats: Vec<Format> = match self.format {
+            Format::Auto => bodies.iter().map(|b| sniff(b)).collect(),
+            f => vec![f; ends.len()],
+        };
+        let mut suspect = vec![false; ends.len()];
+        if formats.iter().any(|&f| f != Format::Cri) {
+            for i in self.redactor.suspect_lines(region) {
+                suspect[i] |= formats[i] != Format::Cri;
+            }
+        }
+        if formats.contains(&Format::Cri) {
+            // A CRI message is scrubbed as a line of its own (`^` holds at
+            // its start): screened alone.
+            let mut messages = logscrub::Batch::new();
+            for (body, &format) in bodies.iter().zip(&formats) {
+                let message = split_cri(body).filter(|_| format == Format::Cri).map(|(.., message)| message);
+                messages.push(message.unwrap_or_default());
+            }
+            for i in self.redactor.suspects(&messages) {
+                suspect[i] |= formats[i] == Format::Cri;
+            }
+        }
         let max_line = self.redactor.max_line();
         let candidate = |i: usize| !suspect[i] && bodies[i].len() <= max_line;
-        // JSON and Docker: each line's own check, its decoded values
-        // screened with every other line's in one pass.
+        // JSON and Docker: each line's own check, the decoded values of
+        // every line screened in one pass.
         let mut clean = vec![true; ends.len()];
-        if self.format != Format::Cri {
-            let (escaped, plain): (Vec<usize>, Vec<usize>) =
-                (0..ends.len()).filter(|&i| candidate(i)).partition(|&i| memchr::memchr(b'\\', bodies[i]).is_some());
-            for i in plain {
-                clean[i] = !has_secret_key(bodies[i]);
-            }
-            let screened = self.decoded_clean(escaped.iter().map(|&i| bodies[i]));
-            for (i, ok) in escaped.into_iter().zip(screened) {
-                clean[i] = ok;
-            }
+        let json = |i: usize| matches!(formats[i], Format::Json | Format::Docker);
+        let (escaped, plain): (Vec<usize>, Vec<usize>) = (0..ends.len())
+            .filter(|&i| json(i) && candidate(i))
+            .partition(|&i| memchr::memchr(b'\\', bodies[i]).is_some());
+        for i in plain {
+            clean[i] = !has_secret_key(bodies[i]);
+        }
+        let screened = self.decoded_clean(escaped.iter().map(|&i| bodies[i]));
+        for (i, ok) in escaped.into_iter().zip(screened) {
+            clean[i] = ok;
         }
         let mut start = 0;
         for (i, &end) in ends.iter().enumerate() {
             let (piece, body) = (&region[start..=end], bodies[i]);
             // Streams are checked in order: a line before may open one.
-            let passes = if candidate(i) && clean[i] { self.passes(body) } else { None };
+            let passes = if candidate(i) && clean[i] { self.passes(formats[i], body) } else { None };
             match passes {
                 Some(bytes) => {
                     self.stats.count_line(bytes, false);
@@ -218,8 +222,8 @@ impl Scrubber {
     /// and (JSON, Docker) whose decoded values are clean: whether it comes
     /// out unchanged, as the bytes it counts for (what the slow path would
     /// count), or `None` when it needs the slow path.
-    fn passes(&mut self, line: &[u8]) -> Option<usize> {
-        match self.format {
+    fn passes(&mut self, format: Format, line: &[u8]) -> Option<usize> {
+        match format {
             Format::Json => Some(line.len()),
             Format::Docker => {
                 // A whole line (a partial has no newline at the end of its
@@ -233,7 +237,9 @@ impl Scrubber {
                 let (_, stream, tag, message) = split_cri(line)?;
                 (tag == b"F" && self.at_rest(Joined::Cri, stream)).then_some(message.len() + 1)
             }
-            Format::Raw | Format::Auto => None,
+            // Only `auto` sends raw lines here (a raw input is a stream).
+            Format::Raw => self.raw.at_rest().then_some(line.len() + 1),
+            Format::Auto => None,
         }
     }
 
@@ -920,25 +926,41 @@ mod tests {
 
         /// The lines that `bulk` lets through unchanged are the lines the
         /// per-line path would write unchanged: the same output, however
-        /// the streams interleave, partials and key blocks included.
+        /// the streams interleave, partials and key blocks included, and
+        /// with `auto` however the formats mix.
         #[test]
-        fn cri_and_docker_lines_passed_whole_match_the_line_by_line_path(
-            records in proptest::collection::vec((0usize..9, proptest::bool::ANY, proptest::bool::weighted(0.8)), 1..24),
+        fn structured_lines_passed_whole_match_the_line_by_line_path(
+            records in proptest::collection::vec(
+                (0usize..9, proptest::bool::ANY, proptest::bool::weighted(0.8), 0usize..4),
+                1..24,
+            ),
         ) {
             let t = "2024-01-01T00:00:00.000000001Z";
-            let (mut cri, mut docker) = (String::new(), String::new());
-            for &(m, stderr, ends) in &records {
+            let (mut cri, mut docker, mut mixed) = (String::new(), String::new(), String::new());
+            for &(m, stderr, ends, kind) in &records {
                 let (stream, msg) = (if stderr { "stderr" } else { "stdout" }, MESSAGES[m]);
-                cri.push_str(&format!("{t} {stream} {} {msg}\n", if ends { "F" } else { "P" }));
+                let cri_line = format!("{t} {stream} {} {msg}\n", if ends { "F" } else { "P" });
                 let log = serde_json::to_string(&format!("{msg}{}", if ends { "\n" } else { "" })).unwrap();
-                docker.push_str(&format!("{{\"log\":{log},\"stream\":\"{stream}\",\"time\":\"{t}\"}}\n"));
+                let docker_line = format!("{{\"log\":{log},\"stream\":\"{stream}\",\"time\":\"{t}\"}}\n");
+                cri.push_str(&cri_line);
+                docker.push_str(&docker_line);
+                // `auto`: CRI, Docker, JSON and raw lines side by side.
+                let json_line = format!("{{\"msg\":{}}}\n", serde_json::to_string(msg).unwrap());
+                mixed.push_str(&[cri_line, docker_line, json_line, format!("{msg}\n")][kind]);
             }
             let (whole, bytewise) = whole_and_bytewise(Format::Cri, &cri);
             proptest::prop_assert_eq!(&whole, &bytewise, "{}", cri);
-            let (whole, bytewise) = whole_and_bytewise(Format::Docker, &docker);
-            let parse = |t: &str| t.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect::<Vec<_>>();
-            proptest::prop_assert_eq!(parse(&whole), parse(&bytewise), "{}", docker);
             proptest::prop_assert!(!whole.contains("hunter2"), "{}", whole);
+            // JSON comes out re-serialized from the per-line path: compared
+            // as values.
+            let parse = |t: &str| {
+                t.lines().map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|_| l.into())).collect::<Vec<_>>()
+            };
+            for (format, input) in [(Format::Docker, &docker), (Format::Auto, &mixed)] {
+                let (whole, bytewise) = whole_and_bytewise(format, input);
+                proptest::prop_assert_eq!(parse(&whole), parse(&bytewise), "{:?}: {}", format, input);
+                proptest::prop_assert!(!whole.contains("hunter2"), "{}", whole);
+            }
         }
     }
 
