@@ -12,6 +12,11 @@
 //!   tags, Docker's lines without a newline) are joined per stream before
 //!   scrubbing, so a secret split across them is seen whole.
 //!
+//! A structured line with nothing to mask comes out byte for byte as it
+//! came: the lines of a read are screened together (`bulk`), and a line
+//! taken on its own gets the same decision (`write_as_is`), so the output
+//! never depends on how the input was read.
+//!
 //! Fail closed: a structured line that does not parse, or is longer than
 //! the maximum line, is scrubbed as raw text and counted.
 
