@@ -1329,6 +1329,14 @@ mod tests {
         let long = "ab1".repeat(1700);
         let out = redact(&format!("login password={long} user=jane"));
         assert_eq!(out, "login password=[REDACTED:password-assignment] user=jane");
+        // A URL password must reach its '@' within the bound: a token used
+        // as one is masked up to 4 KiB (past 1000 bytes, to the end of the
+        // URL, host included: fail closed).
+        let url = |n: usize| redact(&format!("pull https://AWS:{}@registry.example.com/app ok", "x9Y".repeat(n / 3)));
+        assert_eq!(url(900), "pull https://AWS:[REDACTED:url-userinfo]@registry.example.com/app ok");
+        for n in [1500, 4000] {
+            assert_eq!(url(n), "pull https://AWS:[REDACTED:url-userinfo] ok", "{n}");
+        }
     }
 
     #[test]
