@@ -1337,6 +1337,21 @@ mod tests {
         for n in [1500, 4000] {
             assert_eq!(url(n), "pull https://AWS:[REDACTED:url-userinfo] ok", "{n}");
         }
+        // A quoted value longer than its rule's bound never finds its
+        // closing quote in time: the rules also take its first 1024
+        // characters, and the rest of the token goes with them.
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let long: String = (0..1500).map(|i| alphabet[(i * 7 + i / 11) % 62] as char).collect();
+        for (line, rule) in [
+            (format!(r#"body {{"password":"{long}","k":1}}"#), "password-assignment"),
+            (format!("login password='{long}' next"), "password-assignment"),
+            (format!(r#"{{\"refresh_token\":\"{long}\"}}"#), "secret-assignment"),
+            (format!(r#"cookie SESSIONID="{long}""#), "session-id"),
+            (format!("export STRIPE_KEY='{long}'"), "env-secret-assignment"),
+        ] {
+            let out = redact(&line);
+            assert!(!out.contains(&long[900..920]) && out.contains(&format!("[REDACTED:{rule}]")), "{out}");
+        }
     }
 
     #[test]
