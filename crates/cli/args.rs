@@ -1,5 +1,5 @@
 //! Command-line flags. Parsing only validates; the redactor is built from
-//! them in [`Args::redactor`].
+//! them in [`EngineArgs::redactor`].
 
 use std::path::{Path, PathBuf};
 
