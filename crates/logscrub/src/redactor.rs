@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -519,33 +520,25 @@ impl Inner {
         hits: &mut Vec<Hit>,
     ) {
         let hay = &seg[..hi];
-        let mut locs = None;
+        let mut slots = Vec::new();
         let compiled = &rule.compiled;
         let mut at = if compiled.end.is_some() { lo.max(from) } else { lo };
         while at <= hay.len() {
-            // Most candidates do not match: find first (no capture slots),
-            // and capture only on a match.
-            let Some(found) = compiled.regex.find_at(hay, at) else { break };
-            let locs = locs.get_or_insert_with(|| compiled.regex.capture_locations());
-            // Capture over the match and a few bytes of look-ahead context
-            // (a word boundary, one UTF-8 character), not the rest of the
-            // line: the capturing engines cost time per byte searched.
-            let near = &hay[..(found.end() + 4).min(hay.len())];
-            let Some(m) = compiled.regex.captures_read_at(locs, near, found.start()) else { break };
-            at = if m.end() > m.start() { m.end() } else { m.end() + 1 };
+            let Some((m, secret)) = compiled.find_secret(hay, at, &mut slots) else { break };
+            at = if m.end > m.start { m.end } else { m.end + 1 };
             if let Some(end) = &compiled.end {
                 // A block: masked from the end of the opening match to the
                 // start of the end marker, which may be lines away.
-                match end.find_at(seg, m.end()) {
+                match end.find_at(seg, m.end) {
                     Some(e) => {
-                        if e.start() > m.end() {
-                            hits.push(Hit { rule: r, start: m.end(), end: e.start(), from: m.start() });
+                        if e.start() > m.end {
+                            hits.push(Hit { rule: r, start: m.end, end: e.start(), from: m.start });
                         }
                         at = at.max(e.end());
                     }
                     None => {
-                        if open.is_none_or(|o| m.start() < o.begin) {
-                            *open = Some(Open { rule: r, begin: m.start(), body: m.end() });
+                        if open.is_none_or(|o| m.start < o.begin) {
+                            *open = Some(Open { rule: r, begin: m.start, body: m.end });
                         }
                         return;
                     }
@@ -554,9 +547,9 @@ impl Inner {
             }
             // A rejected match must not hide one that overlaps it: look
             // again from just after its start.
-            at = m.start() + 1;
-            let Some((s, e)) = compiled.groups.iter().find_map(|&g| locs.get(g)) else { continue };
-            if e <= s || self.masked_already(seg, m.start(), s, e) {
+            at = m.start + 1;
+            let Some(Range { start: s, end: e }) = secret else { continue };
+            if e <= s || self.masked_already(seg, m.start, s, e) {
                 continue;
             }
             if !self.accepts(rule, &seg[s..e]) {
@@ -565,11 +558,11 @@ impl Inner {
                 // A value as long as a rule's bound may go on past it: mask
                 // the rest of the token too (fail closed), not just the bound.
                 let e = if e - s >= LONG_VALUE { extend_token(seg, e) } else { e };
-                hits.push(Hit { rule: r, start: s, end: e, from: scope.unwrap_or(m.start()) });
+                hits.push(Hit { rule: r, start: s, end: e, from: scope.unwrap_or(m.start) });
                 // Resume at the end of the secret, not of the match: the
                 // boundary byte a rule consumed after one token may be the
                 // boundary before the next.
-                at = e.max(m.start() + 1);
+                at = e.max(m.start + 1);
             }
         }
     }

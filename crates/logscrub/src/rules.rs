@@ -33,6 +33,9 @@
 //! them over whole buffers.
 
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex_automata::util::primitives::NonMaxUsize;
+use regex_automata::{meta, Anchored, Input, PatternID};
+use regex_syntax::hir::{self, Hir, HirKind};
 use serde::Deserialize;
 use std::ops::Range;
 use std::sync::Arc;
@@ -257,6 +260,51 @@ fn compile(pattern: &str) -> Result<Regex, String> {
     RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(DFA_CACHE).build().map_err(|e| e.to_string())
 }
 
+/// A parsed rule regex, compiled as `regex::bytes` compiles a pattern
+/// (leftmost-first, matches may split UTF-8) under the same limits.
+fn compile_hir(hir: &Hir) -> Result<meta::Regex, String> {
+    let config = meta::Config::new()
+        .match_kind(regex_automata::MatchKind::LeftmostFirst)
+        .utf8_empty(false)
+        .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+        .hybrid_cache_capacity(DFA_CACHE);
+    meta::Builder::new().configure(config).build_from_hir(hir).map_err(|e| e.to_string())
+}
+
+/// Repetitions bounded at this many or more are loosened in a rule's
+/// capture regex (see [`Compiled::find_secret`]).
+const LOOSE_FROM: u32 = 64;
+
+/// `hir` with every repetition bounded at [`LOOSE_FROM`] or more made
+/// unbounded (`{1,1024}` becomes `{1,}`, `{1024}` becomes `{1024,}`) where
+/// each of its iterations takes at least one byte; `upto` becomes the
+/// smallest bound so loosened.
+///
+/// Over a span of at most `upto` bytes no such repetition can iterate more
+/// than its bound allowed, so the loosened regex has the same matches there,
+/// in the same order of preference, and the same groups. It compiles to an
+/// NFA of tens of states where the bounded one has thousands (one per
+/// allowed iteration), which the capturing engines pay for per byte.
+fn loosen(hir: &Hir, upto: &mut usize) -> Hir {
+    match hir.kind() {
+        HirKind::Repetition(r) => {
+            let each_takes_a_byte = r.sub.properties().minimum_len().is_some_and(|n| n > 0);
+            let max = match r.max {
+                Some(m) if m >= LOOSE_FROM && each_takes_a_byte => {
+                    *upto = (*upto).min(m as usize);
+                    None
+                }
+                max => max,
+            };
+            Hir::repetition(hir::Repetition { max, sub: Box::new(loosen(&r.sub, upto)), ..r.clone() })
+        }
+        HirKind::Capture(c) => Hir::capture(hir::Capture { sub: Box::new(loosen(&c.sub, upto)), ..c.clone() }),
+        HirKind::Concat(hs) => Hir::concat(hs.iter().map(|h| loosen(h, upto)).collect()),
+        HirKind::Alternation(hs) => Hir::alternation(hs.iter().map(|h| loosen(h, upto)).collect()),
+        _ => hir.clone(),
+    }
+}
+
 /// A rule's patterns as its file gives them.
 #[derive(Clone, Debug)]
 pub(crate) struct Patterns {
@@ -272,13 +320,66 @@ pub(crate) struct Patterns {
 /// A rule's patterns, compiled.
 #[derive(Clone, Debug)]
 pub(crate) struct Compiled {
-    pub(crate) regex: Regex,
+    regex: meta::Regex,
+    /// `regex` loosened (see [`loosen`]) and the longest match it may
+    /// capture over; `None` when nothing is loosened.
+    loose: Option<(meta::Regex, usize)>,
     /// Capture groups that hold the secret; the first that took part wins.
-    pub(crate) groups: Vec<usize>,
+    groups: Vec<usize>,
     pub(crate) within: Option<Regex>,
     pub(crate) end: Option<Regex>,
     /// Values that are never secrets: the rule's allowlist, then its pack's.
     pub(crate) allow: Vec<Arc<RegexSet>>,
+}
+
+impl Compiled {
+    /// The rule's first match in `hay` at or after `at`, and the span of
+    /// its secret (the first of its secret groups that took part). `slots`
+    /// is scratch space for the groups.
+    ///
+    /// Both steps use the loosened regex (see [`loosen`]) where they may:
+    /// it finds the same match as the rule's own regex when its match is no
+    /// longer than the loosened bounds, and no match when that one has
+    /// none, and its lazy DFA does not count iterations (a state for every
+    /// length of a value, built again and again). The match is found by the
+    /// lazy DFAs; only then are its groups resolved, by a capturing engine
+    /// anchored on the match's own span (look-around still sees the bytes
+    /// beyond it).
+    pub(crate) fn find_secret(
+        &self,
+        hay: &[u8],
+        at: usize,
+        slots: &mut Vec<Option<NonMaxUsize>>,
+    ) -> Option<(Range<usize>, Option<Range<usize>>)> {
+        let search = Input::new(hay).span(at..hay.len());
+        let (re, m) = match &self.loose {
+            Some((loose, upto)) => {
+                let m = loose.find(search.clone())?;
+                if m.len() <= *upto {
+                    (loose, m)
+                } else {
+                    // A long value: the rule's own bounds decide its match.
+                    let m = self.regex.find(search)?;
+                    (if m.len() <= *upto { loose } else { &self.regex }, m)
+                }
+            }
+            None => (&self.regex, self.regex.find(search)?),
+        };
+        slots.clear();
+        slots.resize(re.group_info().slot_len(), None);
+        let found = re.search_slots(&Input::new(hay).span(m.range()).anchored(Anchored::Yes), slots);
+        let secret = match found {
+            Some(_) => self.groups.iter().find_map(|&g| match (slots[2 * g], slots[2 * g + 1]) {
+                (Some(s), Some(e)) => Some(s.get()..e.get()),
+                _ => None,
+            }),
+            // Cannot happen (the span is a match); if it did, the whole
+            // match is the secret: fail closed.
+            None => Some(m.range()),
+        };
+        debug_assert!(found.is_some(), "a match is found again over its own span");
+        Some((m.range(), secret))
+    }
 }
 
 /// An allowlist as one set, or `None` when it is empty.
@@ -293,19 +394,24 @@ fn compile_allow(patterns: &[String]) -> Result<Option<Arc<RegexSet>>, Error> {
 
 impl Patterns {
     fn compile(&self, pack_allow: Option<&Arc<RegexSet>>) -> Result<Compiled, Error> {
-        let regex = compile(&self.regex).map_err(|e| Error::new(ErrorKind::Regex, e))?;
+        let regex_error = |e| Error::new(ErrorKind::Regex, e);
+        let hir = parse_hir(&self.regex).map_err(regex_error)?;
+        let regex = compile_hir(&hir).map_err(regex_error)?;
+        let mut upto = usize::MAX;
+        let loosened = loosen(&hir, &mut upto);
+        let loose = match upto {
+            usize::MAX => None,
+            _ => Some((compile_hir(&loosened).map_err(regex_error)?, upto)),
+        };
         // The secret is the first group named `secret…` that took part in
         // the match (alternatives for quoted and bare values), else group 1,
         // else the whole match.
-        let named: Vec<usize> = regex
-            .capture_names()
-            .enumerate()
-            .filter(|(_, n)| n.is_some_and(|n| n.starts_with("secret")))
-            .map(|(i, _)| i)
-            .collect();
+        let names = || regex.group_info().pattern_names(PatternID::ZERO);
+        let named: Vec<usize> =
+            names().enumerate().filter(|(_, n)| n.is_some_and(|n| n.starts_with("secret"))).map(|(i, _)| i).collect();
         let groups = if !named.is_empty() {
             named
-        } else if regex.captures_len() > 1 {
+        } else if names().count() > 1 {
             vec![1]
         } else {
             vec![0]
@@ -316,6 +422,7 @@ impl Patterns {
         let allow = compile_allow(&self.allow)?.into_iter().chain(pack_allow.cloned()).collect();
         Ok(Compiled {
             regex,
+            loose,
             groups,
             within: optional(&self.within, "within")?,
             end: optional(&self.end, "multiline_end")?,
@@ -504,5 +611,114 @@ impl Rule {
         let cx = MaskContext { id: &self.id, category: &self.category, name: &self.name };
         self.label = mask::render_label(template, &cx);
         self.mask = m;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every rule of every built-in pack, with its pattern compiled by
+    /// `regex::bytes` as the reference for [`Compiled::find_secret`].
+    fn rules() -> &'static [(Rule, Regex)] {
+        static RULES: std::sync::OnceLock<Vec<(Rule, Regex)>> = std::sync::OnceLock::new();
+        RULES.get_or_init(|| {
+            let r = crate::Redactor::builder().packs(["all"]).build().unwrap();
+            r.inner.rules.iter().map(|rule| (rule.clone(), compile(&rule.patterns.regex).unwrap())).collect()
+        })
+    }
+
+    /// What the rule's own regex says: its first match from `at`, and its
+    /// secret group, captured over the rest of the haystack.
+    fn reference(rule: &Rule, re: &Regex, hay: &[u8], at: usize) -> Option<(Range<usize>, Option<Range<usize>>)> {
+        let found = re.find_at(hay, at)?;
+        let mut locs = re.capture_locations();
+        let m = re.captures_read_at(&mut locs, hay, found.start()).expect("a match captures");
+        assert_eq!(m.range(), found.range());
+        let secret = rule.compiled.groups.iter().find_map(|&g| locs.get(g)).map(|(s, e)| s..e);
+        Some((found.range(), secret))
+    }
+
+    fn agree(rule: &Rule, re: &Regex, hay: &[u8], at: usize) -> Result<(), String> {
+        let got = rule.compiled.find_secret(hay, at, &mut Vec::new());
+        let want = reference(rule, re, hay, at);
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!(
+                "rule {}: {got:?} where its regex gives {want:?} on {:?}",
+                rule.id,
+                String::from_utf8_lossy(hay)
+            ))
+        }
+    }
+
+    #[test]
+    fn long_bounds_are_loosened_and_short_ones_kept() {
+        let hir = parse_hir(r"a{2,8}(?P<s>[a-z]{1,1024})x{0,64}(?:ab){1,300}y{0,63}(?:b?){0,100}").unwrap();
+        let mut upto = usize::MAX;
+        let loose = loosen(&hir, &mut upto);
+        assert_eq!(upto, 64);
+        assert_eq!(loose.properties().maximum_len(), None);
+        assert_eq!(loose.properties().explicit_captures_len(), 1);
+        // Repetitions that can take nothing are kept bounded: the count of
+        // their iterations is not bounded by the length of the match.
+        let mut upto = usize::MAX;
+        let kept = loosen(&parse_hir(r"(?:b?){0,100}").unwrap(), &mut upto);
+        assert_eq!((upto, kept.properties().maximum_len()), (usize::MAX, Some(100)));
+    }
+
+    /// Every rule's examples, with their secret stretched to each length
+    /// around the loosened bounds: the loosened regex must give the rule's
+    /// own matches and secrets, below, at and past the bound.
+    #[test]
+    fn loosened_rules_find_what_their_regex_finds_at_every_bound() {
+        for (rule, re) in rules() {
+            let examples =
+                rule.positive.iter().map(|e| e.input.as_str()).chain(rule.negative.iter().map(String::as_str));
+            for input in examples {
+                let input = input.as_bytes();
+                agree(rule, re, input, 0).unwrap();
+                let Some((loose, upto)) = &rule.compiled.loose else { continue };
+                let _ = loose;
+                let Some((_, Some(secret))) = reference(rule, re, input, 0) else { continue };
+                let grow = |len: usize| -> Vec<u8> {
+                    let fill = input[secret.end - 1];
+                    let extra = len.saturating_sub(secret.len());
+                    [&input[..secret.end], &vec![fill; extra][..], &input[secret.end..]].concat()
+                };
+                for len in [upto - 1, *upto, upto + 1, 1023, 1024, 1025, 4096, 4097] {
+                    agree(rule, re, &grow(len), 0).unwrap();
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Any rule, any example cut and spliced with noise and a long run
+        /// of one byte, searched from any offset.
+        #[test]
+        fn find_secret_agrees_with_the_rules_regex(
+            pick in any::<prop::sample::Index>(),
+            example in any::<prop::sample::Index>(),
+            cut in any::<prop::sample::Index>(),
+            noise in "[ -~]{0,24}",
+            run in (any::<u8>(), 0usize..1100),
+            at in any::<prop::sample::Index>(),
+        ) {
+            let (rule, re) = pick.get(rules());
+            let examples: Vec<&str> =
+                rule.positive.iter().map(|e| e.input.as_str()).chain(rule.negative.iter().map(String::as_str)).collect();
+            let input = example.get(&examples).as_bytes();
+            let cut = cut.index(input.len() + 1);
+            let (fill, len) = run;
+            let fill = if fill.is_ascii_graphic() { fill } else { b'a' + fill % 26 };
+            let hay = [&input[..cut], &vec![fill; len][..], noise.as_bytes(), &input[cut..]].concat();
+            let at = at.index(hay.len() + 1);
+            prop_assert!(agree(rule, re, &hay, at).is_ok(), "{}", agree(rule, re, &hay, at).unwrap_err());
+        }
     }
 }
