@@ -11,7 +11,7 @@
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 
-use memchr::{memchr, memchr_iter};
+use memchr::memchr;
 
 use crate::redactor::{Hit, Outcome, Redactor};
 use crate::stats::Stats;
@@ -157,22 +157,38 @@ impl<W: Write> Stream<W> {
             // match the empty string would otherwise fire on nothing).
             return Ok(());
         }
-        let inner = self.redactor.inner.clone();
         let mut cands = std::mem::take(&mut self.cands);
-        inner.prefilter.triggers(region, &mut cands);
-        let mut pos = 0;
-        let mut result = Ok(());
+        self.redactor.inner.prefilter.triggers(region, &mut cands);
+        let result = self.lines_triggered(region, &cands);
+        self.cands = cands;
+        result
+    }
+
+    /// [`Stream::lines_bulk`] once the gate has found the triggers of
+    /// `region`, sorted by offset. A trigger's offset is where its match
+    /// ended: on its line, or at the newline that ends it.
+    fn lines_triggered(&mut self, region: &[u8], cands: &[crate::prefilter::Trigger]) -> io::Result<()> {
+        let inner = self.redactor.inner.clone();
+        let line_end = |from: usize| from + memchr(b'\n', &region[from..]).expect("region ends with a newline");
         let mut rules = crate::prefilter::Candidates::default();
-        let mut i = 0;
-        while i < cands.len() {
-            // A trigger's offset is where its match ended: on its line, or
-            // at the newline that ends it.
-            let c = cands[i].0;
+        let (mut pos, mut i) = (0, 0);
+        while pos < region.len() {
             if self.block.is_some() || self.guard_next.is_some() {
-                break; // a block is open: every line needs the scan
+                // A block is open: each of its lines needs the whole scan
+                // (its body has no trigger), until it closes. Triggers
+                // never cross a line, so those found for the lines after
+                // it still hold.
+                let end = line_end(pos);
+                self.line(&region[pos..end], true)?;
+                pos = end + 1;
+                while i < cands.len() && cands[i].0 < pos {
+                    i += 1;
+                }
+                continue;
             }
-            let start = memchr::memrchr(b'\n', &region[pos..c]).map_or(pos, |i| pos + i + 1);
-            let end = c + memchr(b'\n', &region[c..]).expect("region ends with a newline");
+            let Some(&(c, _)) = cands.get(i) else { break };
+            let start = memchr::memrchr(b'\n', &region[pos..c]).map_or(pos, |j| pos + j + 1);
+            let end = line_end(c);
             // The rules of every trigger on this line.
             rules.clear();
             while i < cands.len() && cands[i].0 <= end {
@@ -181,23 +197,11 @@ impl<W: Write> Stream<W> {
                 }
                 i += 1;
             }
-            if let Err(e) = self.clean(&region[pos..start]).and_then(|()| self.line_pre(&region[start..end], &rules)) {
-                result = Err(e);
-                break;
-            }
+            self.clean(&region[pos..start])?;
+            self.line_pre(&region[start..end], &rules)?;
             pos = end + 1;
         }
-        self.cands = cands;
-        result?;
-        if self.block.is_none() && self.guard_next.is_none() {
-            return self.clean(&region[pos..]);
-        }
-        let mut start = pos;
-        for nl in memchr_iter(b'\n', &region[pos..]).map(|i| pos + i) {
-            self.line(&region[start..nl], true)?;
-            start = nl + 1;
-        }
-        Ok(())
+        self.clean(&region[pos..])
     }
 
     /// Lines the gate found nothing in: written as they are.

@@ -79,6 +79,28 @@ fn pem_block_across_lines_is_masked_line_for_line() {
     assert_eq!(stats.by_rule().find(|(id, _)| *id == "private-key"), Some(("private-key", 1)));
 }
 
+/// One write holding many key blocks, each followed by secrets and clean
+/// lines: once a block closes, the lines after it are gated by the
+/// triggers found for the whole write, as they are when sent one by one.
+#[test]
+fn lines_after_a_closed_block_in_the_same_write_are_still_masked() {
+    let r = Redactor::new();
+    let unit = "GET /health 200 in 3ms\n\
+                key: -----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi\n-----END RSA PRIVATE KEY-----\n\
+                after password=x1y2z3w4\nmail to jane@example.com\nplain line after the block\n";
+    // Past 16 KiB, so that the write is walked in lanes too.
+    let input = unit.repeat(400);
+    let (whole, stats) = scrub(&r, input.as_bytes());
+    let mut one_by_one = r.stream(Vec::new());
+    for line in input.split_inclusive('\n') {
+        one_by_one.write_all(line.as_bytes()).unwrap();
+    }
+    let (by_line, _) = one_by_one.finish().unwrap();
+    assert_eq!(text(&whole), text(&by_line));
+    assert!(!text(&whole).contains("x1y2z3w4") && !text(&whole).contains("jane@"));
+    assert_eq!((stats.lines(), stats.masked_lines()), (2800, 1200));
+}
+
 #[test]
 fn unterminated_block_is_masked_to_the_end() {
     let r = Redactor::new();
