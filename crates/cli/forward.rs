@@ -11,7 +11,9 @@
 //! `option.chunk`, when present, asks for `{"ack": chunk}` once the
 //! entries are safe.
 
+use std::borrow::Cow;
 use std::io::Read;
+use std::ops::Range;
 
 use rmpv::Value;
 
@@ -28,6 +30,108 @@ pub struct Message {
     pub chunk: Option<String>,
 }
 
+/// A Forward message with its entries packed: `[time, record]` arrays back
+/// to back, the PackedForward layout. A PackedForward message is read in
+/// place (its entries are framed, not decoded); the other modes are decoded
+/// and their entries packed.
+#[derive(Debug)]
+pub struct Packed<'a> {
+    /// The tag of every entry.
+    pub tag: String,
+    /// The entries' bytes.
+    pub bytes: Cow<'a, [u8]>,
+    /// Where each entry lies in `bytes`.
+    pub entries: Vec<Entry>,
+    /// The chunk id to acknowledge, if the client asked.
+    pub chunk: Option<String>,
+}
+
+/// Where one packed entry lies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Its array header and its time.
+    pub head: Range<usize>,
+    /// Its record, right after.
+    pub record: Range<usize>,
+}
+
+impl Entry {
+    /// The whole entry.
+    pub fn range(&self) -> Range<usize> {
+        self.head.start..self.record.end
+    }
+}
+
+/// Entries as they travel through the sidecar (buffer, spill, output):
+/// `[time, record]` arrays back to back, as in PackedForward.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Entries {
+    bytes: Vec<u8>,
+    count: u64,
+}
+
+impl Entries {
+    /// `count` entries packed in `bytes` (as [`Packed`] or [`Entries::push`]
+    /// lay them out).
+    pub fn from_packed(bytes: Vec<u8>, count: u64) -> Entries {
+        Entries { bytes, count }
+    }
+
+    /// `count` entries packed by [`Entries::bytes`] and read back (from
+    /// the spill), checked: `None` unless they are exactly `count`
+    /// `[time, record]` entries.
+    pub fn read_packed(bytes: &[u8], count: u64) -> Option<Entries> {
+        let framed = frame(bytes, usize::MAX).ok()?;
+        (framed.len() as u64 == count).then(|| Entries { bytes: bytes.to_vec(), count })
+    }
+
+    /// Adds an entry whose array header and time are `head`, with `record`.
+    pub fn push(&mut self, head: &[u8], record: &Value) {
+        self.bytes.extend_from_slice(head);
+        msgpack::encode(record, &mut self.bytes);
+        self.count += 1;
+    }
+
+    /// Adds an entry as it is.
+    pub fn push_packed(&mut self, entry: &[u8]) {
+        self.bytes.extend_from_slice(entry);
+        self.count += 1;
+    }
+
+    /// The entries' bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// How many entries.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Each entry decoded. Entries are packed by this program from framed
+    /// messages: they decode, and a time that does not read is the epoch.
+    pub fn decoded(&self) -> impl Iterator<Item = (EventTime, Value)> + '_ {
+        let mut rest = &self.bytes[..];
+        std::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            match rmpv::decode::read_value_with_max_depth(&mut rest, 2 * msgpack::MAX_DEPTH) {
+                Ok(Value::Array(mut pair)) if pair.len() == 2 => {
+                    let record = pair.pop().unwrap_or(Value::Nil);
+                    Some((EventTime::from_value(&pair[0]).unwrap_or_default(), record))
+                }
+                _ => None,
+            }
+        })
+    }
+}
+
 /// Why a Forward message was refused.
 #[derive(Debug)]
 pub struct ProtocolError(pub String);
@@ -42,10 +146,80 @@ fn bad(what: &str) -> ProtocolError {
     ProtocolError(format!("not a Forward message: {what}"))
 }
 
+/// Reads a message framed from a connection. A PackedForward message's
+/// entries are framed in place (after gunzip when compressed); the other
+/// modes are decoded by [`parse`] and their entries packed. `limit` bounds
+/// the size of decompressed entries (a gzip bomb is refused, not inflated).
+pub fn read(bytes: &[u8], limit: usize) -> Result<Packed<'_>, ProtocolError> {
+    let mut after_header = bytes;
+    let len = rmp::decode::read_array_len(&mut after_header).map_err(|_| bad("not an array"))?;
+    let mut probe = after_header;
+    let packed_mode = (2..=4).contains(&len)
+        && skip(&mut probe).is_some()
+        && matches!(probe.first(), Some(0xa0..=0xbf | 0xc4..=0xc6 | 0xd9..=0xdb));
+    if !packed_mode {
+        let message = parse(msgpack::decode(bytes).map_err(|_| bad("undecodable msgpack"))?, limit)?;
+        let mut packed = Entries::default();
+        let mut entries = Vec::with_capacity(message.entries.len());
+        for (time, record) in &message.entries {
+            let start = packed.bytes.len();
+            let _ = rmp::encode::write_array_len(&mut packed.bytes, 2);
+            msgpack::encode(&time.to_value(), &mut packed.bytes);
+            let at = packed.bytes.len();
+            msgpack::encode(record, &mut packed.bytes);
+            entries.push(Entry { head: start..at, record: at..packed.bytes.len() });
+        }
+        return Ok(Packed { tag: message.tag, bytes: Cow::Owned(packed.bytes), entries, chunk: message.chunk });
+    }
+    // [tag, bin or str, option?, ...]: the same checks as `parse`, on the
+    // small parts only.
+    let mut parts = Vec::with_capacity(len as usize);
+    let mut body = None;
+    let mut rest = after_header;
+    for i in 0..len {
+        if i == 1 {
+            body = Some(packed_body(&mut rest)?);
+            parts.push(Value::Nil);
+        } else {
+            let part = rmpv::decode::read_value_with_max_depth(&mut rest, msgpack::MAX_DEPTH + 1);
+            parts.push(part.map_err(|_| bad("undecodable msgpack"))?);
+        }
+    }
+    let body = body.ok_or_else(|| bad("wrong number of elements"))?;
+    let (tag, chunk, compressed) = head(&mut parts)?;
+    let bytes = inflate(body, compressed, limit)?;
+    let entries = frame(&bytes, limit)?;
+    Ok(Packed { tag, bytes, entries, chunk })
+}
+
 /// Decodes a message framed from a connection. `limit` bounds the size of
 /// decompressed entries (a gzip bomb is refused, not inflated).
 pub fn parse(value: Value, limit: usize) -> Result<Message, ProtocolError> {
     let Value::Array(mut parts) = value else { return Err(bad("not an array")) };
+    let (tag, chunk, compressed) = head(&mut parts)?;
+    let mut entries = Vec::new();
+    match parts.swap_remove(1) {
+        t if is_time(&t) => {
+            // parts is now [tag, record].
+            let record = if parts.len() == 2 { parts.pop() } else { None };
+            let record = record.ok_or_else(|| bad("message without record"))?;
+            entries.push((time_of(&t)?, record));
+        }
+        Value::Array(list) => {
+            for e in list {
+                entries.push(pair(e)?);
+            }
+        }
+        Value::Binary(bytes) => packed(&bytes, compressed, limit, &mut entries)?,
+        Value::String(s) => packed(s.as_bytes(), compressed, limit, &mut entries)?,
+        _ => return Err(bad("unknown mode")),
+    }
+    Ok(Message { tag, entries, chunk })
+}
+
+/// Checks a message's length and tag and takes its option off the end:
+/// the tag, the chunk id and whether the entries are gzipped.
+fn head(parts: &mut Vec<Value>) -> Result<(String, Option<String>, bool), ProtocolError> {
     if !(2..=4).contains(&parts.len()) {
         return Err(bad("wrong number of elements"));
     }
@@ -69,24 +243,7 @@ pub fn parse(value: Value, limit: usize) -> Result<Message, ProtocolError> {
         }
         Some(_) => return Err(bad("option is not a map")),
     };
-    let mut entries = Vec::new();
-    match parts.swap_remove(1) {
-        t if is_time(&t) => {
-            // parts is now [tag, record].
-            let record = if parts.len() == 2 { parts.pop() } else { None };
-            let record = record.ok_or_else(|| bad("message without record"))?;
-            entries.push((time_of(&t)?, record));
-        }
-        Value::Array(list) => {
-            for e in list {
-                entries.push(pair(e)?);
-            }
-        }
-        Value::Binary(bytes) => packed(&bytes, compressed, limit, &mut entries)?,
-        Value::String(s) => packed(s.as_bytes(), compressed, limit, &mut entries)?,
-        _ => return Err(bad("unknown mode")),
-    }
-    Ok(Message { tag, entries, chunk })
+    Ok((tag, chunk, compressed))
 }
 
 fn is_time(v: &Value) -> bool {
@@ -114,29 +271,77 @@ fn packed(
     limit: usize,
     out: &mut Vec<(EventTime, Value)>,
 ) -> Result<(), ProtocolError> {
-    let inflated;
-    let mut rest = if compressed {
-        let mut buf = Vec::new();
-        let mut gz = flate2::read::MultiGzDecoder::new(bytes).take(limit as u64 + 1);
-        gz.read_to_end(&mut buf).map_err(|_| bad("corrupt gzip in CompressedPackedForward"))?;
-        if buf.len() > limit {
-            return Err(ProtocolError("decompressed entries larger than the maximum record size".into()));
-        }
-        inflated = buf;
-        &inflated[..]
-    } else {
-        bytes
-    };
-    while !rest.is_empty() {
-        let len = Framer::new(limit)
-            .complete(rest)
-            .map_err(|e| ProtocolError(e.to_string()))?
-            .ok_or_else(|| bad("truncated packed entry"))?;
-        let value = msgpack::decode(&rest[..len]).map_err(|_| bad("undecodable packed entry"))?;
+    let bytes = inflate(bytes, compressed, limit)?;
+    for e in frame(&bytes, limit)? {
+        let value = msgpack::decode(&bytes[e.range()]).map_err(|_| bad("undecodable packed entry"))?;
         out.push(pair(value)?);
-        rest = &rest[len..];
     }
     Ok(())
+}
+
+/// PackedForward entries, gunzipped when `compressed` (every member), at
+/// most `limit` bytes.
+fn inflate(bytes: &[u8], compressed: bool, limit: usize) -> Result<Cow<'_, [u8]>, ProtocolError> {
+    if !compressed {
+        return Ok(Cow::Borrowed(bytes));
+    }
+    let mut buf = Vec::new();
+    let mut gz = flate2::read::MultiGzDecoder::new(bytes).take(limit as u64 + 1);
+    gz.read_to_end(&mut buf).map_err(|_| bad("corrupt gzip in CompressedPackedForward"))?;
+    if buf.len() > limit {
+        return Err(ProtocolError("decompressed entries larger than the maximum record size".into()));
+    }
+    Ok(Cow::Owned(buf))
+}
+
+/// Frames packed entries, each of which must be `[time, record]`.
+fn frame(bytes: &[u8], limit: usize) -> Result<Vec<Entry>, ProtocolError> {
+    let mut entries = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let len = Framer::new(limit)
+            .complete(&bytes[start..])
+            .map_err(|e| ProtocolError(e.to_string()))?
+            .ok_or_else(|| bad("truncated packed entry"))?;
+        let mut rest = &bytes[start..start + len];
+        if rmp::decode::read_array_len(&mut rest).ok() != Some(2) {
+            return Err(bad("entry is not [time, record]"));
+        }
+        let time_at = start + len - rest.len();
+        skip(&mut rest).ok_or_else(|| bad("entry is not [time, record]"))?;
+        let record = start + len - rest.len();
+        // The time is a few bytes: decoded, it is checked as `pair` checks it.
+        let time = msgpack::decode(&bytes[time_at..record]).map_err(|_| bad("bad time"))?;
+        if !is_time(&time) {
+            return Err(bad("entry is not [time, record]"));
+        }
+        time_of(&time)?;
+        entries.push(Entry { head: start..record, record: record..start + len });
+        start += len;
+    }
+    Ok(entries)
+}
+
+/// Steps over one complete value at the front of `rest`.
+fn skip(rest: &mut &[u8]) -> Option<()> {
+    let len = Framer::new(usize::MAX).complete(rest).ok()??;
+    *rest = &rest[len..];
+    Some(())
+}
+
+/// The body of a PackedForward message (bin or str) at the front of
+/// `rest`, stepped over.
+fn packed_body<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], ProtocolError> {
+    let whole = *rest;
+    skip(rest).ok_or_else(|| bad("truncated message"))?;
+    let value = &whole[..whole.len() - rest.len()];
+    let mut header = value;
+    let len = match header.first() {
+        Some(0xa0..=0xbf | 0xd9..=0xdb) => rmp::decode::read_str_len(&mut header).ok(),
+        _ => rmp::decode::read_bin_len(&mut header).ok(),
+    }
+    .ok_or_else(|| bad("unknown mode"))?;
+    Ok(&header[..len as usize])
 }
 
 /// Starts a Forward-mode message of `count` entries under `tag`; add them
@@ -194,23 +399,58 @@ mod tests {
         out
     }
 
+    /// `read` and `parse` agree on a message: same tag, chunk and
+    /// entries, or both refuse it. Returns the entry count.
+    fn agree(message: &Value) -> Result<usize, String> {
+        agree_bytes(&bytes(message))
+    }
+
+    fn agree_bytes(encoded: &[u8]) -> Result<usize, String> {
+        let parsed = msgpack::decode(encoded).map_err(|_| bad("undecodable msgpack")).and_then(|v| parse(v, 1 << 20));
+        let read = read(encoded, 1 << 20);
+        match (parsed, read) {
+            (Ok(p), Ok(r)) => {
+                let spans: Vec<_> = r.entries.iter().map(|e| r.bytes[e.range()].to_vec()).collect();
+                assert_eq!(spans.concat(), r.bytes.to_vec(), "entries cover the bytes");
+                let entries = Entries::from_packed(r.bytes.into_owned(), r.entries.len() as u64);
+                assert_eq!((&r.tag, &r.chunk), (&p.tag, &p.chunk));
+                assert_eq!(entries.decoded().collect::<Vec<_>>(), p.entries);
+                Ok(p.entries.len())
+            }
+            (Err(p), Err(r)) => {
+                assert_eq!(p.0, r.0);
+                Err(p.0)
+            }
+            (p, r) => panic!("parse {p:?} but read {r:?}"),
+        }
+    }
+
     #[test]
     fn all_four_modes() {
         let t = EventTime { secs: 10, nanos: 5 }.to_value();
         let chunk = Value::Map(vec![(Value::from("chunk"), Value::from("c1"))]);
         let message = Value::Array(vec![Value::from("app"), t.clone(), record("a"), chunk.clone()]);
-        let m = parse(message, 1 << 20).unwrap();
+        let m = parse(message.clone(), 1 << 20).unwrap();
         assert_eq!((m.tag.as_str(), m.entries.len(), m.chunk.as_deref()), ("app", 1, Some("c1")));
+        assert_eq!(agree(&message), Ok(1));
 
         let pair = Value::Array(vec![t.clone(), record("b")]);
         let forward = Value::Array(vec![Value::from("app"), Value::Array(vec![pair.clone(), pair.clone()])]);
-        assert_eq!(parse(forward, 1 << 20).unwrap().entries.len(), 2);
+        assert_eq!(agree(&forward), Ok(2));
 
+        // Times as a client may write them: an integer, a float.
         let mut stream = bytes(&pair);
-        stream.extend(bytes(&pair));
-        stream.extend(bytes(&pair));
-        let packed = Value::Array(vec![Value::from("app"), Value::Binary(stream.clone()), chunk]);
-        assert_eq!(parse(packed, 1 << 20).unwrap().entries.len(), 3);
+        stream.extend(bytes(&Value::Array(vec![Value::from(1_700_000_000u32), record("c")])));
+        stream.extend(bytes(&Value::Array(vec![Value::F64(1.5), record("d")])));
+        let packed = Value::Array(vec![Value::from("app"), Value::Binary(stream.clone()), chunk.clone()]);
+        assert_eq!(agree(&packed), Ok(3));
+        // The entries as a str (not UTF-8: rmpv would write a bin), and an
+        // option of nil.
+        let mut as_str = b"\x92\xa3app\xd9".to_vec();
+        as_str.push(stream.len() as u8);
+        as_str.extend(&stream);
+        assert_eq!(agree_bytes(&as_str), Ok(3));
+        assert_eq!(agree(&Value::Array(vec![Value::from("app"), Value::Binary(stream.clone()), Value::Nil])), Ok(3));
 
         // Two gzip members, as Fluent Bit may send.
         let mut gz = Vec::new();
@@ -221,7 +461,40 @@ mod tests {
         }
         let option = Value::Map(vec![(Value::from("compressed"), Value::from("gzip"))]);
         let compressed = Value::Array(vec![Value::from("app"), Value::Binary(gz), option]);
-        assert_eq!(parse(compressed, 1 << 20).unwrap().entries.len(), 6);
+        assert_eq!(agree(&compressed), Ok(6));
+    }
+
+    #[test]
+    fn read_refuses_what_parse_refuses() {
+        let t = EventTime { secs: 10, nanos: 5 }.to_value();
+        let pair = bytes(&Value::Array(vec![t.clone(), record("b")]));
+        let bin = |b: &[u8]| Value::Binary(b.to_vec());
+        let bad_entries: [&[u8]; 5] = [
+            &pair[..pair.len() - 1], // truncated
+            b"\x91\x01",             // not a pair
+            b"\x92\xa1x\x80",        // a str for a time
+            b"\x92\xff\x80",         // a negative time
+            b"\x92\xca\0\0\0\0\x80", // an f32 time
+        ];
+        for entries in bad_entries {
+            assert!(agree(&Value::Array(vec![Value::from("app"), bin(entries)])).is_err(), "{entries:?}");
+        }
+        let zip = Value::Map(vec![(Value::from("compressed"), Value::from("zip"))]);
+        for message in [
+            Value::Array(vec![Value::from("app")]),
+            Value::Array(vec![Value::from(3), bin(&pair)]),
+            Value::Array(vec![Value::from("app"), bin(&pair), Value::from(1), Value::from(2), Value::Nil]),
+            Value::Array(vec![Value::from("app"), bin(&pair), Value::from("option")]),
+            Value::Array(vec![Value::from("app"), bin(&pair), zip]),
+            Value::Array(vec![
+                Value::from("app"),
+                bin(b"\x1f\x8b"),
+                Value::Map(vec![(Value::from("compressed"), Value::from("gzip"))]),
+            ]),
+            Value::Map(vec![]),
+        ] {
+            assert!(agree(&message).is_err(), "{message}");
+        }
     }
 
     #[test]
@@ -230,8 +503,9 @@ mod tests {
         e.write_all(&vec![0x90; 10 << 20]).unwrap();
         let option = Value::Map(vec![(Value::from("compressed"), Value::from("gzip"))]);
         let bomb = Value::Array(vec![Value::from("app"), Value::Binary(e.finish().unwrap()), option]);
-        let err = parse(bomb, 1 << 20).unwrap_err();
+        let err = parse(bomb.clone(), 1 << 20).unwrap_err();
         assert!(err.0.contains("larger than"), "{err}");
+        assert_eq!(read(&bytes(&bomb), 1 << 20).unwrap_err().0, err.0);
     }
 
     #[test]

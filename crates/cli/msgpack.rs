@@ -1,5 +1,6 @@
 //! msgpack for the Forward protocol: framing values out of a byte stream
-//! with bounded memory, scrubbing decoded records, and Fluentd's EventTime.
+//! with bounded memory, screening records where they lie (most need
+//! nothing), scrubbing decoded records, and Fluentd's EventTime.
 
 use std::borrow::Cow;
 
@@ -127,7 +128,12 @@ impl Framer {
 
 /// Decodes one complete value (as framed by [`Framer`]).
 pub fn decode(bytes: &[u8]) -> Result<Value, rmpv::decode::Error> {
-    rmpv::decode::read_value_with_max_depth(&mut &bytes[..], MAX_DEPTH + 1)
+    decode_from(&mut &bytes[..])
+}
+
+/// Decodes the value at the front of `rest` and steps over it.
+pub fn decode_from(rest: &mut &[u8]) -> Result<Value, rmpv::decode::Error> {
+    rmpv::decode::read_value_with_max_depth(rest, MAX_DEPTH + 1)
 }
 
 /// Encodes a value onto `out`.
@@ -243,20 +249,21 @@ fn scrub_at(redactor: &Redactor, value: &mut Value, secret: bool, stats: &mut St
     true
 }
 
-/// Which records [`scrub`] would change: one prefilter pass over every
-/// string of every record (keys too) rather than one per string, which
-/// was most of the cost of a Forward chunk. A record with no suspect
-/// string, no secret-named key and no str that is not UTF-8 comes out of
-/// `scrub` unchanged, with nothing masked.
-pub fn screen(redactor: &Redactor, records: &[(EventTime, Value)]) -> Vec<bool> {
+/// Which records [`scrub`] would change, read in place (each slice one
+/// encoded record): one prefilter pass over every string of every record
+/// (keys too) rather than one per string, which was most of the cost of a
+/// Forward chunk, and nothing decoded. A record with no suspect string, no
+/// secret-named key and no str that is not UTF-8 comes out of `scrub`
+/// unchanged, with nothing masked.
+pub fn screen<'a>(redactor: &Redactor, records: impl Iterator<Item = &'a [u8]>) -> Vec<bool> {
     let mut batch = logscrub::Batch::new();
     let mut scratch = String::new();
-    let mut firsts = Vec::with_capacity(records.len());
+    let mut firsts = Vec::new();
     let mut needs: Vec<bool> = records
-        .iter()
-        .map(|(_, record)| {
+        .map(|mut record| {
             firsts.push(batch.len());
-            collect(record, &mut batch, &mut scratch)
+            // Not msgpack (framed records always are): scrub decides.
+            collect(&mut record, &mut batch, &mut scratch).unwrap_or(true)
         })
         .collect();
     for value in redactor.suspects(&batch) {
@@ -266,30 +273,109 @@ pub fn screen(redactor: &Redactor, records: &[(EventTime, Value)]) -> Vec<bool> 
     needs
 }
 
-/// Adds the strings `scrub_at` would redact to `batch`, in its order;
-/// whether the value needs `scrub` whatever the prefilter says.
-fn collect(value: &Value, batch: &mut logscrub::Batch, scratch: &mut String) -> bool {
-    match value {
-        Value::Nil | Value::Boolean(_) | Value::F32(_) | Value::F64(_) => false,
-        Value::Array(items) => items.iter().fold(false, |needs, v| collect(v, batch, scratch) | needs),
-        Value::Map(entries) => entries.iter().fold(false, |needs, (k, v)| {
-            key_names_a_secret(k) | collect(k, batch, scratch) | collect(v, batch, scratch) | needs
-        }),
-        Value::String(s) => {
-            batch.push(s.as_bytes());
-            s.as_str().is_none()
+/// One msgpack value's header, read in place.
+enum Item<'a> {
+    /// Nil, a boolean or a float: nothing a rule reads.
+    Scalar,
+    Int(i128),
+    Str(&'a [u8]),
+    Bin(&'a [u8]),
+    /// An extension's data.
+    Ext(&'a [u8]),
+    Array(u32),
+    Map(u32),
+}
+
+/// Reads the header at the front of `rest` (and the body of a scalar or a
+/// string), stepping over it.
+fn item<'a>(rest: &mut &'a [u8]) -> Option<Item<'a>> {
+    fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = rest.split_at_checked(n)?;
+        *rest = tail;
+        Some(head)
+    }
+    fn be(rest: &mut &[u8], n: usize) -> Option<u64> {
+        Some(take(rest, n)?.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b)))
+    }
+    let marker = take(rest, 1)?[0];
+    Some(match marker {
+        0x00..=0x7f => Item::Int(i128::from(marker)),
+        0xe0..=0xff => Item::Int(i128::from(marker as i8)),
+        0x80..=0x8f => Item::Map(u32::from(marker & 0x0f)),
+        0x90..=0x9f => Item::Array(u32::from(marker & 0x0f)),
+        0xa0..=0xbf => Item::Str(take(rest, usize::from(marker & 0x1f))?),
+        0xc0 | 0xc2 | 0xc3 => Item::Scalar,
+        0xc1 => return None,
+        0xc4..=0xc6 => {
+            let n = be(rest, 1 << (marker - 0xc4))?;
+            Item::Bin(take(rest, usize::try_from(n).ok()?)?)
         }
-        Value::Binary(b) | Value::Ext(_, b) => {
-            batch.push(b);
-            false
+        0xc7..=0xc9 => {
+            let n = be(rest, 1 << (marker - 0xc7))?;
+            take(rest, 1)?;
+            Item::Ext(take(rest, usize::try_from(n).ok()?)?)
         }
-        Value::Integer(i) => {
+        0xca => take(rest, 4).map(|_| Item::Scalar)?,
+        0xcb => take(rest, 8).map(|_| Item::Scalar)?,
+        0xcc..=0xcf => Item::Int(i128::from(be(rest, 1 << (marker - 0xcc))?)),
+        0xd0..=0xd3 => {
+            let n = 1 << (marker - 0xd0);
+            let v = be(rest, n)?;
+            // Sign-extend from n bytes.
+            let shift = 64 - 8 * n as u32;
+            Item::Int(i128::from(((v << shift) as i64) >> shift))
+        }
+        0xd4..=0xd8 => {
+            take(rest, 1)?;
+            Item::Ext(take(rest, 1 << (marker - 0xd4))?)
+        }
+        0xd9..=0xdb => {
+            let n = be(rest, 1 << (marker - 0xd9))?;
+            Item::Str(take(rest, usize::try_from(n).ok()?)?)
+        }
+        0xdc | 0xdd => Item::Array(u32::try_from(be(rest, 2 << (marker - 0xdc))?).ok()?),
+        0xde | 0xdf => Item::Map(u32::try_from(be(rest, 2 << (marker - 0xde))?).ok()?),
+    })
+}
+
+/// Adds the strings `scrub_at` would redact in the value at the front of
+/// `rest` to `batch`, in its order, and steps over the value; whether the
+/// value needs `scrub` whatever the prefilter says. `None`: not msgpack.
+fn collect(rest: &mut &[u8], batch: &mut logscrub::Batch, scratch: &mut String) -> Option<bool> {
+    Some(match item(rest)? {
+        Item::Scalar => false,
+        Item::Int(i) => {
             scratch.clear();
             let _ = std::fmt::Write::write_fmt(scratch, format_args!("{i}"));
             batch.push(scratch.as_bytes());
             false
         }
-    }
+        Item::Str(s) => {
+            batch.push(s);
+            std::str::from_utf8(s).is_err()
+        }
+        Item::Bin(b) | Item::Ext(b) => {
+            batch.push(b);
+            false
+        }
+        Item::Array(n) => {
+            let mut needs = false;
+            for _ in 0..n {
+                needs |= collect(rest, batch, scratch)?;
+            }
+            needs
+        }
+        Item::Map(n) => {
+            let mut needs = false;
+            for _ in 0..n {
+                let mut key = *rest;
+                let named = matches!(item(&mut key), Some(Item::Str(k) | Item::Bin(k))
+                    if logscrub::is_secret_field(&String::from_utf8_lossy(k)));
+                needs |= named | collect(rest, batch, scratch)? | collect(rest, batch, scratch)?;
+            }
+            needs
+        }
+    })
 }
 
 /// Whether a map key names a secret field. Keys that are not valid UTF-8
@@ -364,26 +450,46 @@ mod tests {
     #[test]
     fn screen_flags_exactly_the_records_scrub_changes() {
         let r = Redactor::new();
-        let t = EventTime::now();
-        let records: Vec<(EventTime, Value)> = vec![
+        let mut records: Vec<Vec<u8>> = [
             map(vec![("log", "GET /health 200".into()), ("n", 1.into())]),
             map(vec![("log", "db=postgres://app:s3cr3t-pw@db:5432/app".into())]),
             map(vec![("password", "x".into())]),
             map(vec![("card", 4111111111111111u64.into())]),
             map(vec![("nested", Value::Array(vec![map(vec![("k", "Bearer abcdefghijklmnop1234".into())])]))]),
-            map(vec![("log", decode(b"\xa3ok\xff").unwrap())]),
             map(vec![("Authorization: Bearer abcdefghijklmnop1234", "v".into())]),
-            map(vec![("msg", "user jane logged in".into()), ("ms", 12.5.into())]),
+            map(vec![("msg", "user jane logged in".into()), ("ms", 12.5.into()), ("n", (-7).into())]),
+            map(vec![("t", Value::Ext(0, vec![0, 1, 2, 3])), ("on", true.into()), ("x", Value::Nil)]),
         ]
-        .into_iter()
-        .map(|v| (t, v))
+        .iter()
+        .map(packed)
         .collect();
-        let needs = screen(&r, &records);
-        assert_eq!(needs, [false, true, true, true, true, true, true, false]);
-        for ((_, record), needs) in records.into_iter().zip(needs) {
+        // As a client may send it: a str that is not UTF-8 (rmpv would
+        // encode it as bin), and a key naming a secret as bin.
+        records.push(b"\x81\xa3log\xa3ok\xff".to_vec());
+        records.push(b"\x81\xc4\x05token\xa1v".to_vec());
+        let needs = screen(&r, records.iter().map(Vec::as_slice));
+        assert_eq!(needs, [false, true, true, true, true, true, false, false, true, true]);
+        for (bytes, needs) in records.iter().zip(needs) {
+            let record = decode(bytes).unwrap();
             let mut scrubbed = record.clone();
             let whole = scrub(&r, &mut scrubbed, &mut r.empty_stats());
-            assert_eq!(needs, scrubbed != record || whole != Some(0), "{record}");
+            assert_eq!(needs, packed(&scrubbed) != packed(&record) || whole != Some(0), "{record}");
+        }
+    }
+
+    #[test]
+    fn screen_reads_every_msgpack_shape_as_decoding_does() {
+        // Integers of every width and sign are screened as their digits.
+        let r = Redactor::new();
+        let card = 4111111111111111u64;
+        for v in [Value::from(card), Value::from(card as i64), Value::from(-(card as i64))] {
+            let bytes = packed(&map(vec![("n", v.clone())]));
+            let screened = screen(&r, std::iter::once(&bytes[..]));
+            assert_eq!(screened, [v.as_i64().is_some_and(|n| n > 0)], "{v}");
+        }
+        // Truncated or reserved bytes are not read as clean.
+        for bad in [&b"\x81\xa3log"[..], b"\xc1", b"\x92\x01"] {
+            assert_eq!(screen(&r, std::iter::once(bad)), [true]);
         }
     }
 

@@ -1,9 +1,11 @@
 //! Arbitrary bytes as a Forward connection: framed as they trickle in
 //! (the framer must agree with framing the same bytes in one read), each
 //! frame decoded, parsed as a Forward message and its records scrubbed.
-//! No panic; memory stays within the record limit; scrubbing is stable
-//! (a second pass changes nothing) and what is sent downstream decodes to
-//! the scrubbed entries.
+//! No panic; memory stays within the record limit; reading a frame in
+//! place (`forward::read`, the sidecar's path) agrees with decoding and
+//! parsing it; the in-place screen never calls a record clean that
+//! scrubbing changes; scrubbing is stable (a second pass changes nothing)
+//! and what is sent downstream decodes to the scrubbed entries.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -54,8 +56,23 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(frames(input, usize::from(cut % 64) + 1), whole, "framing depends on read sizes");
     let r = redactor();
     for frame in whole.0 {
-        let Ok(value) = msgpack::decode(&frame) else { continue };
-        let Ok(mut message) = forward::parse(value, LIMIT) else { continue };
+        let parsed = msgpack::decode(&frame).map_err(|_| ()).and_then(|v| forward::parse(v, LIMIT).map_err(|_| ()));
+        let read = forward::read(&frame, LIMIT);
+        assert_eq!(parsed.is_ok(), read.is_ok(), "read and parse disagree on a frame");
+        let (Ok(mut message), Ok(read)) = (parsed, read) else { continue };
+        assert_eq!((&read.tag, &read.chunk), (&message.tag, &message.chunk));
+        let records: Vec<&[u8]> = read.entries.iter().map(|e| &read.bytes[e.record.clone()]).collect();
+        let needs = msgpack::screen(r, records.iter().copied());
+        for ((bytes, needs), (_, record)) in records.iter().zip(needs).zip(&message.entries) {
+            let from_read = msgpack::decode(bytes).unwrap();
+            assert_eq!(packed(&from_read), packed(record), "read and parse give other records");
+            let mut scrubbed = from_read.clone();
+            let whole = msgpack::scrub(r, &mut scrubbed, &mut r.empty_stats());
+            if !needs {
+                assert_eq!(whole, Some(0), "a record screened clean had a value masked whole");
+                assert_eq!(packed(&scrubbed), packed(&from_read), "a record screened clean was changed");
+            }
+        }
         let mut stats = r.empty_stats();
         for (_, record) in &mut message.entries {
             msgpack::scrub(r, record, &mut stats);

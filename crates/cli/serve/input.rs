@@ -273,50 +273,52 @@ async fn ping(
 }
 
 async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut (impl AsyncWrite + Unpin)) -> Result<(), String> {
-    let value = msgpack::decode(bytes).map_err(|_| "undecodable msgpack".to_string())?;
-    let message = forward::parse(value, ctx.opts.max_record).map_err(|e| e.to_string())?;
+    let message = forward::read(bytes, ctx.opts.max_record).map_err(|e| e.to_string())?;
     // The engine counts each value (and the tag) as a line; a record is
     // one line, however many values it has, and its bytes were counted as
     // they were read.
     let (mut stats, mut values) = (ctx.redactor.empty_stats(), ctx.redactor.empty_stats());
     let mut whole = 0;
-    let mut entries = message.entries;
-    let needs = msgpack::screen(&ctx.redactor, &entries);
-    let mut keep = Vec::with_capacity(entries.len());
-    for ((_, record), needs) in entries.iter_mut().zip(needs) {
-        if !needs {
-            stats.count_line(0, false);
-            keep.push(true);
-            continue;
-        }
-        let before = values.masked_lines();
-        let scrubbed = msgpack::scrub(&ctx.redactor, record, &mut values);
-        whole += scrubbed.unwrap_or(0);
-        stats.count_line(0, scrubbed != Some(0) || values.masked_lines() > before);
-        // A `drop` rule matched one of its values: the record goes.
-        keep.push(scrubbed.is_some());
-    }
+    let raw = &message.bytes;
+    let needs = msgpack::screen(&ctx.redactor, message.entries.iter().map(|e| &raw[e.record.clone()]));
     // Tags are routing keys, but a client can put anything in them; a tag
     // that a `drop` rule matches drops the message.
     let tag = ctx.redactor.redact_counted(message.tag.as_bytes(), &mut values);
-    if matches!(&tag, std::borrow::Cow::Owned(t) if t.is_empty()) {
-        keep.iter_mut().for_each(|k| *k = false);
-    }
+    let tag_dropped = matches!(&tag, std::borrow::Cow::Owned(t) if t.is_empty());
     let tag = String::from_utf8_lossy(&tag).into_owned();
-    let mut kept = keep.into_iter();
-    entries.retain(|_| kept.next().unwrap_or(false));
+    // Entries with nothing to scrub go on as they came; the others are
+    // decoded, scrubbed and encoded again.
+    let mut entries = forward::Entries::default();
+    for (e, needs) in message.entries.iter().zip(needs) {
+        if !needs {
+            stats.count_line(0, false);
+            if !tag_dropped {
+                entries.push_packed(&raw[e.range()]);
+            }
+            continue;
+        }
+        let mut record = msgpack::decode(&raw[e.record.clone()]).map_err(|_| "undecodable msgpack".to_string())?;
+        let before = values.masked_lines();
+        let scrubbed = msgpack::scrub(&ctx.redactor, &mut record, &mut values);
+        whole += scrubbed.unwrap_or(0);
+        stats.count_line(0, scrubbed != Some(0) || values.masked_lines() > before);
+        // A `drop` rule matched one of its values: the record goes.
+        if scrubbed.is_some() && !tag_dropped {
+            entries.push(&raw[e.head.clone()], &record);
+        }
+    }
     stats.merge_findings(&values);
     ctx.metrics.scrubbed(&stats, FormatCounts { fields_masked: whole, ..FormatCounts::default() });
     let Some(chunk) = message.chunk else {
         if !entries.is_empty() {
-            ctx.submit(tag.into(), Payload::Records(entries), false).await;
+            ctx.submit(tag.into(), Payload::Entries(entries), false).await;
         }
         return Ok(());
     };
     // An empty chunk is acked at once: there is nothing to lose, and an
     // unacked chunk is sent again forever.
     let written = entries.is_empty()
-        || match ctx.submit(tag.into(), Payload::Records(entries), true).await {
+        || match ctx.submit(tag.into(), Payload::Entries(entries), true).await {
             Some(done) => done.await == Ok(true),
             None => false,
         };

@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use logscrub::{Redactor, Stats};
-use rmpv::Value;
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::args::{EngineArgs, ServeArgs, TailArgs};
@@ -81,16 +80,15 @@ impl Drop for Room {
 pub enum Payload {
     /// Complete lines, each ending in a newline, read at `time`.
     Lines { time: EventTime, text: Vec<u8> },
-    /// Forward records.
-    Records(Vec<(EventTime, Value)>),
+    /// Forward entries, packed.
+    Entries(crate::forward::Entries),
 }
 
 impl Payload {
     fn size(&self) -> usize {
         match self {
             Payload::Lines { text, .. } => text.len(),
-            // An estimate: records are about the size of their encoding.
-            Payload::Records(r) => r.iter().map(|(_, v)| approx_size(v)).sum(),
+            Payload::Entries(e) => e.bytes().len(),
         }
     }
 
@@ -101,18 +99,8 @@ impl Payload {
             Payload::Lines { text, .. } => {
                 memchr::memchr_iter(b'\n', text).count() as u64 + u64::from(!text.is_empty() && !text.ends_with(b"\n"))
             }
-            Payload::Records(r) => r.len() as u64,
+            Payload::Entries(e) => e.len(),
         }
-    }
-}
-
-fn approx_size(v: &Value) -> usize {
-    match v {
-        Value::String(s) => s.as_bytes().len() + 5,
-        Value::Binary(b) | Value::Ext(_, b) => b.len() + 6,
-        Value::Array(a) => 5 + a.iter().map(approx_size).sum::<usize>(),
-        Value::Map(m) => 5 + m.iter().map(|(k, v)| approx_size(k) + approx_size(v)).sum::<usize>(),
-        _ => 9,
     }
 }
 

@@ -220,9 +220,9 @@ impl Encoder {
         for b in batches {
             match (&b.payload, self.format) {
                 (Payload::Lines { text, .. }, OutputFormat::Raw) => out.extend_from_slice(text),
-                (Payload::Records(records), OutputFormat::Raw) => {
-                    for (_, r) in records {
-                        raw_line(r, out);
+                (Payload::Entries(entries), OutputFormat::Raw) => {
+                    for (_, r) in entries.decoded() {
+                        raw_line(&r, out);
                     }
                 }
                 (payload, OutputFormat::Msgpack) => each_record(payload, |time, record| {
@@ -280,7 +280,7 @@ fn each_record(payload: &Payload, mut f: impl FnMut(EventTime, std::borrow::Cow<
                 f(*time, std::borrow::Cow::Owned(Value::Map(vec![(Value::from("log"), log)])));
             }
         }
-        Payload::Records(records) => records.iter().for_each(|(t, r)| f(*t, std::borrow::Cow::Borrowed(r))),
+        Payload::Entries(entries) => entries.decoded().for_each(|(t, r)| f(t, std::borrow::Cow::Owned(r))),
     }
 }
 
@@ -346,7 +346,11 @@ impl Downstream {
             self.scratch.clear();
             forward::begin(tag, count as u32, &mut self.scratch);
             for b in &batches[start..end] {
-                each_record(&b.payload, |t, r| forward::entry(t, &r, &mut self.scratch));
+                match &b.payload {
+                    // Packed already, as the message is.
+                    Payload::Entries(entries) => self.scratch.extend_from_slice(entries.bytes()),
+                    lines => each_record(lines, |t, r| forward::entry(t, &r, &mut self.scratch)),
+                }
             }
             forward::end(&chunk, count, &mut self.scratch);
             if let Err(e) = self.exchange(&chunk) {

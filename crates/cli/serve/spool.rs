@@ -592,35 +592,30 @@ fn encode(batch: &Batch, out: &mut Vec<u8>) {
             msgpack::encode(&time.to_value(), out);
             let _ = rmp::encode::write_bin(out, text);
         }
-        Payload::Records(records) => {
+        Payload::Entries(entries) => {
             let _ = rmp::encode::write_array_len(out, 2);
             let _ = rmp::encode::write_str(out, &batch.tag);
-            let _ = rmp::encode::write_array_len(out, records.len() as u32);
-            for (time, record) in records {
-                crate::forward::entry(*time, record, out);
-            }
+            let _ = rmp::encode::write_array_len(out, entries.len() as u32);
+            out.extend_from_slice(entries.bytes());
         }
     }
 }
 
 /// A spill entry's body as a batch (no ack, no room in memory).
 fn decode(body: &[u8]) -> Option<Batch> {
-    let Value::Array(mut parts) = msgpack::decode(body).ok()? else { return None };
-    let tag: Arc<str> = parts.first()?.as_str()?.into();
-    let payload = match parts.len() {
+    let mut rest = body;
+    let len = rmp::decode::read_array_len(&mut rest).ok()?;
+    let tag = msgpack::decode_from(&mut rest).ok()?;
+    let tag: Arc<str> = tag.as_str()?.into();
+    let payload = match len {
         3 => {
-            let Value::Binary(text) = parts.pop()? else { return None };
-            Payload::Lines { time: EventTime::from_value(&parts[1])?, text }
+            let time = EventTime::from_value(&msgpack::decode_from(&mut rest).ok()?)?;
+            let Value::Binary(text) = msgpack::decode_from(&mut rest).ok()? else { return None };
+            Payload::Lines { time, text }
         }
         2 => {
-            let Value::Array(entries) = parts.pop()? else { return None };
-            let mut records = Vec::with_capacity(entries.len());
-            for e in entries {
-                let Value::Array(mut pair) = e else { return None };
-                let record = pair.pop()?;
-                records.push((EventTime::from_value(pair.first()?)?, record));
-            }
-            Payload::Records(records)
+            let count = rmp::decode::read_array_len(&mut rest).ok()?;
+            Payload::Entries(crate::forward::Entries::read_packed(rest, u64::from(count))?)
         }
         _ => return None,
     };
@@ -641,7 +636,7 @@ mod tests {
             .iter()
             .map(|b| match &b.payload {
                 Payload::Lines { text, .. } => String::from_utf8(text.clone()).unwrap(),
-                Payload::Records(r) => format!("{} records", r.len()),
+                Payload::Entries(e) => format!("{} records", e.len()),
             })
             .collect()
     }
@@ -667,7 +662,12 @@ mod tests {
     fn entries_round_trip_lines_and_records() {
         let record = Value::Map(vec![(Value::from("log"), Value::from("x")), (Value::from("n"), Value::from(3))]);
         let time = EventTime { secs: 1, nanos: 2 };
-        for b in [lines("a\nb\n"), Batch::new("t".into(), Payload::Records(vec![(time, record)]), None)] {
+        let mut entries = crate::forward::Entries::default();
+        let mut head = vec![0x92];
+        msgpack::encode(&time.to_value(), &mut head);
+        entries.push(&head, &record);
+        entries.push(&head, &record);
+        for b in [lines("a\nb\n"), Batch::new("t".into(), Payload::Entries(entries), None)] {
             let mut body = Vec::new();
             encode(&b, &mut body);
             let back = decode(&body).unwrap();
@@ -676,11 +676,18 @@ mod tests {
                 (Payload::Lines { time: t1, text: a }, Payload::Lines { time: t2, text: b }) => {
                     assert_eq!((t1, a), (t2, b))
                 }
-                (Payload::Records(a), Payload::Records(b)) => assert_eq!(a, b),
+                (Payload::Entries(a), Payload::Entries(b)) => {
+                    assert_eq!(a, b);
+                    assert_eq!(b.decoded().collect::<Vec<_>>(), vec![(time, record.clone()); 2]);
+                }
                 _ => panic!("kind changed"),
             }
         }
         assert!(decode(b"\x92\xa1t\x05").is_none());
+        // Entries that are not the count the header says, or not
+        // [time, record], are not read back.
+        assert!(decode(b"\x92\xa1t\x92\x92\x01\x80").is_none());
+        assert!(decode(b"\x92\xa1t\x91\x92\xa1x\x80").is_none());
     }
 
     #[test]
