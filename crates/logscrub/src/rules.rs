@@ -262,12 +262,13 @@ fn compile(pattern: &str) -> Result<Regex, String> {
 
 /// A parsed rule regex, compiled as `regex::bytes` compiles a pattern
 /// (leftmost-first, matches may split UTF-8) under the same limits.
-fn compile_hir(hir: &Hir) -> Result<meta::Regex, String> {
+fn compile_hir(hir: &Hir, onepass: bool) -> Result<meta::Regex, String> {
     let config = meta::Config::new()
         .match_kind(regex_automata::MatchKind::LeftmostFirst)
         .utf8_empty(false)
         .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
-        .hybrid_cache_capacity(DFA_CACHE);
+        .hybrid_cache_capacity(DFA_CACHE)
+        .onepass(onepass);
     meta::Builder::new().configure(config).build_from_hir(hir).map_err(|e| e.to_string())
 }
 
@@ -396,13 +397,16 @@ impl Patterns {
     fn compile(&self, pack_allow: Option<&Arc<RegexSet>>) -> Result<Compiled, Error> {
         let regex_error = |e| Error::new(ErrorKind::Regex, e);
         let hir = parse_hir(&self.regex).map_err(regex_error)?;
-        let regex = compile_hir(&hir).map_err(regex_error)?;
         let mut upto = usize::MAX;
         let loosened = loosen(&hir, &mut upto);
         let loose = match upto {
             usize::MAX => None,
-            _ => Some((compile_hir(&loosened).map_err(regex_error)?, upto)),
+            _ => Some((compile_hir(&loosened, true).map_err(regex_error)?, upto)),
         };
+        // With a loosened twin, the rule's own regex captures only values
+        // longer than its bounds: no one-pass DFA for it (the largest part
+        // of its compiled size), the other capturing engines do.
+        let regex = compile_hir(&hir, loose.is_none()).map_err(regex_error)?;
         // The secret is the first group named `secret…` that took part in
         // the match (alternatives for quoted and bare values), else group 1,
         // else the whole match.
