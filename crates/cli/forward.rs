@@ -121,7 +121,7 @@ impl Entries {
             if rest.is_empty() {
                 return None;
             }
-            match rmpv::decode::read_value_with_max_depth(&mut rest, 2 * msgpack::MAX_DEPTH) {
+            match msgpack::decode_from(&mut rest) {
                 Ok(Value::Array(mut pair)) if pair.len() == 2 => {
                     let record = pair.pop().unwrap_or(Value::Nil);
                     Some((EventTime::from_value(&pair[0]).unwrap_or_default(), record))
@@ -181,7 +181,9 @@ pub fn read(bytes: &[u8], limit: usize) -> Result<Packed<'_>, ProtocolError> {
             body = Some(packed_body(&mut rest)?);
             parts.push(Value::Nil);
         } else {
-            let part = rmpv::decode::read_value_with_max_depth(&mut rest, msgpack::MAX_DEPTH + 1);
+            // The depth left to an element of the message's array, as when
+            // the message is decoded whole.
+            let part = rmpv::decode::read_value_with_max_depth(&mut rest, msgpack::DECODE_DEPTH - 2);
             parts.push(part.map_err(|_| bad("undecodable msgpack"))?);
         }
     }
@@ -462,6 +464,56 @@ mod tests {
         let option = Value::Map(vec![(Value::from("compressed"), Value::from("gzip"))]);
         let compressed = Value::Array(vec![Value::from("app"), Value::Binary(gz), option]);
         assert_eq!(agree(&compressed), Ok(6));
+    }
+
+    /// Nests `leaf` in `levels` single-element arrays.
+    fn nested(levels: usize, leaf: Value) -> Value {
+        (0..levels).fold(leaf, |v, _| Value::Array(vec![v]))
+    }
+
+    #[test]
+    fn read_and_parse_agree_at_every_depth_the_framer_accepts() {
+        let t = EventTime { secs: 10, nanos: 5 }.to_value();
+        for levels in (0..=msgpack::MAX_DEPTH).step_by(3).chain([msgpack::MAX_DEPTH - 2, msgpack::MAX_DEPTH - 1]) {
+            // Deep in the option (a PackedForward message's small parts are
+            // decoded one by one) and deep in an entry (framed alone).
+            let option = Value::Map(vec![(Value::from("x"), nested(levels, Value::from("v")))]);
+            let entry = bytes(&Value::Array(vec![
+                t.clone(),
+                Value::Map(vec![(Value::from("k"), nested(levels, Value::from("v")))]),
+            ]));
+            for message in [
+                Value::Array(vec![
+                    Value::from("app"),
+                    Value::Binary(bytes(&Value::Array(vec![t.clone(), record("a")]))),
+                    option,
+                ]),
+                Value::Array(vec![Value::from("app"), Value::Binary(entry)]),
+            ] {
+                let encoded = bytes(&message);
+                if msgpack::Framer::new(1 << 20).complete(&encoded).is_ok() {
+                    let _ = agree_bytes(&encoded);
+                }
+            }
+        }
+        // The deepest entry the framer takes (an entry, a record, 62
+        // arrays) is read and decoded, not refused.
+        let deepest = Value::Array(vec![t.clone(), Value::Map(vec![(Value::from("k"), nested(62, Value::from("v")))])]);
+        let message = Value::Array(vec![Value::from("app"), Value::Binary(bytes(&deepest))]);
+        assert_eq!(agree(&message), Ok(1));
+        let deeper = Value::Array(vec![t, Value::Map(vec![(Value::from("k"), nested(63, Value::from("v")))])]);
+        let refused = agree(&Value::Array(vec![Value::from("app"), Value::Binary(bytes(&deeper))]));
+        assert!(refused.as_ref().is_err_and(|e| e.contains("too deep")), "{refused:?}");
+    }
+
+    #[test]
+    fn regression_an_option_nested_at_the_depth_limit_is_read_as_decoding_reads_it() {
+        // Found by the forward fuzz target: the option decoded on its own
+        // was allowed one level more than inside the whole message.
+        let frame = b"\x93\xa7app.l2\x12\xa0\x83\xa3log\xb7pa\x91\x91\x91\x91\x91arer abc.def.ghi\x93'\x91\x91\x91\x91\x91\x91\x91gn\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x00";
+        if msgpack::Framer::new(4096).complete(frame).ok().flatten() == Some(frame.len()) {
+            let _ = agree_bytes(frame);
+        }
     }
 
     #[test]

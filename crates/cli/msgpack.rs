@@ -11,6 +11,12 @@ use rmpv::Value;
 /// Deepest nesting accepted in one message.
 pub const MAX_DEPTH: usize = 64;
 
+/// rmpv's depth budget for decoding a value the [`Framer`] accepted: rmpv
+/// spends two units on each array or map level and up to three on a leaf
+/// (a str: the value, the string, its bytes), so this is what
+/// [`MAX_DEPTH`] levels take.
+pub const DECODE_DEPTH: usize = 2 * MAX_DEPTH + 3;
+
 /// Why a byte stream is not msgpack we accept.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FrameError {
@@ -133,7 +139,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value, rmpv::decode::Error> {
 
 /// Decodes the value at the front of `rest` and steps over it.
 pub fn decode_from(rest: &mut &[u8]) -> Result<Value, rmpv::decode::Error> {
-    rmpv::decode::read_value_with_max_depth(rest, MAX_DEPTH + 1)
+    rmpv::decode::read_value_with_max_depth(rest, DECODE_DEPTH)
 }
 
 /// Encodes a value onto `out`.

@@ -88,8 +88,8 @@ fuzz_target!(|data: &[u8]| {
             forward::entry(*time, record, &mut sent);
         }
         forward::end("c", message.entries.len() as u64, &mut sent);
-        // Forward mode nests records deeper than the modes they came in.
-        let decoded = rmpv::decode::read_value_with_max_depth(&mut &sent[..], 2 * msgpack::MAX_DEPTH).unwrap();
+        // Forward mode nests records two levels deeper than a packed entry.
+        let decoded = rmpv::decode::read_value_with_max_depth(&mut &sent[..], msgpack::DECODE_DEPTH + 4).unwrap();
         let back = forward::parse(decoded, usize::MAX).unwrap();
         assert_eq!(back.tag, message.tag);
         let bytes = |m: &forward::Message| -> Vec<_> { m.entries.iter().map(|(t, v)| (*t, packed(v))).collect() };
