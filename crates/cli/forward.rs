@@ -71,12 +71,6 @@ pub struct Entries {
 }
 
 impl Entries {
-    /// `count` entries packed in `bytes` (as [`Packed`] or [`Entries::push`]
-    /// lay them out).
-    pub fn from_packed(bytes: Vec<u8>, count: u64) -> Entries {
-        Entries { bytes, count }
-    }
-
     /// `count` entries packed by [`Entries::bytes`] and read back (from
     /// the spill), checked: `None` unless they are exactly `count`
     /// `[time, record]` entries.
@@ -414,7 +408,8 @@ mod tests {
             (Ok(p), Ok(r)) => {
                 let spans: Vec<_> = r.entries.iter().map(|e| r.bytes[e.range()].to_vec()).collect();
                 assert_eq!(spans.concat(), r.bytes.to_vec(), "entries cover the bytes");
-                let entries = Entries::from_packed(r.bytes.into_owned(), r.entries.len() as u64);
+                let mut entries = Entries::default();
+                r.entries.iter().for_each(|e| entries.push_packed(&r.bytes[e.range()]));
                 assert_eq!((&r.tag, &r.chunk), (&p.tag, &p.chunk));
                 assert_eq!(entries.decoded().collect::<Vec<_>>(), p.entries);
                 Ok(p.entries.len())
