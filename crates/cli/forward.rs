@@ -108,19 +108,23 @@ impl Entries {
     }
 
     /// Each entry decoded. Entries are packed by this program from framed
-    /// messages: they decode, and a time that does not read is the epoch.
+    /// messages, within the depth a decode takes: they decode, and a time
+    /// that does not read is the epoch. Each is framed before it is decoded,
+    /// so that one that did not decode could not take the rest with it.
     pub fn decoded(&self) -> impl Iterator<Item = (EventTime, Value)> + '_ {
         let mut rest = &self.bytes[..];
-        std::iter::from_fn(move || {
-            if rest.is_empty() {
+        std::iter::from_fn(move || loop {
+            let whole = rest;
+            if skip(&mut rest).is_none() {
+                debug_assert!(rest.is_empty(), "packed entries frame");
                 return None;
             }
-            match msgpack::decode_from(&mut rest) {
+            match msgpack::decode(&whole[..whole.len() - rest.len()]) {
                 Ok(Value::Array(mut pair)) if pair.len() == 2 => {
                     let record = pair.pop().unwrap_or(Value::Nil);
-                    Some((EventTime::from_value(&pair[0]).unwrap_or_default(), record))
+                    return Some((EventTime::from_value(&pair[0]).unwrap_or_default(), record));
                 }
-                _ => None,
+                _ => debug_assert!(false, "packed entries decode"),
             }
         })
     }
