@@ -1,12 +1,19 @@
 //! The prefilter: one pass over the bytes that says where rules could match.
 //!
-//! Every rule's trigger is one pattern of one lazy DFA (`regex-automata`'s
-//! hybrid DFA, searching for all of them at once, overlapping): a rule's
-//! keywords as an ASCII case-insensitive trie, and for a rule without
+//! Every trigger is one pattern of one lazy DFA (`regex-automata`'s hybrid
+//! DFA, searching for all of them at once, overlapping): the keywords of
+//! every rule as one ASCII case-insensitive trie, and for each rule without
 //! keywords its `trigger` regex or its own regex (card, phone and id
 //! numbers), so that the many dates, addresses and ids in logs do not wake
 //! it, only text in its shape. One walk over a buffer finds every trigger; a
 //! clean line costs one table lookup a byte and allocates nothing.
+//!
+//! The keywords share one trie, not one per rule, because each state of the
+//! lazy DFA is built from every pattern that may be under way: with a trie a
+//! rule, the first pass over varied logs spent twice as long building
+//! states. Which rules a keyword hit selects is settled afterwards, by an
+//! Aho-Corasick automaton of the reversed keywords, walked back over the few
+//! bytes before the hit ([`Prefilter::select`]).
 //!
 //! A DFA walk is bound by the latency of each lookup, not by the CPU's width,
 //! so a buffer of many lines is cut at line starts into three lanes that are
@@ -14,6 +21,8 @@
 
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{Anchored, StartKind};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::nfa::thompson::{self, WhichCaptures};
@@ -61,7 +70,7 @@ impl Candidates {
 }
 
 /// A trigger found: the offset just past its match, and its entry in the
-/// prefilter's table ([`Prefilter::rules_of`]).
+/// pattern in the prefilter's DFA (what it selects: [`Prefilter::select`]).
 pub(crate) type Trigger = (usize, u32);
 
 /// Buffers shorter than this are walked in one part: splitting costs more
@@ -82,10 +91,26 @@ type CacheFn = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>
 pub(crate) struct Prefilter {
     dfa: DFA,
     caches: Pool<Cache, CacheFn>,
-    /// For each DFA pattern (one a rule), the rules it selects. One more
-    /// entry at the end, [`Prefilter::all`], selects every rule: the answer
-    /// when the DFA fails.
+    /// For each DFA pattern, the rules it selects: the keyword trie's entry
+    /// holds every rule with keywords, each other pattern its one rule. One
+    /// more entry at the end, [`Prefilter::all`], selects every rule: the
+    /// answer when the DFA fails.
     rules_of: Vec<Vec<u32>>,
+    keywords: Option<Keywords>,
+}
+
+/// The keywords of every rule, as the DFA's one trie pattern, and what
+/// tells which of them a hit of that pattern was.
+struct Keywords {
+    /// The trie's pattern in the DFA.
+    pattern: u32,
+    /// The keywords again, each reversed (ASCII case-insensitive, anchored
+    /// searches only): walked backwards from where the trie matched, it
+    /// names the keywords that end there in a few steps.
+    reversed: aho_corasick::dfa::DFA,
+    /// For each keyword, the rules it gates.
+    rules: Vec<Vec<u32>>,
+    longest: usize,
 }
 
 /// The keywords as one ASCII case-insensitive pattern, shaped as a trie:
@@ -167,13 +192,15 @@ impl Prefilter {
         let mut hirs: Vec<Hir> = Vec::new();
         let mut rules_of: Vec<Vec<u32>> = Vec::new();
         let mut all = Vec::new();
+        // Each keyword (lowercase, as rules keep them) and the rules it gates.
+        let mut gated: std::collections::BTreeMap<&[u8], Vec<u32>> = Default::default();
         for (i, rule) in rules.iter().enumerate().filter(|(i, _)| enabled(*i)) {
             let i = i as u32;
             all.push(i);
-            rules_of.push(vec![i]);
             if !rule.keywords.is_empty() {
-                let keywords: Vec<&[u8]> = rule.keywords.iter().map(|k| k.as_bytes()).collect();
-                hirs.push(keywords_hir(&keywords));
+                for k in &rule.keywords {
+                    gated.entry(k.as_bytes()).or_default().push(i);
+                }
                 continue;
             }
             let pattern = match (&rule.trigger, &rule.patterns.within) {
@@ -183,7 +210,30 @@ impl Prefilter {
             };
             let hir = crate::rules::parse_hir(pattern).map_err(|e| format!("rule '{}': {e}", rule.id))?;
             hirs.push(line_anchored(&hir));
+            rules_of.push(vec![i]);
         }
+        let keywords = match gated.is_empty() {
+            true => None,
+            false => {
+                let words: Vec<&[u8]> = gated.keys().copied().collect();
+                hirs.push(keywords_hir(&words));
+                let mut selected: Vec<u32> = gated.values().flatten().copied().collect();
+                selected.sort_unstable();
+                selected.dedup();
+                rules_of.push(selected);
+                let reversed = aho_corasick::dfa::DFA::builder()
+                    .ascii_case_insensitive(true)
+                    .start_kind(StartKind::Anchored)
+                    .build(words.iter().map(|w| w.iter().rev().copied().collect::<Vec<u8>>()))
+                    .map_err(|e| format!("the prefilter's keywords: {e}"))?;
+                Some(Keywords {
+                    pattern: rules_of.len() as u32 - 1,
+                    reversed,
+                    longest: words.iter().map(|w| w.len()).max().unwrap_or(0),
+                    rules: gated.into_values().collect(),
+                })
+            }
+        };
         rules_of.push(all);
         let nfa = thompson::Compiler::new()
             .configure(thompson::Config::new().utf8(false).which_captures(WhichCaptures::None))
@@ -203,12 +253,44 @@ impl Prefilter {
             .map_err(|e| format!("the prefilter: {e}"))?;
         let make = dfa.clone();
         let caches = Pool::new(Box::new(move || make.create_cache()) as CacheFn);
-        Ok(Prefilter { dfa, caches, rules_of })
+        Ok(Prefilter { dfa, caches, rules_of, keywords })
     }
 
-    /// The rules a trigger selects.
-    pub(crate) fn rules_of(&self, trigger: u32) -> &[u32] {
-        &self.rules_of[trigger as usize]
+    /// Marks the rules that trigger `(at, pattern)`, found in `hay`, selects.
+    /// A keyword hit selects the rules of each keyword that ends at `at`;
+    /// should none be found there (it cannot happen), every rule with
+    /// keywords: fail closed.
+    pub(crate) fn select(&self, hay: &[u8], (at, pattern): Trigger, out: &mut Candidates) {
+        if let Some(kw) = self.keywords.as_ref().filter(|kw| kw.pattern == pattern) {
+            let dfa = &kw.reversed;
+            let mut found = false;
+            if let Ok(mut state) = dfa.start_state(Anchored::Yes) {
+                for (depth, &b) in hay[at.saturating_sub(kw.longest)..at].iter().rev().enumerate() {
+                    state = dfa.next_state(Anchored::Yes, state, b);
+                    if dfa.is_dead(state) {
+                        break;
+                    }
+                    if !dfa.is_match(state) {
+                        continue;
+                    }
+                    // A match state also lists the keywords that are a
+                    // suffix of its path (reached by failure links): only
+                    // those as long as the path end exactly at `at`.
+                    for i in 0..dfa.match_len(state) {
+                        let k = dfa.match_pattern(state, i);
+                        if dfa.pattern_len(k) == depth + 1 {
+                            found = true;
+                            kw.rules[k.as_usize()].iter().for_each(|&r| out.insert(r));
+                        }
+                    }
+                }
+            }
+            debug_assert!(found, "a keyword ends where the trie matched");
+            if found {
+                return;
+            }
+        }
+        self.rules_of[pattern as usize].iter().for_each(|&r| out.insert(r));
     }
 
     /// The trigger that selects every rule.
@@ -220,10 +302,8 @@ impl Prefilter {
     pub(crate) fn rules(&self, hay: &[u8], out: &mut Candidates) {
         let mut found = Vec::new();
         self.triggers(hay, &mut found);
-        for (_, t) in found {
-            for &r in self.rules_of(t) {
-                out.insert(r);
-            }
+        for t in found {
+            self.select(hay, t, out);
         }
     }
 
@@ -447,7 +527,13 @@ negative = ["id 1234567890"]
     fn found(pf: &Prefilter, hay: &str) -> Vec<(usize, u32)> {
         let mut out = Vec::new();
         pf.triggers(hay.as_bytes(), &mut out);
-        out.iter().flat_map(|&(at, t)| pf.rules_of(t).iter().map(move |&r| (at, r))).collect()
+        out.iter()
+            .flat_map(|&t| {
+                let mut rules = Candidates::default();
+                pf.select(hay.as_bytes(), t, &mut rules);
+                rules.iter().map(move |r| (t.0, r)).collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     #[test]
@@ -504,7 +590,41 @@ negative = ["id 1234567890"]
         let mut out = Vec::new();
         pf.every_line(b"a\nb\nc", &mut out);
         assert_eq!(out, [(1, 2), (3, 2), (5, 2)]);
-        assert_eq!(pf.rules_of(pf.all()), [0, 1]);
+        assert_eq!(pf.rules_of[pf.all() as usize], [0, 1]);
+    }
+
+    #[test]
+    fn a_keyword_hit_selects_the_rules_of_each_keyword_ending_there() {
+        // One trie for every rule's keywords: a hit must still wake only
+        // the rules whose keywords end at it, shared and nested ones too.
+        let rule = |id: &str, keywords: &str| {
+            format!(
+                r#"
+[[rule]]
+id = "{id}"
+description = "d"
+category = "credential"
+keywords = [{keywords}]
+regex = '(?i){id}=(?P<secret>[0-9]{{4}})'
+positive = [{{ input = "{id}=1234", output = "{id}=[REDACTED:{id}]" }}]
+negative = ["{id}"]
+"#
+            )
+        };
+        let text = format!(
+            "[pack]\nname = \"t\"\ndescription = \"t\"\n{}{}{}{}",
+            rule("aa", r#""{id}=", "password=", "token""#.replace("{id}", "aa").as_str()),
+            rule("bb", r#""bb=", "word=""#),
+            rule("cc", r#""cc=", "PASS""#),
+            rule("dd", r#""dd=", "token""#),
+        );
+        let pf = Prefilter::new(&rules(&text), |_| true).unwrap();
+        assert_eq!(found(&pf, "x PassWord=1"), [(6, 2), (11, 0), (11, 1)]);
+        assert_eq!(found(&pf, "a token b"), [(7, 0), (7, 3)]);
+        assert_eq!(found(&pf, "dd= word"), [(3, 3)]);
+        // Without the `dd` rule, `token` selects `aa` alone.
+        let pf = Prefilter::new(&rules(&text), |i| i != 3).unwrap();
+        assert_eq!(found(&pf, "a token b"), [(7, 0)]);
     }
 
     #[test]

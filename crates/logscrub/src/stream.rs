@@ -192,9 +192,7 @@ impl<W: Write> Stream<W> {
             // The rules of every trigger on this line.
             rules.clear();
             while i < cands.len() && cands[i].0 <= end {
-                for &r in inner.prefilter.rules_of(cands[i].1) {
-                    rules.insert(r);
-                }
+                inner.prefilter.select(region, cands[i], &mut rules);
                 i += 1;
             }
             self.clean(&region[pos..start])?;
