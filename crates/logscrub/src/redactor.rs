@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
@@ -122,8 +122,10 @@ pub(crate) struct Inner {
     pub enabled: Vec<bool>,
     /// Triggers of the enabled rules.
     pub prefilter: Prefilter,
-    /// Triggers of every rule, to run any rule's tests.
-    pub every: Prefilter,
+    /// Triggers of every rule, to run any rule's tests: built when first
+    /// needed (at build when there are user rules, whose examples are
+    /// checked then), as only rule tests and reports use it.
+    every: OnceLock<Result<Prefilter, String>>,
     /// Rendered labels of enabled rules: text that is already masked.
     labels: HashSet<Vec<u8>>,
     /// Finds rendered labels in a segment.
@@ -324,7 +326,7 @@ impl Redactor {
         let inner = &*self.inner;
         let Some(r) = inner.rules.iter().position(|x| x.id == id) else { return Vec::new() };
         let mut hits = Vec::new();
-        inner.scan_line(&inner.every, Some(r as u32), line, &mut hits);
+        inner.scan_line(inner.every(), Some(r as u32), line, &mut hits);
         hits.iter().map(|h| h.start..h.end).collect()
     }
 
@@ -799,7 +801,7 @@ impl Inner {
     /// Redacts one complete line with only rule `r` (any rule, enabled or
     /// not), for rule tests.
     fn redact_only(&self, r: u32, line: &[u8]) -> Vec<u8> {
-        let only = |seg: &[u8], hits: &mut Vec<Hit>| self.scan_line(&self.every, Some(r), seg, hits);
+        let only = |seg: &[u8], hits: &mut Vec<Hit>| self.scan_line(self.every(), Some(r), seg, hits);
         let mut hits = Vec::new();
         only(line, &mut hits);
         if hits.is_empty() {
@@ -1109,14 +1111,13 @@ impl RedactorBuilder {
             .map_err(|e| Error::new(ErrorKind::Mask, format!("labels: {e}")))?;
         let names = rules.iter().map(|r| r.name.as_bytes().to_vec()).collect();
         let prefilter = Prefilter::new(&rules, |i| enabled[i]).map_err(|e| Error::new(ErrorKind::Regex, e))?;
-        let every = Prefilter::new(&rules, |_| true).map_err(|e| Error::new(ErrorKind::Regex, e))?;
         let inner = Inner {
             ids: rules.iter().map(|r| r.id.clone()).collect(),
             rules,
             packs,
             enabled,
             prefilter,
-            every,
+            every: OnceLock::new(),
             labels,
             mask_starts,
             label_finder,
@@ -1163,6 +1164,18 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 }
 
 impl Inner {
+    /// The triggers of every rule, enabled or not.
+    fn every_built(&self) -> Result<&Prefilter, String> {
+        self.every.get_or_init(|| Prefilter::new(&self.rules, |_| true)).as_ref().map_err(Clone::clone)
+    }
+
+    /// [`Inner::every_built`] where it cannot fail: every trigger was
+    /// parsed at load, the built-in ones are all built together by the
+    /// tests (`--packs all`), and a user file's at build.
+    fn every(&self) -> &Prefilter {
+        self.every_built().expect("the triggers of every rule were built at load")
+    }
+
     /// Every positive example must reach its rule: its keywords occur, its
     /// regex and validators accept. Otherwise the rule cannot be trusted.
     /// Rules before `from` (the built-in ones) are skipped.
@@ -1170,7 +1183,8 @@ impl Inner {
         for (i, rule) in self.rules.iter().enumerate().skip(from) {
             for ex in &rule.positive {
                 let mut hits = Vec::new();
-                let open = self.scan(&self.every, Some(i as u32), ex.input.as_bytes(), None, &mut hits);
+                let every = self.every_built().map_err(|e| Error::new(ErrorKind::Regex, e))?;
+                let open = self.scan(every, Some(i as u32), ex.input.as_bytes(), None, &mut hits);
                 if hits.is_empty() && open.is_none() {
                     return Err(Error::new(
                         ErrorKind::Tests,
