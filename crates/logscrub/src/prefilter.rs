@@ -627,6 +627,64 @@ negative = ["{id}"]
         assert_eq!(found(&pf, "a token b"), [(7, 0)]);
     }
 
+    /// Every built-in rule, and the keyword rules' keywords.
+    fn builtin() -> &'static (Vec<Rule>, Vec<String>) {
+        static RULES: std::sync::OnceLock<(Vec<Rule>, Vec<String>)> = std::sync::OnceLock::new();
+        RULES.get_or_init(|| {
+            let r = crate::Redactor::builder().packs(["all"]).build().unwrap();
+            let rules: Vec<Rule> = r.rules().cloned().collect();
+            let mut words: Vec<String> = rules.iter().flat_map(|r| r.keywords.clone()).collect();
+            words.sort();
+            words.dedup();
+            (rules, words)
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// With the built-in packs' keywords (nested, shared, mixed case),
+        /// the one trie and the reversed walk select exactly the rules a
+        /// keyword of which ends at each hit, as one pattern a rule did.
+        #[test]
+        fn keyword_hits_select_what_a_plain_search_finds(
+            pieces in proptest::collection::vec(
+                (0usize..10_000, proptest::bool::ANY, "[a-zA-Z_=:;\"' \n.-]{0,4}"),
+                0..24,
+            )
+        ) {
+            let (rules, words) = builtin();
+            let mut hay = Vec::new();
+            for (pick, upper, filler) in &pieces {
+                let word = words[pick % words.len()].as_bytes();
+                hay.extend(word.iter().map(|b| if *upper { b.to_ascii_uppercase() } else { *b }));
+                hay.extend_from_slice(filler.as_bytes());
+            }
+            let has_keywords = |i: usize| !rules[i].keywords.is_empty();
+            let pf = Prefilter::new(rules, has_keywords).unwrap();
+            let mut got = std::collections::BTreeSet::new();
+            let mut found = Vec::new();
+            pf.triggers(&hay, &mut found);
+            for t in found {
+                let mut c = Candidates::default();
+                pf.select(&hay, t, &mut c);
+                got.extend(c.iter().map(|r| (t.0, r)));
+            }
+            let lower = hay.to_ascii_lowercase();
+            let mut want = std::collections::BTreeSet::new();
+            for (i, rule) in rules.iter().enumerate() {
+                for k in &rule.keywords {
+                    for end in k.len()..=lower.len() {
+                        if lower[end - k.len()..end] == *k.as_bytes() {
+                            want.insert((end, i as u32));
+                        }
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
     #[test]
     fn unicode_word_boundaries_are_widened_not_refused() {
         let hir = regex_syntax::parse(r"\bab\b").unwrap();
