@@ -1260,6 +1260,22 @@ mod tests {
     }
 
     #[test]
+    fn jwts_past_the_rule_bounds_are_masked_to_the_end_of_the_token() {
+        // The jwt rule bounds a payload at 8192 bytes and a signature at
+        // 2048: a longer one used to match nothing and pass in the clear.
+        let header = "eyJhbGciOiAiSFMyNTYiLCAidHlwIjogIkpXVCJ9";
+        for (payload, signature) in [(8_000, 43), (9_000, 43), (20_000, 43), (300, 3_000), (9_000, 0)] {
+            let token = format!("{header}.eyJ{}.{}", "x".repeat(payload), "s".repeat(signature));
+            assert_eq!(
+                redact(&format!("auth ok {token} next")),
+                "auth ok [REDACTED:jwt] next",
+                "{payload} {signature}"
+            );
+            assert_eq!(redact(&format!("{{\"blob\":\"{token}\"}}")), "{\"blob\":\"[REDACTED:jwt]\"}");
+        }
+    }
+
+    #[test]
     fn every_builtin_rule_compiles() {
         Redactor::builder().packs(["all"]).build().unwrap();
     }
