@@ -263,23 +263,23 @@ impl Prefilter {
     /// keywords: fail closed.
     pub(crate) fn select(&self, hay: &[u8], (at, pattern): Trigger, out: &mut Candidates) {
         if let Some(kw) = self.keywords.as_ref().filter(|kw| kw.pattern == pattern) {
-            let dfa = &kw.reversed;
+            let reversed = &kw.reversed;
             let mut found = false;
-            if let Ok(mut state) = dfa.start_state(Anchored::Yes) {
+            if let Ok(mut state) = reversed.start_state(Anchored::Yes) {
                 for (depth, &b) in hay[at.saturating_sub(kw.longest)..at].iter().rev().enumerate() {
-                    state = dfa.next_state(Anchored::Yes, state, b);
-                    if dfa.is_dead(state) {
+                    state = reversed.next_state(Anchored::Yes, state, b);
+                    if reversed.is_dead(state) {
                         break;
                     }
-                    if !dfa.is_match(state) {
+                    if !reversed.is_match(state) {
                         continue;
                     }
                     // A match state also lists the keywords that are a
                     // suffix of its path (reached by failure links): only
                     // those as long as the path end exactly at `at`.
-                    for i in 0..dfa.match_len(state) {
-                        let k = dfa.match_pattern(state, i);
-                        if dfa.pattern_len(k) == depth + 1 {
+                    for i in 0..reversed.match_len(state) {
+                        let k = reversed.match_pattern(state, i);
+                        if reversed.pattern_len(k) == depth + 1 {
                             found = true;
                             kw.rules[k.as_usize()].iter().for_each(|&r| out.insert(r));
                         }
@@ -614,7 +614,7 @@ negative = ["{id}"]
         };
         let text = format!(
             "[pack]\nname = \"t\"\ndescription = \"t\"\n{}{}{}{}",
-            rule("aa", r#""{id}=", "password=", "token""#.replace("{id}", "aa").as_str()),
+            rule("aa", r#""aa=", "password=", "token""#),
             rule("bb", r#""bb=", "word=""#),
             rule("cc", r#""cc=", "PASS""#),
             rule("dd", r#""dd=", "token""#),
