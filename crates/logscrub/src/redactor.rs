@@ -1273,6 +1273,21 @@ mod tests {
             );
             assert_eq!(redact(&format!("{{\"blob\":\"{token}\"}}")), "{\"blob\":\"[REDACTED:jwt]\"}");
         }
+        // And a header at 2048: certificate chains in `x5c` run past it.
+        use base64::Engine;
+        let encode = |json: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+        for certs in [2, 5, 40] {
+            let chain = vec![format!("\"{}\"", "MIIDdzCC".repeat(140)); certs].join(",");
+            let header = encode(format!(r#"{{"alg":"RS256","typ":"JWT","x5c":[{chain}]}}"#));
+            assert!(header.len() > 2048);
+            let token = format!("{header}.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJl");
+            assert_eq!(redact(&format!("auth ok {token} next")), "auth ok [REDACTED:jwt] next", "{certs}");
+            assert_eq!(redact(&format!("{{\"blob\":\"{token}\"}}")), "{\"blob\":\"[REDACTED:jwt]\"}");
+        }
+        // Base64url JSON as long that is no JOSE header is left alone.
+        let blob = encode(format!(r#"{{"items":[{}]}}"#, vec!["\"abc\""; 800].join(",")));
+        assert!(blob.len() > 2048);
+        assert_eq!(redact(&format!("state {blob} next")), format!("state {blob} next"));
     }
 
     #[test]

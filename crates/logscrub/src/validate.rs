@@ -77,7 +77,7 @@ impl Validator {
     /// | `card` | a payment card: Luhn, a known brand prefix and length, and consistent grouping |
     /// | `iban` | an IBAN with its country's length and a valid mod-97 check |
     /// | `ssn` | a US SSN outside the ranges never issued |
-    /// | `jwt` | a JWT whose header is base64url JSON naming an `alg` |
+    /// | `jwt` | a JWT whose header is base64url JSON naming an `alg`, or a header too long for the `jwt` rule that opens a JOSE header |
     /// | `phone` | 8 to 15 digits, not all the same digit |
     /// | `has-digit` | at least one ASCII digit: tokens have them, words do not |
     /// | `ipv6` | an address `std::net::Ipv6Addr` parses |
@@ -341,24 +341,46 @@ fn ssn(s: &[u8]) -> bool {
     area != 0 && area != 666 && area < 900 && group != 0 && serial != 0 && !sample
 }
 
-/// A JWT: three base64url parts whose first decodes to a JSON object that
-/// names an `alg`.
+/// A JWT: base64url parts whose first decodes to a JSON object that names
+/// an `alg`, then a payload. A header alone counts only when it ran to the
+/// rule's bound ([`JWT_HEADER_BOUND`]): then it is the start of a token too
+/// long to match whole (certificate chains in `x5c`), and it counts when its
+/// decodable prefix opens a JSON object with a JOSE header parameter.
 fn jwt(s: &[u8]) -> bool {
     let mut parts = s.split(|&b| b == b'.');
-    let (Some(header), Some(payload)) = (parts.next(), parts.next()) else {
-        return false;
-    };
-    if payload.is_empty() {
-        return false;
-    }
+    let header = parts.next().unwrap_or_default();
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let trimmed = header.strip_suffix(b"==").or_else(|| header.strip_suffix(b"=")).unwrap_or(header);
-    let Ok(decoded) = engine.decode(trimmed) else {
-        return false;
-    };
-    match serde_json::from_slice::<serde_json::Value>(&decoded) {
-        Ok(serde_json::Value::Object(map)) => map.contains_key("alg"),
+    match parts.next() {
+        None if header.len() >= JWT_HEADER_BOUND => {
+            let whole = &header[..header.len() / 4 * 4];
+            engine.decode(whole).is_ok_and(|prefix| jose_header_prefix(&prefix))
+        }
+        Some(payload) if !payload.is_empty() => {
+            let trimmed = header.strip_suffix(b"==").or_else(|| header.strip_suffix(b"=")).unwrap_or(header);
+            let Ok(decoded) = engine.decode(trimmed) else {
+                return false;
+            };
+            match serde_json::from_slice::<serde_json::Value>(&decoded) {
+                Ok(serde_json::Value::Object(map)) => map.contains_key("alg"),
+                _ => false,
+            }
+        }
         _ => false,
+    }
+}
+
+/// The length of a JWT header (with its `eyJ`) at the `jwt` rule's bound.
+const JWT_HEADER_BOUND: usize = 3 + 2048;
+
+/// Whether `prefix`, the start of a decoded header, opens a JSON object and
+/// has a parameter JOSE registers (RFC 7515 and 7516) as one of its keys.
+fn jose_header_prefix(prefix: &[u8]) -> bool {
+    const NAMES: [&str; 13] =
+        ["alg", "typ", "cty", "kid", "x5c", "x5t", "x5t#S256", "x5u", "jku", "jwk", "crit", "enc", "zip"];
+    let text = prefix.trim_ascii_start();
+    text.starts_with(b"{") && {
+        let mut keys = text.split(|&b| b == b'"').skip(1).step_by(2);
+        keys.any(|k| NAMES.iter().any(|n| n.as_bytes() == k))
     }
 }
 
@@ -611,6 +633,23 @@ mod tests {
         assert!(jwt(t.as_bytes()));
         assert!(!jwt(b"eyJub3QiOiJhIGp3dCJ9.eyJzdWIiOiIxIn0.sig"));
         assert!(!jwt(b"abc.def.ghi"));
+        assert!(!jwt(b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"), "a header alone");
+    }
+
+    #[test]
+    fn a_header_at_the_bound_counts_when_it_opens_a_jose_header() {
+        use base64::Engine;
+        let encode = |json: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+        let chain = "MIIC".repeat(600);
+        let x5c = encode(format!(r#"{{"x5c":["{chain}"],"alg":"RS256"}}"#));
+        assert!(x5c.len() > JWT_HEADER_BOUND);
+        assert!(jwt(&x5c.as_bytes()[..JWT_HEADER_BOUND]));
+        // Cut anywhere, not only on a whole base64 quantum.
+        assert!(jwt(&x5c.as_bytes()[..JWT_HEADER_BOUND + 1]));
+        // A base64url JSON blob that is no JOSE header; a short header.
+        let blob = encode(format!(r#"{{"data":["{chain}"]}}"#));
+        assert!(!jwt(&blob.as_bytes()[..JWT_HEADER_BOUND]));
+        assert!(!jwt(&x5c.as_bytes()[..JWT_HEADER_BOUND - 1]));
     }
 
     #[test]
