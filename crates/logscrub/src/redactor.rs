@@ -408,9 +408,6 @@ pub(crate) fn rejected() -> bool {
 /// only mask more, and real lines settle in one or two.
 const SETTLE_ROUNDS: usize = 4;
 
-/// Secrets this long may have been cut by a rule's length bound.
-const LONG_VALUE: usize = 1000;
-
 /// The end of the token that continues at `e`: up to whitespace, a quote or
 /// a delimiter.
 fn extend_token(seg: &[u8], e: usize) -> usize {
@@ -559,7 +556,7 @@ impl Inner {
             } else {
                 // A value as long as a rule's bound may go on past it: mask
                 // the rest of the token too (fail closed), not just the bound.
-                let e = if e - s >= LONG_VALUE { extend_token(seg, e) } else { e };
+                let e = if e - s >= compiled.long { extend_token(seg, e) } else { e };
                 hits.push(Hit { rule: r, start: s, end: e, from: scope.unwrap_or(m.start) });
                 // Resume at the end of the secret, not of the match: the
                 // boundary byte a rule consumed after one token may be the

@@ -276,6 +276,49 @@ fn compile_hir(hir: &Hir, onepass: bool) -> Result<meta::Regex, String> {
 /// capture regex (see [`Compiled::find_secret`]).
 const LOOSE_FROM: u32 = 64;
 
+/// Secrets this long are masked on to the end of their token whatever the
+/// rule's bounds (see [`Compiled::long`]).
+const LONG_VALUE: usize = 1000;
+
+/// The shortest secret that a value bound inside one of the `groups` of
+/// `hir` (0: the whole match) may have cut; see [`long_value`]. The bounds
+/// of the context around a secret (a URL's user name) do not count.
+fn secret_long_value(hir: &Hir, groups: &[usize]) -> usize {
+    match hir.kind() {
+        _ if groups == [0] => long_value(hir),
+        HirKind::Capture(c) if groups.contains(&(c.index as usize)) => long_value(&c.sub),
+        HirKind::Capture(c) => secret_long_value(&c.sub, groups),
+        HirKind::Repetition(r) => secret_long_value(&r.sub, groups),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => {
+            hs.iter().map(|h| secret_long_value(h, groups)).min().unwrap_or(LONG_VALUE)
+        }
+        _ => LONG_VALUE,
+    }
+}
+
+/// The shortest value that one of `hir`'s value bounds may have cut: the
+/// smallest bound of a repetition bounded at [`LOOSE_FROM`] or more that
+/// may stop short of it (`{1,128}`, not the fixed `{64}` of a format), and
+/// at most [`LONG_VALUE`].
+fn long_value(hir: &Hir) -> usize {
+    let here = match hir.kind() {
+        HirKind::Repetition(r) => match r.max {
+            Some(m) if m >= LOOSE_FROM && r.min < m && r.sub.properties().minimum_len().is_some_and(|n| n > 0) => {
+                m as usize
+            }
+            _ => LONG_VALUE,
+        },
+        _ => LONG_VALUE,
+    };
+    let below = match hir.kind() {
+        HirKind::Repetition(r) => long_value(&r.sub),
+        HirKind::Capture(c) => long_value(&c.sub),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => hs.iter().map(long_value).min().unwrap_or(LONG_VALUE),
+        _ => LONG_VALUE,
+    };
+    here.min(below)
+}
+
 /// `hir` with every repetition bounded at [`LOOSE_FROM`] or more made
 /// unbounded (`{1,1024}` becomes `{1,}`, `{1024}` becomes `{1024,}`) where
 /// each of its iterations takes at least one byte; `upto` becomes the
@@ -331,6 +374,9 @@ pub(crate) struct Compiled {
     pub(crate) end: Option<Regex>,
     /// Values that are never secrets: the rule's allowlist, then its pack's.
     pub(crate) allow: Vec<Arc<RegexSet>>,
+    /// A secret this long may have been cut by a bound of the rule's regex
+    /// and go on past it: the engine masks the rest of its token too.
+    pub(crate) long: usize,
 }
 
 impl Compiled {
@@ -399,14 +445,19 @@ impl Patterns {
         let hir = parse_hir(&self.regex).map_err(regex_error)?;
         let mut upto = usize::MAX;
         let loosened = loosen(&hir, &mut upto);
-        let loose = match upto {
-            usize::MAX => None,
-            _ => Some((compile_hir(&loosened, true).map_err(regex_error)?, upto)),
+        // No twin when nothing is loosened, nor when every match of the rule
+        // is longer than the loosened bounds: it would only ever send the
+        // search back to the rule's own regex.
+        let loose = match hir.properties().minimum_len() {
+            Some(shortest) if upto != usize::MAX && shortest <= upto => {
+                Some((compile_hir(&loosened, true).map_err(regex_error)?, upto))
+            }
+            _ => None,
         };
-        // With a loosened twin, the rule's own regex captures only values
-        // longer than its bounds: no one-pass DFA for it (the largest part
-        // of its compiled size), the other capturing engines do.
-        let regex = compile_hir(&hir, loose.is_none()).map_err(regex_error)?;
+        // With long bounds, the rule's own regex captures only values longer
+        // than them: no one-pass DFA for it (the largest part of its
+        // compiled size), the other capturing engines do.
+        let regex = compile_hir(&hir, upto == usize::MAX).map_err(regex_error)?;
         // The secret is the first group named `secret…` that took part in
         // the match (alternatives for quoted and bare values), else group 1,
         // else the whole match.
@@ -425,6 +476,7 @@ impl Patterns {
         };
         let allow = compile_allow(&self.allow)?.into_iter().chain(pack_allow.cloned()).collect();
         Ok(Compiled {
+            long: secret_long_value(&hir, &groups),
             regex,
             loose,
             groups,
@@ -656,6 +708,21 @@ mod tests {
                 String::from_utf8_lossy(hay)
             ))
         }
+    }
+
+    #[test]
+    fn a_secret_at_a_value_bound_may_have_been_cut() {
+        let long = |re: &str| long_value(&parse_hir(re).unwrap());
+        assert_eq!(long(r"k=(?P<secret>[^\s]{1,128})"), 128);
+        assert_eq!(long(r"k=(?:'(?P<secret>[^']{1,2048})'|(?P<secret2>\S{1,256}))"), 256);
+        // Formats and short bounds are not value bounds; past LONG_VALUE
+        // every secret counts as cut.
+        assert_eq!(long(r"sig=(?P<secret>[0-9a-f]{64})"), LONG_VALUE);
+        assert_eq!(long(r"k=(?P<secret>[a-z]{1,32})"), LONG_VALUE);
+        assert_eq!(long(r"k=(?P<secret>[a-z]{1,8192})"), LONG_VALUE);
+        // Only the secret's own bounds count, not its context's.
+        let hir = parse_hir(r"//(?P<user>[^:@]{1,256}):(?P<secret>[^@]{1,4096})@").unwrap();
+        assert_eq!((secret_long_value(&hir, &[2]), secret_long_value(&hir, &[0])), (LONG_VALUE, 256));
     }
 
     #[test]
