@@ -1288,6 +1288,24 @@ mod tests {
     }
 
     #[test]
+    fn values_past_a_rules_value_bound_are_masked_to_the_end_of_the_token() {
+        // The CLI rules bound a value at 128 bytes; `aws ecr get-login`
+        // prints a docker login whose token runs to 2 KB and more.
+        let ecr = format!("eyJwYXlsb2FkIjoi{}", "QUJDRGVm".repeat(300));
+        assert_eq!(
+            redact(&format!("+ docker login -u AWS -p {ecr} https://1234.dkr.ecr.eu-west-1.amazonaws.com")),
+            "+ docker login -u AWS -p [REDACTED:cli-password-flag] https://1234.dkr.ecr.eu-west-1.amazonaws.com"
+        );
+        // Quoted, with no closing quote within the bound.
+        let long = "k9".repeat(150);
+        assert_eq!(
+            redact(&format!("sshpass -p '{long}' ssh host")),
+            "sshpass -p '[REDACTED:cli-password-flag]' ssh host"
+        );
+        assert_eq!(redact(&format!("mysql -p{long} app")), "mysql -p[REDACTED:mysql-password-flag] app");
+    }
+
+    #[test]
     fn every_builtin_rule_compiles() {
         Redactor::builder().packs(["all"]).build().unwrap();
     }
