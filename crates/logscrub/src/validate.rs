@@ -67,6 +67,7 @@ impl Validator {
         "kz-iin",
         "pl-pesel",
         "nl-bsn",
+        "basic-auth",
     ];
 
     /// Looks up a built-in validator by name.
@@ -89,6 +90,7 @@ impl Validator {
     /// | `kz-iin` | Kazakh IIN: the two-pass weighted mod-11 check digit |
     /// | `pl-pesel` | Polish PESEL: the weighted check digit |
     /// | `nl-bsn` | Dutch BSN: the eleven test |
+    /// | `basic-auth` | base64 of `user:password` in printable text, as HTTP Basic credentials carry |
     pub fn builtin(name: &str) -> Option<Validator> {
         let check = match name {
             "luhn" => Check::Luhn,
@@ -107,6 +109,7 @@ impl Validator {
             "kz-iin" => Check::Fn(ids::kz_iin),
             "pl-pesel" => Check::Fn(ids::pl_pesel),
             "nl-bsn" => Check::Fn(ids::nl_bsn),
+            "basic-auth" => Check::Fn(basic_auth),
             _ => return None,
         };
         Some(Validator { name: name.into(), check })
@@ -384,6 +387,17 @@ fn jose_header_prefix(prefix: &[u8]) -> bool {
     }
 }
 
+/// HTTP Basic credentials: standard base64 (padded or not) of printable
+/// UTF-8 text holding a `:` (the user may be empty: `:token`).
+fn basic_auth(s: &[u8]) -> bool {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let trimmed = s.strip_suffix(b"==").or_else(|| s.strip_suffix(b"=")).unwrap_or(s);
+    engine.decode(trimmed).is_ok_and(|text| {
+        std::str::from_utf8(&text).is_ok_and(|t| t.len() >= 2 && t.contains(':') && !t.chars().any(char::is_control))
+    })
+}
+
 /// A phone number: 8 to 15 digits (E.164 allows at most 15), not all one
 /// digit and not an obvious ascending run.
 fn phone(s: &[u8]) -> bool {
@@ -634,6 +648,16 @@ mod tests {
         assert!(!jwt(b"eyJub3QiOiJhIGp3dCJ9.eyJzdWIiOiIxIn0.sig"));
         assert!(!jwt(b"abc.def.ghi"));
         assert!(!jwt(b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"), "a header alone");
+    }
+
+    #[test]
+    fn basic_credentials_decode_to_printable_user_and_password() {
+        assert!(basic_auth(b"YWRtaW46czNjcjN0UGFzcw=="), "admin:s3cr3tPass");
+        assert!(basic_auth(b"dXNlcjpwYXNz"), "user:pass");
+        assert!(basic_auth(b"OnRva2VuMTIz"), ":token123");
+        assert!(!basic_auth(b"authentication"), "a word that happens to be base64");
+        assert!(!basic_auth(b"YWRtaW4="), "no colon");
+        assert!(!basic_auth(b"AAECAwQ6"), "control bytes");
     }
 
     #[test]
