@@ -301,22 +301,19 @@ fn secret_long_value(hir: &Hir, groups: &[usize]) -> usize {
 /// may stop short of it (`{1,128}`, not the fixed `{64}` of a format), and
 /// at most [`LONG_VALUE`].
 fn long_value(hir: &Hir) -> usize {
-    let here = match hir.kind() {
-        HirKind::Repetition(r) => match r.max {
-            Some(m) if m >= LOOSE_FROM && r.min < m && r.sub.properties().minimum_len().is_some_and(|n| n > 0) => {
-                m as usize
-            }
-            _ => LONG_VALUE,
-        },
-        _ => LONG_VALUE,
-    };
-    let below = match hir.kind() {
-        HirKind::Repetition(r) => long_value(&r.sub),
+    match hir.kind() {
+        HirKind::Repetition(r) => {
+            let each_takes_a_byte = r.sub.properties().minimum_len().is_some_and(|n| n > 0);
+            let here = match r.max {
+                Some(m) if m >= LOOSE_FROM && r.min < m && each_takes_a_byte => m as usize,
+                _ => LONG_VALUE,
+            };
+            here.min(long_value(&r.sub))
+        }
         HirKind::Capture(c) => long_value(&c.sub),
         HirKind::Concat(hs) | HirKind::Alternation(hs) => hs.iter().map(long_value).min().unwrap_or(LONG_VALUE),
         _ => LONG_VALUE,
-    };
-    here.min(below)
+    }
 }
 
 /// `hir` with every repetition bounded at [`LOOSE_FROM`] or more made

@@ -359,8 +359,7 @@ fn jwt(s: &[u8]) -> bool {
             engine.decode(whole).is_ok_and(|prefix| jose_header_prefix(&prefix))
         }
         Some(payload) if !payload.is_empty() => {
-            let trimmed = header.strip_suffix(b"==").or_else(|| header.strip_suffix(b"=")).unwrap_or(header);
-            let Ok(decoded) = engine.decode(trimmed) else {
+            let Ok(decoded) = engine.decode(unpadded(header)) else {
                 return false;
             };
             match serde_json::from_slice::<serde_json::Value>(&decoded) {
@@ -372,11 +371,17 @@ fn jwt(s: &[u8]) -> bool {
     }
 }
 
+/// `s` without base64 padding, which the engines here do not take.
+fn unpadded(s: &[u8]) -> &[u8] {
+    s.strip_suffix(b"==").or_else(|| s.strip_suffix(b"=")).unwrap_or(s)
+}
+
 /// The length of a JWT header (with its `eyJ`) at the `jwt` rule's bound.
 const JWT_HEADER_BOUND: usize = 3 + 2048;
 
 /// Whether `prefix`, the start of a decoded header, opens a JSON object and
-/// has a parameter JOSE registers (RFC 7515 and 7516) as one of its keys.
+/// holds the name of a parameter JOSE registers (RFC 7515 and 7516) as one
+/// of its strings.
 fn jose_header_prefix(prefix: &[u8]) -> bool {
     const NAMES: [&str; 13] =
         ["alg", "typ", "cty", "kid", "x5c", "x5t", "x5t#S256", "x5u", "jku", "jwk", "crit", "enc", "zip"];
@@ -392,8 +397,7 @@ fn jose_header_prefix(prefix: &[u8]) -> bool {
 fn basic_auth(s: &[u8]) -> bool {
     use base64::Engine;
     let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
-    let trimmed = s.strip_suffix(b"==").or_else(|| s.strip_suffix(b"=")).unwrap_or(s);
-    engine.decode(trimmed).is_ok_and(|text| {
+    engine.decode(unpadded(s)).is_ok_and(|text| {
         std::str::from_utf8(&text).is_ok_and(|t| t.len() >= 2 && t.contains(':') && !t.chars().any(char::is_control))
     })
 }
