@@ -298,8 +298,9 @@ fn inflate(bytes: &[u8], compressed: bool, limit: usize) -> Result<Cow<'_, [u8]>
 fn frame(bytes: &[u8], limit: usize) -> Result<Vec<Entry>, ProtocolError> {
     let mut entries = Vec::new();
     let mut start = 0;
+    let mut framer = Framer::new(limit);
     while start < bytes.len() {
-        let len = Framer::new(limit)
+        let len = framer
             .complete(&bytes[start..])
             .map_err(|e| ProtocolError(e.to_string()))?
             .ok_or_else(|| bad("truncated packed entry"))?;
@@ -308,14 +309,20 @@ fn frame(bytes: &[u8], limit: usize) -> Result<Vec<Entry>, ProtocolError> {
             return Err(bad("entry is not [time, record]"));
         }
         let time_at = start + len - rest.len();
-        skip(&mut rest).ok_or_else(|| bad("entry is not [time, record]"))?;
-        let record = start + len - rest.len();
-        // The time is a few bytes: decoded, it is checked as `pair` checks it.
-        let time = msgpack::decode(&bytes[time_at..record]).map_err(|_| bad("bad time"))?;
-        if !is_time(&time) {
-            return Err(bad("entry is not [time, record]"));
+        // Most clients send an EventTime (fixext 8 of type 0), which is
+        // always good; any other time is decoded and checked as `pair`
+        // checks it.
+        if let [0xd7, 0, _, _, _, _, _, _, _, _, ..] = rest {
+            rest = &rest[10..];
+        } else {
+            skip(&mut rest).ok_or_else(|| bad("entry is not [time, record]"))?;
+            let time = msgpack::decode(&bytes[time_at..start + len - rest.len()]).map_err(|_| bad("bad time"))?;
+            if !is_time(&time) {
+                return Err(bad("entry is not [time, record]"));
+            }
+            time_of(&time)?;
         }
-        time_of(&time)?;
+        let record = start + len - rest.len();
         entries.push(Entry { head: start..record, record: record..start + len });
         start += len;
     }

@@ -86,7 +86,10 @@ impl Framer {
             }
         }
         let len = self.pos;
-        *self = Framer::new(self.limit);
+        // Ready for the next value, keeping the stack's allocation.
+        self.pos = 0;
+        self.stack.clear();
+        self.stack.push(1);
         Ok(Some(len))
     }
 
