@@ -102,12 +102,16 @@ pub fn rand_suffix() -> u128 {
     u128::from(RandomState::new().hash_one(0u8))
 }
 
-/// Polls `ok` until it holds; fails the test after 30 s.
+/// Polls `ok` until it holds; fails the test after 60 s. The polls space
+/// out (20 ms up to 250 ms), so that a check that reads a large file does
+/// not take the CPU from the processes it waits for.
 pub fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut pause = Duration::from_millis(20);
     while !ok() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(pause);
+        pause = (pause * 3 / 2).min(Duration::from_millis(250));
     }
 }
 

@@ -61,6 +61,27 @@ def handshake(conn, unpacker):
             return True
 
 
+def serve(conn, unpacker):
+    """Writes and acks the messages of one connection until it closes."""
+    global seen
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            return
+        unpacker.feed(data)
+        for msg in unpacker:
+            seen += 1
+            if die_after is not None and seen >= die_after:
+                os._exit(3)
+            if stall and seen == 1 or stall_after is not None and seen > stall_after:
+                continue
+            tag, entries, option = msg
+            for _time, record in entries:
+                f.write(record["log"] + "\n")
+            f.flush()
+            conn.sendall(msgpack.packb({"ack": option["chunk"]}))
+
+
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", port))
@@ -77,23 +98,11 @@ with open(out, "a", encoding="utf-8") as f:
                 conn.close()
                 continue
         unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
-        if shared_key and not handshake(conn, unpacker):
-            conn.close()
-            continue
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                break
-            unpacker.feed(data)
-            for msg in unpacker:
-                seen += 1
-                if die_after is not None and seen >= die_after:
-                    os._exit(3)
-                if stall and seen == 1 or stall_after is not None and seen > stall_after:
-                    continue
-                tag, entries, option = msg
-                for _time, record in entries:
-                    f.write(record["log"] + "\n")
-                f.flush()
-                conn.sendall(msgpack.packb({"ack": option["chunk"]}))
+        try:
+            if not shared_key or handshake(conn, unpacker):
+                serve(conn, unpacker)
+        except OSError:
+            # A sender killed mid-stream resets the connection: what it
+            # sent unacked is sent again on its next connection.
+            pass
         conn.close()
