@@ -576,11 +576,40 @@ fn send_chunks(port: u16, messages: &[(Vec<u8>, String, usize)]) -> usize {
 }
 
 fn latency(data: &[u8], rows: &mut Vec<String>) {
-    let (port, mut child) = serve_tcp();
-    let rate = 50_000u64;
-    let total = (rate * 3) as usize;
     let lines: Vec<&[u8]> =
         data.split(|&b| b == b'\n').filter(|l| !l.is_empty() && l.len() < 400).take(10_000).collect();
+    let (port, child) = serve_tcp();
+    let (p50, p99, max) = paced_latency(&lines, port, child);
+    println!("latency at 50,000 lines/s over TCP to stdout: p50 {p50:?}, p99 {p99:?}, max {max:?}");
+    rows.push(format!("\"latency_p50_us\":{},\"latency_p99_us\":{}", p50.as_micros(), p99.as_micros()));
+    // The baseline: the same lines through a process that only relays TCP
+    // to stdout, so that the machine's own wake-up delays show.
+    let port = free_port();
+    let relay = [
+        "import socket, sys",
+        "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+        "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(8)",
+        "while True:",
+        "    c, _ = s.accept()",
+        "    while d := c.recv(65536):",
+        "        sys.stdout.buffer.write(d); sys.stdout.flush()",
+    ]
+    .join("\n");
+    let Ok(child) = Command::new("python3").args(["-c", &relay, &port.to_string()]).stdout(Stdio::piped()).spawn()
+    else {
+        return;
+    };
+    wait_port(port);
+    let (p50, p99, max) = paced_latency(&lines, port, child);
+    println!("  the same through a Python TCP-to-stdout relay (baseline): p50 {p50:?}, p99 {p99:?}, max {max:?}");
+    rows.push(format!("\"relay_p50_us\":{},\"relay_p99_us\":{}", p50.as_micros(), p99.as_micros()));
+}
+
+/// Sends `lines` at 50,000 a second to `port` and times each one out of
+/// `child`'s stdout: the p50, p99 and worst added latency. Stops `child`.
+fn paced_latency(lines: &[&[u8]], port: u16, mut child: Child) -> (Duration, Duration, Duration) {
+    let rate = 50_000u64;
+    let total = (rate * 3) as usize;
     let start = Instant::now();
     let out = BufReader::new(child.stdout.take().unwrap());
     let reader = std::thread::spawn(move || {
@@ -636,13 +665,7 @@ fn latency(data: &[u8], rows: &mut Vec<String>) {
     let mut lat: Vec<Duration> = seen.iter().zip(&sent).map(|(r, s)| r.saturating_sub(*s)).collect();
     lat.sort();
     let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
-    println!(
-        "latency at 50,000 lines/s over TCP to stdout: p50 {:?}, p99 {:?}, max {:?}",
-        p(0.5),
-        p(0.99),
-        lat[lat.len() - 1]
-    );
-    rows.push(format!("\"latency_p50_us\":{},\"latency_p99_us\":{}", p(0.5).as_micros(), p(0.99).as_micros()));
+    (p(0.5), p(0.99), lat[lat.len() - 1])
 }
 
 /// Many clients at once, as fast as they go, for a bounded time.
