@@ -398,7 +398,13 @@ fn basic_auth(s: &[u8]) -> bool {
     use base64::Engine;
     let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
     engine.decode(unpadded(s)).is_ok_and(|text| {
-        std::str::from_utf8(&text).is_ok_and(|t| t.len() >= 2 && t.contains(':') && !t.chars().any(char::is_control))
+        // A value cut at its rule's length bound may end inside a character:
+        // that character does not make it any less a credential.
+        let text = match std::str::from_utf8(&text) {
+            Err(e) if e.error_len().is_none() => &text[..e.valid_up_to()],
+            _ => &text[..],
+        };
+        std::str::from_utf8(text).is_ok_and(|t| t.len() >= 2 && t.contains(':') && !t.chars().any(char::is_control))
     })
 }
 
@@ -662,6 +668,12 @@ mod tests {
         assert!(!basic_auth(b"authentication"), "a word that happens to be base64");
         assert!(!basic_auth(b"YWRtaW4="), "no colon");
         assert!(!basic_auth(b"AAECAwQ6"), "control bytes");
+        // "jane:" and 100 e-acutes, cut at 128 base64 bytes (a rule's bound)
+        // in the middle of one: still a credential.
+        use base64::Engine;
+        let whole = base64::engine::general_purpose::STANDARD.encode(format!("jane:{}", "\u{e9}".repeat(100)));
+        assert!(basic_auth(whole.as_bytes()) && basic_auth(&whole.as_bytes()[..128]));
+        assert!(!basic_auth(b"/w=="), "a lone byte that starts no character");
     }
 
     #[test]
