@@ -165,6 +165,41 @@ fn in_place_keeps_permissions_and_modification_time() {
 }
 
 #[test]
+fn blake3_checksums_are_named_in_the_manifest_and_a_rerun_checks_them() {
+    let dir = temp_dir("blake3");
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    let originals: Vec<String> = (0..3).map(|i| log_text(&format!("b{i}"), 30)).collect();
+    for (i, text) in originals.iter().enumerate() {
+        fs::write(src.join(format!("{i}.log")), text).unwrap();
+    }
+    let manifest = dir.join("m.jsonl");
+    let args = ["scrub", "--in-place", src.to_str().unwrap(), "--manifest", manifest.to_str().unwrap(), "-q"];
+    let run = logscrub(&[&args[..], &["--checksum", "blake3"]].concat());
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let b3 = |bytes: &[u8]| blake3::hash(bytes).to_hex().to_string();
+    let lines = fs::read_to_string(&manifest).unwrap();
+    assert_eq!(lines.lines().count(), 3);
+    for l in lines.lines() {
+        let d: serde_json::Value = serde_json::from_str(l).unwrap();
+        let i: usize = d["rel"].as_str().unwrap().trim_end_matches(".log").parse().unwrap();
+        assert_eq!(d["input_blake3"], b3(originals[i].as_bytes()));
+        assert_eq!(d["output_blake3"], b3(&fs::read(d["output"].as_str().unwrap()).unwrap()));
+        assert!(d.get("input_sha256").is_none(), "{l}");
+    }
+    // A rerun, with the default checksum, checks each file against the
+    // manifest's own algorithm: all done. A file changed since is done again.
+    fs::write(src.join("1.log"), &originals[1]).unwrap();
+    let rerun = logscrub(&args);
+    assert!(rerun.status.success());
+    let summary = String::from_utf8_lossy(&rerun.stderr);
+    assert!(summary.contains("1 scrubbed, 2 done before"), "{summary}");
+    for i in 0..3 {
+        assert_eq!(fs::read_to_string(src.join(format!("{i}.log"))).unwrap(), scrubbed_text(&format!("b{i}"), 30));
+    }
+}
+
+#[test]
 fn a_killed_run_leaves_whole_files_and_a_rerun_finishes_the_rest() {
     let dir = temp_dir("interrupt");
     let src = dir.join("src");
