@@ -14,9 +14,10 @@
 //!   going to `--spill-dir`, then the drain once a receiver comes up;
 //! - latency: lines paced at 50,000 per second over TCP, time from send to
 //!   read back on stdout (p50, p99, max);
-//! - batch: `logscrub scrub` on gzip and plain files with 1 and 2 jobs,
-//!   and with 1 job pinned to one core (`taskset`), against
-//!   `zcat | gzip -6` on the same files;
+//! - batch: `logscrub scrub` on gzip files (against `zcat | gzip -6` on
+//!   the same files) and on 8 plain files of 32 MB (with each manifest
+//!   checksum, against the engine), with 1 and 2 jobs and with 1 job
+//!   pinned to one core (`taskset`);
 //! - load: 48 TCP and 16 Forward clients sending as fast as they can for
 //!   10 s, while a probe line every 10 ms measures latency: lines in and
 //!   out (none may be lost), peak RSS of the daemon, probe p50/p99/max.
@@ -794,9 +795,16 @@ fn batch(data: &[u8], redactor: &Redactor, rows: &mut Vec<String>) {
     let files = 8;
     let piece = data.len() / files;
     let mut gz_files: Vec<PathBuf> = Vec::new();
+    // Plain files of 32 MB, as rotated logs are (the corpus repeated), so
+    // that start-up is a small part of the run.
+    let mut big = Vec::with_capacity(PLAIN_FILE + data.len());
+    while big.len() < PLAIN_FILE {
+        big.extend_from_slice(data);
+    }
+    let big = &big[..PLAIN_FILE + memchr::memchr(b'\n', &big[PLAIN_FILE..]).map_or(0, |i| i + 1)];
     for i in 0..files {
         let part = &data[i * piece..(i + 1) * piece];
-        std::fs::write(plain.join(format!("{i}.log")), part).unwrap();
+        std::fs::write(plain.join(format!("{i}.log")), big).unwrap();
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
         e.write_all(part).unwrap();
         let p = gz.join(format!("{i}.log.gz"));
@@ -806,23 +814,19 @@ fn batch(data: &[u8], redactor: &Redactor, rows: &mut Vec<String>) {
     // `pinned`: the whole process on one core (taskset), for the
     // single-core figure; unpinned, one job's hashing and committing
     // threads use part of the second core.
-    let scrub = |src: &Path, jobs: &str, pinned: bool| {
+    let scrub = |src: &Path, jobs: &str, pinned: bool, extra: &[&str]| {
         let out = dir.join(format!("out-{}-{jobs}", src.file_name().unwrap().to_string_lossy()));
         let _ = std::fs::remove_dir_all(&out);
         let mut cmd = if pinned { Command::new("taskset") } else { Command::new(BIN) };
         if pinned {
             cmd.args(["-c", "0", BIN]);
         }
-        timed(cmd.args(["scrub", "-q", "-j", jobs, "--out"]).arg(&out).arg(src))
+        timed(cmd.args(["scrub", "-q", "-j", jobs, "--out"]).arg(&out).arg(src).args(extra))
     };
     let best = |f: &dyn Fn() -> Duration| (0..3).map(|_| f()).min().unwrap();
     let can_pin = Command::new("taskset").args(["-c", "0", "true"]).status().is_ok_and(|s| s.success());
-    let gz1 = best(&|| scrub(&gz, "1", false));
-    let gz2 = best(&|| scrub(&gz, "2", false));
-    let plain1 = best(&|| scrub(&plain, "1", false));
-    let plain2 = best(&|| scrub(&plain, "2", false));
-    let pinned = |src: &Path| can_pin.then(|| best(&|| scrub(src, "1", true)));
-    let (gz_core, plain_core) = (pinned(&gz), pinned(&plain));
+    let gz1 = best(&|| scrub(&gz, "1", false, &[]));
+    let gz2 = best(&|| scrub(&gz, "2", false, &[]));
     let zcat_gzip = best(&|| {
         let script = gz_files
             .iter()
@@ -840,44 +844,71 @@ fn batch(data: &[u8], redactor: &Redactor, rows: &mut Vec<String>) {
         })
         .min()
         .unwrap();
-    let mb = |d: Duration| mbps(data.len(), d);
+    let gz_mb = |d: Duration| mbps(data.len(), d);
+    let plain_mb = |d: Duration| mbps(big.len() * files, d);
+    let engine_mb = gz_mb(engine);
     println!(
-        "scrub gzip: 1 job {:.0} MB/s, 2 jobs {:.0} MB/s (x{:.2}); zcat | gzip -6 {:.0} MB/s; scrub -j1 / zcat|gzip time {:.2}",
-        mb(gz1),
-        mb(gz2),
+        "scrub gzip (8 files, {} MB): 1 job {:.0} MB/s, 2 jobs {:.0} MB/s (x{:.2}); zcat | gzip -6 {:.0} MB/s; scrub -j1 / zcat|gzip time {:.2}",
+        data.len() / 1_000_000,
+        gz_mb(gz1),
+        gz_mb(gz2),
         gz1.as_secs_f64() / gz2.as_secs_f64(),
-        mb(zcat_gzip),
+        gz_mb(zcat_gzip),
         gz1.as_secs_f64() / zcat_gzip.as_secs_f64()
     );
-    println!(
-        "scrub plain: 1 job {:.0} MB/s, 2 jobs {:.0} MB/s (x{:.2}); engine in process {:.0} MB/s; 1 job / engine {:.2}",
-        mb(plain1),
-        mb(plain2),
-        plain1.as_secs_f64() / plain2.as_secs_f64(),
-        mb(engine),
-        engine.as_secs_f64() / plain1.as_secs_f64()
-    );
     rows.push(format!(
-        "\"scrub_gz_j1_mbps\":{:.1},\"scrub_gz_j2_mbps\":{:.1},\"zcat_gzip_mbps\":{:.1},\"scrub_plain_j1_mbps\":{:.1},\"scrub_plain_j2_mbps\":{:.1}",
-        mb(gz1),
-        mb(gz2),
-        mb(zcat_gzip),
-        mb(plain1),
-        mb(plain2)
+        "\"scrub_gz_j1_mbps\":{:.1},\"scrub_gz_j2_mbps\":{:.1},\"zcat_gzip_mbps\":{:.1}",
+        gz_mb(gz1),
+        gz_mb(gz2),
+        gz_mb(zcat_gzip)
     ));
-    if let (Some(gz_core), Some(plain_core)) = (gz_core, plain_core) {
+    if can_pin {
+        let gz_core = best(&|| scrub(&gz, "1", true, &[]));
         println!(
-            "scrub on one core (taskset -c 0, 1 job): gzip {:.0} MB/s (2 jobs on 2 cores x{:.2}), plain {:.0} MB/s (x{:.2}; {:.2} of the engine)",
-            mb(gz_core),
-            gz_core.as_secs_f64() / gz2.as_secs_f64(),
-            mb(plain_core),
-            plain_core.as_secs_f64() / plain2.as_secs_f64(),
-            engine.as_secs_f64() / plain_core.as_secs_f64()
+            "scrub gzip on one core (taskset -c 0, 1 job): {:.0} MB/s; 2 jobs on 2 cores x{:.2}",
+            gz_mb(gz_core),
+            gz_core.as_secs_f64() / gz2.as_secs_f64()
         );
-        rows.push(format!("\"scrub_gz_core_mbps\":{:.1},\"scrub_plain_core_mbps\":{:.1}", mb(gz_core), mb(plain_core)));
+        rows.push(format!("\"scrub_gz_core_mbps\":{:.1}", gz_mb(gz_core)));
     }
+    // Plain files with each manifest checksum: SHA-256 (the default) costs
+    // more than the scan itself.
+    for (name, extra) in [("sha256", &[][..]), ("blake3", &["--checksum", "blake3"][..])] {
+        let j1 = best(&|| scrub(&plain, "1", false, extra));
+        let j2 = best(&|| scrub(&plain, "2", false, extra));
+        let core = can_pin.then(|| best(&|| scrub(&plain, "1", true, extra)));
+        let key = if name == "sha256" { String::new() } else { format!("{name}_") };
+        print!(
+            "scrub plain, {name} (8 files, {} MB): 1 job {:.0} MB/s, 2 jobs {:.0} MB/s; engine in process {:.0} MB/s",
+            big.len() * files / 1_000_000,
+            plain_mb(j1),
+            plain_mb(j2),
+            engine_mb
+        );
+        rows.push(format!(
+            "\"scrub_plain_{key}j1_mbps\":{:.1},\"scrub_plain_{key}j2_mbps\":{:.1}",
+            plain_mb(j1),
+            plain_mb(j2)
+        ));
+        match core {
+            Some(core) => {
+                println!(
+                    "; on one core (taskset -c 0, 1 job) {:.0} MB/s, {:.2} of the engine; 2 jobs on 2 cores x{:.2}",
+                    plain_mb(core),
+                    plain_mb(core) / engine_mb,
+                    core.as_secs_f64() / j2.as_secs_f64()
+                );
+                rows.push(format!("\"scrub_plain_{key}core_mbps\":{:.1}", plain_mb(core)));
+            }
+            None => println!(),
+        }
+    }
+    rows.push(format!("\"scrub_engine_mbps\":{engine_mb:.1}"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Bytes in each plain file of the batch section.
+const PLAIN_FILE: usize = 32 << 20;
 
 fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
