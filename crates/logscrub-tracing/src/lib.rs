@@ -14,6 +14,32 @@
 //! and sidecar mask the same things; build the [`Redactor`] with
 //! [`Redactor::builder`] to choose packs, masks or a hash key.
 //!
+//! # Masking off the calling thread
+//!
+//! Masking a clean 100-byte event takes 150-200 ns on the thread that
+//! logs. With `tracing-appender`'s non-blocking writer, the appender's
+//! worker thread can do it instead: give it a [`logscrub::Stream`] (from
+//! [`Redactor::stream`]) as its writer. The worker receives each event
+//! whole and writes it with one `write_all`, and the stream masks complete
+//! lines (and private-key blocks across them) as they come, so the calling
+//! thread pays only what the non-blocking writer costs without logscrub.
+//! Raw events then wait in the appender's queue, in memory, until the
+//! worker masks them; a lossy writer drops events when the worker falls
+//! behind, a non-lossy one (below) makes the callers wait.
+//!
+//! ```
+//! use logscrub::Redactor;
+//! use tracing_appender::non_blocking::NonBlockingBuilder;
+//!
+//! let masked_stdout = Redactor::new().stream(std::io::stdout());
+//! let (writer, _guard) = NonBlockingBuilder::default().lossy(false).finish(masked_stdout);
+//! let subscriber = tracing_subscriber::fmt().json().with_writer(writer).finish();
+//! tracing::subscriber::with_default(subscriber, || {
+//!     tracing::info!("login password=hunter2hunter2");
+//! });
+//! // Dropping `_guard` flushes what the worker still holds.
+//! ```
+//!
 //! # Example
 //!
 //! ```
