@@ -51,6 +51,18 @@ impl Hasher {
     }
 }
 
+/// Bytes written are hashed, for `io::copy`.
+impl std::io::Write for Hasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A file's checksum, with the field named after its algorithm, so that a
 /// manifest line says how to check it (`"output_sha256": ...`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]

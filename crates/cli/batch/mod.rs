@@ -7,8 +7,8 @@
 //! until the rename. Files run in parallel (rayon); a large plain file is
 //! also split into chunks on line boundaries. A manifest (JSON lines, one
 //! per finished file, with checksums of input and output: SHA-256, or
-//! BLAKE3 with `--checksum blake3`) lets an auditor
-//! verify the run and lets a rerun skip what is done.
+//! BLAKE3 with `--checksum blake3`) lets an auditor verify the run and lets
+//! a rerun skip what is done.
 
 mod checksum;
 pub mod codec;
@@ -321,16 +321,8 @@ fn is_done(entry: Option<&Done>, item: &walk::Item, dest: &Path, in_place: bool)
 fn checksum_file(kind: Checksum, path: &Path) -> io::Result<String> {
     // Nothing else to do meanwhile: hashed here, not on a thread.
     let mut h = Hasher::new(kind);
-    let mut file = File::open(path)?;
-    let mut buf = vec![0; HASH_BATCH];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => return Ok(h.hex()),
-            Ok(n) => h.update(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    io::copy(&mut File::open(path)?, &mut h)?;
+    Ok(h.hex())
 }
 
 struct Job<'a> {
