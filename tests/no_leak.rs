@@ -43,9 +43,7 @@ fn planted() -> &'static [(String, String)] {
         for rule in r.rules().filter(|rule| r.is_enabled(rule.id())) {
             // One line each; a key block left open masks the lines after
             // it by design (crates/logscrub/tests/stream.rs covers that).
-            let one_line = |e: &&logscrub::Example| {
-                !e.input.contains('\n') && (!e.input.contains("-----BEGIN") || e.input.contains("-----END"))
-            };
+            let one_line = |e: &&logscrub::Example| !e.input.contains('\n') && closes(r, &e.input);
             for e in rule.positive().iter().filter(one_line) {
                 let (a, b) = (e.input.as_bytes(), e.output.as_bytes());
                 let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
@@ -61,6 +59,13 @@ fn planted() -> &'static [(String, String)] {
         eprintln!("{} one-line examples to plant", out.len());
         out
     })
+}
+
+/// Whether a line leaves no block open: the line after it comes out as it is.
+fn closes(r: &Redactor, line: &str) -> bool {
+    let mut stream = r.stream(Vec::new());
+    stream.write_all(format!("{line}\nafter\n").as_bytes()).unwrap();
+    stream.finish().unwrap().0.ends_with(b"\nafter\n")
 }
 
 /// A line: filler words, a planted example, filler words, and sometimes a
