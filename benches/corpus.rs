@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use logscrub::Redactor;
@@ -78,8 +79,11 @@ pub fn dirty(clean: &[u8], redactor: &Redactor) -> (Vec<u8>, usize) {
         .filter(|r| redactor.is_enabled(r.id()) && r.mask().to_string() != "drop")
         .flat_map(|r| r.positive().iter().map(|e| e.input.replace('\n', " ")))
         // A key block that never ends masks the rest of the input (fail
-        // closed): plant only whole ones.
-        .filter(|l| !l.contains("PRIVATE KEY") || l.contains("-----END"))
+        // closed): plant only lines that leave none open.
+        .filter(|l| {
+            let mut stream = redactor.stream(std::io::sink());
+            stream.write_all(l.as_bytes()).and_then(|()| stream.write_all(b"\n")).is_ok() && stream.at_rest()
+        })
         .collect();
     let mut out = Vec::with_capacity(clean.len() + clean.len() / 50);
     let mut planted = 0;
