@@ -10,6 +10,12 @@ fn redactor() -> &'static Redactor {
     R.get_or_init(|| Redactor::builder().packs(["all"]).build().unwrap())
 }
 
+/// Whether a line, alone, leaves no multi-line block (a key) open.
+fn leaves_no_block_open(line: &[u8]) -> bool {
+    let mut stream = redactor().stream(std::io::sink());
+    stream.write_all(line).and_then(|()| stream.write_all(b"\n")).is_ok() && stream.at_rest()
+}
+
 /// Fragments that log lines are made of: every rule's own positive and
 /// negative inputs cut into tokens, ordinary log words, separators and
 /// a few awkward bytes.
@@ -113,7 +119,7 @@ proptest! {
         for (i, l) in lines.iter().enumerate() {
             // A private key block carries across lines; only compare when
             // no block is involved.
-            prop_assume!(!String::from_utf8_lossy(l).contains("PRIVATE KEY"));
+            prop_assume!(!String::from_utf8_lossy(l).contains("PRIVATE KEY") && leaves_no_block_open(l));
             expected.extend_from_slice(&r.redact(l));
             if i + 1 < lines.len() { expected.push(b'\n'); }
         }
