@@ -302,3 +302,43 @@ fn check_in_a_structured_format_agrees_with_scrub() {
     // A value under a secret-named key is a finding, as scrub masks it.
     assert_eq!(run("app.jsonl", "json"), (Some(1), "app.jsonl:1:field\n".to_string()));
 }
+
+#[test]
+fn a_file_split_into_chunks_comes_out_as_the_filter_masks_it_whole() {
+    // One plain file over 32 MiB and two threads: it holds more than a
+    // thread's share of the bytes, so it is scrubbed in chunks, in
+    // parallel, some of them cut near a private key block.
+    let dir = temp_dir("split");
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    let mut text = String::with_capacity(36 << 20);
+    let mut i = 0;
+    while text.len() < (33 << 20) + 4096 {
+        if i % 20_000 == 19_999 {
+            text.push_str("-----BEGIN PRIVATE KEY-----\n");
+            for _ in 0..200 {
+                text.push_str("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n");
+            }
+            text.push_str("-----END PRIVATE KEY-----\n");
+        }
+        if i % 100 == 0 {
+            text.push_str(&format!("{i} POST /login 200 user=jane password=hunter2-{i}-xyzzy ok\n"));
+        } else {
+            text.push_str(&format!("{i} GET /api/items/{i} 200 12ms ok\n"));
+        }
+        i += 1;
+    }
+    let file = src.join("big.log");
+    fs::write(&file, &text).unwrap();
+    let out = dir.join("out");
+    let run = logscrub(&["scrub", "-q", "-j", "2", "--out", out.to_str().unwrap(), src.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let filtered = Command::new(env!("CARGO_BIN_EXE_logscrub")).stdin(File::open(&file).unwrap()).output().unwrap();
+    assert!(filtered.status.success());
+    let scrubbed = fs::read(out.join("big.log")).unwrap();
+    assert!(scrubbed == filtered.stdout, "the chunked scrub differs from the filter");
+    assert!(memchr::memmem::find(&scrubbed, b"hunter2").is_none());
+    // (The chunks' checksums are checked against whole-file ones by the
+    // unit tests in crates/cli/batch.)
+    fs::remove_dir_all(&dir).unwrap();
+}
