@@ -11,6 +11,8 @@ use libfuzzer_sys::fuzz_target;
 use logscrub::Redactor;
 use logscrub_cli::format::{Format, Scrubber};
 
+mod common;
+
 /// Every rule with the default line limit, or the rules whose matches are
 /// short enough to allow a small limit, so that the fuzzer's inputs reach
 /// the overlong-line paths.
@@ -38,18 +40,6 @@ fn scrub(r: &Redactor, format: Format, input: &[u8], step: usize) -> Vec<u8> {
     out
 }
 
-/// Whether a line of `input` opens a multi-line block (a key) that the
-/// lines after it are masked in: then masking line by line differs.
-fn opens_a_block(r: &Redactor, input: &[u8]) -> bool {
-    input.split(|&b| b == b'\n').any(|line| {
-        let mut stream = r.stream(std::io::sink());
-        std::io::Write::write_all(&mut stream, line)
-            .and_then(|()| std::io::Write::write_all(&mut stream, b"\n"))
-            .is_ok()
-            && !stream.at_rest()
-    })
-}
-
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, input)) = data.split_first() else { return };
     let format = [Format::Raw, Format::Json, Format::Cri, Format::Docker, Format::Auto][usize::from(pick % 5)];
@@ -57,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     let whole = scrub(r, format, input, input.len().max(1));
     let step = usize::from(pick / 10) + 1;
     assert_eq!(scrub(r, format, input, step), whole, "output depends on read sizes");
-    if format == Format::Json && !input.windows(11).any(|w| w == b"PRIVATE KEY") && !opens_a_block(r, input) {
+    if format == Format::Json && !input.windows(11).any(|w| w == b"PRIVATE KEY") && !common::opens_a_block(r, input) {
         let lines: Vec<&[u8]> = input.strip_suffix(b"\n").unwrap_or(input).split(|&b| b == b'\n').collect();
         let out: Vec<&[u8]> = whole.strip_suffix(b"\n").unwrap_or(&whole).split(|&b| b == b'\n').collect();
         if input.is_empty() {
