@@ -450,7 +450,6 @@ impl Staged {
             codec: codec.name().into(),
             input_size: meta.len(),
             input_mtime_ns: mtime_ns(&meta),
-
             output_size: w.output_size,
             sums: w.sums,
         };
@@ -763,7 +762,7 @@ impl Background {
         // be used again (a chunk's output comes in one 8 MiB write).
         let mut bytes = bytes;
         while !bytes.is_empty() {
-            let take = bytes.len().min(HASH_BATCH - self.pending.len().min(HASH_BATCH));
+            let take = bytes.len().min(HASH_BATCH - self.pending.len());
             self.pending.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
             if self.pending.len() >= HASH_BATCH {
