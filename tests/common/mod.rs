@@ -10,9 +10,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A loopback port nothing listens on (yet).
+/// A loopback port nothing listens on (yet), for a daemon to bind.
+///
+/// Taken below Linux's ephemeral range (32768-60999 by default): a port the
+/// kernel hands out for `:0` is free again once checked, and any test's
+/// outgoing connection could take it as its source port before the daemon
+/// binds it ("Address already in use", seen in CI). Each call in a process
+/// tries the next port, from a start that differs by process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < SPAN, "no free loopback port in {FIRST}..{}", FIRST + SPAN);
+        let port = (FIRST + (start + n) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A fresh directory for one test.
