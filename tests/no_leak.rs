@@ -50,7 +50,11 @@ fn planted() -> &'static [(String, String)] {
                 let post = a[pre..].iter().rev().zip(b[pre..].iter().rev()).take_while(|(x, y)| x == y).count();
                 let secret = &e.input[pre..e.input.len() - post];
                 // Short remnants (a masked last digit...) are not telling.
-                if secret.len() >= 6 {
+                // A rule anchored at the line start (YAML values) holds only
+                // there, and these lines are led by an id and filler words.
+                let anywhere =
+                    !String::from_utf8_lossy(&r.redact(format!("id {}", e.input).as_bytes())).contains(secret);
+                if secret.len() >= 6 && anywhere {
                     out.push((e.input.clone(), secret.to_string()));
                 }
             }
