@@ -20,6 +20,7 @@
 //! Fail closed: a structured line that does not parse, or is longer than
 //! the maximum line, is scrubbed as raw text and counted.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 
@@ -475,10 +476,32 @@ impl Scrubber {
             return;
         }
         let text = serde_json::to_vec(value).unwrap_or_default();
-        let masked = self.redactor.redact_counted(&text, &mut self.values);
+        let mut masked = self.redactor.redact_counted(&text, &mut self.values);
+        // A match across the text's structure (a key that reads
+        // `password=`, then `":"`) would break the JSON: the record's
+        // scalars are then all masked instead, and it stays JSON.
+        if matches!(&masked, Cow::Owned(m) if !m.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(m).is_err())
+        {
+            let mut all = value.clone();
+            self.mask_all(&mut all);
+            masked = Cow::Owned(serde_json::to_vec(&all).unwrap_or_default());
+        }
         if !masked.is_empty() {
             out.extend_from_slice(&masked);
             out.push(b'\n');
+        }
+    }
+
+    /// Masks every string and number of a value (its keys were scrubbed).
+    fn mask_all(&mut self, value: &mut Value) {
+        match value {
+            Value::String(_) | Value::Number(_) => {
+                *value = Value::String(FIELD_MASK.to_string());
+                self.counts.fields_masked += 1;
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.mask_all(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.mask_all(v)),
+            Value::Null | Value::Bool(_) => {}
         }
     }
 
@@ -830,6 +853,16 @@ mod tests {
             let parse = |t: &[u8]| serde_json::from_slice::<Value>(t).unwrap();
             proptest::prop_assert_eq!(parse(fast.as_bytes()), parse(&slow), "{}", line);
         }
+    }
+
+    #[test]
+    fn a_match_across_the_json_structure_masks_the_record_and_keeps_it_json() {
+        // The key reads `msgpassword=` once decoded: a text scan of the
+        // serialized record sees `password=":"` (a fuzz target found it).
+        let out =
+            scrub(Format::Json, "{\"msg\\u0070assword=\":\"escaped \\u0070assword=hunter2hunter2\",\"n\":[1,true]}\n");
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v, serde_json::json!({"msgpassword=": FIELD_MASK, "n": [FIELD_MASK, true]}));
     }
 
     #[test]
