@@ -479,29 +479,17 @@ impl Scrubber {
         let mut masked = self.redactor.redact_counted(&text, &mut self.values);
         // A match across the text's structure (a key that reads
         // `password=`, then `":"`) would break the JSON: the record's
-        // scalars are then all masked instead, and it stays JSON.
+        // scalars are then all masked instead, as under a secret-named
+        // key, and it stays JSON.
         if matches!(&masked, Cow::Owned(m) if !m.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(m).is_err())
         {
             let mut all = value.clone();
-            self.mask_all(&mut all);
+            self.scrub_value(&mut all, true);
             masked = Cow::Owned(serde_json::to_vec(&all).unwrap_or_default());
         }
         if !masked.is_empty() {
             out.extend_from_slice(&masked);
             out.push(b'\n');
-        }
-    }
-
-    /// Masks every string and number of a value (its keys were scrubbed).
-    fn mask_all(&mut self, value: &mut Value) {
-        match value {
-            Value::String(_) | Value::Number(_) => {
-                *value = Value::String(FIELD_MASK.to_string());
-                self.counts.fields_masked += 1;
-            }
-            Value::Array(items) => items.iter_mut().for_each(|v| self.mask_all(v)),
-            Value::Object(map) => map.values_mut().for_each(|v| self.mask_all(v)),
-            Value::Null | Value::Bool(_) => {}
         }
     }
 
