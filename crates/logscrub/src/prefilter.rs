@@ -544,8 +544,7 @@ impl Prefilter {
                 // Lane k's end state is true once lane k - 1 caught up with
                 // it, so they catch up in order.
                 for k in 0..LANES - 1 {
-                    self.catch_up(cache, hay, s[k], starts[k + 1], starts[k + 2], out)?;
-                    cleared(cache)?;
+                    self.catch_up(cache, hay, (s[k], starts[k + 1]), starts[k + 2], clears, out)?;
                 }
                 self.end(cache, s[LANES - 1], hay.len(), out)?;
                 cleared(cache)?;
@@ -568,19 +567,21 @@ impl Prefilter {
         &self,
         cache: &mut Cache,
         hay: &[u8],
-        mut s: LazyStateID,
-        from: usize,
+        (mut s, from): (LazyStateID, usize),
         limit: usize,
+        clears: usize,
         out: &mut Vec<Trigger>,
     ) -> Result<(), Retry> {
-        let clears = cache.clear_count();
+        // `s` comes from the cache as it was at `clears`: any step may clear
+        // it, and then the other walk's state is stale.
+        let cleared = |cache: &Cache| if cache.clear_count() == clears { Ok(()) } else { Err(Retry) };
         let mut next = self.start(cache, hay, from)?;
+        cleared(cache)?;
         for (at, &b) in hay.iter().enumerate().take(limit).skip(from) {
             s = self.step(cache, s, b, at, out)?;
+            cleared(cache)?;
             next = self.dfa.next_state(cache, next, b).map_err(|_| Retry)?;
-            if cache.clear_count() != clears {
-                return Err(Retry);
-            }
+            cleared(cache)?;
             if s == next {
                 return Ok(());
             }
