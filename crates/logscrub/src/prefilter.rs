@@ -546,8 +546,10 @@ impl Prefilter {
                 for k in 0..LANES - 1 {
                     self.catch_up(cache, hay, (s[k], starts[k + 1]), starts[k + 2], clears, out)?;
                 }
-                self.end(cache, s[LANES - 1], hay.len(), out)?;
-                cleared(cache)?;
+                if hay.last() != Some(&b'\n') {
+                    self.end(cache, s[LANES - 1], hay.len(), out)?;
+                    cleared(cache)?;
+                }
             }
         }
         out.sort_unstable();
