@@ -609,15 +609,13 @@ struct Retry;
 mod tests {
     use super::*;
 
-    fn rules(text: &str) -> Vec<Rule> {
-        let file = crate::rules::read("t.toml", text).unwrap();
+    /// The rules of `body`, a test pack's `[[rule]]` tables.
+    fn rules(body: &str) -> Vec<Rule> {
+        let file = crate::rules::read("t.toml", &format!("[pack]\nname = \"t\"\ndescription = \"t\"\n{body}")).unwrap();
         (0..file.rules.len()).map(|i| file.compile(i, &[]).unwrap()).collect()
     }
 
     const TWO: &str = r#"
-[pack]
-name = "t"
-description = "t"
 [[rule]]
 id = "plus-one"
 description = "d"
@@ -729,13 +727,13 @@ negative = ["{id}"]
 "#
             )
         };
-        let text = format!(
-            "[pack]\nname = \"t\"\ndescription = \"t\"\n{}{}{}{}",
+        let text = [
             rule("aa", r#""aa=", "password=", "token""#),
             rule("bb", r#""bb=", "word=""#),
             rule("cc", r#""cc=", "PASS""#),
             rule("dd", r#""dd=", "token""#),
-        );
+        ]
+        .concat();
         let pf = Prefilter::new(&rules(&text), |_| true).unwrap();
         assert_eq!(found(&pf, "x PassWord=1"), [(6, 2), (11, 0), (11, 1)]);
         assert_eq!(found(&pf, "a token b"), [(7, 0), (7, 3)]);
@@ -784,9 +782,6 @@ negative = ["{id}"]
         // catches up within the next lane, and the walk is done again in
         // one part.
         let counting = r#"
-[pack]
-name = "t"
-description = "t"
 [[rule]]
 id = "q-to-z"
 description = "d"
