@@ -271,18 +271,21 @@ enum Engines {
     /// The NFA engines alone, for searches too rare to pay at start-up for
     /// a reverse NFA and the DFAs.
     NfaOnly,
+    /// The capturing engines alone (one-pass DFA where it applies, else the
+    /// NFAs), for groups within a match already found.
+    Groups,
 }
 
 /// A parsed rule regex, compiled as `regex::bytes` compiles a pattern
 /// (leftmost-first, matches may split UTF-8) under the same limits.
 fn compile_hir(hir: &Hir, engines: Engines) -> Result<meta::Regex, String> {
-    let dfas = engines != Engines::NfaOnly;
+    let dfas = matches!(engines, Engines::All | Engines::NoOnePass);
     let config = meta::Config::new()
         .match_kind(regex_automata::MatchKind::LeftmostFirst)
         .utf8_empty(false)
         .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
         .hybrid_cache_capacity(DFA_CACHE)
-        .onepass(engines == Engines::All)
+        .onepass(matches!(engines, Engines::All | Engines::Groups))
         .hybrid(dfas)
         .dfa(dfas)
         .auto_prefilter(dfas);
@@ -363,6 +366,51 @@ fn loosen(hir: &Hir, upto: &mut usize) -> Hir {
     }
 }
 
+/// `hir` with every part that cannot match in `upto` bytes made one that
+/// never matches (its groups kept, so that group numbers stay).
+///
+/// The groups of a match no longer than `upto` come out the same: a branch
+/// that cannot match within the match's span never took part in it. Such
+/// branches (the `{1024}` of a value too long to be quoted, say) are most of
+/// a loosened regex's NFA, and the backtracker clears a bit for every NFA
+/// state and byte of the span before each search.
+fn prune(hir: &Hir, upto: usize) -> Hir {
+    let least = |h: &Hir| h.properties().minimum_len().unwrap_or(usize::MAX);
+    if least(hir) > upto {
+        // Never matches; its groups stay, empty, in their order.
+        let mut groups = vec![Hir::fail()];
+        empty_groups(hir, &mut groups);
+        return Hir::concat(groups);
+    }
+    match hir.kind() {
+        // What the rest of a concatenation takes leaves each part less room.
+        HirKind::Concat(hs) => {
+            let all: usize = hs.iter().map(least).sum();
+            Hir::concat(hs.iter().map(|h| prune(h, upto - (all - least(h)))).collect())
+        }
+        HirKind::Repetition(r) => {
+            let others = (r.min as usize).saturating_sub(1) * least(&r.sub);
+            Hir::repetition(hir::Repetition { sub: Box::new(prune(&r.sub, upto - others)), ..r.clone() })
+        }
+        HirKind::Capture(c) => Hir::capture(hir::Capture { sub: Box::new(prune(&c.sub, upto)), ..c.clone() }),
+        HirKind::Alternation(hs) => Hir::alternation(hs.iter().map(|h| prune(h, upto)).collect()),
+        _ => hir.clone(),
+    }
+}
+
+/// The groups in `hir`, each made empty, in order.
+fn empty_groups(hir: &Hir, out: &mut Vec<Hir>) {
+    match hir.kind() {
+        HirKind::Capture(c) => {
+            out.push(Hir::capture(hir::Capture { sub: Box::new(Hir::empty()), ..c.clone() }));
+            empty_groups(&c.sub, out);
+        }
+        HirKind::Repetition(r) => empty_groups(&r.sub, out),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => hs.iter().for_each(|h| empty_groups(h, out)),
+        _ => {}
+    }
+}
+
 /// A rule's patterns as its file gives them.
 #[derive(Clone, Debug)]
 pub(crate) struct Patterns {
@@ -379,9 +427,8 @@ pub(crate) struct Patterns {
 #[derive(Clone, Debug)]
 pub(crate) struct Compiled {
     regex: meta::Regex,
-    /// `regex` loosened (see [`loosen`]) and the longest match it may
-    /// capture over; `None` when nothing is loosened.
-    loose: Option<(meta::Regex, usize)>,
+    /// `regex` loosened (see [`loosen`]); `None` when nothing is loosened.
+    loose: Option<Loose>,
     /// Capture groups that hold the secret; the first that took part wins.
     groups: Vec<usize>,
     pub(crate) within: Option<Regex>,
@@ -417,15 +464,15 @@ impl Compiled {
     ) -> Option<(Range<usize>, Option<Range<usize>>)> {
         let search = Input::new(hay).span(at..hay.len());
         let (re, m) = match &self.loose {
-            Some((loose, upto)) => {
-                let m = loose.find(search.clone())?;
-                if m.len() <= *upto {
-                    (loose, m)
+            Some(loose) => {
+                let m = loose.find.find(search.clone())?;
+                if m.len() <= loose.upto {
+                    (&loose.groups, m)
                 } else {
                     // A long value: the rule's own bounds decide its match,
                     // which cannot start before the twin's.
                     let m = self.regex.find(search.span(m.start()..hay.len()))?;
-                    (if m.len() <= *upto { loose } else { &self.regex }, m)
+                    (if m.len() <= loose.upto { &loose.groups } else { &self.regex }, m)
                 }
             }
             None => (&self.regex, self.regex.find(search)?),
@@ -445,6 +492,17 @@ impl Compiled {
         debug_assert!(found.is_some(), "a match is found again over its own span");
         Some((m.range(), secret))
     }
+}
+
+/// A rule's regex loosened, for matches no longer than `upto`.
+#[derive(Clone, Debug)]
+struct Loose {
+    /// Finds matches (the lazy DFAs).
+    find: meta::Regex,
+    /// Resolves the groups of a match no longer than `upto`: `find` pruned
+    /// of what cannot match in `upto` bytes (see [`prune`]).
+    groups: meta::Regex,
+    upto: usize,
 }
 
 /// An allowlist as one set, or `None` when it is empty.
@@ -467,9 +525,11 @@ impl Patterns {
         // is longer than the loosened bounds: it would only ever send the
         // search back to the rule's own regex.
         let loose = match hir.properties().minimum_len() {
-            Some(shortest) if upto != usize::MAX && shortest <= upto => {
-                Some((compile_hir(&loosened, Engines::All).map_err(regex_error)?, upto))
-            }
+            Some(shortest) if upto != usize::MAX && shortest <= upto => Some(Loose {
+                find: compile_hir(&loosened, Engines::NoOnePass).map_err(regex_error)?,
+                groups: compile_hir(&prune(&loosened, upto), Engines::Groups).map_err(regex_error)?,
+                upto,
+            }),
             _ => None,
         };
         // Beside a loosened twin, the rule's own regex only decides values
@@ -767,6 +827,22 @@ mod tests {
         assert_eq!((upto, kept.properties().maximum_len()), (usize::MAX, Some(100)));
     }
 
+    #[test]
+    fn pruning_keeps_the_groups_of_short_matches() {
+        let hir = parse_hir(r#""(?P<secret>[^"]{1,1024})"|"(?P<secret2>[^"]{1024,})"#).unwrap();
+        let pruned = compile_hir(&prune(&hir, 1024), Engines::Groups).unwrap();
+        let whole = compile_hir(&hir, Engines::All).unwrap();
+        assert_eq!(pruned.group_info().all_group_len(), whole.group_info().all_group_len());
+        for hay in [&br#"k="abc" x"#[..], br#""a"#] {
+            let (mut a, mut b) = (pruned.create_captures(), whole.create_captures());
+            pruned.captures(Input::new(hay).anchored(Anchored::Yes), &mut a);
+            whole.captures(Input::new(hay).anchored(Anchored::Yes), &mut b);
+            assert_eq!((a.get_group(1), a.get_group(2)), (b.get_group(1), b.get_group(2)));
+        }
+        let long = [&b"\""[..], &[b'x'; 1100]].concat();
+        assert!(pruned.find(&long[..]).is_none(), "{:?} {:?}", prune(&hir, 1024), pruned.find(&long[..]));
+    }
+
     /// Every rule's examples, with their secret stretched to each length
     /// around the loosened bounds: the loosened regex must give the rule's
     /// own matches and secrets, below, at and past the bound.
@@ -778,7 +854,7 @@ mod tests {
             for input in examples {
                 let input = input.as_bytes();
                 agree(rule, re, input, 0).unwrap();
-                let Some((_, upto)) = &rule.compiled.loose else { continue };
+                let Some(Loose { upto, .. }) = &rule.compiled.loose else { continue };
                 let Some((_, Some(secret))) = reference(rule, re, input, 0) else { continue };
                 let grow = |len: usize| -> Vec<u8> {
                     let fill = input[secret.end - 1];
