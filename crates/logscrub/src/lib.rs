@@ -36,7 +36,9 @@
 //! - Masks never contain `"`, `\`, whitespace or a newline: JSON and logfmt
 //!   stay valid.
 //! - Redacting twice equals redacting once: masks never trigger a rule.
-//! - Overlapping findings are merged; the union is masked.
+//! - Overlapping findings are merged; the union is masked, with the widest
+//!   finding's mask only where what it shows (an email's domain) lies
+//!   outside every other finding, else with `*` throughout.
 //! - Bytes that are not masked pass through unchanged, valid UTF-8 or not.
 //! - Errors and [`Stats`] name rules, files and counts, never input text.
 //!

@@ -414,6 +414,27 @@ fn extend_token(seg: &[u8], e: usize) -> usize {
     e + seg[e..].iter().position(|b| b.is_ascii_whitespace() || b"\"'`;,&<>".contains(b)).unwrap_or(seg.len() - e)
 }
 
+/// Whether the mask `rendered` of overlapping `group`'s union (`text`),
+/// chosen by its widest hit, shows only bytes that no other hit of the
+/// group covers. A keep mask (an email's domain, a card's last four) then
+/// stands for the union: `postgres://app:pw@db.internal` keeps its host
+/// although the URL's password rule and the email rule overlap. Otherwise
+/// the union is masked whole.
+fn reveals_only_its_own(group: &[Hit], widest: Hit, text: &[u8], rendered: &[u8]) -> bool {
+    let start = group[0].start;
+    let covers_union = widest.start == start && widest.end == start + text.len();
+    // Keep masks keep the length, so bytes line up.
+    covers_union
+        && rendered.len() == text.len()
+        && rendered.iter().zip(text).enumerate().filter(|(_, (r, t))| r == t && **t != b'*').all(|(p, _)| {
+            let at = start + p;
+            group
+                .iter()
+                .filter(|h| (h.start, h.end, h.rule) != (widest.start, widest.end, widest.rule))
+                .all(|h| at < h.start || at >= h.end)
+        })
+}
+
 fn sort_hits(hits: &mut Vec<Hit>) {
     hits.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(a.rule.cmp(&b.rule)));
     hits.dedup_by(|a, b| (a.rule, a.start, a.end) == (b.rule, b.start, b.end));
@@ -772,11 +793,10 @@ impl Inner {
         let mut i = 0;
         while i < hits.len() {
             let first = hits[i];
-            let (mut end, mut widest, mut alone) = (first.end, first, true);
+            let (mut end, mut widest) = (first.end, first);
             let mut j = i + 1;
             while j < hits.len() && hits[j].start < end {
                 let h = hits[j];
-                alone &= (h.start, h.end) == (first.start, first.end);
                 if h.end - h.start > widest.end - widest.start {
                     widest = h;
                 }
@@ -785,9 +805,13 @@ impl Inner {
             }
             let rule = &self.rules[widest.rule as usize];
             let (m, label) = mask_of(rule);
-            let how = if alone || !m.reveals() { m } else { &Mask::Fixed };
             out.extend_from_slice(&seg[pos..first.start]);
-            mask::render(how, label, &rule.name, &seg[first.start..end], key, out);
+            let at = out.len();
+            mask::render(m, label, &rule.name, &seg[first.start..end], key, out);
+            if m.reveals() && !reveals_only_its_own(&hits[i..j], widest, &seg[first.start..end], &out[at..]) {
+                out.truncate(at);
+                mask::render(&Mask::Fixed, label, &rule.name, &seg[first.start..end], key, out);
+            }
             pos = end;
             i = j;
         }
@@ -1449,6 +1473,32 @@ mod tests {
         // card's keep-last-4 mask is not used on the merged span.
         let out = r.redact(b"password=4111111111111111xyz");
         assert_eq!(&out[..], b"password=[REDACTED:password-assignment]");
+    }
+
+    #[test]
+    fn a_keep_mask_stands_for_the_union_only_where_it_shows_no_other_hits_bytes() {
+        // The URL's password rule and the email rule overlap; the email's
+        // domain, which no other rule covers, stays: the host is kept.
+        let r = Redactor::new();
+        let out = r.redact(b"url=postgresql://orders:p4ssw0rd-orders@db.internal:5432/orders");
+        assert_eq!(&out[..], b"url=postgresql://orders:***************@db.internal:5432/orders");
+        assert_eq!(r.redact(&out), out);
+        // Two rules on the same span, one keeping the domain: the other
+        // says the domain is secret too, so nothing is shown.
+        let rule = |id: &str, mask: &str, output: &str| {
+            format!(
+                "[[rule]]\nid = \"{id}\"\ndescription = \"d\"\ncategory = \"pii\"\nkeywords = [\"to=\"]\n\
+                 regex = 'to=(?P<secret>[a-z]{{1,9}}@[a-z]{{1,9}}\\.com)'\n{mask}\n\
+                 positive = [{{ input = 'to=jo@ex.com', output = '{output}' }}]\nnegative = ['to=x']\n"
+            )
+        };
+        let text = format!(
+            "[pack]\nname = \"t\"\ndescription = \"t\"\n\n{}\n{}",
+            rule("a", "mask = \"keep-after=@\"", "to=**@ex.com"),
+            rule("b", "", "to=[REDACTED:b]")
+        );
+        let r = Redactor::builder().builtin_packs(false).rules_toml("t.toml", &text).build().unwrap();
+        assert_eq!(&r.redact(b"to=jo@ex.com x")[..], b"to=********* x");
     }
 
     #[test]
