@@ -203,6 +203,18 @@ fn a_max_line_below_four_matches_is_refused() {
     assert!(err.to_string().contains("max line 1000"), "{err}");
 }
 
+/// The formats fuzz target runs these packs with a 1 KiB line limit, to
+/// reach the overlong-line paths: a rule in them whose longest match passed
+/// 256 bytes would stop it from starting (base64-private-key's first bound
+/// did, and only the fuzz step saw it).
+#[test]
+fn the_packs_of_short_matches_allow_a_one_kib_line_limit() {
+    let packs = ["network", "national-ids", "phones-national", "private-keys"];
+    if let Err(e) = Redactor::builder().packs(packs).max_line(1024).build() {
+        panic!("{e}");
+    }
+}
+
 #[test]
 fn a_regex_trigger_that_matches_nothing_at_all_does_not_break_partial_writes() {
     // A rule without keywords whose regex can match the empty string: its
