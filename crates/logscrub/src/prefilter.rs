@@ -764,9 +764,9 @@ negative = ["{id}"]
         PF.get_or_init(|| Prefilter::new(&builtin().0, |_| true).unwrap())
     }
 
-    /// What one walk from the start finds in `hay`.
-    /// The triggers of one walk, sorted as lanes sort theirs (one walk gives
-    /// triggers that end at the same byte in the DFA's order).
+    /// What one walk from the start finds in `hay`, sorted as lanes sort
+    /// theirs (one walk gives triggers that end at the same byte in the
+    /// DFA's order).
     fn one_walk(pf: &Prefilter, hay: &[u8]) -> Vec<Trigger> {
         let mut one = Vec::new();
         pf.walk(&mut pf.caches.get(), hay, 0, hay.len(), None, &mut one).unwrap();
