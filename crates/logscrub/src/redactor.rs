@@ -142,6 +142,8 @@ pub(crate) struct Inner {
     pub max_line: usize,
     /// The longest match of any enabled rule: how far windows overlap.
     pub guard: usize,
+    /// The shortest match of any enabled rule: a shorter line is clean.
+    shortest: usize,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -202,6 +204,35 @@ impl Redactor {
         self.redact_inner(line, None)
     }
 
+    /// Whether `line` can be passed on as it is, whatever follows it: no
+    /// rule can match in it, so [`Redactor::redact`] leaves it unchanged
+    /// and no multi-line block (a private key) begins in it. It is the
+    /// prefilter's answer alone, the cost of a clean line: `false` says
+    /// that a rule may match, and `redact` tells. Text of several lines is
+    /// clean when each of its lines is.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let redactor = logscrub::Redactor::new();
+    /// assert!(redactor.is_clean(b"GET /health 200"));
+    /// assert!(!redactor.is_clean(b"password=hunter2hunter2"));
+    /// // Unchanged on its own, but the key's body would follow.
+    /// assert!(!redactor.is_clean(b"-----BEGIN RSA PRIVATE KEY-----"));
+    /// assert!(redactor.is_clean(b"GET /health 200\nGET /ready 200\n"));
+    /// ```
+    pub fn is_clean(&self, line: &[u8]) -> bool {
+        let inner = &*self.inner;
+        if line.len() < inner.shortest {
+            return true;
+        }
+        // Only rules the prefilter selects are confirmed, so with no
+        // trigger there is no finding and no block.
+        let mut triggers = Vec::new();
+        inner.prefilter.triggers(line, &mut triggers);
+        triggers.is_empty()
+    }
+
     /// [`Redactor::redact`], adding what it did to `stats` (one line, its
     /// bytes, and the findings per rule).
     ///
@@ -227,6 +258,11 @@ impl Redactor {
 
     fn redact_inner<'h>(&self, line: &'h [u8], stats: Option<&mut Stats>) -> Cow<'h, [u8]> {
         let inner = &*self.inner;
+        if line.len() < inner.shortest {
+            // Too short for any rule (a status code, a flag, an id): the
+            // field formatters ask this of every value.
+            return Cow::Borrowed(line);
+        }
         let mut hits = Vec::new();
         reset_rejected();
         inner.scan_line(&inner.prefilter, None, line, &mut hits);
@@ -1104,6 +1140,8 @@ impl RedactorBuilder {
             }
         }
         let guard = rules.iter().zip(&enabled).filter(|(_, on)| **on).map(|(r, _)| r.max_len).max().unwrap_or(0);
+        let shortest =
+            rules.iter().zip(&enabled).filter(|(_, on)| **on).map(|(r, _)| r.min_len).min().unwrap_or(usize::MAX);
         let min_line = (4 * guard).max(256);
         if self.max_line < min_line {
             return Err(Error::new(
@@ -1148,6 +1186,7 @@ impl RedactorBuilder {
             test_key: HashKey::new(TEST_KEY.to_vec()).expect("the test key is long enough"),
             max_line: self.max_line,
             guard,
+            shortest,
         };
         // The built-in packs' examples are checked by the test suite
         // (`builtin_examples_reach_their_rules`), not again at each start.
@@ -1272,6 +1311,20 @@ mod tests {
              category = \"token\"\n{gate}\nregex = '{regex}'\n\
              positive = [{{ input = '{input}', output = '{output}' }}]\nnegative = ['{negative}']\n"
         )
+    }
+
+    #[test]
+    fn a_line_shorter_than_every_rule_is_not_scanned() {
+        let rules =
+            one_rule("keywords = [\"k=\"]", "k=(?P<secret>[0-9]{6})", ("k=123456", "k=[REDACTED:r]"), "k=12345");
+        let r = Redactor::builder().builtin_packs(false).rules_toml("t.toml", &rules).build().unwrap();
+        assert_eq!(r.inner.shortest, 8);
+        assert!(matches!(r.redact(b"k=12345"), Cow::Borrowed(_)));
+        assert_eq!(r.redact(b"k=123456").as_ref(), b"k=[REDACTED:r]");
+        // The default packs: their shortest matches (short password flags,
+        // a cookie) take four bytes, so a status code skips the scan.
+        let shortest = Redactor::new().inner.shortest;
+        assert!((1..=8).contains(&shortest), "{shortest}");
     }
 
     #[test]

@@ -170,6 +170,9 @@ pub struct Rule {
     pub(crate) default_label: String,
     pub(crate) name: String,
     pub(crate) max_len: usize,
+    /// The shortest match of the rule's regex: a line shorter than this
+    /// cannot hold a finding of it.
+    pub(crate) min_len: usize,
     pub(crate) positive: Vec<Example>,
     pub(crate) negative: Vec<String>,
     pub(crate) origin: String,
@@ -676,6 +679,9 @@ fn compile_rule(
         Some(p) => max_len(p).map_err(|e| Error::new(ErrorKind::Regex, e))?,
         None => Some(0),
     };
+    // A regex that can never match takes no line at all.
+    let min_len = parse_hir(&def.regex).map_err(|e| Error::new(ErrorKind::Regex, e))?.properties().minimum_len();
+    let min_len = min_len.unwrap_or(usize::MAX);
     let max_len = match (begin_len, end_len) {
         (Some(a), Some(b)) => a.max(b),
         _ => {
@@ -734,6 +740,7 @@ fn compile_rule(
         default_label: String::new(),
         name,
         max_len,
+        min_len,
         positive: def.positive,
         negative: def.negative,
         origin: origin.to_string(),

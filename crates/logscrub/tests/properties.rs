@@ -99,6 +99,17 @@ proptest! {
         prop_assert_eq!(r.redact(&line).into_owned(), r.redact_unfiltered(&line));
     }
 
+    /// A line said to be clean is one that can be passed on as it is:
+    /// unchanged, and opening no block for the lines after it.
+    #[test]
+    fn a_clean_line_is_unchanged_and_opens_no_block(line in line_strategy()) {
+        let r = redactor();
+        if r.is_clean(&line) {
+            prop_assert!(r.redact(&line) == line.as_slice(), "input {}", lossy(&line));
+            prop_assert!(leaves_no_block_open(&line), "input {}", lossy(&line));
+        }
+    }
+
     /// Masks never trigger a rule.
     #[test]
     fn redacting_twice_equals_once(line in line_strategy()) {
