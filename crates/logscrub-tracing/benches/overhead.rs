@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use logscrub::Redactor;
-use logscrub_tracing::RedactExt;
+use logscrub_tracing::{RedactExt, RedactingFields};
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 
 fn clean() {
@@ -29,8 +29,11 @@ fn overhead(c: &mut Criterion) {
     let fmt = || tracing_subscriber::fmt().with_ansi(false);
     let plain = tracing::Dispatch::new(fmt().with_writer(std::io::sink).finish());
     let redacted = tracing::Dispatch::new(fmt().with_writer(std::io::sink.redacted(Redactor::new())).finish());
+    let fields = tracing::Dispatch::new(
+        fmt().fmt_fields(RedactingFields::new(Redactor::new())).with_writer(std::io::sink).finish(),
+    );
     let mut g = c.benchmark_group("event");
-    for (name, d) in [("plain", &plain), ("redacted", &redacted)] {
+    for (name, d) in [("plain", &plain), ("redacted", &redacted), ("fields", &fields)] {
         g.bench_function(format!("clean/{name}"), |b| tracing::dispatcher::with_default(d, || b.iter(clean)));
         g.bench_function(format!("secret/{name}"), |b| tracing::dispatcher::with_default(d, || b.iter(secret)));
     }

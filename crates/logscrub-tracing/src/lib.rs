@@ -1,18 +1,36 @@
 //! Redaction for `tracing-subscriber`: a Rust service that never writes a
-//! secret.
+//! secret. There are two ways in, and the default rule set is the one the
+//! `logscrub` binary embeds, so library and sidecar mask the same things
+//! (build the [`Redactor`] with [`Redactor::builder`] to choose packs, masks
+//! or a hash key).
 //!
-//! [`RedactingMakeWriter`] wraps any [`MakeWriter`]. The `fmt` layer formats
-//! each event into one buffer and writes it through a fresh writer; this
-//! crate's writer collects that event and masks it *whole* with a
-//! [`logscrub::Redactor`] before the inner writer sees a byte, so a secret is
-//! never split across writes and concurrent events never interleave. It
-//! works the same for the full, compact, pretty and JSON formats, for
-//! `tracing-appender`'s writers, and for `log` records bridged by
-//! `tracing-log`, because it sits below all of them.
+//! - [`RedactingFields`], for the text formats (full, compact, pretty):
+//!   the field formatter scrubs each value (the message, every field of
+//!   events and spans, `log` records bridged by `tracing-log`) as it is
+//!   formatted, and masks fields whose names say they are secret whole.
+//!   What it adds to a clean event is a scan of its values, a few percent
+//!   of the event's cost: the cheapest way to a service that never writes
+//!   a secret in text.
+//! - [`RedactingMakeWriter`] wraps any [`MakeWriter`], whatever the format
+//!   (JSON too). The `fmt` layer formats each event into one buffer and
+//!   writes it through a fresh writer; this crate's writer masks that event
+//!   *whole* before the inner writer sees a byte, so a secret is never split
+//!   across writes and concurrent events never interleave. It scans every
+//!   byte of the event, timestamp and all, so it costs more on the logging
+//!   thread (below: the appender's worker can do it instead).
 //!
-//! The default rule set is the one the `logscrub` binary embeds, so library
-//! and sidecar mask the same things; build the [`Redactor`] with
-//! [`Redactor::builder`] to choose packs, masks or a hash key.
+//! ```
+//! use logscrub::Redactor;
+//! use logscrub_tracing::RedactingFields;
+//!
+//! let subscriber = tracing_subscriber::fmt()
+//!     .fmt_fields(RedactingFields::new(Redactor::new()))
+//!     .finish();
+//! tracing::subscriber::with_default(subscriber, || {
+//!     // Printed as: ... retry password=[REDACTED:field] url=postgres://app:[REDACTED:url-userinfo]@db/app
+//!     tracing::info!(password = "hunter2", url = %"postgres://app:s3cr3t@db/app", "retry");
+//! });
+//! ```
 //!
 //! # Masking off the calling thread
 //!
@@ -151,8 +169,7 @@ pub struct RedactingWriter<'a, W: Write> {
 
 impl<'a, W: Write> RedactingWriter<'a, W> {
     fn new(inner: W, redactor: &'a Redactor) -> RedactingWriter<'a, W> {
-        let buf = BUFFER.with(|b| b.try_borrow_mut().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default());
-        RedactingWriter { inner, redactor, buf }
+        RedactingWriter { inner, redactor, buf: Vec::new() }
     }
 
     /// Masks and writes what is buffered.
@@ -189,6 +206,18 @@ impl<'a, W: Write> RedactingWriter<'a, W> {
 
 impl<W: Write> Write for RedactingWriter<'_, W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.is_empty() {
+            // The `fmt` layer writes an event in one call. One clean line
+            // goes on as it came, with no copy; as it opens no block,
+            // whatever follows is masked as if both came in one write.
+            if data.strip_suffix(b"\n").is_some_and(|body| self.redactor.is_clean(body)) {
+                self.inner.write_all(data)?;
+                return Ok(data.len());
+            }
+            if self.buf.capacity() == 0 {
+                self.buf = BUFFER.with(|b| b.try_borrow_mut().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default());
+            }
+        }
         self.buf.extend_from_slice(data);
         Ok(data.len())
     }
@@ -205,6 +234,9 @@ impl<W: Write> Drop for RedactingWriter<'_, W> {
         // Drop cannot report an error; the formatter has no way to retry.
         let _ = self.emit();
         let buf = std::mem::take(&mut self.buf);
+        if buf.capacity() == 0 {
+            return;
+        }
         BUFFER.with(|b| {
             if let Ok(mut b) = b.try_borrow_mut() {
                 if b.capacity() < buf.capacity() && buf.capacity() <= 1 << 20 {
@@ -220,9 +252,12 @@ impl<W: Write> Drop for RedactingWriter<'_, W> {
 /// whatever their value looks like, and scrubs every other value with the
 /// rule set. Span fields go through it too.
 ///
-/// It formats like the default field formatter (`message` first, then
-/// `name=value`). For JSON output use [`RedactingMakeWriter`], which masks
-/// the written event (the JSON formatter records fields itself).
+/// It writes what the default field formatter writes (the same order,
+/// quoting, ANSI styling and escapes), so a clean event reads exactly as it
+/// would without it; a value is formatted into a reused buffer, scrubbed
+/// and written, and a secret-named value is never formatted at all. For
+/// JSON output use [`RedactingMakeWriter`], which masks the written event
+/// (the JSON formatter records fields itself).
 ///
 /// # Example
 ///
@@ -241,7 +276,9 @@ impl<W: Write> Drop for RedactingWriter<'_, W> {
 #[derive(Clone, Debug)]
 pub struct RedactingFields {
     redactor: Redactor,
-    names: Vec<String>,
+    /// The secret field names; `None`: the defaults, checked with the
+    /// engine's index of them.
+    names: Option<Vec<String>>,
 }
 
 /// Field names masked whole by default (the engine's list, shared with the
@@ -251,7 +288,7 @@ pub use logscrub::SECRET_FIELD_NAMES;
 impl RedactingFields {
     /// A formatter with the default secret field names.
     pub fn new(redactor: Redactor) -> RedactingFields {
-        RedactingFields { redactor, names: SECRET_FIELD_NAMES.iter().map(|s| s.to_string()).collect() }
+        RedactingFields { redactor, names: None }
     }
 
     /// Replaces the secret field names (matched as lowercase substrings).
@@ -260,62 +297,208 @@ impl RedactingFields {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.names = names.into_iter().map(|n| n.into().to_ascii_lowercase()).collect();
+        self.names = Some(names.into_iter().map(|n| n.into().to_ascii_lowercase()).collect());
         self
     }
 
     fn is_secret(&self, name: &str) -> bool {
-        logscrub::is_secret_field_in(name, &self.names)
+        match &self.names {
+            None => logscrub::is_secret_field(name),
+            Some(names) => logscrub::is_secret_field_in(name, names),
+        }
     }
 }
 
 impl<'writer> FormatFields<'writer> for RedactingFields {
     fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
-        let mut visitor = FieldVisitor { fields: self, out: String::new(), result: Ok(()) };
-        fields.record(&mut visitor);
-        visitor.result?;
-        writer.write_str(&visitor.out)
+        // The values are formatted into one reused buffer, a line each, and
+        // screened in one prefilter pass: a clean event allocates nothing
+        // and pays for one scan, not one a field. Formatting a value may
+        // log (a `Debug` that emits an event): a nested call gets buffers
+        // of its own.
+        SCRATCH.with(|scratch| {
+            let mut own = Scratch::default();
+            let mut borrowed = scratch.try_borrow_mut();
+            let scratch = borrowed.as_deref_mut().unwrap_or(&mut own);
+            scratch.values.clear();
+            scratch.fields.clear();
+            let style = Style { ansi: writer.has_ansi_escapes(), sanitize: writer.sanitizes_ansi_escapes() };
+            let mut collect = Collect { fields: self, style, scratch, result: Ok(()) };
+            fields.record(&mut collect);
+            collect.result?;
+            scratch.write(&self.redactor, &mut writer, style)
+        })
     }
 }
 
-struct FieldVisitor<'a> {
+thread_local! {
+    /// The fields of the event being formatted, reused across events.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// An event's fields, formatted but not yet written.
+#[derive(Default)]
+struct Scratch {
+    /// The values that are not secret by name, each followed by a newline
+    /// (the prefilter judges each line alone, as `redact` would a value).
+    values: String,
+    /// The fields in order.
+    fields: Vec<Entry>,
+}
+
+struct Entry {
+    /// The name as written (`r#` dropped).
+    name: &'static str,
+    /// The value's text in [`Scratch::values`], and whether it is written
+    /// as a `Debug` string; `None`: secret by its name, never formatted.
+    value: Option<(std::ops::Range<usize>, bool)>,
+}
+
+impl Scratch {
+    /// Writes the fields as the default field formatter does (`message`
+    /// without its name, names italic and `=` dimmed on an ANSI writer),
+    /// secret-named ones masked whole and the others scrubbed. `quoted`
+    /// values are written as `Debug` strings, as the default formatter
+    /// writes `&str` fields.
+    fn write(&self, redactor: &Redactor, writer: &mut Writer<'_>, style: Style) -> fmt::Result {
+        let clean = redactor.is_clean(self.values.as_bytes());
+        for (i, field) in self.fields.iter().enumerate() {
+            if i > 0 {
+                writer.write_char(' ')?;
+            }
+            if field.name != "message" {
+                style.name(writer, field.name)?;
+            }
+            let Some((range, quoted)) = &field.value else {
+                writer.write_str(logscrub::FIELD_MASK)?;
+                continue;
+            };
+            let text = &self.values[range.clone()];
+            // A `drop` rule empties the value: a field formatter cannot
+            // drop the event (the redacting writer can).
+            let masked = match clean {
+                true => std::borrow::Cow::Borrowed(text),
+                false => match redactor.redact(text.as_bytes()) {
+                    std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(text),
+                    std::borrow::Cow::Owned(v) => std::borrow::Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
+                },
+            };
+            match quoted {
+                true => write!(writer, "{masked:?}")?,
+                false => writer.write_str(&masked)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Records an event's fields into a [`Scratch`].
+struct Collect<'a> {
     fields: &'a RedactingFields,
-    out: String,
+    style: Style,
+    scratch: &'a mut Scratch,
     result: fmt::Result,
 }
 
-impl FieldVisitor<'_> {
-    fn push(&mut self, field: &Field, value: &str, quoted: bool) {
+impl Collect<'_> {
+    /// Records one field, as the default field formatter would write it
+    /// (`r#` dropped from raw names, `log.` metadata skipped): its value
+    /// formatted by `format`, unless its name says it is secret.
+    fn push(&mut self, field: &Field, quoted: bool, format: impl FnOnce(&mut String, Style) -> fmt::Result) {
         let name = field.name();
-        let secret = name != "message" && self.fields.is_secret(name);
-        let masked = if secret {
-            std::borrow::Cow::Borrowed(logscrub::FIELD_MASK)
-        } else {
-            // A `drop` rule empties the value: a field formatter cannot
-            // drop the event (the redacting writer can).
-            match self.fields.redactor.redact(value.as_bytes()) {
-                std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(value),
-                std::borrow::Cow::Owned(v) => std::borrow::Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
+        if self.result.is_err() || name.starts_with("log.") {
+            return;
+        }
+        let name = name.strip_prefix("r#").unwrap_or(name);
+        let value = match name != "message" && self.fields.is_secret(name) {
+            true => None,
+            false => {
+                let values = &mut self.scratch.values;
+                let start = values.len();
+                self.result = format(values, self.style);
+                let range = start..values.len();
+                values.push('\n');
+                Some((range, quoted))
             }
         };
-        if !self.out.is_empty() {
-            self.out.push(' ');
-        }
-        self.result = self.result.and_then(|()| match (name, quoted && !secret) {
-            ("message", _) => self.out.write_str(&masked),
-            (_, true) => write!(self.out, "{name}={masked:?}"),
-            (_, false) => write!(self.out, "{name}={masked}"),
-        });
+        self.scratch.fields.push(Entry { name, value });
     }
 }
 
-impl Visit for FieldVisitor<'_> {
+/// What the writer asks of the text written to it.
+#[derive(Clone, Copy)]
+struct Style {
+    /// Names in italic and `=` dimmed.
+    ansi: bool,
+    /// Control characters in messages and errors escaped.
+    sanitize: bool,
+}
+
+impl Style {
+    /// Writes `name` and `=`.
+    fn name(self, out: &mut dyn fmt::Write, name: &str) -> fmt::Result {
+        match self.ansi {
+            true => write!(out, "\x1b[3m{name}\x1b[0m\x1b[2m=\x1b[0m"),
+            false => write!(out, "{name}="),
+        }
+    }
+
+    /// Writes `text` with the control characters a terminal could act on
+    /// escaped, if the writer asks for it.
+    fn sanitized(self, out: &mut String, text: fmt::Arguments<'_>) -> fmt::Result {
+        if !self.sanitize {
+            return out.write_fmt(text);
+        }
+        struct Escaping<'a>(&'a mut String);
+        impl fmt::Write for Escaping<'_> {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                for c in s.chars() {
+                    match c {
+                        '\x1b' | '\x07' | '\x08' | '\x0c' | '\x7f' => write!(self.0, "\\x{:02x}", c as u32)?,
+                        '\u{80}'..='\u{9f}' => write!(self.0, "\\u{{{:x}}}", c as u32)?,
+                        c => self.0.push(c),
+                    }
+                }
+                Ok(())
+            }
+        }
+        Escaping(out).write_fmt(text)
+    }
+}
+
+impl Visit for Collect<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, value, true);
+        match field.name() {
+            "message" => self.push(field, false, |out, style| style.sanitized(out, format_args!("{value}"))),
+            _ => self.push(field, true, |out, _| out.write_str(value)),
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let name = field.name();
+        self.push(field, false, |out, style| {
+            style.sanitized(out, format_args!("{value}"))?;
+            let Some(source) = value.source() else { return Ok(()) };
+            match style.ansi {
+                true => write!(out, " \x1b[3m{name}\x1b[0m\x1b[3m.sources\x1b[0m\x1b[2m=\x1b[0m[")?,
+                false => write!(out, " {name}.sources=[")?,
+            }
+            let mut next = Some(source);
+            while let Some(error) = next {
+                if !std::ptr::eq(error, source) {
+                    out.push_str(", ");
+                }
+                style.sanitized(out, format_args!("{error}"))?;
+                next = error.source();
+            }
+            out.write_char(']')
+        });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = format!("{value:?}");
-        self.push(field, &text, false);
+        match field.name() {
+            "message" => self.push(field, false, |out, style| style.sanitized(out, format_args!("{value:?}"))),
+            _ => self.push(field, false, |out, _| write!(out, "{value:?}")),
+        }
     }
 }

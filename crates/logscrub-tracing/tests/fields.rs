@@ -46,3 +46,79 @@ fn secret_names_are_configurable() {
     let out = cap.text();
     assert!(out.contains("customer_ref=[REDACTED:field]") && out.contains("token=\"x\""), "{out}");
 }
+
+/// An error with a cause, for the `sources` list the default formatter
+/// writes.
+#[derive(Debug)]
+struct Outer(std::io::Error);
+
+impl std::fmt::Display for Outer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("request failed")
+    }
+}
+
+impl std::error::Error for Outer {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// Events with every kind of field, in spans with fields.
+fn every_kind_of_field() {
+    let span = tracing::info_span!("request", r#type = "get", id = 7u64);
+    let _g = span.enter();
+    tracing::info!(status = 200, ratio = 0.25, ok = true, delta = -3i64, path = "/a \"b\"", "done in {}ms", 12);
+    tracing::warn!(list = ?vec![1, 2], name = %"display", "bell \x07 and esc \x1b[31m here");
+    let error = Outer(std::io::Error::other("connection reset"));
+    tracing::error!(error = &error as &(dyn std::error::Error + 'static), "gave up");
+    tracing::info!(message = "only a message");
+}
+
+/// Output of `every_kind_of_field` with `fields`, or the default field
+/// formatter.
+fn formatted(ansi: bool, fields: Option<RedactingFields>) -> String {
+    let cap = Capture::default();
+    let fmt = tracing_subscriber::fmt().with_ansi(ansi).without_time().with_writer(cap.clone());
+    match fields {
+        Some(fields) => tracing::subscriber::with_default(fmt.fmt_fields(fields).finish(), every_kind_of_field),
+        None => tracing::subscriber::with_default(fmt.finish(), every_kind_of_field),
+    }
+    cap.text()
+}
+
+#[test]
+fn clean_events_look_as_the_default_formatter_writes_them() {
+    for ansi in [false, true] {
+        let ours = formatted(ansi, Some(RedactingFields::new(Redactor::new())));
+        assert_eq!(ours, formatted(ansi, None), "ansi {ansi}");
+        assert!(ours.contains("bell \\x07 and esc \\x1b[31m here"), "{ours}");
+    }
+}
+
+#[test]
+fn numbers_are_scrubbed_and_a_value_that_logs_while_formatted_is_too() {
+    /// A value whose `Debug` logs while the outer event's value is being
+    /// formatted (tracing drops such a nested event; it must not panic).
+    struct Noisy;
+    impl std::fmt::Debug for Noisy {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            tracing::info!(inner = "mail jane@example.com", "nested");
+            f.write_str("noisy john@example.org")
+        }
+    }
+    let cap = Capture::default();
+    let sub = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .fmt_fields(RedactingFields::new(Redactor::new()))
+        .with_writer(cap.clone())
+        .finish();
+    tracing::subscriber::with_default(sub, || {
+        tracing::info!(card = 4111111111111111u64, value = ?Noisy, "paid");
+    });
+    let out = cap.text();
+    assert!(out.contains("card=************1111 value=noisy ****@example.org"), "{out}");
+    for secret in ["4111111111111111", "jane@", "john@"] {
+        assert!(!out.contains(secret), "{secret} leaked: {out}");
+    }
+}

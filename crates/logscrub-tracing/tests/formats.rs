@@ -110,3 +110,31 @@ fn a_drop_rule_drops_the_event_in_every_format() {
         assert!(!out.contains("hunter2") && out.contains("before") && out.contains("after"), "{format}: {out}");
     }
 }
+
+#[test]
+fn an_event_written_in_several_calls_is_masked_as_one() {
+    use std::io::Write;
+    use tracing_subscriber::fmt::MakeWriter;
+    // A formatter that writes line by line: a key's first line is clean
+    // on its own, but opens a block that its next lines belong to.
+    let key = [
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n",
+        "-----END OPENSSH PRIVATE KEY-----\n",
+    ];
+    let split = ["login password=", "hunter2hunter2\n"];
+    for (first, parts) in [("key follows\n", &key[..]), ("", &split[..])] {
+        let cap = Capture::default();
+        let make = cap.clone().redacted(Redactor::new());
+        let mut writer = make.make_writer();
+        for part in std::iter::once(&first).chain(parts) {
+            writer.write_all(part.as_bytes()).unwrap();
+        }
+        drop(writer);
+        let out = cap.text();
+        for leak in ["b3BlbnNzaC1rZXkt", "hunter2"] {
+            assert!(!out.contains(leak), "{leak} leaked: {out}");
+        }
+        assert!(out.starts_with(first) && out.ends_with('\n'), "{out}");
+    }
+}

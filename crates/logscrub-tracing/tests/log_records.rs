@@ -4,7 +4,7 @@ mod common;
 
 use common::Capture;
 use logscrub::Redactor;
-use logscrub_tracing::RedactExt;
+use logscrub_tracing::{RedactExt, RedactingFields};
 
 #[test]
 fn log_crate_records_are_masked() {
@@ -17,4 +17,17 @@ fn log_crate_records_are_masked() {
     let out = cap.text();
     assert!(out.contains("api_key=[REDACTED:secret-assignment]"), "{out}");
     assert!(out.contains("****@example.com") && !out.contains("AbC123xYz789QwE456"), "{out}");
+
+    // The field formatter scrubs the record's message, and skips the
+    // `log.` fields that carry its metadata, as the default one does.
+    let cap = Capture::default();
+    let sub = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .fmt_fields(RedactingFields::new(Redactor::new()))
+        .with_writer(cap.clone())
+        .finish();
+    tracing::subscriber::with_default(sub, || log::warn!("retry with api_key=AbC123xYz789QwE456"));
+    let out = cap.text();
+    assert!(out.contains("retry with api_key=[REDACTED:secret-assignment]\n"), "{out}");
+    assert!(!out.contains("log.") && !out.contains("AbC123xYz789QwE456"), "{out}");
 }
