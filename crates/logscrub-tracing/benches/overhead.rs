@@ -1,11 +1,18 @@
-//! Cost per event of the redacting writer against the same subscriber
-//! without it, for a typical clean event and one carrying a secret; and,
-//! with `tracing-appender`'s non-blocking writer, the cost on the calling
-//! thread when the appender's worker masks instead.
+//! Cost per event of the field formatter and of the redacting writer
+//! against the same subscriber without logscrub, for a typical clean event
+//! and one carrying a secret; and, with `tracing-appender`'s non-blocking
+//! writer, the cost on the calling thread when the appender's worker masks
+//! instead.
+//!
+//! Criterion measures one subscriber after the other, and on a shared
+//! machine the speed drifts between them by as much as the overhead being
+//! measured. So the run ends with the clean event's overhead measured in
+//! interleaved rounds (each subscriber in turn, many times), as medians.
 
 use std::hint::black_box;
+use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use logscrub::Redactor;
 use logscrub_tracing::{RedactExt, RedactingFields};
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
@@ -55,5 +62,54 @@ fn overhead(c: &mut Criterion) {
     g.finish();
 }
 
+/// The clean event's cost with each subscriber, measured in turn in
+/// interleaved rounds; prints the medians and their ratio to the first.
+fn interleaved() {
+    let fmt = || tracing_subscriber::fmt().with_ansi(false);
+    let subscribers = [
+        ("plain", tracing::Dispatch::new(fmt().with_writer(std::io::sink).finish())),
+        (
+            "fields",
+            tracing::Dispatch::new(
+                fmt().fmt_fields(RedactingFields::new(Redactor::new())).with_writer(std::io::sink).finish(),
+            ),
+        ),
+        ("redacted", tracing::Dispatch::new(fmt().with_writer(std::io::sink.redacted(Redactor::new())).finish())),
+    ];
+    let (rounds, events) = (21, 100_000);
+    let mut ns: Vec<Vec<f64>> = vec![Vec::new(); subscribers.len()];
+    for _ in 0..rounds {
+        for (times, (_, d)) in ns.iter_mut().zip(&subscribers) {
+            tracing::dispatcher::with_default(d, || {
+                let start = Instant::now();
+                for _ in 0..events {
+                    clean();
+                }
+                times.push(start.elapsed().as_nanos() as f64 / f64::from(events));
+            });
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let base = median(&mut ns[0]);
+    println!("clean event, {rounds} interleaved rounds of {events} events, median per event:");
+    for (times, (name, _)) in ns.iter_mut().zip(&subscribers) {
+        let m = median(times);
+        println!("  {name:<8} {m:>6.0} ns ({:+.1}%)", 100.0 * (m / base - 1.0));
+    }
+}
+
 criterion_group!(benches, overhead);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // `cargo bench -- <filter>` runs the interleaved rounds only when the
+    // filter names them.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if filter.is_none_or(|f| "interleaved".contains(&f)) {
+        interleaved();
+    }
+}
