@@ -16,6 +16,12 @@ use memchr::memchr;
 use crate::redactor::{Hit, Outcome, Redactor};
 use crate::stats::Stats;
 
+/// Complete lines are scanned this many bytes at a time: the gate's pass,
+/// the confirmation of what it found and the copy out then find the bytes
+/// still in the core's cache. A 32 MB write scanned whole ran 17-24% slower
+/// than the same bytes written 256 KiB at a time.
+const PIECE: usize = 256 << 10;
+
 /// A writer that masks the lines written to it into an inner writer. Made
 /// by [`Redactor::stream`].
 ///
@@ -148,10 +154,26 @@ impl<W: Write> Stream<W> {
         self.drain()
     }
 
-    /// Complete lines: the gate finds the lines that could hold a match in
-    /// one pass over the whole buffer; runs of other lines are written out
-    /// as they are, in one write each.
+    /// Complete lines, in pieces of about [`PIECE`] bytes cut after a
+    /// newline (a longer line is one piece).
     fn lines_bulk(&mut self, region: &[u8]) -> io::Result<()> {
+        let mut rest = region;
+        while rest.len() > PIECE {
+            let end = match memchr::memrchr(b'\n', &rest[..PIECE]) {
+                Some(i) => i + 1,
+                None => memchr(b'\n', &rest[PIECE..]).map_or(rest.len(), |i| PIECE + i + 1),
+            };
+            let (piece, tail) = rest.split_at(end);
+            self.lines_piece(piece)?;
+            rest = tail;
+        }
+        self.lines_piece(rest)
+    }
+
+    /// Complete lines: the gate finds the lines that could hold a match in
+    /// one pass over the whole piece; runs of other lines are written out
+    /// as they are, in one write each.
+    fn lines_piece(&mut self, region: &[u8]) -> io::Result<()> {
         if region.is_empty() {
             // No line ended: nothing to scan (a regex trigger that can
             // match the empty string would otherwise fire on nothing).

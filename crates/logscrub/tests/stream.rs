@@ -145,6 +145,42 @@ fn every_chunking_gives_the_same_output() {
 }
 
 #[test]
+fn a_large_write_is_masked_as_the_same_lines_written_one_by_one() {
+    // A write of complete lines is scanned in pieces of a few hundred KiB
+    // cut after a newline: secrets at the cuts, a key block across one and
+    // a line longer than a piece must come out as line by line.
+    let r = Redactor::new();
+    let filler = "2024-05-01T10:00:00Z INFO worker-7 request GET /api/v1/items done status=200\n";
+    let mut input = String::new();
+    for i in 0..40_000 {
+        input.push_str(filler);
+        if i % 997 == 0 {
+            input.push_str("login password=hunter2hunter2 from jane@example.com\n");
+        }
+        if i == 3_300 || i == 20_000 {
+            input.push_str("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\n");
+        }
+        if i == 9_000 {
+            let long =
+                format!("payload={} token=ghp_{} end\n", "x".repeat(300 << 10), "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8");
+            input.push_str(&long);
+        }
+    }
+    assert!(input.len() > 3 << 20);
+    let (whole, _) = scrub(&r, input.as_bytes());
+    let mut s = r.stream(Vec::new());
+    for line in input.as_bytes().split_inclusive(|&b| b == b'\n') {
+        s.write_all(line).unwrap();
+    }
+    let (by_line, _) = s.finish().unwrap();
+    assert!(whole == by_line, "a large write differs from the same lines one by one");
+    let out = text(&whole);
+    for leak in ["hunter2", "jane@", "MIIEvQ", "BKcwgg", "ghp_A1b2"] {
+        assert!(!out.contains(leak), "{leak} leaked");
+    }
+}
+
+#[test]
 fn long_lines_never_leak_at_window_edges() {
     let max = 256;
     let r = small(max);
