@@ -108,11 +108,7 @@ fn numbers_are_scrubbed_and_a_value_that_logs_while_formatted_is_too() {
         }
     }
     let cap = Capture::default();
-    let sub = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .fmt_fields(RedactingFields::new(Redactor::new()))
-        .with_writer(cap.clone())
-        .finish();
+    let sub = common::fields_subscriber(&cap);
     tracing::subscriber::with_default(sub, || {
         tracing::info!(card = 4111111111111111u64, value = ?Noisy, "paid");
     });

@@ -4,7 +4,7 @@ mod common;
 
 use common::Capture;
 use logscrub::Redactor;
-use logscrub_tracing::{RedactExt, RedactingFields};
+use logscrub_tracing::RedactExt;
 
 #[test]
 fn log_crate_records_are_masked() {
@@ -21,11 +21,7 @@ fn log_crate_records_are_masked() {
     // The field formatter scrubs the record's message, and skips the
     // `log.` fields that carry its metadata, as the default one does.
     let cap = Capture::default();
-    let sub = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .fmt_fields(RedactingFields::new(Redactor::new()))
-        .with_writer(cap.clone())
-        .finish();
+    let sub = common::fields_subscriber(&cap);
     tracing::subscriber::with_default(sub, || log::warn!("retry with api_key=AbC123xYz789QwE456"));
     let out = cap.text();
     assert!(out.contains("retry with api_key=[REDACTED:secret-assignment]\n"), "{out}");

@@ -48,3 +48,13 @@ impl Write for CaptureWriterOwned {
         Ok(())
     }
 }
+
+/// A text subscriber whose field formatter has the default packs, writing
+/// into `cap`.
+pub fn fields_subscriber(cap: &Capture) -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::fmt()
+        .with_ansi(false)
+        .fmt_fields(logscrub_tracing::RedactingFields::new(logscrub::Redactor::new()))
+        .with_writer(cap.clone())
+        .finish()
+}
