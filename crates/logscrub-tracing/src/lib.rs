@@ -312,8 +312,12 @@ impl<'writer> FormatFields<'writer> for RedactingFields {
             let style = Style { ansi: writer.has_ansi_escapes(), sanitize: writer.sanitizes_ansi_escapes() };
             let mut collect = Collect { fields: self, style, scratch, result: Ok(()) };
             fields.record(&mut collect);
-            collect.result?;
-            scratch.write(&self.redactor, &mut writer, style)
+            let written = collect.result.and_then(|()| scratch.write(&self.redactor, &mut writer, style));
+            // A huge value is not held on to for the thread's lifetime.
+            if scratch.values.capacity() > 1 << 20 {
+                scratch.values = String::new();
+            }
+            written
         })
     }
 }
