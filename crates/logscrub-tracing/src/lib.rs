@@ -242,9 +242,11 @@ impl<W: Write> Drop for RedactingWriter<'_, W> {
 /// It writes what the default field formatter writes (the same order,
 /// quoting, ANSI styling and escapes), so a clean event reads exactly as it
 /// would without it; a value is formatted into a reused buffer, scrubbed
-/// and written, and a secret-named value is never formatted at all. For
-/// JSON output use [`RedactingMakeWriter`], which masks the written event
-/// (the JSON formatter records fields itself).
+/// and written, and a secret-named value is never formatted at all. An
+/// event's values are scrubbed as the lines of one stream, so a private key
+/// whose BEGIN line is one field and body the next is masked all the same.
+/// For JSON output use [`RedactingMakeWriter`], which masks the written
+/// event (the JSON formatter records fields itself).
 ///
 /// # Example
 ///
@@ -352,7 +354,11 @@ impl Scratch {
     /// values are written as `Debug` strings, as the default formatter
     /// writes `&str` fields.
     fn write(&self, redactor: &Redactor, writer: &mut Writer<'_>, style: Style) -> fmt::Result {
-        let clean = redactor.is_clean(self.values.as_bytes());
+        let scrubbed = match redactor.is_clean(self.values.as_bytes()) {
+            true => None,
+            false => Some(self.scrubbed(redactor)),
+        };
+        let mut values = scrubbed.iter().flatten();
         for (i, field) in self.fields.iter().enumerate() {
             if i > 0 {
                 writer.write_char(' ')?;
@@ -364,22 +370,40 @@ impl Scratch {
                 writer.write_str(logscrub::FIELD_MASK)?;
                 continue;
             };
-            let text = &self.values[range.clone()];
-            // A `drop` rule empties the value: a field formatter cannot
-            // drop the event (the redacting writer can).
-            let masked = match clean {
-                true => std::borrow::Cow::Borrowed(text),
-                false => match redactor.redact(text.as_bytes()) {
-                    std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(text),
-                    std::borrow::Cow::Owned(v) => std::borrow::Cow::Owned(String::from_utf8_lossy(&v).into_owned()),
-                },
-            };
+            let text = values.next().map_or(&self.values[range.clone()], String::as_str);
             match quoted {
-                true => write!(writer, "{masked:?}")?,
-                false => writer.write_str(&masked)?,
+                true => write!(writer, "{text:?}")?,
+                false => writer.write_str(text)?,
             }
         }
         Ok(())
+    }
+
+    /// The values, scrubbed as the lines of one stream, as the redacting
+    /// writer would scrub them: a key block that begins in one value is
+    /// masked on into the next. Should a `drop` rule take lines out, each
+    /// value is scrubbed alone and a dropped one comes out empty (a field
+    /// formatter cannot drop the event; the redacting writer can).
+    fn scrubbed(&self, redactor: &Redactor) -> Vec<String> {
+        let texts =
+            || self.fields.iter().filter_map(|f| f.value.as_ref()).map(|(range, _)| &self.values[range.clone()]);
+        let mut stream = redactor.stream(Vec::with_capacity(self.values.len() + 64));
+        // Writing into a Vec does not fail; were it to, each value would be
+        // scrubbed alone below.
+        let out = stream.write_all(self.values.as_bytes()).and_then(|()| stream.finish()).map(|(out, _)| out);
+        let out = String::from_utf8_lossy(out.as_deref().unwrap_or_default());
+        let lines: Vec<&str> = out.split_terminator('\n').collect();
+        if lines.len() == self.values.matches('\n').count() {
+            let mut at = 0;
+            return texts()
+                .map(|text| {
+                    let n = text.matches('\n').count() + 1;
+                    at += n;
+                    lines[at - n..at].join("\n")
+                })
+                .collect();
+        }
+        texts().map(|text| String::from_utf8_lossy(&redactor.redact(text.as_bytes())).into_owned()).collect()
     }
 }
 

@@ -118,3 +118,42 @@ fn numbers_are_scrubbed_and_a_value_that_logs_while_formatted_is_too() {
         assert!(!out.contains(secret), "{secret} leaked: {out}");
     }
 }
+
+#[test]
+fn a_key_block_begun_in_one_value_is_masked_on_into_the_next() {
+    let cap = Capture::default();
+    tracing::subscriber::with_default(common::fields_subscriber(&cap), || {
+        tracing::info!(
+            header = "-----BEGIN OPENSSH PRIVATE KEY-----",
+            body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ",
+            footer = "-----END OPENSSH PRIVATE KEY-----",
+            user = "jane",
+            "loaded key"
+        );
+        tracing::warn!(
+            value = "-----BEGIN RSA PRIVATE KEY-----",
+            rest = "MIIEowIBAAKCAQEAu1SU1L7VLPHCgcBIjs",
+            "never ends"
+        );
+    });
+    let out = cap.text();
+    assert!(!out.contains("b3BlbnNzaC1rZXkt") && !out.contains("MIIEowIBAAKC"), "{out}");
+    assert!(out.contains("loaded key header=") && out.contains("user=\"jane\""), "{out}");
+}
+
+#[test]
+fn with_a_drop_rule_the_matching_value_comes_out_empty_and_the_others_intact() {
+    let cap = Capture::default();
+    let dropping = Redactor::builder().mask("password-assignment", logscrub::Mask::Drop).build().unwrap();
+    let sub = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .fmt_fields(RedactingFields::new(dropping))
+        .with_writer(cap.clone())
+        .finish();
+    tracing::subscriber::with_default(sub, || {
+        tracing::info!(note = "retry with password=hunter2hunter2", mail = "jane@example.com", "login");
+    });
+    let out = cap.text();
+    assert!(out.contains("login note=\"\" mail=\"****@example.com\""), "{out}");
+    assert!(!out.contains("hunter2"), "{out}");
+}
