@@ -32,15 +32,26 @@ fn non_blocking<W: std::io::Write + Send + 'static>(inner: W) -> (NonBlocking, W
     NonBlockingBuilder::default().lossy(false).finish(inner)
 }
 
+/// The subscribers compared, each writing into `std::io::sink`: without
+/// logscrub, with the field formatter, with the redacting writer.
+fn sink_subscribers() -> [(&'static str, tracing::Dispatch); 3] {
+    let fmt = || tracing_subscriber::fmt().with_ansi(false);
+    [
+        ("plain", tracing::Dispatch::new(fmt().with_writer(std::io::sink).finish())),
+        (
+            "fields",
+            tracing::Dispatch::new(
+                fmt().fmt_fields(RedactingFields::new(Redactor::new())).with_writer(std::io::sink).finish(),
+            ),
+        ),
+        ("redacted", tracing::Dispatch::new(fmt().with_writer(std::io::sink.redacted(Redactor::new())).finish())),
+    ]
+}
+
 fn overhead(c: &mut Criterion) {
     let fmt = || tracing_subscriber::fmt().with_ansi(false);
-    let plain = tracing::Dispatch::new(fmt().with_writer(std::io::sink).finish());
-    let redacted = tracing::Dispatch::new(fmt().with_writer(std::io::sink.redacted(Redactor::new())).finish());
-    let fields = tracing::Dispatch::new(
-        fmt().fmt_fields(RedactingFields::new(Redactor::new())).with_writer(std::io::sink).finish(),
-    );
     let mut g = c.benchmark_group("event");
-    for (name, d) in [("plain", &plain), ("redacted", &redacted), ("fields", &fields)] {
+    for (name, d) in &sink_subscribers() {
         g.bench_function(format!("clean/{name}"), |b| tracing::dispatcher::with_default(d, || b.iter(clean)));
         g.bench_function(format!("secret/{name}"), |b| tracing::dispatcher::with_default(d, || b.iter(secret)));
     }
@@ -65,17 +76,7 @@ fn overhead(c: &mut Criterion) {
 /// The clean event's cost with each subscriber, measured in turn in
 /// interleaved rounds; prints the medians and their ratio to the first.
 fn interleaved() {
-    let fmt = || tracing_subscriber::fmt().with_ansi(false);
-    let subscribers = [
-        ("plain", tracing::Dispatch::new(fmt().with_writer(std::io::sink).finish())),
-        (
-            "fields",
-            tracing::Dispatch::new(
-                fmt().fmt_fields(RedactingFields::new(Redactor::new())).with_writer(std::io::sink).finish(),
-            ),
-        ),
-        ("redacted", tracing::Dispatch::new(fmt().with_writer(std::io::sink.redacted(Redactor::new())).finish())),
-    ];
+    let subscribers = sink_subscribers();
     let (rounds, events) = (21, 100_000);
     let mut ns: Vec<Vec<f64>> = vec![Vec::new(); subscribers.len()];
     for _ in 0..rounds {

@@ -670,18 +670,18 @@ fn compile_rule(
     if def.within.is_some() && def.multiline_end.is_some() {
         return Err(invalid("a rule cannot have both within and multiline_end".into()));
     }
+    let props = parse_hir(&def.regex).map_err(|e| Error::new(ErrorKind::Regex, e))?.properties().clone();
     let begin_len = match &def.within {
         // Inside a scope, the scope bounds the match.
         Some(p) => max_len(p).map_err(|e| Error::new(ErrorKind::Regex, format!("within: {e}")))?.map(|n| n + SCOPE),
-        None => max_len(&def.regex).map_err(|e| Error::new(ErrorKind::Regex, e))?,
+        None => props.maximum_len(),
     };
     let end_len = match &def.multiline_end {
         Some(p) => max_len(p).map_err(|e| Error::new(ErrorKind::Regex, e))?,
         None => Some(0),
     };
     // A regex that can never match takes no line at all.
-    let min_len = parse_hir(&def.regex).map_err(|e| Error::new(ErrorKind::Regex, e))?.properties().minimum_len();
-    let min_len = min_len.unwrap_or(usize::MAX);
+    let min_len = props.minimum_len().unwrap_or(usize::MAX);
     let max_len = match (begin_len, end_len) {
         (Some(a), Some(b)) => a.max(b),
         _ => {
