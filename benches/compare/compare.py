@@ -7,6 +7,14 @@ Inputs, written to a scratch directory:
   real   real logs (../shared/corpora when present, else generated lines)
   dirty  the same with 1 line in 100 replaced by a line with a planted secret
   dense  every line carries a planted secret
+  real-large, dirty-1pct-large
+         the first two at archive size (--large-mb, 1 GB by default), where
+         start-up no longer counts and a tool that holds its whole input in
+         memory shows it; Python is left out there (at about 5 MB/s it
+         would take minutes a run)
+
+Each tool's start-up (its run on an empty input) is measured too, and each
+row gives its MB/s with and without it.
 
 Tools: logscrub (stdin filter, default packs), ripgrep (--passthru --replace
 with the regex set below), the scrubbers crate's CLI (its default signatures),
@@ -272,7 +280,7 @@ def timed(argv, src, dst, scratch):
         t = time.perf_counter()
         p = subprocess.run([*wrap, *argv], stdin=i, stdout=o, stderr=subprocess.PIPE)
         took = time.perf_counter() - t
-    if p.returncode != 0:
+    if p.returncode != 0 and p.stderr:
         sys.stderr.write(f"{argv[0]} exited {p.returncode}: {p.stderr.decode(errors='replace')[:300]}\n")
     # Without GNU time (apt-get install time) the peak is not measured.
     peak = int(rss.read_text().split()[-1]) / 1024 if gnu_time else float("nan")
@@ -291,39 +299,86 @@ def best(argv, src, dst, runs, scratch):
 
 def judge(inp_lines, out_path, truth):
     """(planted masked, planted total, misses by kind, unplanted lines
-    changed). Lines are compared by index when the tool kept the line count;
-    otherwise (a tool that masks newlines) a planted secret counts as missed
-    if it appears anywhere, and a line as changed if it is missing from the
-    output as a multiset."""
+    changed). Lines are compared by index when the tool kept the line count.
+    Otherwise (a tool that masks newlines too, merging the lines of a key
+    block) each output line is matched to the run of input lines it came
+    from (see `merged`), and the secrets of those lines are looked for in it.
+    """
     out = out_path.read_bytes().decode("utf-8", "replace").split("\n")
     if out and out[-1] == "":
         out.pop()
-    aligned = len(out) == len(inp_lines)
-    whole = None if aligned else "\n".join(out)
+    masked, misses, changed = 0, {}, 0
+
+    def judged(i, text):
+        nonlocal masked, changed
+        if i in truth:
+            kind, secret = truth[i]
+            if secret in text:
+                misses[kind] = misses.get(kind, 0) + 1
+            else:
+                masked += 1
+        elif text != inp_lines[i]:
+            changed += 1
+
+    if len(out) == len(inp_lines):
+        for i, line in enumerate(out):
+            judged(i, line)
+        return masked, len(truth), misses, changed
+    i = 0
+    for line in out:
+        if i >= len(inp_lines):
+            break
+        k = merged(inp_lines, i, line)
+        for x in range(i, k + 1):
+            judged(x, line)
+        i = k + 1
+    if i == len(inp_lines):
+        return masked, len(truth), misses, changed
+    # The runs did not line up (a tool that drops or adds lines): a secret
+    # is missed if it appears anywhere, a line changed if it is missing
+    # from the output as a multiset (slow on large inputs).
+    sys.stderr.write(f"{out_path.name}: output lines do not line up with the input; judging by content\n")
+    whole = "\n".join(out)
     masked, misses = 0, {}
-    for i, (kind, secret) in truth.items():
-        if secret in (out[i] if aligned else whole):
+    for kind, secret in truth.values():
+        if secret in whole:
             misses[kind] = misses.get(kind, 0) + 1
         else:
             masked += 1
-    if aligned:
-        changed = sum(1 for i, line in enumerate(inp_lines) if i not in truth and out[i] != line)
-    else:
-        left = collections.Counter(out)
-        changed = 0
-        for i, line in enumerate(inp_lines):
-            if i in truth:
-                continue
-            if left[line] > 0:
-                left[line] -= 1
-            else:
-                changed += 1
+    left = collections.Counter(out)
+    changed = 0
+    for i, line in enumerate(inp_lines):
+        if i in truth:
+            continue
+        if left[line] > 0:
+            left[line] -= 1
+        else:
+            changed += 1
     return masked, len(truth), misses, changed
+
+
+def merged(inp_lines, i, line):
+    """The last input line of the run `i..=k` that output `line` came from:
+    `i` when the line is the same as input line `i` or as long as it (one
+    line masked in place), else the shortest run, up to 8 lines, whose
+    lengths with one byte per newline add up to the line's (a tool that
+    fills what it masks, newlines included, keeps lengths)."""
+    if line == inp_lines[i] or len(line) == len(inp_lines[i]):
+        return i
+    total = len(inp_lines[i])
+    for k in range(i + 1, min(i + 8, len(inp_lines))):
+        total += 1 + len(inp_lines[k])
+        if total == len(line):
+            return k
+        if total > len(line):
+            break
+    return i
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mb", type=float, default=32, help="size of the real and dirty inputs")
+    ap.add_argument("--large-mb", type=float, default=1024, help="size of the large real and dirty inputs; 0 skips them")
     ap.add_argument("--runs", type=int, default=3, help="best of this many runs per tool and input")
     ap.add_argument("--tools", type=lambda s: s.split(","), default=None, help="comma list; default all")
     ap.add_argument("--no-scaling", action="store_true", help="skip the multi-core runs")
@@ -343,32 +398,50 @@ def run(args, scratch):
     dirty, dirty_truth = plant(real, 100, 1)
     dense, dense_truth = plant([""] * (size // 400), 1, 2)
     inputs = {"real": (real, {}), "dirty-1pct": (dirty, dirty_truth), "dense": (dense, dense_truth)}
+    if args.large_mb > 0:
+        big, _ = real_lines(int(args.large_mb * 1e6))
+        big_dirty, big_truth = plant(big, 100, 3)
+        inputs["real-large"] = (big, {})
+        inputs["dirty-1pct-large"] = (big_dirty, big_truth)
     paths = {}
     for name, (lines, _) in inputs.items():
         paths[name] = scratch / f"{name}.log"
-        paths[name].write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        with open(paths[name], "w", encoding="utf-8") as f:
+            for line in lines:
+                f.write(line)
+                f.write("\n")
     found = tools(args, scratch)
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
     print(f"machine: {machine}")
     print(f"real: {source}; sizes: " + ", ".join(f"{n} {paths[n].stat().st_size / 1e6:.1f} MB" for n in paths))
     print("tools: " + "; ".join(f"{t.name} ({t.version})" if t.argv else f"{t.name} (NOT INSTALLED)" for t in found))
     record = {"date": datetime.date.today().isoformat(), "machine": machine, "source": source, "tools": {t.name: t.version for t in found if t.argv}, "results": []}
+    empty = scratch / "empty.log"
+    empty.write_bytes(b"")
+    startup = {t.name: best(t.argv, empty, scratch / "empty.out", args.runs, scratch)[0] for t in found if t.argv}
+    print("start-up (an empty input): " + ", ".join(f"{n} {1000 * s:.0f} ms" for n, s in startup.items()))
+    record["startup_ms"] = {n: round(1000 * s, 1) for n, s in startup.items()}
     for name, (lines, truth) in inputs.items():
         src = paths[name]
         mb = src.stat().st_size / 1e6
         wc, _, _ = best(["wc", "-l"], src, scratch / "wc.out", args.runs, scratch)
         base = mb / wc
         print(f"\n== {name}: {mb:.1f} MB, {len(lines)} lines, {len(truth)} planted; wc -l {base:.0f} MB/s")
-        print(f"{'tool':<10} {'MB/s':>8} {'x logscrub':>10} {'% of wc -l':>10} {'peak RSS':>9} {'masked':>14} {'lines changed':>13}  missed kinds")
+        print(f"{'tool':<10} {'MB/s':>8} {'x logscrub':>10} {'% of wc -l':>10} {'no start-up':>11} {'peak RSS':>9} {'masked':>14} {'lines changed':>13}  missed kinds")
         rows = []
         for t in found:
             if not t.argv:
                 print(f"{t.name:<10} not installed (benches/compare/run.sh installs it)")
                 continue
+            if name.endswith("-large") and t.name == "python-re":
+                print(f"{t.name:<10} left out at this size (minutes a run)")
+                continue
             out = scratch / f"{t.name}.out"
             took, rss, status = best(t.argv, src, out, args.runs, scratch)
             masked, total, misses, changed = judge(lines, out, truth)
-            rows.append({"input": name, "tool": t.name, "mbps": round(mb / took, 1), "peak_rss_mib": round(rss, 1), "exit": status, "masked": masked, "planted": total, "missed": misses, "clean_changed": changed, "wc_mbps": round(base)})
+            out.unlink()
+            warm = mb / max(took - startup[t.name], 1e-6)
+            rows.append({"input": name, "tool": t.name, "mbps": round(mb / took, 1), "mbps_no_startup": round(warm, 1), "peak_rss_mib": round(rss, 1), "exit": status, "masked": masked, "planted": total, "missed": misses, "clean_changed": changed, "wc_mbps": round(base)})
         lead = next((r["mbps"] for r in rows if r["tool"] == "logscrub"), None)
         for r in rows:
             ratio = f"{r['mbps'] / lead:.2f}" if lead else "-"
@@ -376,8 +449,10 @@ def run(args, scratch):
             changed = str(r["clean_changed"])
             missed = ", ".join(f"{k}:{v}" for k, v in sorted(r["missed"].items())) or "-"
             status = "" if r["exit"] == 0 else f" (exit {r['exit']})"
-            print(f"{r['tool']:<10} {r['mbps']:>8.1f} {ratio:>10} {100 * r['mbps'] / base:>9.1f}% {r['peak_rss_mib']:>7.1f}Mi {caught:>14} {changed:>13}  {missed}{status}")
+            print(f"{r['tool']:<10} {r['mbps']:>8.1f} {ratio:>10} {100 * r['mbps'] / base:>9.1f}% {r['mbps_no_startup']:>11.1f} {r['peak_rss_mib']:>7.1f}Mi {caught:>14} {changed:>13}  {missed}{status}")
         record["results"].extend(rows)
+        if name.endswith("-large"):
+            src.unlink()
     if not args.no_scaling and any(t.name == "logscrub" and t.argv for t in found):
         record["scaling"] = scaling(found[0].argv[0], paths["real"], scratch, args.runs)
     failed = [r for r in record["results"] if r["tool"] == "logscrub" and (r["exit"] != 0 or r["masked"] < r["planted"])]
