@@ -682,7 +682,7 @@ impl Inner {
             return false;
         }
         if let Some(floor) = rule.entropy {
-            if validate::entropy(secret) < floor - validate::ENTROPY_SLACK {
+            if !validate::meets_entropy(secret, floor) {
                 return false;
             }
         }

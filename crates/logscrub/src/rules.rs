@@ -975,7 +975,7 @@ mod tests {
                     .filter(|_| {
                         value.clear();
                         shape.sample(&mut seed, &mut value);
-                        crate::validate::entropy(&value) < floor - crate::validate::ENTROPY_SLACK
+                        !crate::validate::meets_entropy(&value, floor)
                     })
                     .count();
                 if below > 0 {

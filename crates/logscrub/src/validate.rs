@@ -597,7 +597,13 @@ pub(crate) fn entropy(s: &[u8]) -> f64 {
 /// How far below its rule's floor an entropy may come out and still pass:
 /// rounding in [`entropy`] must not let a secret whose entropy is exactly
 /// the floor (eight bytes, each as often) through unmasked.
-pub(crate) const ENTROPY_SLACK: f64 = 1e-9;
+const ENTROPY_SLACK: f64 = 1e-9;
+
+/// Whether `s` has at least `floor` bits of entropy per byte (see
+/// [`ENTROPY_SLACK`]).
+pub(crate) fn meets_entropy(s: &[u8], floor: f64) -> bool {
+    entropy(s) >= floor - ENTROPY_SLACK
+}
 
 #[cfg(test)]
 mod tests {
@@ -753,6 +759,6 @@ mod tests {
             assert!((entropy(s) - textbook(s)).abs() < ENTROPY_SLACK, "{:?}", String::from_utf8_lossy(s));
         }
         // Exactly at a floor of 3 bits: eight bytes, three times each.
-        assert!(entropy(b"abcdefghhgfedcbaabcdefgh") >= 3.0 - ENTROPY_SLACK);
+        assert!(meets_entropy(b"abcdefghhgfedcbaabcdefgh", 3.0));
     }
 }
