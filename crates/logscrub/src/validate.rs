@@ -58,6 +58,7 @@ impl Validator {
         "jwt",
         "phone",
         "has-digit",
+        "token-like",
         "ipv6",
         "verhoeff",
         "br-cpf",
@@ -81,6 +82,7 @@ impl Validator {
     /// | `jwt` | a JWT whose header is base64url JSON naming an `alg`, or a header too long for the `jwt` rule that opens a JOSE header |
     /// | `phone` | 8 to 15 digits, not all the same digit |
     /// | `has-digit` | at least one ASCII digit: tokens have them, words do not |
+    /// | `token-like` | a digit, or 16 or more bytes of letters in both cases, the case changing as in a random string rather than a CamelCase word |
     /// | `ipv6` | an address `std::net::Ipv6Addr` parses |
     /// | `verhoeff` | the Verhoeff check digit (Indian Aadhaar) |
     /// | `br-cpf` | Brazilian CPF: both mod-11 check digits |
@@ -100,6 +102,7 @@ impl Validator {
             "jwt" => Check::Jwt,
             "phone" => Check::Phone,
             "has-digit" => Check::HasDigit,
+            "token-like" => Check::Fn(token_like),
             "ipv6" => Check::Fn(|s| std::str::from_utf8(s).is_ok_and(|t| t.parse::<std::net::Ipv6Addr>().is_ok())),
             "verhoeff" => Check::Fn(ids::verhoeff),
             "br-cpf" => Check::Fn(ids::br_cpf),
@@ -406,6 +409,31 @@ fn basic_auth(s: &[u8]) -> bool {
         };
         std::str::from_utf8(text).is_ok_and(|t| t.len() >= 2 && t.contains(':') && !t.chars().any(char::is_control))
     })
+}
+
+/// A digit, or the letters of a random token. `has-digit` alone turned
+/// away about one random base-62 token of 20 bytes in 30 (all letters);
+/// words and identifiers have no digit either, but a random string's
+/// letters are about half upper case and change case at every other byte,
+/// where a CamelCase word (`ConnectionPoolTimeout`) changes once a word.
+/// So: 16 or more bytes, four in five of them letters, each case at least
+/// a fifth of the letters and a change of case between at least a quarter
+/// of neighbouring letters. Random letters of 20 bytes fail that about one
+/// time in 90, 32 bytes one in 400.
+fn token_like(s: &[u8]) -> bool {
+    if s.iter().any(u8::is_ascii_digit) {
+        return true;
+    }
+    let letters = s.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    if s.len() < 16 || letters * 5 < s.len() * 4 {
+        return false;
+    }
+    let upper = s.iter().filter(|b| b.is_ascii_uppercase()).count();
+    let lower = letters - upper;
+    let pairs = s.windows(2).filter(|w| w[0].is_ascii_alphabetic() && w[1].is_ascii_alphabetic());
+    let (pairs, changes) = pairs
+        .fold((0, 0), |(n, c), w| (n + 1, c + usize::from(w[0].is_ascii_uppercase() != w[1].is_ascii_uppercase())));
+    upper * 5 >= letters && lower * 5 >= letters && changes * 4 >= pairs
 }
 
 /// A phone number: 8 to 15 digits (E.164 allows at most 15), not all one
@@ -745,6 +773,18 @@ mod tests {
         assert!(phone(b"+1 415 555 2671"));
         assert!(!phone(b"+1 111 111 1111"));
         assert!(!phone(b"12345678"));
+        for token in [&b"kHqWzTxYvBnMaSdFgHjKpLoIuYtRe"[..], b"QwErTyUiOpAsDfGhJkLz", b"tk_9f8e7d6c", b"a1"] {
+            assert!(token_like(token), "{}", String::from_utf8_lossy(token));
+        }
+        for word in [
+            &b"expired"[..],
+            b"ConnectionPoolTimeout",
+            b"AppWindowTokenManager",
+            b"kHqWzTxYvBnMaSd",
+            b"kh-qw-zt-xy-vb-nm-as-df",
+        ] {
+            assert!(!token_like(word), "{}", String::from_utf8_lossy(word));
+        }
         assert!(entropy(b"aaaa") < 0.01);
         assert!((entropy(b"abcd") - 2.0).abs() < 1e-9);
         // The textbook sum, on counts that reach past the table.
