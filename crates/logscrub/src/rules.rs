@@ -925,29 +925,30 @@ mod tests {
 
         /// Appends a random value; `seed` is a xorshift state.
         fn sample(&self, seed: &mut u64, out: &mut Vec<u8>) {
-            let mut next = |n: usize| {
-                *seed ^= *seed << 13;
-                *seed ^= *seed >> 7;
-                *seed ^= *seed << 17;
-                (*seed % n.max(1) as u64) as usize
-            };
             match self {
                 Shape::Literal(l) => out.extend_from_slice(l),
                 Shape::OneOf(bytes) if bytes.is_empty() => {}
-                Shape::OneOf(bytes) => out.push(bytes[next(bytes.len())]),
+                Shape::OneOf(bytes) => out.push(bytes[next(seed, bytes.len())]),
                 Shape::Repeat(sub, min, max) => {
-                    for _ in 0..min + next(max - min + 1) {
+                    for _ in 0..min + next(seed, max - min + 1) {
                         sub.sample(seed, out);
                     }
                 }
                 Shape::All(parts) => parts.iter().for_each(|p| p.sample(seed, out)),
-                Shape::Any(parts) => {
-                    let pick = next(parts.len());
-                    parts[pick].sample(seed, out)
-                }
+                Shape::Any(parts) => parts[next(seed, parts.len())].sample(seed, out),
             }
         }
     }
+
+    /// A random number below `n` (xorshift on `seed`).
+    fn next(seed: &mut u64, n: usize) -> usize {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        (*seed % n.max(1) as u64) as usize
+    }
+
+    const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
     /// An entropy floor is there to turn away placeholders and words, not
     /// real secrets: random values of a rule's secret shape must pass it.
@@ -980,6 +981,29 @@ mod tests {
                     .count();
                 if below > 0 {
                     low.push(format!("{}: {below} of {SAMPLES} random values of {part} are below {floor}", rule.id));
+                }
+                // Real tokens are drawn from a few alphabets, at the
+                // shortest lengths the shape allows: a 16-digit hex session
+                // id is below 3 bits one time in seven.
+                let whole = Regex::new(&format!("^(?:{part})$")).unwrap();
+                let shortest = part.properties().minimum_len().unwrap_or(16);
+                for alphabet in [&b"0123456789abcdef"[..], b"0123456789ABCDEF", ALNUM] {
+                    for len in [shortest, shortest + 4] {
+                        let below = (0..SAMPLES / 4)
+                            .filter(|_| {
+                                value.clear();
+                                value.extend((0..len).map(|_| alphabet[next(&mut seed, alphabet.len())]));
+                                whole.is_match(&value) && !crate::validate::meets_entropy(&value, floor)
+                            })
+                            .count();
+                        if below > 0 {
+                            let alphabet = String::from_utf8_lossy(alphabet);
+                            low.push(format!(
+                                "{}: {below} random {len}-byte values of {alphabet} are below {floor}",
+                                rule.id
+                            ));
+                        }
+                    }
                 }
             }
         }
