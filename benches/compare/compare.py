@@ -324,15 +324,15 @@ def judge(inp_lines, out_path, truth):
         for i, line in enumerate(out):
             judged(i, line)
         return masked, len(truth), misses, changed
-    i = 0
+    i = used = 0
     for line in out:
-        if i >= len(inp_lines):
+        if i == len(inp_lines):
             break
         k = merged(inp_lines, i, line)
         for x in range(i, k + 1):
             judged(x, line)
-        i = k + 1
-    if i == len(inp_lines):
+        i, used = k + 1, used + 1
+    if i == len(inp_lines) and used == len(out):
         return masked, len(truth), misses, changed
     # The runs did not line up (a tool that drops or adds lines): a secret
     # is missed if it appears anywhere, a line changed if it is missing
@@ -359,11 +359,11 @@ def judge(inp_lines, out_path, truth):
 
 def merged(inp_lines, i, line):
     """The last input line of the run `i..=k` that output `line` came from:
-    `i` when the line is the same as input line `i` or as long as it (one
-    line masked in place), else the shortest run, up to 8 lines, whose
-    lengths with one byte per newline add up to the line's (a tool that
-    fills what it masks, newlines included, keeps lengths)."""
-    if line == inp_lines[i] or len(line) == len(inp_lines[i]):
+    `i` when the line is as long as input line `i` (the same line, or one
+    masked in place), else the shortest run, up to 8 lines, whose lengths
+    with one byte per newline add up to the line's (a tool that fills what
+    it masks, newlines included, keeps lengths)."""
+    if len(line) == len(inp_lines[i]):
         return i
     total = len(inp_lines[i])
     for k in range(i + 1, min(i + 8, len(inp_lines))):

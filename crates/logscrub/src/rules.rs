@@ -951,11 +951,12 @@ mod tests {
     const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
     /// An entropy floor is there to turn away placeholders and words, not
-    /// real secrets: random values of a rule's secret shape must pass it.
-    /// (A floor of 3 bits let about one random AWS key id in 5,000 through
-    /// unmasked: AKIA and 16 base-32 characters can hold a letter six
-    /// times.) Shapes that may be shorter than 16 bytes (a generic
-    /// `key=value`) keep floors that turn some short values away on purpose.
+    /// real secrets: random values of a rule's secret shape must pass it,
+    /// and so must the values of that shape drawn from the alphabets real
+    /// tokens use. (A floor of 3 bits let about one random AWS key id in
+    /// 5,000 through unmasked, and a 16-digit hex session id one in seven.)
+    /// Shapes that may be shorter than 16 bytes (a generic `key=value`)
+    /// keep floors that turn some short values away on purpose.
     #[test]
     fn random_values_of_a_rules_secret_shape_pass_its_entropy_floor() {
         const SAMPLES: usize = 20_000;
@@ -966,9 +967,7 @@ mod tests {
             let mut parts = Vec::new();
             secret_parts(&hir, &rule.compiled.groups, &mut parts);
             for part in parts {
-                if part.properties().minimum_len().is_none_or(|n| n < 16) {
-                    continue;
-                }
+                let Some(shortest) = part.properties().minimum_len().filter(|&n| n >= 16) else { continue };
                 let shape = Shape::of(part);
                 let mut seed = 0x9E37_79B9_7F4A_7C15;
                 let mut value = Vec::new();
@@ -983,10 +982,8 @@ mod tests {
                     low.push(format!("{}: {below} of {SAMPLES} random values of {part} are below {floor}", rule.id));
                 }
                 // Real tokens are drawn from a few alphabets, at the
-                // shortest lengths the shape allows: a 16-digit hex session
-                // id is below 3 bits one time in seven.
+                // shortest lengths the shape allows.
                 let whole = Regex::new(&format!("^(?:{part})$")).unwrap();
-                let shortest = part.properties().minimum_len().unwrap_or(16);
                 for alphabet in [&b"0123456789abcdef"[..], b"0123456789ABCDEF", ALNUM] {
                     for len in [shortest, shortest + 4] {
                         let below = (0..SAMPLES / 4)
