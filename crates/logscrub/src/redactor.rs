@@ -535,7 +535,7 @@ impl Inner {
     /// Confirms rule `r` on `seg[lo..hi]` (with `seg` as context for
     /// anchors and word boundaries).
     #[allow(clippy::too_many_arguments)]
-    fn confirm(
+    pub(crate) fn confirm(
         &self,
         r: u32,
         seg: &[u8],
@@ -1232,7 +1232,7 @@ impl Inner {
     /// [`Inner::every_built`] where it cannot fail: every trigger was
     /// parsed at load, the built-in ones are all built together by the
     /// tests (`--packs all`), and a user file's at build.
-    fn every(&self) -> &Prefilter {
+    pub(crate) fn every(&self) -> &Prefilter {
         self.every_built().expect("the triggers of every rule were built at load")
     }
 

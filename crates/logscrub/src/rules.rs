@@ -887,9 +887,9 @@ mod tests {
         }
     }
 
-    /// A secret's shape in printable ASCII, to draw random values of: each
-    /// class cut down to `!`..`~`, look-around dropped, repetitions cut at
-    /// 64 past their minimum.
+    /// A regex's shape in printable ASCII, to draw random values of: each
+    /// class cut down to `lowest`..=`~`, look-around dropped, repetitions
+    /// cut at 64 past their minimum.
     enum Shape {
         Literal(Vec<u8>),
         OneOf(Vec<u8>),
@@ -899,11 +899,12 @@ mod tests {
     }
 
     impl Shape {
-        fn of(hir: &Hir) -> Shape {
+        fn of(hir: &Hir, lowest: u8) -> Shape {
+            let of = |h: &Hir| Shape::of(h, lowest);
             match hir.kind() {
                 HirKind::Literal(l) => Shape::Literal(l.0.to_vec()),
                 HirKind::Class(c) => Shape::OneOf(
-                    (b'!'..=b'~')
+                    (lowest..=b'~')
                         .filter(|&b| match c {
                             hir::Class::Bytes(c) => c.ranges().iter().any(|r| r.start() <= b && b <= r.end()),
                             hir::Class::Unicode(c) => {
@@ -914,11 +915,11 @@ mod tests {
                 ),
                 HirKind::Repetition(r) => {
                     let max = r.max.unwrap_or(r.min + 64).min(r.min + 64);
-                    Shape::Repeat(Box::new(Shape::of(&r.sub)), r.min as usize, max as usize)
+                    Shape::Repeat(Box::new(of(&r.sub)), r.min as usize, max as usize)
                 }
-                HirKind::Capture(c) => Shape::of(&c.sub),
-                HirKind::Concat(hs) => Shape::All(hs.iter().map(Shape::of).collect()),
-                HirKind::Alternation(hs) => Shape::Any(hs.iter().map(Shape::of).collect()),
+                HirKind::Capture(c) => of(&c.sub),
+                HirKind::Concat(hs) => Shape::All(hs.iter().map(of).collect()),
+                HirKind::Alternation(hs) => Shape::Any(hs.iter().map(of).collect()),
                 HirKind::Empty | HirKind::Look(_) => Shape::All(Vec::new()),
             }
         }
@@ -968,7 +969,7 @@ mod tests {
             secret_parts(&hir, &rule.compiled.groups, &mut parts);
             for part in parts {
                 let Some(shortest) = part.properties().minimum_len().filter(|&n| n >= 16) else { continue };
-                let shape = Shape::of(part);
+                let shape = Shape::of(part, b'!');
                 let mut seed = 0x9E37_79B9_7F4A_7C15;
                 let mut value = Vec::new();
                 let below = (0..SAMPLES)
@@ -1005,6 +1006,44 @@ mod tests {
             }
         }
         assert!(low.is_empty(), "{low:#?}");
+    }
+
+    /// A trigger is a promise: every match of its rule's regex that the
+    /// rule accepts holds a match of it. Every random match of each rule's
+    /// regex (with spaces, so that separators are drawn too) that the rule
+    /// alone masks with no prefilter must wake its trigger.
+    #[test]
+    fn triggers_reach_random_matches_of_their_rules_regex() {
+        const SAMPLES: usize = 1_000;
+        let all = crate::Redactor::builder().packs(["all"]).build().unwrap();
+        let inner = &*all.inner;
+        let mut missed = Vec::new();
+        for (i, rule) in inner.rules.iter().enumerate().filter(|(_, rule)| rule.trigger.is_some()) {
+            let shape = Shape::of(&parse_hir(&rule.patterns.regex).unwrap(), b' ');
+            let mut seed = 0x2545_F491_4F6C_DD1D;
+            let (mut value, mut masked) = (Vec::new(), 0);
+            for _ in 0..SAMPLES {
+                // After other text too, unless the regex is anchored there.
+                value.clear();
+                if next(&mut seed, 2) == 0 {
+                    value.extend_from_slice(b"x ");
+                }
+                shape.sample(&mut seed, &mut value);
+                let (mut hits, mut open) = (Vec::new(), None);
+                inner.confirm(i as u32, &value, 0, value.len(), 0, &mut open, &mut hits);
+                if hits.is_empty() {
+                    continue;
+                }
+                masked += 1;
+                let mut woken = crate::prefilter::Candidates::default();
+                inner.every().rules(&value, &mut woken);
+                if !woken.iter().any(|r| r == i as u32) {
+                    missed.push(format!("{}: {:?}", rule.id, String::from_utf8_lossy(&value)));
+                }
+            }
+            assert!(masked > SAMPLES / 10, "{}: only {masked} of {SAMPLES} samples masked", rule.id);
+        }
+        assert!(missed.is_empty(), "{missed:#?}");
     }
 
     proptest! {
