@@ -605,7 +605,7 @@ impl Inner {
             // again from just after its start.
             at = m.start + 1;
             let Some(Range { start: s, end: e }) = secret else { continue };
-            if e <= s || self.masked_already(seg, m.start, s, e) {
+            if e <= s || self.masked_already(seg, (m.start, m.end), s, e) {
                 continue;
             }
             if !self.accepts(rule, &seg[s..e]) {
@@ -657,22 +657,26 @@ impl Inner {
     ///   judging it again with the mask in place of the secret could give
     ///   another answer (an entropy floor, say);
     /// - its match starts inside a mask, or right after one with a word
-    ///   byte: before the mask was written that context was the secret's
-    ///   own bytes, so the match would not have been made.
+    ///   byte, or ends with a word byte right before a label or pseudonym:
+    ///   before the mask was written that context was the secret's own
+    ///   bytes, so the match (its word boundary, say) would not have been
+    ///   made.
     ///
     /// Either way masking it would make masking twice differ from once.
-    fn masked_already(&self, seg: &[u8], at: usize, s: usize, e: usize) -> bool {
+    fn masked_already(&self, seg: &[u8], (at, to): (usize, usize), s: usize, e: usize) -> bool {
         let span = &seg[s..e];
         if span.contains(&b'*') && span.iter().all(|b| *b == b'*' || b.is_ascii_punctuation() || *b == b' ') {
             return true;
         }
-        let glued = seg.get(at).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+        let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+        let glued = seg.get(at).is_some_and(word);
+        let glued_end = to > 0 && word(&seg[to - 1]);
         if at > 0 && glued && seg[at - 1] == b'*' {
             return true;
         }
-        self.masks_near(seg, s.min(at.saturating_sub(1)), e)
-            .iter()
-            .any(|&(ms, me)| (ms <= e && me >= s) || (at > 0 && ms < at && (at < me || at == me && glued)))
+        self.masks_near(seg, s.min(at.saturating_sub(1)), e.max(to)).iter().any(|&(ms, me)| {
+            (ms <= e && me >= s) || (at > 0 && ms < at && (at < me || at == me && glued)) || (ms == to && glued_end)
+        })
     }
 
     /// Allowlists, entropy floor and validators on a candidate secret (one
@@ -833,7 +837,11 @@ impl Inner {
             let mut j = i + 1;
             while j < hits.len() && hits[j].start < end {
                 let h = hits[j];
-                if h.end - h.start > widest.end - widest.start {
+                // On a tie, a key block's body: a second pass finds the
+                // block again, whatever mask its body holds.
+                let (len, best) = (h.end - h.start, widest.end - widest.start);
+                let block = |h: Hit| self.rules[h.rule as usize].is_multiline();
+                if len > best || len == best && block(h) && !block(widest) {
                     widest = h;
                 }
                 end = end.max(h.end);
@@ -1496,6 +1504,15 @@ mod tests {
         // 15-digit check; once the IP is masked the phone fits.
         let once = redact("to=+14155552671 10.0.0.5 ");
         assert_eq!(once, "to=[REDACTED:phone-e164] [REDACTED:ipv4] ");
+        assert_eq!(redact(&once), once);
+    }
+
+    #[test]
+    fn regression_key_block_body_that_is_also_a_token_keeps_the_blocks_label() {
+        // The body and the token are one span: labelled as the token, a
+        // second pass found the block around the label and relabelled it.
+        let once = redact("-----BEGIN PRIVATE KEY-----pul-83c99ce8b6b1bde1473a11f24e94ec117cd4f1aa");
+        assert_eq!(once, "-----BEGIN PRIVATE KEY-----[REDACTED:private-key]");
         assert_eq!(redact(&once), once);
     }
 
