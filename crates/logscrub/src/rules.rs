@@ -1046,6 +1046,57 @@ mod tests {
         assert!(missed.is_empty(), "{missed:#?}");
     }
 
+    /// Masking twice is masking once, on random matches of every rule's
+    /// regex (spaces included) after random text or none, and on random
+    /// pairs of them joined by a separator: a mask must never let another
+    /// rule, or another branch of the same one, match what the first pass
+    /// kept. (Deeper runs, 5,000 per rule and 200,000 pairs in a release
+    /// build, found the rule fixes of the records' session 19; one pair in
+    /// 200,000 is still masked further by a second pass, where a mask made
+    /// a line short enough for a bounded regex to reach across it.)
+    #[test]
+    fn masking_random_matches_twice_is_masking_once() {
+        const SAMPLES: usize = 300;
+        const PAIRS: usize = 5_000;
+        let all = crate::Redactor::builder().packs(["all"]).build().unwrap();
+        let shapes: Vec<(&str, Shape)> = all
+            .inner
+            .rules
+            .iter()
+            .map(|r| (r.id.as_str(), Shape::of(&parse_hir(&r.patterns.regex).unwrap(), b' ')))
+            .collect();
+        let mut differ = Vec::new();
+        let mut check = |what: String, value: &[u8]| {
+            let once = all.redact(value).into_owned();
+            let twice = all.redact(&once);
+            if *twice != once[..] {
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                differ.push(format!("{what}: {:?}\n  -> {:?}\n  -> {:?}", text(value), text(&once), text(&twice)));
+            }
+        };
+        let mut seed = 0xD1B5_4A32_D192_ED03;
+        let mut value = Vec::new();
+        for (id, shape) in &shapes {
+            for _ in 0..SAMPLES {
+                value.clear();
+                if next(&mut seed, 2) == 0 {
+                    value.extend_from_slice(b"x ");
+                }
+                shape.sample(&mut seed, &mut value);
+                check(id.to_string(), &value);
+            }
+        }
+        for _ in 0..PAIRS {
+            let (a, b) = (&shapes[next(&mut seed, shapes.len())], &shapes[next(&mut seed, shapes.len())]);
+            value.clear();
+            a.1.sample(&mut seed, &mut value);
+            value.extend_from_slice([&b" "[..], b"", b"=", b"\"", b",", b" x "][next(&mut seed, 6)]);
+            b.1.sample(&mut seed, &mut value);
+            check(format!("{} + {}", a.0, b.0), &value);
+        }
+        assert!(differ.is_empty(), "{} found:\n{}", differ.len(), differ.join("\n"));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
