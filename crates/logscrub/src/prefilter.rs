@@ -465,29 +465,47 @@ impl Prefilter {
     }
 
     /// The hot loop: steps every lane from byte `i` while every state stays
-    /// untagged (no match, every transition known), and returns where it
-    /// stopped. It calls nothing, so that the states stay in registers; and
-    /// it is kept out of line, as inlined into the larger walks three of the
-    /// four states went to the stack (a clean 100-byte line: 115 -> 109 ns).
+    /// untagged (no match, every transition known). Returns where it
+    /// stopped, `(i, k)`: lanes before `k` have taken byte `i`, lane `k` and
+    /// those after it have not. It calls nothing, so that the states stay
+    /// in registers; it is kept out of line, as inlined into the larger
+    /// walks three of the four states went to the stack (a clean 100-byte
+    /// line: 115 -> 109 ns). Each lane's step is checked on its own and
+    /// reads its transition with no bounds check: fewer instructions a byte
+    /// than four checked lookups and one test of all four (clean logs 3-5%
+    /// faster, a clean 100-byte line 94 -> 88 ns).
     #[inline(never)]
-    fn fast_lanes(&self, cache: &Cache, lanes: &[&[u8]; LANES], mut i: usize, s: &mut [LazyStateID; LANES]) -> usize {
+    fn fast_lanes(
+        &self,
+        cache: &Cache,
+        lanes: &[&[u8]; LANES],
+        mut i: usize,
+        s: &mut [LazyStateID; LANES],
+    ) -> (usize, usize) {
         let n = lanes.iter().map(|l| l.len()).min().unwrap_or(0);
         let lanes = lanes.map(|l| &l[..n]);
         let mut cur = *s;
         if cur.iter().any(|s| s.is_tagged()) {
-            return i;
+            return (i, 0);
         }
         while i < n {
-            let next: [LazyStateID; LANES] =
-                std::array::from_fn(|k| self.dfa.next_state_untagged(cache, cur[k], lanes[k][i]));
-            if next.iter().fold(false, |tagged, s| tagged | s.is_tagged()) {
-                break;
+            for k in 0..LANES {
+                // SAFETY: `cur[k]` is untagged (checked above and before
+                // each assignment below) and comes from `cache` as it is
+                // now: this loop only reads the cache, and the callers
+                // check that nothing cleared it since the states were made.
+                // `i < n`, the length of every lane here.
+                let next = unsafe { self.dfa.next_state_untagged_unchecked(cache, cur[k], *lanes[k].get_unchecked(i)) };
+                if next.is_tagged() {
+                    *s = cur;
+                    return (i, k);
+                }
+                cur[k] = next;
             }
-            cur = next;
             i += 1;
         }
         *s = cur;
-        i
+        (i, 0)
     }
 
     /// Walks `hay` in [`LANES`] parts cut as `cut` says, side by side, each
@@ -519,12 +537,13 @@ impl Prefilter {
         let side_by_side = lanes.iter().map(|l| l.len()).min().unwrap_or(0);
         let mut i = 0;
         loop {
-            i = self.fast_lanes(cache, &lanes, i, &mut s);
+            let done;
+            (i, done) = self.fast_lanes(cache, &lanes, i, &mut s);
             if i == side_by_side {
                 break;
             }
             // A match, or a transition not computed yet: the slow path.
-            for k in 0..LANES {
+            for k in done..LANES {
                 s[k] = self.step(cache, s[k], lanes[k][i], starts[k] + i, out)?;
                 cleared(cache)?;
             }
