@@ -16,7 +16,7 @@
 //! bytes before the hit ([`Prefilter::select`]).
 //!
 //! A DFA walk is bound by the latency of each lookup, not by the CPU's width,
-//! so a buffer is cut into four lanes that are walked side by side: the
+//! so a buffer is cut into five lanes that are walked side by side: the
 //! lookups of one lane overlap those of the others. A buffer of many lines
 //! is cut at line starts, where a walk starts afresh. A short one (a line, a
 //! tracing event) is cut anywhere: each lane but the first starts without
@@ -84,15 +84,16 @@ const SPLIT_MIN: usize = 16 * 1024;
 /// Buffers at least this long, and shorter than [`SPLIT_MIN`], are cut into
 /// lanes anywhere; shorter ones are walked in one part, as the lanes' start
 /// states and catching up cost more than they save (about 20 ns: on the
-/// records' machine one walk and four lanes broke even at 40 bytes, and a
-/// 100-byte line took 150 ns in one walk, 100 ns in four lanes).
+/// records' machine one walk and five lanes break even near 48 bytes, and
+/// a 100-byte line takes 145 ns in one walk, 91 ns in five lanes).
 const SPLIT_SHORT: usize = 48;
 
 /// How many parts of a buffer are walked side by side. On the Intel Xeon
-/// VM of the records, four walked clean logs about 10% faster than three;
-/// two, five, six and eight were slower (past four the lanes' states and
-/// pointers no longer all stay in registers).
-const LANES: usize = 4;
+/// VM of the records, with each lane's step checked on its own
+/// ([`Prefilter::fast_lanes`]), five walked clean logs 12% faster than
+/// four and 33% faster than three; six were no faster than five and slower
+/// on short lines, seven and eight slower throughout.
+const LANES: usize = 5;
 
 /// The lazy DFA's cache, per thread. States are built as the input needs
 /// them; a cache that fills is cleared and rebuilt, so memory stays bounded
