@@ -1078,24 +1078,35 @@ mod tests {
         assert!(low.is_empty(), "{low:#?}");
     }
 
-    /// A trigger is a promise: every match of its rule's regex that the
-    /// rule accepts holds a match of it. Every random match of each rule's
-    /// regex (with spaces, so that separators are drawn too) that the rule
-    /// alone masks with no prefilter must wake its trigger.
+    /// Keywords and triggers are a promise: every match of the rule's regex
+    /// that the rule accepts holds one of them. Every random match of each
+    /// rule's regex (with spaces, so that separators are drawn too, and
+    /// after a match of its `within` scope) that the rule alone masks with
+    /// no prefilter must wake the rule. (Keyword rules joined the test in
+    /// session 19: eleven of them missed such matches, `IDENTIFIED  BY`
+    /// with two spaces, `radius-server host X key Y`, `password has been
+    /// set to`, and now have triggers in their regex's shape.) A tenth of
+    /// the draws must be masked, but where a validator (a checksum) or a
+    /// key block's end turns random draws away.
     #[test]
-    fn triggers_reach_random_matches_of_their_rules_regex() {
-        const SAMPLES: usize = 1_000;
+    fn the_prefilter_wakes_a_rule_on_random_matches_of_its_regex() {
+        const SAMPLES: usize = 500;
         let all = crate::Redactor::builder().packs(["all"]).build().unwrap();
         let inner = &*all.inner;
         let mut missed = Vec::new();
-        for (i, rule) in inner.rules.iter().enumerate().filter(|(_, rule)| rule.trigger.is_some()) {
+        for (i, rule) in inner.rules.iter().enumerate() {
             let shape = Shape::of(&parse_hir(&rule.patterns.regex).unwrap(), b' ');
+            let within = rule.patterns.within.as_ref().map(|w| Shape::of(&parse_hir(w).unwrap(), b' '));
             let mut seed = 0x2545_F491_4F6C_DD1D;
             let (mut value, mut masked) = (Vec::new(), 0);
             for _ in 0..SAMPLES {
-                // After other text too, unless the regex is anchored there.
+                // After other text too, unless the regex is anchored there;
+                // after a match of the rule's scope, if it has one.
                 value.clear();
-                if next(&mut seed, 2) == 0 {
+                if let Some(within) = &within {
+                    within.sample(&mut seed, &mut value);
+                    value.push(b' ');
+                } else if next(&mut seed, 2) == 0 {
                     value.extend_from_slice(b"x ");
                 }
                 shape.sample(&mut seed, &mut value);
@@ -1111,7 +1122,8 @@ mod tests {
                     missed.push(format!("{}: {:?}", rule.id, String::from_utf8_lossy(&value)));
                 }
             }
-            assert!(masked > SAMPLES / 10, "{}: only {masked} of {SAMPLES} samples masked", rule.id);
+            let floor = if rule.validators.is_empty() && !rule.is_multiline() { SAMPLES / 10 } else { 0 };
+            assert!(masked >= floor, "{}: only {masked} of {SAMPLES} samples masked", rule.id);
         }
         assert!(missed.is_empty(), "{missed:#?}");
     }
