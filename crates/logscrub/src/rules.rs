@@ -1085,9 +1085,10 @@ mod tests {
     /// no prefilter must wake the rule. (Keyword rules joined the test in
     /// session 19: eleven of them missed such matches, `IDENTIFIED  BY`
     /// with two spaces, `radius-server host X key Y`, `password has been
-    /// set to`, and now have triggers in their regex's shape.) A tenth of
-    /// the draws must be masked, but where a validator (a checksum) or a
-    /// key block's end turns random draws away.
+    /// set to`, and now have triggers in their regex's shape.) A key block
+    /// that opens counts as masked (to its end). A tenth of the draws must
+    /// be masked, but where a validator (a checksum) turns random draws
+    /// away.
     #[test]
     fn the_prefilter_wakes_a_rule_on_random_matches_of_its_regex() {
         const SAMPLES: usize = 500;
@@ -1112,7 +1113,7 @@ mod tests {
                 shape.sample(&mut seed, &mut value);
                 let (mut hits, mut open) = (Vec::new(), None);
                 inner.confirm(i as u32, &value, 0, value.len(), 0, &mut open, &mut hits);
-                if hits.is_empty() {
+                if hits.is_empty() && open.is_none() {
                     continue;
                 }
                 masked += 1;
@@ -1122,7 +1123,7 @@ mod tests {
                     missed.push(format!("{}: {:?}", rule.id, String::from_utf8_lossy(&value)));
                 }
             }
-            let floor = if rule.validators.is_empty() && !rule.is_multiline() { SAMPLES / 10 } else { 0 };
+            let floor = if rule.validators.is_empty() { SAMPLES / 10 } else { 0 };
             assert!(masked >= floor, "{}: only {masked} of {SAMPLES} samples masked", rule.id);
         }
         assert!(missed.is_empty(), "{missed:#?}");
