@@ -471,6 +471,19 @@ fn reveals_only_its_own(group: &[Hit], widest: Hit, text: &[u8], rendered: &[u8]
         })
 }
 
+/// A word byte, as a rule's word boundaries see it.
+fn is_word(b: &u8) -> bool {
+    b.is_ascii_alphanumeric() || *b == b'_'
+}
+
+/// Whether a match starting at `at` (its first byte a word byte: `glued`)
+/// was opened by `mask`: it starts inside the mask, or right after it with
+/// a word byte. Before the mask was written that context was a secret's
+/// own bytes, so the match would not have been made there.
+fn opened_by((ms, me): (usize, usize), at: usize, glued: bool) -> bool {
+    at > 0 && ms < at && (at < me || at == me && glued)
+}
+
 fn sort_hits(hits: &mut Vec<Hit>) {
     hits.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)).then(a.rule.cmp(&b.rule)));
     hits.dedup_by(|a, b| (a.rule, a.start, a.end) == (b.rule, b.start, b.end));
@@ -554,7 +567,11 @@ impl Inner {
             while at < hi {
                 let Some(m) = within.find_at(&seg[..hi], at) else { break };
                 let end = (m.end() + crate::rules::SCOPE).min(hi);
-                self.confirm_in(r, rule, seg, m.start(), end, from, Some(m.start()), open, hits);
+                // A scope that starts inside a mask or glued to one was
+                // opened by the mask, as a match would be (`masked_already`).
+                if !self.opened_by_a_mask(seg, m.start()) {
+                    self.confirm_in(r, rule, seg, m.start(), end, from, Some(m.start()), open, hits);
+                }
                 at = end.max(m.start() + 1);
             }
             return;
@@ -668,15 +685,21 @@ impl Inner {
         if span.contains(&b'*') && span.iter().all(|b| *b == b'*' || b.is_ascii_punctuation() || *b == b' ') {
             return true;
         }
-        let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
-        let glued = seg.get(at).is_some_and(word);
-        let glued_end = to > 0 && word(&seg[to - 1]);
+        let glued = seg.get(at).is_some_and(is_word);
+        let glued_end = to > 0 && is_word(&seg[to - 1]);
         if at > 0 && glued && seg[at - 1] == b'*' {
             return true;
         }
-        self.masks_near(seg, s.min(at.saturating_sub(1)), e.max(to)).iter().any(|&(ms, me)| {
-            (ms <= e && me >= s) || (at > 0 && ms < at && (at < me || at == me && glued)) || (ms == to && glued_end)
-        })
+        self.masks_near(seg, s.min(at.saturating_sub(1)), e.max(to))
+            .iter()
+            .any(|&(ms, me)| (ms <= e && me >= s) || opened_by((ms, me), at, glued) || (ms == to && glued_end))
+    }
+
+    /// Whether a match starting at `at` was opened by a label or pseudonym
+    /// (see [`opened_by`]).
+    fn opened_by_a_mask(&self, seg: &[u8], at: usize) -> bool {
+        let glued = seg.get(at).is_some_and(is_word);
+        at > 0 && self.masks_near(seg, at - 1, at).iter().any(|&mask| opened_by(mask, at, glued))
     }
 
     /// Allowlists, entropy floor and validators on a candidate secret (one
@@ -1513,6 +1536,16 @@ mod tests {
         // second pass found the block around the label and relabelled it.
         let once = redact("-----BEGIN PRIVATE KEY-----pul-83c99ce8b6b1bde1473a11f24e94ec117cd4f1aa");
         assert_eq!(once, "-----BEGIN PRIVATE KEY-----[REDACTED:private-key]");
+        assert_eq!(redact(&once), once);
+    }
+
+    #[test]
+    fn regression_a_scope_opened_by_a_mask_is_not_searched() {
+        // `Cookie` glued to a PSK is no header; once the PSK is a label,
+        // the label's `]` stood before it and opened the cookie rule's scope.
+        let once =
+            redact("psk = B70Bee9a0f221B28D7c06384B48Cd2b661126cdEb8b0db55A1d3d7Df6Bc49f3ECookie = ; sid=b|9xQz");
+        assert!(once.starts_with("psk = [REDACTED:wifi-psk]Cookie"), "{once}");
         assert_eq!(redact(&once), once);
     }
 
