@@ -566,12 +566,15 @@ impl Inner {
             let mut at = lo;
             while at < hi {
                 let Some(m) = within.find_at(&seg[..hi], at) else { break };
-                let end = (m.end() + crate::rules::SCOPE).min(hi);
                 // A scope that starts inside a mask or glued to one was
-                // opened by the mask, as a match would be (`masked_already`).
-                if !self.opened_by_a_mask(seg, m.start()) {
-                    self.confirm_in(r, rule, seg, m.start(), end, from, Some(m.start()), open, hits);
+                // opened by the mask, as a match would be (`masked_already`);
+                // a true scope may still open just after it.
+                if self.opened_by_a_mask(seg, m.start()) {
+                    at = m.start() + 1;
+                    continue;
                 }
+                let end = (m.end() + crate::rules::SCOPE).min(hi);
+                self.confirm_in(r, rule, seg, m.start(), end, from, Some(m.start()), open, hits);
                 at = end.max(m.start() + 1);
             }
             return;
@@ -1547,6 +1550,17 @@ mod tests {
             redact("psk = B70Bee9a0f221B28D7c06384B48Cd2b661126cdEb8b0db55A1d3d7Df6Bc49f3ECookie = ; sid=b|9xQz");
         assert!(once.starts_with("psk = [REDACTED:wifi-psk]Cookie"), "{once}");
         assert_eq!(redact(&once), once);
+    }
+
+    #[test]
+    fn regression_a_scope_after_one_opened_by_a_mask_is_searched() {
+        // Skipping the mask's scope once skipped its whole reach, and the
+        // true `Cookie:` inside it went out raw.
+        let line = "GET / [REDACTED:wifi-psk]Cookie = ; x Cookie: sid=s3cr3tvalue9abc; theme=dark";
+        assert_eq!(
+            redact(line),
+            "GET / [REDACTED:wifi-psk]Cookie = ; x Cookie: sid=[REDACTED:http-cookie]; theme=[REDACTED:http-cookie]"
+        );
     }
 
     #[test]
