@@ -307,13 +307,29 @@ fn check_in_a_structured_format_agrees_with_scrub() {
 fn a_file_split_into_chunks_comes_out_as_the_filter_masks_it_whole() {
     // One plain file over 32 MiB and two threads: it holds more than a
     // thread's share of the bytes, so it is scrubbed in chunks, in
-    // parallel, some of them cut near a private key block.
+    // parallel, cut near every 8 MiB. A PuTTY key opens just before every
+    // MiB, so some chunk cuts fall inside one, and a PEM key that never
+    // ends opens just before the last cut.
     let dir = temp_dir("split");
     let src = dir.join("src");
     fs::create_dir_all(&src).unwrap();
     let mut text = String::with_capacity(36 << 20);
     let mut i = 0;
+    let mut next_putty = (1 << 20) - 400;
+    let mut unended = false;
     while text.len() < (33 << 20) + 4096 {
+        if text.len() >= next_putty {
+            text.push_str("PuTTY-User-Key-File-3: ssh-rsa\nPrivate-Lines: 12\n");
+            for _ in 0..12 {
+                text.push_str("AAABAQRAWKEYLINEx9Zm0xQ2wAAABAQCx9Zm0xQ2w\n");
+            }
+            text.push_str("Private-MAC: 7f3ad21c\n");
+            next_putty += 1 << 20;
+        }
+        if !unended && text.len() >= (32 << 20) - 500 {
+            text.push_str("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIRAWKEYLINE\n");
+            unended = true;
+        }
         if i % 20_000 == 19_999 {
             text.push_str("-----BEGIN PRIVATE KEY-----\n");
             for _ in 0..200 {
@@ -338,6 +354,7 @@ fn a_file_split_into_chunks_comes_out_as_the_filter_masks_it_whole() {
     let scrubbed = fs::read(out.join("big.log")).unwrap();
     assert!(scrubbed == filtered.stdout, "the chunked scrub differs from the filter");
     assert!(memchr::memmem::find(&scrubbed, b"hunter2").is_none());
+    assert!(memchr::memmem::find(&scrubbed, b"RAWKEYLINE").is_none(), "a key cut by a chunk boundary leaked");
     // (The chunks' checksums are checked against whole-file ones by the
     // unit tests in crates/cli/batch.)
     fs::remove_dir_all(&dir).unwrap();

@@ -481,9 +481,9 @@ fn decode_error(codec: Codec, e: io::Error) -> anyhow::Error {
     }
 }
 
-/// Splits a large plain file into chunks at line starts (never inside a
-/// private-key block) and scrubs them in parallel, writing in order. The
-/// input is hashed on `input_hash`'s thread as the chunks are written.
+/// Splits a large plain file into chunks at line starts and scrubs them in
+/// parallel, writing in order. The input is hashed on `input_hash`'s thread
+/// as the chunks are written.
 fn scrub_chunks(
     redactor: &Redactor,
     file: &File,
@@ -497,6 +497,13 @@ fn scrub_chunks(
 }
 
 /// [`scrub_chunks`] over the chunks `bounds`.
+///
+/// Each chunk is scrubbed from a stream at rest, as the file's own stream is
+/// at a line start outside a key block. Where a chunk ends otherwise (a key
+/// block, or a rule's own multi-line block, open across the cut), the
+/// chunks after it are scrubbed again, in order, by one stream carried on
+/// from the start of that chunk until it is at rest at a chunk's end: what
+/// the file's own stream writes, whatever the rules.
 fn scrub_chunks_of(
     redactor: &Redactor,
     file: &File,
@@ -509,6 +516,7 @@ fn scrub_chunks_of(
     // The buffers of one wave serve the next (the inputs come back from
     // the hashing thread): fresh ones cost a page fault every 4 KiB.
     let mut texts: Vec<Vec<u8>> = Vec::new();
+    let mut carried: Option<logscrub::Stream<Vec<u8>>> = None;
     for group in bounds.chunks(wave) {
         let jobs: Vec<_> = group
             .iter()
@@ -524,23 +532,48 @@ fn scrub_chunks_of(
                 text.reserve(buf.len() + buf.len() / 16);
                 let mut stream = redactor.stream(text);
                 stream.write_all(&buf)?;
+                let at_rest = stream.at_rest();
                 let (text, stats) = stream.finish()?;
-                Ok((buf, text, stats))
+                Ok((buf, text, stats, at_rest))
             })
             .collect();
         for r in done {
-            let (input, text, stats) = r?;
+            let (input, text, stats, at_rest) = r?;
+            let carry = match carried.take() {
+                Some(carry) => Some(carry),
+                None if at_rest => {
+                    out.write_all(&text)?;
+                    total.merge(&stats);
+                    None
+                }
+                None => Some(redactor.stream(Vec::new())),
+            };
+            if let Some(mut carry) = carry {
+                carry.write_all(&input)?;
+                if carry.at_rest() {
+                    let (text, stats) = carry.finish()?;
+                    out.write_all(&text)?;
+                    total.merge(&stats);
+                } else {
+                    out.write_all(carry.get_ref())?;
+                    carry.get_mut().clear();
+                    carried = Some(carry);
+                }
+            }
             input_hash.give(input);
-            out.write_all(&text)?;
             texts.push(text);
-            total.merge(&stats);
         }
+    }
+    if let Some(carry) = carried {
+        let (text, stats) = carry.finish()?;
+        out.write_all(&text)?;
+        total.merge(&stats);
     }
     Ok(total)
 }
 
 /// Cuts `size` bytes of `file` into pieces of about `chunk` bytes, at line
-/// starts and outside private-key blocks.
+/// starts.
 fn chunk_bounds(file: &File, size: u64, chunk: u64) -> io::Result<Vec<(u64, u64)>> {
     let mut bounds = Vec::new();
     let mut start = 0;
@@ -549,17 +582,6 @@ fn chunk_bounds(file: &File, size: u64, chunk: u64) -> io::Result<Vec<(u64, u64)
         let mut cut = (start + chunk).min(size);
         if cut < size {
             cut = next_line_start(file, cut, size, &mut window)?;
-            // Inside a private-key block? Move past its end.
-            let back = cut.saturating_sub(64 << 10).max(start);
-            let n = (cut - back) as usize;
-            file.read_exact_at(&mut window[..n], back)?;
-            let before = &window[..n];
-            let begin = memchr::memmem::rfind(before, b"-----BEGIN ");
-            let end = memchr::memmem::rfind(before, b"-----END ");
-            if begin.is_some() && begin > end {
-                cut = find_after(file, cut, size, b"-----END ", &mut window)?;
-                cut = next_line_start(file, cut, size, &mut window)?;
-            }
         }
         bounds.push((start, cut));
         start = cut;
@@ -987,8 +1009,8 @@ fn check_structured(redactor: &Redactor, format: Format, mut reader: impl BufRea
 mod tests {
     use super::*;
 
-    /// A log of `lines` lines with a password on every 7th and a private
-    /// key block of 40 lines every 500.
+    /// A log of `lines` lines with a password on every 7th, and a PEM and
+    /// a PuTTY private key of 40 lines each every 500.
     fn log(lines: usize) -> Vec<u8> {
         let mut text = String::new();
         let mut i = 0;
@@ -1000,6 +1022,13 @@ mod tests {
                 }
                 text.push_str("-----END PRIVATE KEY-----\n");
                 i += 42;
+            } else if i % 500 == 100 {
+                text.push_str("PuTTY-User-Key-File-3: ssh-rsa\nPrivate-Lines: 40\n");
+                for _ in 0..40 {
+                    text.push_str("AAABAQCx9Zm0xQ2wAAABAQCx9Zm0xQ2wAAABAQCx9Zm0xQ2wAAABAQCx9Zm0xQ2w\n");
+                }
+                text.push_str("Private-MAC: 7f3ad21c\n");
+                i += 43;
             } else if i % 7 == 0 {
                 text.push_str(&format!("{i} login ok user=jane password=hunter2-{i}-xyzzy\n"));
                 i += 1;
@@ -1018,15 +1047,26 @@ mod tests {
         let path = std::env::temp_dir().join(format!("logscrub-chunks-{}.log", std::process::id()));
         std::fs::write(&path, &data).unwrap();
         let file = File::open(&path).unwrap();
-        // Small chunks: many cuts, some of them inside a key block.
+        // Small chunks: many cuts, some of them inside key blocks, one
+        // right after a block opens, some inside two chunks in a row.
         let bounds = chunk_bounds(&file, data.len() as u64, 16 << 10).unwrap();
+        let opened = memchr::memmem::find(&data, b"Private-Lines: 40\n").unwrap() + 18;
+        let bounds: Vec<(u64, u64)> = bounds
+            .into_iter()
+            .flat_map(|(start, end)| match (start as usize) < opened && opened < end as usize {
+                true => vec![(start, opened as u64), (opened as u64, opened as u64 + 65), (opened as u64 + 65, end)],
+                false => vec![(start, end)],
+            })
+            .collect();
         assert!(bounds.len() > 20);
-        for &(start, end) in &bounds {
-            let piece = &data[start as usize..end as usize];
-            assert!(start == 0 || data[start as usize - 1] == b'\n');
-            let opened = memchr::memmem::find_iter(piece, b"-----BEGIN ").count();
-            assert_eq!(opened, memchr::memmem::find_iter(piece, b"-----END ").count(), "a block cut at {start}");
-        }
+        let inside = |at: u64| {
+            let before = &data[..at as usize];
+            let open =
+                |begin: &[u8], end: &[u8]| memchr::memmem::rfind(before, begin) > memchr::memmem::rfind(before, end);
+            open(b"-----BEGIN ", b"-----END ") || open(b"Private-Lines: ", b"Private-MAC: ")
+        };
+        assert!(bounds.iter().filter(|&&(start, _)| inside(start)).count() >= 3, "cuts inside blocks");
+        assert!(bounds.iter().all(|&(start, _)| start == 0 || data[start as usize - 1] == b'\n'));
         let mut want = Vec::new();
         let want_stats = redactor.redact_reader(&data[..], &mut want).unwrap();
         for kind in [Checksum::Sha256, Checksum::Blake3] {
