@@ -249,3 +249,41 @@ fn own_output_never_holds_a_secret_on_any_path() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn threads_write_what_one_thread_writes_whatever_the_cuts() {
+    // Key blocks every ~90 KiB, some straddling the cuts between the
+    // pieces threads scrub (512 KiB from a file, 64 KiB from a pipe), a
+    // line longer than a piece, and a block that never ends.
+    let mut log = Vec::new();
+    let mut i = 0;
+    while log.len() < 3 << 20 {
+        match i % 1500 {
+            700 => log.extend_from_slice(b"PuTTY-User-Key-File-3: ssh-rsa\nPrivate-Lines: 40\n"),
+            701..=740 => log.extend_from_slice(b"AAABAQRAWKEYLINEx9Zm0xQ2wAAABAQCx9Zm0xQ2w\n"),
+            741 => log.extend_from_slice(b"Private-MAC: 7f3ad21c\n-----BEGIN PRIVATE KEY-----\n"),
+            742..=780 => log.extend_from_slice(b"MIIEvQIBADRAWKEYLINEANBgkqhkiG9w0BAQEFAASC\n"),
+            781 => log.extend_from_slice(b"-----END PRIVATE KEY-----\n"),
+            n if n % 9 == 0 => log.extend_from_slice(format!("{i} user=jane password=hunter2-{i}\n").as_bytes()),
+            _ => log.extend_from_slice(format!("{i} GET /api/items/{i} 200 12ms\n").as_bytes()),
+        }
+        if i == 20_000 {
+            log.extend_from_slice(&[b"token=".as_slice(), &vec![b'x'; 700 << 10], b" end\n"].concat());
+        }
+        i += 1;
+    }
+    log.extend_from_slice(b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIRAWKEYLINE\n");
+    let path = std::env::temp_dir().join(format!("logscrub-threads-{}.log", std::process::id()));
+    std::fs::write(&path, &log).unwrap();
+    let one = logscrub(&["-j", "1"], &log);
+    assert!(one.status.success(), "{}", text(&one.stderr));
+    assert!(memchr::memmem::find(&one.stdout, b"RAWKEYLINE").is_none());
+    assert!(memchr::memmem::find(&one.stdout, b"hunter2").is_none());
+    for jobs in ["2", "3"] {
+        let piped = logscrub(&["-j", jobs], &log);
+        assert!(piped.stdout == one.stdout, "-j {jobs} from a pipe differs from -j 1");
+        let file = logscrub(&["-j", jobs, path.to_str().unwrap()], b"");
+        assert!(file.stdout == one.stdout, "-j {jobs} from a file differs from -j 1");
+    }
+    std::fs::remove_file(&path).unwrap();
+}

@@ -32,6 +32,12 @@ pub struct Args {
     /// container logs, or auto (per line).
     #[arg(long, value_enum, default_value = "raw")]
     pub format: Format,
+
+    /// Threads that scrub raw input (default: one per core, at most 4); one
+    /// more reads. The output is the same with any number; 1 scrubs on the
+    /// reading thread, as the other formats do.
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 /// Flags that choose and tune the rules, shared by every command (and the

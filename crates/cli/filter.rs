@@ -8,19 +8,31 @@ use anyhow::Context;
 use logscrub::Stats;
 
 use crate::args::Args;
-use crate::format::scrub_reader;
+use crate::format::{scrub_reader, Format};
+use crate::pieces::scrub_parallel;
+
+/// Scrubbing threads by default: past four, one thread reading and
+/// writing is the bound, and each thread holds its own lazy DFA caches.
+const MAX_THREADS: usize = 2;
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let redactor = args.engine.redactor()?;
     let mut out = Output(BufWriter::with_capacity(256 * 1024, io::stdout().lock()));
     let mut total = Stats::default();
-    let scrub = |input: &mut dyn Read, out: &mut dyn Write| scrub_reader(&redactor, args.format, input, out);
+    let threads = match args.jobs {
+        Some(n) => n.max(1),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
+    };
+    let scrub = |input: &mut (dyn Read + Send), out: &mut dyn Write| match args.format {
+        Format::Raw if threads > 1 => scrub_parallel(&redactor, input, out, threads),
+        format => scrub_reader(&redactor, format, input, out),
+    };
     if args.files.is_empty() {
-        total = scrub(&mut io::stdin().lock(), &mut out).context("stdin")?;
+        total = scrub(&mut io::stdin(), &mut out).context("stdin")?;
     } else {
         for path in &args.files {
             let stats = if path.as_os_str() == "-" {
-                scrub(&mut io::stdin().lock(), &mut out).context("stdin")?
+                scrub(&mut io::stdin(), &mut out).context("stdin")?
             } else {
                 let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
                 scrub(&mut file, &mut out).with_context(|| format!("while scrubbing {}", path.display()))?

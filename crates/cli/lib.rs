@@ -19,6 +19,7 @@ pub mod forward;
 mod handshake;
 mod json_screen;
 pub mod msgpack;
+mod pieces;
 mod rules_cmd;
 mod serve;
 

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::EngineArgs;
 use crate::format::{scrub_reader, Format};
+use crate::pieces::{scrub_piece, InOrder};
 use checksum::{Checksum, Hasher, Sums};
 use codec::Codec;
 pub use walk::Select;
@@ -496,14 +497,8 @@ fn scrub_chunks(
     Ok(scrub_chunks_of(redactor, file, &bounds, out, input_hash)?)
 }
 
-/// [`scrub_chunks`] over the chunks `bounds`.
-///
-/// Each chunk is scrubbed from a stream at rest, as the file's own stream is
-/// at a line start outside a key block. Where a chunk ends otherwise (a key
-/// block, or a rule's own multi-line block, open across the cut), the
-/// chunks after it are scrubbed again, in order, by one stream carried on
-/// from the start of that chunk until it is at rest at a chunk's end: what
-/// the file's own stream writes, whatever the rules.
+/// [`scrub_chunks`] over the chunks `bounds`, as one stream over the file
+/// would scrub it (see [`crate::pieces`]).
 fn scrub_chunks_of(
     redactor: &Redactor,
     file: &File,
@@ -511,12 +506,11 @@ fn scrub_chunks_of(
     out: &mut dyn Write,
     input_hash: &mut Background,
 ) -> io::Result<Stats> {
-    let mut total = redactor.empty_stats();
+    let mut order = InOrder::new(redactor);
     let wave = rayon::current_num_threads() * 2;
     // The buffers of one wave serve the next (the inputs come back from
     // the hashing thread): fresh ones cost a page fault every 4 KiB.
     let mut texts: Vec<Vec<u8>> = Vec::new();
-    let mut carried: Option<logscrub::Stream<Vec<u8>>> = None;
     for group in bounds.chunks(wave) {
         let jobs: Vec<_> = group
             .iter()
@@ -524,52 +518,21 @@ fn scrub_chunks_of(
             .collect();
         let done: Vec<_> = jobs
             .into_par_iter()
-            .map(|((start, end), mut buf, mut text)| -> io::Result<_> {
+            .map(|((start, end), mut buf, text)| -> io::Result<_> {
                 buf.clear();
                 buf.resize((end - start) as usize, 0);
                 file.read_exact_at(&mut buf, start)?;
-                text.clear();
-                text.reserve(buf.len() + buf.len() / 16);
-                let mut stream = redactor.stream(text);
-                stream.write_all(&buf)?;
-                let at_rest = stream.at_rest();
-                let (text, stats) = stream.finish()?;
-                Ok((buf, text, stats, at_rest))
+                let scrubbed = scrub_piece(redactor, &buf, text)?;
+                Ok((buf, scrubbed))
             })
             .collect();
         for r in done {
-            let (input, text, stats, at_rest) = r?;
-            let carry = match carried.take() {
-                Some(carry) => Some(carry),
-                None if at_rest => {
-                    out.write_all(&text)?;
-                    total.merge(&stats);
-                    None
-                }
-                None => Some(redactor.stream(Vec::new())),
-            };
-            if let Some(mut carry) = carry {
-                carry.write_all(&input)?;
-                if carry.at_rest() {
-                    let (text, stats) = carry.finish()?;
-                    out.write_all(&text)?;
-                    total.merge(&stats);
-                } else {
-                    out.write_all(carry.get_ref())?;
-                    carry.get_mut().clear();
-                    carried = Some(carry);
-                }
-            }
+            let (input, scrubbed) = r?;
+            texts.extend(order.write(&input, Some(scrubbed), out)?);
             input_hash.give(input);
-            texts.push(text);
         }
     }
-    if let Some(carry) = carried {
-        let (text, stats) = carry.finish()?;
-        out.write_all(&text)?;
-        total.merge(&stats);
-    }
-    Ok(total)
+    order.finish(out)
 }
 
 /// Cuts `size` bytes of `file` into pieces of about `chunk` bytes, at line

@@ -1,0 +1,355 @@
+//! One input scrubbed on several threads: cut into pieces at line starts,
+//! each piece scrubbed by a stream of its own, and written in order as the
+//! input's own stream would write it.
+//!
+//! A piece's stream starts at rest (no line held, no key block open), as the
+//! input's stream is at a line start outside a block. Where a piece's stream
+//! does not end at rest (a key block open across the cut, a line longer than
+//! the piece), its result is set aside, and one stream carried on from that
+//! piece scrubs it and the pieces after it again, in order, until it is at
+//! rest at a piece's end. So the output is the same whatever the rules and
+//! wherever the cuts fall; a block that never ends costs the rest of the
+//! input its parallelism, never its masking.
+//!
+//! `scrub` reads a large file's pieces itself ([`scrub_piece`], [`InOrder`]);
+//! the stdin filter reads its input on one thread and scrubs on the others
+//! ([`scrub_parallel`]).
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::Mutex;
+
+use logscrub::{Redactor, Stats, Stream};
+
+/// What a thread made of one piece.
+pub struct Scrubbed {
+    text: Vec<u8>,
+    stats: Stats,
+    at_rest: bool,
+}
+
+/// Scrubs `piece`, which starts a line, into `text` (cleared first), as a
+/// stream at rest at its start would.
+pub fn scrub_piece(redactor: &Redactor, piece: &[u8], mut text: Vec<u8>) -> io::Result<Scrubbed> {
+    text.clear();
+    text.reserve(piece.len() + piece.len() / 16);
+    let mut stream = redactor.stream(text);
+    stream.write_all(piece)?;
+    let at_rest = stream.at_rest();
+    let (text, stats) = stream.finish()?;
+    Ok(Scrubbed { text, stats, at_rest })
+}
+
+/// Writes the results of consecutive pieces in order, scrubbing pieces
+/// again where the input's own stream would not be at rest at their start.
+pub struct InOrder<'r> {
+    redactor: &'r Redactor,
+    carried: Option<Stream<Vec<u8>>>,
+    total: Stats,
+}
+
+impl<'r> InOrder<'r> {
+    pub fn new(redactor: &'r Redactor) -> InOrder<'r> {
+        InOrder { redactor, carried: None, total: redactor.empty_stats() }
+    }
+
+    /// Writes the next piece, `piece`, which `scrubbed` is the result of
+    /// (`None`: left for this to scrub, as [`InOrder::carrying`] said).
+    /// Returns the result's text buffer, for reuse.
+    pub fn write(
+        &mut self,
+        piece: &[u8],
+        scrubbed: Option<Scrubbed>,
+        out: &mut dyn Write,
+    ) -> io::Result<Option<Vec<u8>>> {
+        let done = match (self.carried.take(), scrubbed) {
+            (Some(carried), scrubbed) => {
+                self.carry(carried, piece, out)?;
+                return Ok(scrubbed.map(|s| s.text));
+            }
+            (None, None) => scrub_piece(self.redactor, piece, Vec::new())?,
+            (None, Some(scrubbed)) => scrubbed,
+        };
+        if done.at_rest {
+            out.write_all(&done.text)?;
+            self.total.merge(&done.stats);
+        } else {
+            // The next piece's stream would not start at rest: one stream
+            // goes on from this piece instead.
+            self.carry(self.redactor.stream(Vec::new()), piece, out)?;
+        }
+        Ok(Some(done.text))
+    }
+
+    /// Whether a stream carried over pieces will scrub the next one: its
+    /// own result would be thrown away.
+    pub fn carrying(&self) -> bool {
+        self.carried.is_some()
+    }
+
+    /// Writes `piece` through the carried stream `carry`.
+    fn carry(&mut self, mut carry: Stream<Vec<u8>>, piece: &[u8], out: &mut dyn Write) -> io::Result<()> {
+        carry.write_all(piece)?;
+        if carry.at_rest() {
+            let (done, stats) = carry.finish()?;
+            out.write_all(&done)?;
+            self.total.merge(&stats);
+        } else {
+            // What it wrote so far goes out now: its memory stays bounded
+            // however long the block runs.
+            out.write_all(carry.get_ref())?;
+            carry.get_mut().clear();
+            self.carried = Some(carry);
+        }
+        Ok(())
+    }
+
+    /// Ends the input (a block still open is masked to its end) and returns
+    /// the counts of every piece.
+    pub fn finish(mut self, out: &mut dyn Write) -> io::Result<Stats> {
+        if let Some(carry) = self.carried.take() {
+            let (text, stats) = carry.finish()?;
+            out.write_all(&text)?;
+            self.total.merge(&stats);
+        }
+        Ok(self.total)
+    }
+}
+
+/// Bytes read into a piece at most. Larger pieces cost fewer handovers
+/// between threads but more memory in flight: 256 KiB gave 1.39x one
+/// thread's speed on two cores, 1 MiB 1.45x in 60 MB resident, 512 KiB
+/// (the filter's stream scans 256 KiB at a time within it).
+const PIECE: usize = 512 * 1024;
+
+/// Room in a piece's buffer for the end of a line read into the piece
+/// before it; a longer one leaves less room to read (never none).
+const SLACK: usize = PIECE / 4;
+
+/// A piece's buffers, which go round: free, read into, scrubbed, written.
+struct Slot {
+    /// The piece is `input[..len]`; `input` stays allocated at its full
+    /// size, so that reading into it never clears or grows it.
+    input: Vec<u8>,
+    len: usize,
+    text: Vec<u8>,
+}
+
+/// A scrubbed piece: its number in the input, its slot and its result
+/// (`None`: left to the writer, which was carrying a stream).
+type Done = (u64, Slot, io::Result<Option<Scrubbed>>);
+
+/// Scrubs everything `input` yields into `out` on `threads` threads, as
+/// one stream would (see the module). One more thread reads; this one
+/// writes, flushing `out` whenever it has written every piece done so far,
+/// so that a live pipe stays live. Memory is bounded: at most `2 * threads
+/// + 2` pieces are in flight.
+pub fn scrub_parallel(
+    redactor: &Redactor,
+    input: &mut (dyn Read + Send),
+    out: &mut dyn Write,
+    threads: usize,
+) -> io::Result<Stats> {
+    let slots = 2 * threads + 2;
+    let (free_tx, free_rx) = mpsc::sync_channel::<Slot>(slots);
+    for _ in 0..slots {
+        free_tx.send(Slot { input: Vec::new(), len: 0, text: Vec::new() }).expect("the receiver is here");
+    }
+    let (piece_tx, piece_rx) = mpsc::sync_channel::<(u64, Slot)>(slots);
+    let piece_rx = Mutex::new(piece_rx);
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    // Set while the writer carries a stream over the pieces (a block open
+    // across a cut, a line longer than a piece): the threads leave the
+    // pieces to it rather than scrub them for nothing.
+    let carrying = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || read_pieces(input, free_rx, piece_tx));
+        for _ in 0..threads {
+            let (done_tx, piece_rx, carrying) = (done_tx.clone(), &piece_rx, &carrying);
+            scope.spawn(move || loop {
+                let next = piece_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ()));
+                let Ok((seq, mut slot)) = next else { return };
+                let result = match carrying.load(Ordering::Relaxed) {
+                    true => Ok(None),
+                    false => scrub_piece(redactor, &slot.input[..slot.len], std::mem::take(&mut slot.text)).map(Some),
+                };
+                if done_tx.send((seq, slot, result)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        let written = write_in_order(redactor, done_rx, free_tx, &carrying, out);
+        // A write error ends the writer first; the reader stops at its next
+        // read, as a filter on one thread would.
+        let read = reader.join().unwrap_or_else(|_| Err(io::Error::other("the reading thread panicked")));
+        let stats = written?;
+        read?;
+        Ok(stats)
+    })
+}
+
+/// Reads `input` into free slots and sends each, cut after its last
+/// newline, as the next piece; the bytes after the cut start the next one.
+/// A piece with no newline goes whole: the carried stream joins its line.
+fn read_pieces(input: &mut (dyn Read + Send), free: Receiver<Slot>, pieces: SyncSender<(u64, Slot)>) -> io::Result<()> {
+    let mut rest: Vec<u8> = Vec::new();
+    let mut seq = 0;
+    loop {
+        // No free slot: the writer stopped.
+        let Ok(mut slot) = free.recv() else { return Ok(()) };
+        // The rest is shorter than the buffer (it came out of one), so
+        // there is room to read after it.
+        slot.input.resize(PIECE + SLACK, 0);
+        slot.input[..rest.len()].copy_from_slice(&rest);
+        let start = rest.len();
+        rest.clear();
+        let n = loop {
+            match input.read(&mut slot.input[start..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        slot.len = start + n;
+        let end = n == 0;
+        if let Some(newline) = memchr::memrchr(b'\n', &slot.input[start..slot.len]).filter(|_| !end) {
+            rest.extend_from_slice(&slot.input[start + newline + 1..slot.len]);
+            slot.len = start + newline + 1;
+        }
+        if slot.len > 0 && pieces.send((seq, slot)).is_err() {
+            return Ok(());
+        }
+        if end {
+            return Ok(());
+        }
+        seq += 1;
+    }
+}
+
+/// Writes the pieces `done` yields in order and gives their slots back.
+fn write_in_order(
+    redactor: &Redactor,
+    done: Receiver<Done>,
+    free: SyncSender<Slot>,
+    carrying: &AtomicBool,
+    out: &mut dyn Write,
+) -> io::Result<Stats> {
+    let mut order = InOrder::new(redactor);
+    let mut waiting: BTreeMap<u64, (Slot, io::Result<Option<Scrubbed>>)> = BTreeMap::new();
+    let mut next = 0;
+    loop {
+        let (seq, slot, result) = match done.try_recv() {
+            Ok(piece) => piece,
+            Err(TryRecvError::Empty) => {
+                out.flush()?;
+                match done.recv() {
+                    Ok(piece) => piece,
+                    Err(_) => break,
+                }
+            }
+            Err(TryRecvError::Disconnected) => break,
+        };
+        waiting.insert(seq, (slot, result));
+        while let Some((mut slot, result)) = waiting.remove(&next) {
+            if let Some(text) = order.write(&slot.input[..slot.len], result?, out)? {
+                slot.text = text;
+            }
+            carrying.store(order.carrying(), Ordering::Relaxed);
+            next += 1;
+            // The reader is gone once the input ended.
+            let _ = free.send(slot);
+        }
+    }
+    if !waiting.is_empty() {
+        // A scrubbing thread died with its piece: never skip a piece.
+        return Err(io::Error::other("a piece of the input was lost"));
+    }
+    let stats = order.finish(out)?;
+    out.flush()?;
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log with passwords, PEM and PuTTY keys whose lines straddle many
+    /// piece cuts, long lines, and no newline at its end.
+    fn log() -> Vec<u8> {
+        let mut text = Vec::new();
+        for i in 0..30_000 {
+            match i % 997 {
+                10 => text.extend_from_slice(b"-----BEGIN PRIVATE KEY-----\n"),
+                11..=60 => {
+                    text.extend_from_slice(b"MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n")
+                }
+                61 => text.extend_from_slice(b"-----END PRIVATE KEY-----\n"),
+                500 => text.extend_from_slice(b"Private-Lines: 30\n"),
+                501..=530 => {
+                    text.extend_from_slice(b"AAABAQCx9Zm0xQ2wAAABAQCx9Zm0xQ2wAAABAQCx9Zm0xQ2wAAABAQCx9Zm0xQ2w\n")
+                }
+                531 => text.extend_from_slice(b"Private-MAC: 7f3ad21c\n"),
+                700 => text.extend_from_slice(&[b"x token=".as_slice(), &vec![b'a'; 300_000], b" y\n"].concat()),
+                n if n % 7 == 0 => text.extend_from_slice(format!("{i} user=jane password=hunter2-{i}\n").as_bytes()),
+                _ => text.extend_from_slice(format!("{i} GET /api/items/{i} 200 12ms\n").as_bytes()),
+            }
+        }
+        text.extend_from_slice(b"-----BEGIN PRIVATE KEY-----\nnever ends");
+        text
+    }
+
+    /// A reader that yields at most `n` bytes a read, as a pipe does.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(self.1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn many_threads_write_what_one_stream_writes() {
+        let redactor = Redactor::new();
+        let data = log();
+        let mut want = Vec::new();
+        let want_stats = redactor.redact_reader(&data[..], &mut want).unwrap();
+        for (threads, read) in [(1, usize::MAX), (2, usize::MAX), (3, 65_536), (4, 4_099)] {
+            let mut got = Vec::new();
+            let stats = scrub_parallel(&redactor, &mut Trickle(&data, read), &mut got, threads).unwrap();
+            assert!(got == want, "{threads} threads, reads of {read}: the output differs");
+            assert_eq!(stats.lines(), want_stats.lines());
+            assert_eq!(stats.masked_lines(), want_stats.masked_lines());
+            assert_eq!(stats.unterminated_blocks(), 1);
+        }
+    }
+
+    #[test]
+    fn a_read_error_and_a_write_error_are_reported() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        impl Write for Failing {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let redactor = Redactor::new();
+        let err = scrub_parallel(&redactor, &mut Failing, &mut Vec::new(), 2).unwrap_err();
+        assert_eq!(err.to_string(), "disk on fire");
+        let data = log();
+        let err = scrub_parallel(&redactor, &mut &data[..], &mut Failing, 2).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    }
+}
