@@ -287,3 +287,18 @@ fn threads_write_what_one_thread_writes_whatever_the_cuts() {
     }
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn a_key_block_in_container_logs_or_among_json_lines_is_masked() {
+    let t = "2024-01-01T00:00:00.000000001Z";
+    let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
+    let block = ["-----BEGIN PRIVATE KEY-----", body, "-----END PRIVATE KEY-----"];
+    let cri: String = block.iter().map(|l| format!("{t} stdout F {l}\n")).collect();
+    let json: String = ["{\"a\":1}"].iter().chain(&block).map(|l| format!("{l}\n")).collect();
+    for (format, input) in [("cri", &cri), ("json", &json), ("auto", &cri), ("auto", &json)] {
+        let out = logscrub(&["--format", format], input.as_bytes());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = text(&out.stdout);
+        assert!(!out.contains(body) && out.contains("[REDACTED:private-key]"), "--format {format}:\n{out}");
+    }
+}

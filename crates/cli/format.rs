@@ -230,7 +230,9 @@ impl Scrubber {
     /// count), or `None` when it needs the slow path.
     fn passes(&mut self, format: Format, line: &[u8]) -> Option<usize> {
         match format {
-            Format::Json => Some(line.len()),
+            // A line that is not JSON goes to the raw stream, which may
+            // have a key block open.
+            Format::Json => self.raw.at_rest().then_some(line.len()),
             Format::Docker => {
                 // A whole line (a partial has no newline at the end of its
                 // log) on a stream with nothing open, and its other fields
@@ -388,10 +390,22 @@ impl Scrubber {
         if json && !self.json_clean(line) || !matches!(self.redactor.redact(scrubbed), std::borrow::Cow::Borrowed(_)) {
             return false;
         }
+        // A line that opens a key block is unchanged itself, but the lines
+        // after it are masked: its stream must see it.
+        if !self.opens_nothing(scrubbed) {
+            return false;
+        }
         self.stats.count_line(bytes, false);
         out.extend_from_slice(line);
         out.push(b'\n');
         true
+    }
+
+    /// Whether a stream that reads `line` (a line that [`Redactor::redact`]
+    /// leaves unchanged) is at rest after it: the line opens no key block.
+    fn opens_nothing(&self, line: &[u8]) -> bool {
+        let mut stream = self.redactor.stream(Vec::new());
+        stream.write_all(line).and_then(|()| stream.write_all(b"\n")).is_ok() && stream.at_rest()
     }
 
     /// A JSON line: unchanged when it holds nothing to mask, else parsed.
@@ -1020,6 +1034,41 @@ mod tests {
         let (whole, bytewise) = whole_and_bytewise(Format::Docker, input);
         assert_eq!(whole, bytewise);
         assert!(whole.contains(r#"{"log":"def123456\n","stream":"stderr","time":"2024-05-01T10:00:01Z"}"#), "{whole}");
+    }
+
+    #[test]
+    fn a_key_block_across_lines_is_masked_in_every_format_however_it_is_read() {
+        let t = "2024-01-01T00:00:00.000000001Z";
+        let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
+        let block = ["-----BEGIN PRIVATE KEY-----", body, body, "-----END PRIVATE KEY-----"];
+        let docker = |l: &str| {
+            format!(
+                "{{\"log\":{},\"stream\":\"stdout\",\"time\":\"t\"}}",
+                serde_json::to_string(&format!("{l}\n")).unwrap()
+            )
+        };
+        let cases: [(Format, Vec<String>); 5] = [
+            (Format::Cri, block.iter().map(|l| format!("{t} stdout F {l}")).collect()),
+            (Format::Docker, block.iter().map(|l| docker(l)).collect()),
+            // Text that is not JSON among JSON lines: the raw stream's.
+            (Format::Json, [vec![r#"{"a":1}"#.to_string()], block.iter().map(|l| l.to_string()).collect()].concat()),
+            (Format::Auto, [vec![r#"{"a":1}"#.to_string()], block.iter().map(|l| l.to_string()).collect()].concat()),
+            (Format::Auto, block.iter().map(|l| format!("{t} stdout F {l}")).collect()),
+        ];
+        for (format, lines) in cases {
+            let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+            let (whole, bytewise) = whole_and_bytewise(format, &text);
+            let mut s = Scrubber::new(&Redactor::new(), format);
+            let mut by_line = Vec::new();
+            for line in &lines {
+                s.feed(format!("{line}\n").as_bytes(), &mut by_line);
+            }
+            s.finish(&mut by_line);
+            for out in [whole, bytewise, String::from_utf8(by_line).unwrap()] {
+                assert!(!out.contains(body), "{format:?}: the key's body leaked:\n{out}");
+                assert!(out.contains("-----END PRIVATE KEY-----"), "{format:?}:\n{out}");
+            }
+        }
     }
 
     #[test]
