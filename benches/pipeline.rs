@@ -159,9 +159,12 @@ fn json_lines(data: &[u8], rows: &mut Vec<String>) {
         )
         .unwrap();
     }
-    let (j, r) = format_vs_raw(&text, "json");
-    println!("JSON lines, {} MB: --format json {j:.0} MB/s; raw filter on the same file {r:.0} MB/s", text.len() >> 20);
-    rows.push(format!("\"json_lines_mbps\":{j:.1},\"json_as_raw_mbps\":{r:.1}"));
+    let (j, one, r) = format_vs_raw(&text, "json");
+    println!(
+        "JSON lines, {} MB: --format json {j:.0} MB/s (-j 1: {one:.0}); raw filter on the same file {r:.0} MB/s",
+        text.len() >> 20
+    );
+    rows.push(format!("\"json_lines_mbps\":{j:.1},\"json_lines_j1_mbps\":{one:.1},\"json_as_raw_mbps\":{r:.1}"));
 }
 
 /// `--format cri` and `--format docker` on the corpus as Kubernetes CRI
@@ -178,26 +181,26 @@ fn container_logs(data: &[u8], rows: &mut Vec<String>) {
         writeln!(docker, r#"{{"log":{log},"stream":"{stream}","time":"{time}"}}"#).unwrap();
     }
     for (name, text) in [("cri", &cri), ("docker", &docker)] {
-        let (f, r) = format_vs_raw(text, name);
+        let (f, one, r) = format_vs_raw(text, name);
         println!(
-            "{name} lines, {} MB: --format {name} {f:.0} MB/s; raw filter on the same file {r:.0} MB/s",
+            "{name} lines, {} MB: --format {name} {f:.0} MB/s (-j 1: {one:.0}); raw filter on the same file {r:.0} MB/s",
             text.len() >> 20
         );
-        rows.push(format!("\"{name}_mbps\":{f:.1},\"{name}_as_raw_mbps\":{r:.1}"));
+        rows.push(format!("\"{name}_mbps\":{f:.1},\"{name}_j1_mbps\":{one:.1},\"{name}_as_raw_mbps\":{r:.1}"));
     }
 }
 
-/// `logscrub --format FORMAT` and the raw filter on `text` from a file,
-/// best of three runs each, in MB/s.
-fn format_vs_raw(text: &[u8], format: &str) -> (f64, f64) {
+/// `logscrub --format FORMAT` (with the default threads, and with one) and
+/// the raw filter on `text` from a file, best of three runs each, in MB/s.
+fn format_vs_raw(text: &[u8], format: &str) -> (f64, f64, f64) {
     let path = std::env::temp_dir().join(format!("logscrub-bench-{format}-{}.log", std::process::id()));
     std::fs::write(&path, text).unwrap();
     let run = |args: &[&str]| {
         (0..3).map(|_| timed(Command::new(BIN).args(args).stdin(std::fs::File::open(&path).unwrap()))).min().unwrap()
     };
-    let (structured, raw) = (run(&["--format", format]), run(&[]));
+    let (structured, one, raw) = (run(&["--format", format]), run(&["--format", format, "-j", "1"]), run(&[]));
     let _ = std::fs::remove_file(&path);
-    (mbps(text.len(), structured), mbps(text.len(), raw))
+    (mbps(text.len(), structured), mbps(text.len(), one), mbps(text.len(), raw))
 }
 
 fn tcp_ingest(data: &[u8], rows: &mut Vec<String>) {

@@ -296,9 +296,14 @@ fn a_key_block_in_container_logs_or_among_json_lines_is_masked() {
     let cri: String = block.iter().map(|l| format!("{t} stdout F {l}\n")).collect();
     let json: String = ["{\"a\":1}"].iter().chain(&block).map(|l| format!("{l}\n")).collect();
     for (format, input) in [("cri", &cri), ("json", &json), ("auto", &cri), ("auto", &json)] {
-        let out = logscrub(&["--format", format], input.as_bytes());
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let out = text(&out.stdout);
-        assert!(!out.contains(body) && out.contains("[REDACTED:private-key]"), "--format {format}:\n{out}");
+        for jobs in ["1", "2"] {
+            let out = logscrub(&["--format", format, "-j", jobs], input.as_bytes());
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let out = text(&out.stdout);
+            assert!(
+                !out.contains(body) && out.contains("[REDACTED:private-key]"),
+                "--format {format} -j {jobs}:\n{out}"
+            );
+        }
     }
 }

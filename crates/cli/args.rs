@@ -33,9 +33,9 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "raw")]
     pub format: Format,
 
-    /// Threads that scrub raw input (default: one per core, at most 4); one
-    /// more reads. The output is the same with any number; 1 scrubs on the
-    /// reading thread, as the other formats do.
+    /// Threads that scrub (default: one per core, at most 2); one more
+    /// reads. The output is the same with any number; 1 scrubs on the
+    /// reading thread.
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
 }

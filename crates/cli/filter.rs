@@ -8,11 +8,11 @@ use anyhow::Context;
 use logscrub::Stats;
 
 use crate::args::Args;
-use crate::format::{scrub_reader, Format};
+use crate::format::{scrub_reader, Format, FormatStream};
 use crate::pieces::scrub_parallel;
 
-/// Scrubbing threads by default: past four, one thread reading and
-/// writing is the bound, and each thread holds its own lazy DFA caches.
+/// Scrubbing threads by default. Each holds its own lazy DFA caches (about
+/// 9 MB), and the filter's memory bar is 64 MiB; `-j` gives more.
 const MAX_THREADS: usize = 2;
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -24,8 +24,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
     };
     let scrub = |input: &mut (dyn Read + Send), out: &mut dyn Write| match args.format {
-        Format::Raw if threads > 1 => scrub_parallel(&redactor, input, out, threads),
-        format => scrub_reader(&redactor, format, input, out),
+        _ if threads == 1 => scrub_reader(&redactor, args.format, input, out),
+        Format::Raw => scrub_parallel(&|text: Vec<u8>| redactor.stream(text), input, out, threads),
+        format => scrub_parallel(&|text: Vec<u8>| FormatStream::new(&redactor, format, text), input, out, threads),
     };
     if args.files.is_empty() {
         total = scrub(&mut io::stdin(), &mut out).context("stdin")?;

@@ -27,6 +27,7 @@ use std::io::{Read, Write};
 use logscrub::{Redactor, Stats, Stream, FIELD_MASK};
 
 use crate::json_screen;
+use crate::pieces::Scrub;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -249,6 +250,16 @@ impl Scrubber {
             Format::Raw => self.raw.at_rest().then_some(line.len() + 1),
             Format::Auto => None,
         }
+    }
+
+    /// Whether nothing is held or open anywhere: no line waiting for its
+    /// newline, no partial record, no key block in any stream. A new
+    /// scrubber would go on from here the same.
+    pub fn is_at_rest(&self) -> bool {
+        self.line.is_empty()
+            && !self.overlong
+            && self.raw.at_rest()
+            && self.partials.values().all(|p| p.time.is_none() && p.text.at_rest())
     }
 
     /// Whether `stream` of a CRI or Docker input has nothing open: no
@@ -705,6 +716,39 @@ fn sniff(line: &[u8]) -> Format {
         return Format::Cri;
     }
     Format::Raw
+}
+
+/// A [`Scrubber`] and its output, for the filter's threads (see
+/// [`crate::pieces`]).
+pub struct FormatStream {
+    scrubber: Scrubber,
+    out: Vec<u8>,
+}
+
+impl FormatStream {
+    pub fn new(redactor: &Redactor, format: Format, out: Vec<u8>) -> FormatStream {
+        FormatStream { scrubber: Scrubber::new(redactor, format), out }
+    }
+}
+
+impl Scrub for FormatStream {
+    fn feed(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.scrubber.feed(data, &mut self.out);
+        Ok(())
+    }
+
+    fn at_rest(&self) -> bool {
+        self.scrubber.is_at_rest()
+    }
+
+    fn output(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    fn finish(mut self) -> std::io::Result<(Vec<u8>, Stats)> {
+        self.scrubber.finish(&mut self.out);
+        Ok((self.out, self.scrubber.take_counts().0))
+    }
 }
 
 /// Scrubs everything `input` yields into `out` in `format`, flushing `out`
@@ -1178,5 +1222,76 @@ mod tests {
             outputs.push(text);
         }
         assert_eq!(outputs[0], outputs[1], "the output depends on how the input was read");
+    }
+}
+
+#[cfg(test)]
+mod threaded {
+    use super::*;
+    use crate::pieces::{scrub_parallel, tests::Trickle};
+
+    /// Structured lines of every kind, with a CRI or Docker partial record
+    /// open while 40 lines of another stream pass, and key blocks across
+    /// 40 lines, so that cuts fall inside them.
+    fn log(format: Format) -> Vec<u8> {
+        let t = "2024-01-01T00:00:00.000000001Z";
+        let mut text = String::new();
+        for i in 0..12_000 {
+            let (tag, msg) = match i % 400 {
+                100 => ("P", "password=hunt".to_string()),
+                101..=140 => ("F", format!("other stream {i}")),
+                141 => ("F", "er2hunter2 done".to_string()),
+                200 => ("F", "-----BEGIN PRIVATE KEY-----".to_string()),
+                201..=240 => ("F", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj".to_string()),
+                241 => ("F", "-----END PRIVATE KEY-----".to_string()),
+                n if n % 7 == 0 => ("F", format!("{i} login user=jane@example.com token=tk_9f8e7d6c{i}")),
+                _ => ("F", format!("{i} GET /api/items/{i} 200 12ms")),
+            };
+            // The password's line stays open on stdout while stderr goes on.
+            let stream = if (101..=140).contains(&(i % 400)) { "stderr" } else { "stdout" };
+            match format {
+                Format::Cri => text.push_str(&format!("{t} {stream} {tag} {msg}\n")),
+                Format::Docker => {
+                    let log = if tag == "F" { format!("{msg}\n") } else { msg };
+                    let log = serde_json::to_string(&log).unwrap();
+                    text.push_str(&format!("{{\"log\":{log},\"stream\":\"{stream}\",\"time\":\"{t}\"}}\n"));
+                }
+                _ => {
+                    let msg = serde_json::to_string(&msg).unwrap();
+                    text.push_str(&format!("{{\"n\":{i},\"msg\":{msg},\"password\":\"pw{i}\"}}\n"));
+                    if i % 1000 == 500 {
+                        // Text that is not JSON, a key block among it.
+                        text.push_str("plain text line with password=hunter2hunter2\n-----BEGIN PRIVATE KEY-----\n");
+                        for _ in 0..40 {
+                            text.push_str("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n");
+                        }
+                        text.push_str("-----END PRIVATE KEY-----\n");
+                    }
+                }
+            }
+        }
+        text.into_bytes()
+    }
+
+    #[test]
+    fn every_format_on_threads_writes_what_one_scrubber_writes() {
+        let redactor = Redactor::new();
+        for format in [Format::Json, Format::Cri, Format::Docker, Format::Auto] {
+            let data = log(format);
+            let mut want = Vec::new();
+            let want_stats = scrub_reader(&redactor, format, &mut &data[..], &mut want).unwrap();
+            if matches!(format, Format::Cri | Format::Docker) {
+                // Joined across its partial records, and masked.
+                assert!(memchr::memmem::find(&want, b"hunter2").is_none(), "{format:?}");
+            }
+            let make = |text: Vec<u8>| FormatStream::new(&redactor, format, text);
+            for (threads, read) in [(2, usize::MAX), (3, 4_099), (2, 65_536)] {
+                let mut got = Vec::new();
+                let stats = scrub_parallel(&make, &mut Trickle(&data, read), &mut got, threads).unwrap();
+                assert!(got == want, "{format:?}, {threads} threads, reads of {read}: the output differs");
+                assert_eq!(stats.lines(), want_stats.lines(), "{format:?}");
+                assert_eq!(stats.findings(), want_stats.findings(), "{format:?}");
+            }
+        }
     }
 }

@@ -13,7 +13,9 @@
 //!
 //! `scrub` reads a large file's pieces itself ([`scrub_piece`], [`InOrder`]);
 //! the stdin filter reads its input on one thread and scrubs on the others
-//! ([`scrub_parallel`]).
+//! ([`scrub_parallel`]). Both work with anything that scrubs an input in
+//! order ([`Scrub`]): the engine's stream for raw text, a format's scrubber
+//! for structured lines.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -21,7 +23,43 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Mutex;
 
-use logscrub::{Redactor, Stats, Stream};
+use logscrub::{Stats, Stream};
+
+/// A scrubber of one input, fed in order: the engine's [`Stream`] for raw
+/// text, [`crate::format::FormatStream`] for structured lines. Pieces need
+/// only this of it.
+pub trait Scrub {
+    /// Scrubs `data`, writing what it completes to its output.
+    fn feed(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Whether it holds nothing and has nothing open: a new one would go on
+    /// from here the same.
+    fn at_rest(&self) -> bool;
+    /// What it wrote so far, to be taken.
+    fn output(&mut self) -> &mut Vec<u8>;
+    /// Ends the input: all it wrote, and its counts.
+    fn finish(self) -> io::Result<(Vec<u8>, Stats)>;
+}
+
+impl Scrub for Stream<Vec<u8>> {
+    fn feed(&mut self, data: &[u8]) -> io::Result<()> {
+        self.write_all(data)
+    }
+
+    fn at_rest(&self) -> bool {
+        Stream::at_rest(self)
+    }
+
+    fn output(&mut self) -> &mut Vec<u8> {
+        self.get_mut()
+    }
+
+    fn finish(self) -> io::Result<(Vec<u8>, Stats)> {
+        Stream::finish(self)
+    }
+}
+
+/// Makes a scrubber at rest that writes into the buffer it is given.
+pub type Make<'a, S> = &'a (dyn Fn(Vec<u8>) -> S + Sync);
 
 /// What a thread made of one piece.
 pub struct Scrubbed {
@@ -31,28 +69,29 @@ pub struct Scrubbed {
 }
 
 /// Scrubs `piece`, which starts a line, into `text` (cleared first), as a
-/// stream at rest at its start would.
-pub fn scrub_piece(redactor: &Redactor, piece: &[u8], mut text: Vec<u8>) -> io::Result<Scrubbed> {
+/// scrubber at rest at its start would.
+pub fn scrub_piece<S: Scrub>(make: Make<S>, piece: &[u8], mut text: Vec<u8>) -> io::Result<Scrubbed> {
     text.clear();
     text.reserve(piece.len() + piece.len() / 16);
-    let mut stream = redactor.stream(text);
-    stream.write_all(piece)?;
-    let at_rest = stream.at_rest();
-    let (text, stats) = stream.finish()?;
+    let mut scrubber = make(text);
+    scrubber.feed(piece)?;
+    let at_rest = scrubber.at_rest();
+    let (text, stats) = scrubber.finish()?;
     Ok(Scrubbed { text, stats, at_rest })
 }
 
 /// Writes the results of consecutive pieces in order, scrubbing pieces
-/// again where the input's own stream would not be at rest at their start.
-pub struct InOrder<'r> {
-    redactor: &'r Redactor,
-    carried: Option<Stream<Vec<u8>>>,
+/// again where the input's own scrubber would not be at rest at their
+/// start.
+pub struct InOrder<'a, S> {
+    make: Make<'a, S>,
+    carried: Option<S>,
     total: Stats,
 }
 
-impl<'r> InOrder<'r> {
-    pub fn new(redactor: &'r Redactor) -> InOrder<'r> {
-        InOrder { redactor, carried: None, total: redactor.empty_stats() }
+impl<'a, S: Scrub> InOrder<'a, S> {
+    pub fn new(make: Make<'a, S>) -> InOrder<'a, S> {
+        InOrder { make, carried: None, total: Stats::default() }
     }
 
     /// Writes the next piece, `piece`, which `scrubbed` is the result of
@@ -69,29 +108,29 @@ impl<'r> InOrder<'r> {
                 self.carry(carried, piece, out)?;
                 return Ok(scrubbed.map(|s| s.text));
             }
-            (None, None) => scrub_piece(self.redactor, piece, Vec::new())?,
+            (None, None) => scrub_piece(self.make, piece, Vec::new())?,
             (None, Some(scrubbed)) => scrubbed,
         };
         if done.at_rest {
             out.write_all(&done.text)?;
             self.total.merge(&done.stats);
         } else {
-            // The next piece's stream would not start at rest: one stream
-            // goes on from this piece instead.
-            self.carry(self.redactor.stream(Vec::new()), piece, out)?;
+            // The next piece's scrubber would not start at rest: one
+            // scrubber goes on from this piece instead.
+            self.carry((self.make)(Vec::new()), piece, out)?;
         }
         Ok(Some(done.text))
     }
 
-    /// Whether a stream carried over pieces will scrub the next one: its
+    /// Whether a scrubber carried over pieces will scrub the next one: its
     /// own result would be thrown away.
     pub fn carrying(&self) -> bool {
         self.carried.is_some()
     }
 
-    /// Writes `piece` through the carried stream `carry`.
-    fn carry(&mut self, mut carry: Stream<Vec<u8>>, piece: &[u8], out: &mut dyn Write) -> io::Result<()> {
-        carry.write_all(piece)?;
+    /// Writes `piece` through the carried scrubber `carry`.
+    fn carry(&mut self, mut carry: S, piece: &[u8], out: &mut dyn Write) -> io::Result<()> {
+        carry.feed(piece)?;
         if carry.at_rest() {
             let (done, stats) = carry.finish()?;
             out.write_all(&done)?;
@@ -99,8 +138,8 @@ impl<'r> InOrder<'r> {
         } else {
             // What it wrote so far goes out now: its memory stays bounded
             // however long the block runs.
-            out.write_all(carry.get_ref())?;
-            carry.get_mut().clear();
+            out.write_all(carry.output())?;
+            carry.output().clear();
             self.carried = Some(carry);
         }
         Ok(())
@@ -146,8 +185,8 @@ type Done = (u64, Slot, io::Result<Option<Scrubbed>>);
 /// writes, flushing `out` whenever it has written every piece done so far,
 /// so that a live pipe stays live. Memory is bounded: at most `2 * threads
 /// + 2` pieces are in flight.
-pub fn scrub_parallel(
-    redactor: &Redactor,
+pub fn scrub_parallel<S: Scrub>(
+    make: Make<S>,
     input: &mut (dyn Read + Send),
     out: &mut dyn Write,
     threads: usize,
@@ -173,7 +212,7 @@ pub fn scrub_parallel(
                 let Ok((seq, mut slot)) = next else { return };
                 let result = match carrying.load(Ordering::Relaxed) {
                     true => Ok(None),
-                    false => scrub_piece(redactor, &slot.input[..slot.len], std::mem::take(&mut slot.text)).map(Some),
+                    false => scrub_piece(make, &slot.input[..slot.len], std::mem::take(&mut slot.text)).map(Some),
                 };
                 if done_tx.send((seq, slot, result)).is_err() {
                     return;
@@ -181,7 +220,7 @@ pub fn scrub_parallel(
             });
         }
         drop(done_tx);
-        let written = write_in_order(redactor, done_rx, free_tx, &carrying, out);
+        let written = write_in_order(make, done_rx, free_tx, &carrying, out);
         // A write error ends the writer first; the reader stops at its next
         // read, as a filter on one thread would.
         let read = reader.join().unwrap_or_else(|_| Err(io::Error::other("the reading thread panicked")));
@@ -230,14 +269,14 @@ fn read_pieces(input: &mut (dyn Read + Send), free: Receiver<Slot>, pieces: Sync
 }
 
 /// Writes the pieces `done` yields in order and gives their slots back.
-fn write_in_order(
-    redactor: &Redactor,
+fn write_in_order<S: Scrub>(
+    make: Make<S>,
     done: Receiver<Done>,
     free: SyncSender<Slot>,
     carrying: &AtomicBool,
     out: &mut dyn Write,
 ) -> io::Result<Stats> {
-    let mut order = InOrder::new(redactor);
+    let mut order = InOrder::new(make);
     let mut waiting: BTreeMap<u64, (Slot, io::Result<Option<Scrubbed>>)> = BTreeMap::new();
     let mut next = 0;
     loop {
@@ -273,8 +312,9 @@ fn write_in_order(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use logscrub::Redactor;
 
     /// A log with passwords, PEM and PuTTY keys whose lines straddle many
     /// piece cuts, long lines, and no newline at its end.
@@ -302,7 +342,7 @@ mod tests {
     }
 
     /// A reader that yields at most `n` bytes a read, as a pipe does.
-    struct Trickle<'a>(&'a [u8], usize);
+    pub(crate) struct Trickle<'a>(pub(crate) &'a [u8], pub(crate) usize);
 
     impl Read for Trickle<'_> {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -321,7 +361,9 @@ mod tests {
         let want_stats = redactor.redact_reader(&data[..], &mut want).unwrap();
         for (threads, read) in [(1, usize::MAX), (2, usize::MAX), (3, 65_536), (4, 4_099)] {
             let mut got = Vec::new();
-            let stats = scrub_parallel(&redactor, &mut Trickle(&data, read), &mut got, threads).unwrap();
+            let stats =
+                scrub_parallel(&|text: Vec<u8>| redactor.stream(text), &mut Trickle(&data, read), &mut got, threads)
+                    .unwrap();
             assert!(got == want, "{threads} threads, reads of {read}: the output differs");
             assert_eq!(stats.lines(), want_stats.lines());
             assert_eq!(stats.masked_lines(), want_stats.masked_lines());
@@ -346,10 +388,11 @@ mod tests {
             }
         }
         let redactor = Redactor::new();
-        let err = scrub_parallel(&redactor, &mut Failing, &mut Vec::new(), 2).unwrap_err();
+        let make = |text: Vec<u8>| redactor.stream(text);
+        let err = scrub_parallel(&make, &mut Failing, &mut Vec::new(), 2).unwrap_err();
         assert_eq!(err.to_string(), "disk on fire");
         let data = log();
-        let err = scrub_parallel(&redactor, &mut &data[..], &mut Failing, 2).unwrap_err();
+        let err = scrub_parallel(&make, &mut &data[..], &mut Failing, 2).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     }
 }

@@ -506,7 +506,8 @@ fn scrub_chunks_of(
     out: &mut dyn Write,
     input_hash: &mut Background,
 ) -> io::Result<Stats> {
-    let mut order = InOrder::new(redactor);
+    let make = |text: Vec<u8>| redactor.stream(text);
+    let mut order = InOrder::new(&make);
     let wave = rayon::current_num_threads() * 2;
     // The buffers of one wave serve the next (the inputs come back from
     // the hashing thread): fresh ones cost a page fault every 4 KiB.
@@ -522,7 +523,7 @@ fn scrub_chunks_of(
                 buf.clear();
                 buf.resize((end - start) as usize, 0);
                 file.read_exact_at(&mut buf, start)?;
-                let scrubbed = scrub_piece(redactor, &buf, text)?;
+                let scrubbed = scrub_piece(&make, &buf, text)?;
                 Ok((buf, scrubbed))
             })
             .collect();
