@@ -69,6 +69,34 @@ fn fragments() -> Vec<Vec<u8>> {
     f
 }
 
+/// Whole lines of key blocks, for the strategies to mix among others.
+fn block_lines() -> Vec<Vec<u8>> {
+    [
+        "-----BEGIN PRIVATE KEY-----",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "-----END PRIVATE KEY-----",
+        "-----END RSA PRIVATE KEY-----",
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj",
+        "PuTTY-User-Key-File-3: ssh-rsa",
+        "Private-Lines: 2",
+        "Private-MAC: 7f3ad21c",
+        "-----BEGIN OpenVPN Static key V1-----",
+        "-----END OpenVPN Static key V1-----",
+        r#"{"key":"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg\n-----END EC PRIVATE KEY-----\n"}"#,
+        r#"{"key":"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg"#,
+    ]
+    .iter()
+    .map(|l| l.as_bytes().to_vec())
+    .collect()
+}
+
+/// A new stream's whole output for `input`.
+fn streamed(input: &[u8]) -> Vec<u8> {
+    let mut stream = redactor().stream(Vec::new());
+    stream.write_all(input).unwrap();
+    stream.finish().unwrap().0
+}
+
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -206,6 +234,28 @@ proptest! {
         static DEFAULTS: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
         let out = DEFAULTS.get_or_init(Redactor::new).redact(line.as_bytes());
         prop_assert!(matches!(out, std::borrow::Cow::Borrowed(_)), "changed: {}", String::from_utf8_lossy(&out));
+    }
+
+    /// A stream at rest after a line can be replaced by a new one: the
+    /// lines after it come out the same. Threads that scrub pieces of one
+    /// input each from a new stream rely on it (the binary's `pieces`).
+    #[test]
+    fn a_stream_at_rest_can_be_replaced_by_a_new_one(
+        lines in prop::collection::vec(prop_oneof![3 => line_strategy(), 2 => prop::sample::select(block_lines())], 1..14),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let r = redactor();
+        let text = |lines: &[Vec<u8>]| -> Vec<u8> { lines.iter().flat_map(|l| l.iter().copied().chain([b'\n'])).collect() };
+        let k = cut.index(lines.len() + 1);
+        let (head, tail) = (text(&lines[..k]), text(&lines[k..]));
+        let mut first = r.stream(Vec::new());
+        first.write_all(&head).unwrap();
+        if first.at_rest() {
+            let mut got = first.finish().unwrap().0;
+            got.extend_from_slice(&streamed(&tail));
+            let want = streamed(&text(&lines));
+            prop_assert_eq!(lossy(&got), lossy(&want), "cut after line {}", k);
+        }
     }
 
     /// Arbitrary bytes never panic, in a line or through a stream.
