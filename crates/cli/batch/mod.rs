@@ -30,8 +30,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::args::EngineArgs;
-use crate::format::{scrub_reader, Format};
-use crate::pieces::{scrub_piece, InOrder};
+use crate::format::{scrub_reader, Format, FormatStream};
+use crate::pieces::{scrub_piece, InOrder, Make, Scrub};
 use checksum::{Checksum, Hasher, Sums};
 use codec::Codec;
 pub use walk::Select;
@@ -371,7 +371,6 @@ impl Job<'_> {
         let mut enc = codec.writer(out, self.args.level)?;
         let mut ranges = Ranges::new(self.redactor, self.with_ranges);
         let split = codec == Codec::Plain
-            && self.args.format == Format::Raw
             && !self.with_ranges
             && meta.len() > self.split_above
             && rayon::current_num_threads() > 1;
@@ -380,7 +379,7 @@ impl Job<'_> {
             file.read_exact_at(&mut head, 0).context("read failed")?;
             refuse_binary(&head, self.args.text)?;
             let mut hash = Background::new(sum);
-            let stats = scrub_chunks(self.redactor, &file, meta.len(), &mut enc, &mut hash)?;
+            let stats = scrub_chunks(self.redactor, self.args.format, &file, meta.len(), &mut enc, &mut hash)?;
             (stats, hash.hex())
         } else {
             let mut input = Hashing::new(sum, file);
@@ -487,6 +486,7 @@ fn decode_error(codec: Codec, e: io::Error) -> anyhow::Error {
 /// as the chunks are written.
 fn scrub_chunks(
     redactor: &Redactor,
+    format: Format,
     file: &File,
     size: u64,
     out: &mut dyn Write,
@@ -494,20 +494,25 @@ fn scrub_chunks(
 ) -> anyhow::Result<Stats> {
     let wave = rayon::current_num_threads() as u64 * 2;
     let bounds = chunk_bounds(file, size, (IN_FLIGHT / wave).clamp(1 << 20, CHUNK))?;
-    Ok(scrub_chunks_of(redactor, file, &bounds, out, input_hash)?)
+    Ok(match format {
+        Format::Raw => scrub_chunks_of(&|text: Vec<u8>| redactor.stream(text), file, &bounds, out, input_hash),
+        format => {
+            let make = |text: Vec<u8>| FormatStream::new(redactor, format, text);
+            scrub_chunks_of(&make, file, &bounds, out, input_hash)
+        }
+    }?)
 }
 
 /// [`scrub_chunks`] over the chunks `bounds`, as one stream over the file
 /// would scrub it (see [`crate::pieces`]).
-fn scrub_chunks_of(
-    redactor: &Redactor,
+fn scrub_chunks_of<S: Scrub>(
+    make: Make<S>,
     file: &File,
     bounds: &[(u64, u64)],
     out: &mut dyn Write,
     input_hash: &mut Background,
 ) -> io::Result<Stats> {
-    let make = |text: Vec<u8>| redactor.stream(text);
-    let mut order = InOrder::new(&make);
+    let mut order = InOrder::new(make);
     let wave = rayon::current_num_threads() * 2;
     // The buffers of one wave serve the next (the inputs come back from
     // the hashing thread): fresh ones cost a page fault every 4 KiB.
@@ -523,7 +528,7 @@ fn scrub_chunks_of(
                 buf.clear();
                 buf.resize((end - start) as usize, 0);
                 file.read_exact_at(&mut buf, start)?;
-                let scrubbed = scrub_piece(&make, &buf, text)?;
+                let scrubbed = scrub_piece(make, &buf, text)?;
                 Ok((buf, scrubbed))
             })
             .collect();
@@ -1037,13 +1042,48 @@ mod tests {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
             let mut got = Vec::new();
             let mut hash = Background::new(kind);
-            let stats = pool.install(|| scrub_chunks_of(&redactor, &file, &bounds, &mut got, &mut hash)).unwrap();
+            let make = |text: Vec<u8>| redactor.stream(text);
+            let stats = pool.install(|| scrub_chunks_of(&make, &file, &bounds, &mut got, &mut hash)).unwrap();
             assert!(got == want, "the chunked output differs");
             assert_eq!(stats.masked_lines(), want_stats.masked_lines());
             let mut whole = Hasher::new(kind);
             whole.update(&data);
             assert_eq!(hash.hex(), whole.hex());
         }
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_structured_file_in_chunks_equals_the_file_scrubbed_whole() {
+        // CRI lines, every fifth split into a partial record and its end
+        // with a line of the other stream between them, and key blocks.
+        let t = "2024-01-01T00:00:00.000000001Z";
+        let mut data = Vec::new();
+        for (i, line) in log(20_000).split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+            let line = String::from_utf8_lossy(line);
+            if i % 5 == 0 && line.len() > 12 {
+                let (a, b) = line.split_at(12);
+                data.extend_from_slice(
+                    format!("{t} stdout P {a}\n{t} stderr F other {i}\n{t} stdout F {b}\n").as_bytes(),
+                );
+            } else {
+                data.extend_from_slice(format!("{t} stdout F {line}\n").as_bytes());
+            }
+        }
+        let path = std::env::temp_dir().join(format!("logscrub-chunks-cri-{}.log", std::process::id()));
+        std::fs::write(&path, &data).unwrap();
+        let file = File::open(&path).unwrap();
+        let bounds = chunk_bounds(&file, data.len() as u64, 16 << 10).unwrap();
+        let redactor = Redactor::new();
+        let mut want = Vec::new();
+        scrub_reader(&redactor, Format::Cri, &mut &data[..], &mut want).unwrap();
+        assert!(memchr::memmem::find(&want, b"hunter2").is_none());
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let mut got = Vec::new();
+        let mut hash = Background::new(Checksum::Sha256);
+        let make = |text: Vec<u8>| FormatStream::new(&redactor, Format::Cri, text);
+        pool.install(|| scrub_chunks_of(&make, &file, &bounds, &mut got, &mut hash)).unwrap();
+        assert!(got == want, "the chunked output differs");
         std::fs::remove_file(&path).unwrap();
     }
 
