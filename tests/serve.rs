@@ -433,6 +433,39 @@ fn a_cri_partial_record_still_open_at_sigterm_is_written_not_lost() {
 }
 
 #[test]
+fn a_private_key_printed_across_cri_lines_is_masked_by_tail() {
+    // A container printing a PEM key: each of its lines is a CRI record.
+    // Its BEGIN line is unchanged on its own; the lines after it are not.
+    let dir = temp_dir("cri-key");
+    let log = dir.join("c.log");
+    let out = dir.join("out.log");
+    let t = "2024-01-01T00:00:00.000000001Z";
+    let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
+    let key = ["-----BEGIN PRIVATE KEY-----", body, body, "-----END PRIVATE KEY-----", "done"];
+    std::fs::write(&log, key.iter().map(|l| format!("{t} stderr F {l}\n")).collect::<String>()).unwrap();
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let args = [
+        "tail",
+        &path(&log),
+        "--format",
+        "cri",
+        "--poll-interval",
+        "20ms",
+        "--output",
+        "file",
+        "--output-path",
+        &path(&out),
+    ];
+    let d = Daemon::start(&args, &dir);
+    wait_for("the last line", || lines_of(&out).iter().any(|l| l.ends_with(" done")));
+    let (status, daemon_log) = d.stop();
+    assert!(status.success(), "{daemon_log}");
+    let got = lines_of(&out);
+    assert!(got.iter().all(|l| !l.contains(body)), "the key leaked: {got:?}");
+    assert_eq!(got[1], format!("{t} stderr F [REDACTED:private-key]"));
+}
+
+#[test]
 fn a_line_longer_than_the_window_reaches_a_forward_downstream_whole_and_masked() {
     if !python_with("msgpack") {
         return;
