@@ -350,6 +350,75 @@ fn a_drop_rule_drops_whole_forward_records_and_counts_them() {
 }
 
 #[test]
+fn a_private_key_sent_one_line_a_forward_record_is_masked() {
+    // A log shipper sends a log one line a record: a key's lines are
+    // records of their own, here across two messages, with a record of
+    // another tag (another source) between them.
+    let dir = temp_dir("forward-key");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = dir.join("out.jsonl");
+    let args = [
+        "serve",
+        "--forward",
+        &addr,
+        "--output",
+        "file",
+        "--output-path",
+        out.to_str().unwrap(),
+        "--output-format",
+        "json_lines",
+    ];
+    let d = Daemon::start(&args, &dir);
+    let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
+    let message = |tag: &str, lines: &[&str], chunk: &str| {
+        let entries: Vec<rmpv::Value> = lines
+            .iter()
+            .map(|l| {
+                rmpv::Value::Array(vec![
+                    1.into(),
+                    rmpv::Value::Map(vec![("log".into(), (*l).into()), ("n".into(), 1.into())]),
+                ])
+            })
+            .collect();
+        let option = rmpv::Value::Map(vec![("chunk".into(), chunk.into())]);
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(&mut bytes, &rmpv::Value::Array(vec![tag.into(), entries.into(), option])).unwrap();
+        bytes
+    };
+    let mut s = TcpStream::connect(&addr).unwrap();
+    for (tag, lines, chunk) in [
+        ("app", &["start", "-----BEGIN PRIVATE KEY-----", body][..], "c1"),
+        ("other", &["a line of another source"][..], "c2"),
+        ("app", &[body, "-----END PRIVATE KEY-----", "after"][..], "c3"),
+    ] {
+        s.write_all(&message(tag, lines, chunk)).unwrap();
+        let ack = rmpv::decode::read_value(&mut s).unwrap();
+        assert_eq!(ack, rmpv::Value::Map(vec![("ack".into(), chunk.into())]));
+    }
+    wait_for("every record", || lines_of(&out).len() >= 7);
+    drop(s);
+    let (status, log) = d.stop();
+    assert!(status.success(), "{log}");
+    let logs: Vec<String> = lines_of(&out)
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["log"].as_str().unwrap().to_string())
+        .collect();
+    let app: Vec<&str> = logs.iter().map(String::as_str).filter(|l| *l != "a line of another source").collect();
+    assert_eq!(
+        app,
+        [
+            "start",
+            "-----BEGIN PRIVATE KEY-----",
+            "[REDACTED:private-key]",
+            "[REDACTED:private-key]",
+            "-----END PRIVATE KEY-----",
+            "after"
+        ]
+    );
+}
+
+#[test]
 fn admin_endpoint_serves_metrics_and_probes() {
     let dir = temp_dir("admin");
     let (port, admin) = (free_port(), free_port());

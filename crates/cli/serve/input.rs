@@ -9,6 +9,7 @@
 //! handshake, bounded by the idle timeout, on the connection's own task.
 
 use std::future::Future;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -212,6 +213,7 @@ async fn forward_connection(stream: Conn, peer: SocketAddr, ctx: Arc<Ctx>) {
     // With a shared key, the first message must be the PING answering our
     // HELO; nothing is read as records before it.
     let mut awaiting_ping = None;
+    let mut blocks = Blocks::default();
     if ctx.shared_key.is_some() {
         let nonce = crate::handshake::random16();
         if wr.write_all(&crate::handshake::SharedKey::helo(&nonce)).await.is_err() {
@@ -225,7 +227,7 @@ async fn forward_connection(stream: Conn, peer: SocketAddr, ctx: Arc<Ctx>) {
                 let message = buf.split_to(len);
                 let handled = match (awaiting_ping.take(), &ctx.shared_key) {
                     (Some(nonce), Some(key)) => ping(&message, key, &nonce, &mut wr).await,
-                    _ => forward_message(&message, &ctx, &mut wr).await,
+                    _ => forward_message(&message, &ctx, &mut blocks, &mut wr).await,
                 };
                 if let Err(e) = handled {
                     Metrics::add(&ctx.metrics.errors, 1);
@@ -272,7 +274,90 @@ async fn ping(
     checked.map_err(|why| format!("handshake refused: {why}"))
 }
 
-async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut (impl AsyncWrite + Unpin)) -> Result<(), String> {
+/// Key blocks (a private key) that a record's field opened, per tag and
+/// field. A log shipper sends a log one line a record, so the records after
+/// it, the key's lines, go through the block's stream, as a file's lines
+/// would, until the block ends.
+#[derive(Default)]
+struct Blocks(std::collections::HashMap<(String, String), logscrub::Stream<Vec<u8>>>);
+
+/// Open blocks a connection tracks at most; past that, a field that opens
+/// one more is masked whole (fail closed).
+const MAX_BLOCKS: usize = 256;
+
+impl Blocks {
+    fn open_for(&self, tag: &str) -> bool {
+        self.0.keys().any(|(t, _)| t == tag)
+    }
+
+    /// Scrubs each top-level string field of `record` that a block of
+    /// `tag` holds open, or that opens one, through the block's stream.
+    /// The rest of the record is left to [`msgpack::scrub`] (masking a
+    /// masked value again changes nothing).
+    fn carry(
+        &mut self,
+        redactor: &logscrub::Redactor,
+        tag: &str,
+        record: &mut rmpv::Value,
+        stats: &mut logscrub::Stats,
+    ) {
+        let rmpv::Value::Map(fields) = record else { return };
+        for (key, value) in fields.iter_mut() {
+            let (Some(name), rmpv::Value::String(text)) = (key.as_str(), &*value) else { continue };
+            let text = text.as_bytes();
+            let id = (tag.to_string(), name.to_string());
+            let mut stream = match self.0.remove(&id) {
+                Some(stream) => stream,
+                None if redactor.is_clean(text) => continue,
+                None => {
+                    let mut probe = redactor.stream(Vec::new());
+                    let _ = Write::write_all(&mut probe, text);
+                    let _ = Write::write_all(&mut probe, b"\n");
+                    if probe.at_rest() {
+                        continue;
+                    }
+                    if self.0.len() >= MAX_BLOCKS {
+                        *value = rmpv::Value::String(logscrub::FIELD_MASK.into());
+                        continue;
+                    }
+                    redactor.stream(Vec::new())
+                }
+            };
+            // One record is one line; a value with its own newline keeps it.
+            let _ = Write::write_all(&mut stream, text);
+            let newline = !text.ends_with(b"\n");
+            if newline {
+                let _ = Write::write_all(&mut stream, b"\n");
+            }
+            let mut out = std::mem::take(stream.get_mut());
+            if newline && out.last() == Some(&b'\n') {
+                out.pop();
+            }
+            // All of the line came out (a stream in a block masks line by
+            // line): else the value is masked whole, never sent raw.
+            let whole = out.iter().filter(|&&b| b == b'\n').count() == text.iter().filter(|&&b| b == b'\n').count();
+            *value = match whole && !out.is_empty() || text.is_empty() {
+                true => rmpv::Value::String(String::from_utf8_lossy(&out).into_owned().into()),
+                false => rmpv::Value::String(logscrub::FIELD_MASK.into()),
+            };
+            if stream.at_rest() {
+                if let Ok((_, counts)) = stream.finish() {
+                    stats.merge_findings(&counts);
+                }
+            } else {
+                stats.merge_findings(&stream.take_stats());
+                self.0.insert(id, stream);
+            }
+        }
+    }
+}
+
+async fn forward_message(
+    bytes: &[u8],
+    ctx: &Ctx,
+    blocks: &mut Blocks,
+    wr: &mut (impl AsyncWrite + Unpin),
+) -> Result<(), String> {
     let message = forward::read(bytes, ctx.opts.max_record).map_err(|e| e.to_string())?;
     // The engine counts each value (and the tag) as a line; a record is
     // one line, however many values it has, and its bytes were counted as
@@ -280,7 +365,10 @@ async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut (impl AsyncWrite + Un
     let (mut stats, mut values) = (ctx.redactor.empty_stats(), ctx.redactor.empty_stats());
     let mut whole = 0;
     let raw = &message.bytes;
-    let needs = msgpack::screen(&ctx.redactor, message.entries.iter().map(|e| &raw[e.record.clone()]));
+    let mut needs = msgpack::screen(&ctx.redactor, message.entries.iter().map(|e| &raw[e.record.clone()]));
+    // Inside a key block every record is a line of it; one that opens a
+    // block is a suspect anyway, and from it on so are the rest.
+    let mut in_block = blocks.open_for(&message.tag);
     // Tags are routing keys, but a client can put anything in them; a tag
     // that a `drop` rule matches drops the message.
     let tag = ctx.redactor.redact_counted(message.tag.as_bytes(), &mut values);
@@ -289,8 +377,8 @@ async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut (impl AsyncWrite + Un
     // Entries with nothing to scrub go on as they came; the others are
     // decoded, scrubbed and encoded again.
     let mut entries = forward::Entries::default();
-    for (e, needs) in message.entries.iter().zip(needs) {
-        if !needs {
+    for (e, needs) in message.entries.iter().zip(needs.iter_mut()) {
+        if !*needs && !in_block {
             stats.count_line(0, false);
             if !tag_dropped {
                 entries.push_packed(&raw[e.range()]);
@@ -299,6 +387,8 @@ async fn forward_message(bytes: &[u8], ctx: &Ctx, wr: &mut (impl AsyncWrite + Un
         }
         let mut record = msgpack::decode(&raw[e.record.clone()]).map_err(|_| "undecodable msgpack".to_string())?;
         let before = values.masked_lines();
+        blocks.carry(&ctx.redactor, &message.tag, &mut record, &mut values);
+        in_block = blocks.open_for(&message.tag);
         let scrubbed = msgpack::scrub(&ctx.redactor, &mut record, &mut values);
         whole += scrubbed.unwrap_or(0);
         stats.count_line(0, scrubbed != Some(0) || values.masked_lines() > before);
