@@ -233,19 +233,7 @@ fn forward_no_planted_secret_leaks_and_every_record_comes_out_once_as_the_engine
     let addr = format!("127.0.0.1:{}", free_port());
     let out = dir.join("out.jsonl");
     let max = MAX_LINE.to_string();
-    let args = [
-        "serve",
-        "--forward",
-        &addr,
-        "--output",
-        "file",
-        "--output-path",
-        out.to_str().unwrap(),
-        "--output-format",
-        "json_lines",
-        "--max-line",
-        &max,
-    ];
+    let args = forward_to_json_lines(&addr, &out, &["--max-line", &max]);
     let d = Daemon::start(&args, &dir);
     runner()
         .run(&case(), |(lines, sizes)| {

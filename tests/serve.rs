@@ -24,6 +24,15 @@ fn tail_args(log: &Path, checkpoint: &Path, out: &Path) -> Vec<String> {
     args
 }
 
+/// `logscrub tail LOG --format cri`, polling fast, into the file OUT.
+fn tail_cri_args(log: &Path, out: &Path) -> Vec<String> {
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let mut args = vec!["tail".to_string(), path(log), "--format".into(), "cri".into()];
+    args.extend(["--poll-interval", "20ms", "--output", "file", "--output-path"].map(String::from));
+    args.push(path(out));
+    args
+}
+
 #[test]
 fn tcp_many_concurrent_connections_every_line_once_no_secret() {
     let dir = temp_dir("tcp");
@@ -140,22 +149,8 @@ fn forward_from_fluent_logger_and_raw_msgpack_clients_with_acks() {
     let port = free_port();
     let out = dir.join("out.jsonl");
     let addr = format!("127.0.0.1:{port}");
-    let d = Daemon::start(
-        &[
-            "serve",
-            "--forward",
-            &addr,
-            "--output",
-            "file",
-            "--output-path",
-            out.to_str().unwrap(),
-            "--output-format",
-            "json_lines",
-            "--json-date-format",
-            "iso8601",
-        ],
-        &dir,
-    );
+    let args = forward_to_json_lines(&addr, &out, &["--json-date-format", "iso8601"]);
+    let d = Daemon::start(&args, &dir);
     let client =
         Command::new("python3").args([support("forward_client.py"), port.to_string(), "200".into()]).output().unwrap();
     assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
@@ -358,17 +353,7 @@ fn a_private_key_sent_one_line_a_forward_record_is_masked() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let out = dir.join("out.jsonl");
-    let args = [
-        "serve",
-        "--forward",
-        &addr,
-        "--output",
-        "file",
-        "--output-path",
-        out.to_str().unwrap(),
-        "--output-format",
-        "json_lines",
-    ];
+    let args = forward_to_json_lines(&addr, &out, &[]);
     let d = Daemon::start(&args, &dir);
     let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
     let message = |tag: &str, lines: &[&str], chunk: &str| {
@@ -476,21 +461,7 @@ fn a_cri_partial_record_still_open_at_sigterm_is_written_not_lost() {
     let out = dir.join("out.log");
     let t = "2024-01-01T00:00:00.000000001Z";
     std::fs::write(&log, format!("{t} stdout F first\n{t} stdout P open password=hunter2hunter2\n")).unwrap();
-    let d = Daemon::start(
-        &[
-            "tail",
-            log.to_str().unwrap(),
-            "--format",
-            "cri",
-            "--poll-interval",
-            "20ms",
-            "--output",
-            "file",
-            "--output-path",
-            out.to_str().unwrap(),
-        ],
-        &dir,
-    );
+    let d = Daemon::start(&tail_cri_args(&log, &out), &dir);
     wait_for("the first line", || !lines_of(&out).is_empty());
     std::thread::sleep(Duration::from_millis(100));
     let (status, log) = d.stop();
@@ -512,20 +483,7 @@ fn a_private_key_printed_across_cri_lines_is_masked_by_tail() {
     let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
     let key = ["-----BEGIN PRIVATE KEY-----", body, body, "-----END PRIVATE KEY-----", "done"];
     std::fs::write(&log, key.iter().map(|l| format!("{t} stderr F {l}\n")).collect::<String>()).unwrap();
-    let path = |p: &Path| p.to_str().unwrap().to_string();
-    let args = [
-        "tail",
-        &path(&log),
-        "--format",
-        "cri",
-        "--poll-interval",
-        "20ms",
-        "--output",
-        "file",
-        "--output-path",
-        &path(&out),
-    ];
-    let d = Daemon::start(&args, &dir);
+    let d = Daemon::start(&tail_cri_args(&log, &out), &dir);
     wait_for("the last line", || lines_of(&out).iter().any(|l| l.ends_with(" done")));
     let (status, daemon_log) = d.stop();
     assert!(status.success(), "{daemon_log}");

@@ -283,3 +283,13 @@ pub fn stop_both(d: Daemon, mut receiver: Child) -> (std::process::ExitStatus, S
     let _ = receiver.wait();
     stopped
 }
+
+/// The arguments of `logscrub serve --forward ADDR` writing JSON lines to
+/// the file OUT, then `extra`.
+pub fn forward_to_json_lines(addr: &str, out: &Path, extra: &[&str]) -> Vec<String> {
+    let fixed = ["serve", "--forward", addr, "--output", "file", "--output-path"];
+    let mut args: Vec<String> = fixed.iter().map(|a| a.to_string()).collect();
+    args.extend([out.to_str().unwrap(), "--output-format", "json_lines"].map(String::from));
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
