@@ -307,3 +307,37 @@ fn a_key_block_in_container_logs_or_among_json_lines_is_masked() {
         }
     }
 }
+
+#[test]
+fn a_live_pipe_stays_live_on_threads() {
+    // `tail -F app.log | logscrub`: each line comes out while stdin stays
+    // open, whatever the threads.
+    use std::io::BufRead;
+    for jobs in ["1", "2"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+            .args(["-j", jobs])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut output = std::io::BufReader::new(child.stdout.take().unwrap());
+        let reader = std::thread::spawn(move || {
+            let mut line = String::new();
+            while output.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let _ = tx.send(std::mem::take(&mut line));
+            }
+        });
+        for i in 0..3 {
+            input.write_all(format!("line {i} password=hunter2hunter2\n").as_bytes()).unwrap();
+            input.flush().unwrap();
+            let got =
+                rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the line came out while stdin is open");
+            assert_eq!(got, format!("line {i} password=[REDACTED:password-assignment]\n"), "-j {jobs}");
+        }
+        drop(input);
+        assert!(child.wait().unwrap().success());
+        reader.join().unwrap();
+    }
+}
