@@ -33,9 +33,9 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "raw")]
     pub format: Format,
 
-    /// Threads that scrub (default: one per core, at most 2); one more
-    /// reads. The output is the same with any number; 1 scrubs on the
-    /// reading thread.
+    /// Threads that read and scrub the input, a piece each in turn, while
+    /// this one writes (default: one per core, at most 2). The output is
+    /// the same with any number; 1 reads, scrubs and writes on one thread.
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
 }

@@ -12,8 +12,8 @@
 //! input its parallelism, never its masking.
 //!
 //! `scrub` reads a large file's pieces itself ([`scrub_piece`], [`InOrder`]);
-//! the stdin filter reads its input on one thread and scrubs on the others
-//! ([`scrub_parallel`]). Both work with anything that scrubs an input in
+//! the stdin filter's threads each read a piece in turn and scrub it while
+//! the calling thread writes ([`scrub_parallel`]). Both work with anything that scrubs an input in
 //! order ([`Scrub`]): the engine's stream for raw text, a format's scrubber
 //! for structured lines.
 
@@ -182,10 +182,11 @@ struct Slot {
 type Done = (u64, Slot, io::Result<Option<Scrubbed>>);
 
 /// Scrubs everything `input` yields into `out` on `threads` threads, as
-/// one stream would (see the module). One more thread reads; this one
-/// writes, flushing `out` whenever it has written every piece done so far,
-/// so that a live pipe stays live. Memory is bounded: at most `2 * threads
-/// + 2` pieces are in flight.
+/// one stream would (see the module). Each thread reads its next piece
+/// (one at a time, in turn) and scrubs it; this one writes, flushing `out`
+/// whenever it has written every piece done so far, so that a live pipe
+/// stays live. Memory is bounded: at most `2 * threads + 2` pieces are in
+/// flight.
 pub fn scrub_parallel<S: Scrub>(
     make: Make<S>,
     input: &mut (dyn Read + Send),
@@ -197,20 +198,22 @@ pub fn scrub_parallel<S: Scrub>(
     for _ in 0..slots {
         free_tx.send(Slot { input: Vec::new(), len: 0, text: Vec::new() }).expect("the receiver is here");
     }
-    let (piece_tx, piece_rx) = mpsc::sync_channel::<(u64, Slot)>(slots);
-    let piece_rx = Mutex::new(piece_rx);
+    let free_rx = Mutex::new(free_rx);
+    let reader = Mutex::new(Pieces { input, rest: Vec::new(), next: 0, ended: None });
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     // Set while the writer carries a stream over the pieces (a block open
     // across a cut, a line longer than a piece): the threads leave the
     // pieces to it rather than scrub them for nothing.
     let carrying = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let reader = scope.spawn(move || read_pieces(input, free_rx, piece_tx));
+    let written = std::thread::scope(|scope| {
         for _ in 0..threads {
-            let (done_tx, piece_rx, carrying) = (done_tx.clone(), &piece_rx, &carrying);
+            let (done_tx, free_rx, reader, carrying) = (done_tx.clone(), &free_rx, &reader, &carrying);
             scope.spawn(move || loop {
-                let next = piece_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ()));
-                let Ok((seq, mut slot)) = next else { return };
+                // No free slot: the writer stopped.
+                let Ok(mut slot) = free_rx.lock().map_err(|_| ()).and_then(|rx| rx.recv().map_err(|_| ())) else {
+                    return;
+                };
+                let Some(seq) = reader.lock().ok().and_then(|mut r| r.read(&mut slot)) else { return };
                 let result = match carrying.load(Ordering::Relaxed) {
                     true => Ok(None),
                     false => scrub_piece(make, &slot.input[..slot.len], std::mem::take(&mut slot.text)).map(Some),
@@ -221,51 +224,63 @@ pub fn scrub_parallel<S: Scrub>(
             });
         }
         drop(done_tx);
-        let written = write_in_order(make, done_rx, free_tx, &carrying, out);
-        // A write error ends the writer first; the reader stops at its next
-        // read, as a filter on one thread would.
-        let read = reader.join().unwrap_or_else(|_| Err(io::Error::other("the reading thread panicked")));
-        let stats = written?;
-        read?;
-        Ok(stats)
-    })
+        write_in_order(make, done_rx, free_tx, &carrying, out)
+    });
+    // A write error ends the writer first; the threads stop at their next
+    // read, as a filter on one thread would.
+    let stats = written?;
+    match reader.into_inner().map(|r| r.ended) {
+        Ok(Some(Err(e))) => Err(e),
+        Ok(_) => Ok(stats),
+        Err(_) => Err(io::Error::other("a scrubbing thread panicked while reading")),
+    }
 }
 
-/// Reads `input` into free slots and sends each, cut after its last
-/// newline, as the next piece; the bytes after the cut start the next one.
-/// A piece with no newline goes whole: the carried stream joins its line.
-fn read_pieces(input: &mut (dyn Read + Send), free: Receiver<Slot>, pieces: SyncSender<(u64, Slot)>) -> io::Result<()> {
-    let mut rest: Vec<u8> = Vec::new();
-    let mut seq = 0;
-    loop {
-        // No free slot: the writer stopped.
-        let Ok(mut slot) = free.recv() else { return Ok(()) };
+/// The input cut into pieces: each read into a slot and cut after its
+/// last newline, the bytes after the cut starting the next. A piece with
+/// no newline goes whole: the carried stream joins its line.
+struct Pieces<'a> {
+    input: &'a mut (dyn Read + Send),
+    rest: Vec<u8>,
+    next: u64,
+    /// Set once the input ended, or failed.
+    ended: Option<io::Result<()>>,
+}
+
+impl Pieces<'_> {
+    /// Reads the next piece into `slot`; its number, or `None` at the end.
+    fn read(&mut self, slot: &mut Slot) -> Option<u64> {
+        if self.ended.is_some() {
+            return None;
+        }
         // The rest is shorter than the buffer (it came out of one), so
         // there is room to read after it.
         slot.input.resize(PIECE + SLACK, 0);
-        slot.input[..rest.len()].copy_from_slice(&rest);
-        let start = rest.len();
-        rest.clear();
+        slot.input[..self.rest.len()].copy_from_slice(&self.rest);
+        let start = self.rest.len();
+        self.rest.clear();
         let n = loop {
-            match input.read(&mut slot.input[start..]) {
+            match self.input.read(&mut slot.input[start..]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.ended = Some(Err(e));
+                    return None;
+                }
             }
         };
         slot.len = start + n;
-        let end = n == 0;
-        if let Some(newline) = memchr::memrchr(b'\n', &slot.input[start..slot.len]).filter(|_| !end) {
-            rest.extend_from_slice(&slot.input[start + newline + 1..slot.len]);
+        if n == 0 {
+            self.ended = Some(Ok(()));
+        } else if let Some(newline) = memchr::memrchr(b'\n', &slot.input[start..slot.len]) {
+            self.rest.extend_from_slice(&slot.input[start + newline + 1..slot.len]);
             slot.len = start + newline + 1;
         }
-        if slot.len > 0 && pieces.send((seq, slot)).is_err() {
-            return Ok(());
+        if slot.len == 0 {
+            return None;
         }
-        if end {
-            return Ok(());
-        }
-        seq += 1;
+        self.next += 1;
+        Some(self.next - 1)
     }
 }
 
