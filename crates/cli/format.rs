@@ -26,6 +26,7 @@ use std::io::{Read, Write};
 
 use logscrub::{Redactor, Stats, Stream, FIELD_MASK};
 
+use crate::blocks::Blocks;
 use crate::json_screen;
 use crate::pieces::Scrub;
 use serde::Deserialize;
@@ -88,6 +89,8 @@ pub struct Scrubber {
     /// A rule with the `drop` mask matched a value of the current record:
     /// the record is not written.
     dropped: bool,
+    /// Key blocks that a JSON record's field opened (see [`Blocks`]).
+    blocks: Blocks,
 }
 
 /// The fields of a Docker `json-file` line that decide whether it is a
@@ -133,6 +136,7 @@ impl Scrubber {
             counts: FormatCounts::default(),
             decoded: logscrub::Batch::new(),
             dropped: false,
+            blocks: Blocks::default(),
         }
     }
 
@@ -232,8 +236,8 @@ impl Scrubber {
     fn passes(&mut self, format: Format, line: &[u8]) -> Option<usize> {
         match format {
             // A line that is not JSON goes to the raw stream, which may
-            // have a key block open.
-            Format::Json => self.raw.at_rest().then_some(line.len()),
+            // have a key block open, and a record's field may be in one.
+            Format::Json => (self.raw.at_rest() && self.blocks.is_empty()).then_some(line.len()),
             Format::Docker => {
                 // A whole line (a partial has no newline at the end of its
                 // log) on a stream with nothing open, and its other fields
@@ -258,6 +262,7 @@ impl Scrubber {
     pub fn is_at_rest(&self) -> bool {
         self.line.is_empty()
             && !self.overlong
+            && self.blocks.is_empty()
             && self.raw.at_rest()
             && self.partials.values().all(|p| p.time.is_none() && p.text.at_rest())
     }
@@ -435,6 +440,14 @@ impl Scrubber {
             return;
         };
         let before = (self.counts.fields_masked, self.values.masked_lines());
+        if let Value::Object(fields) = &mut value {
+            for (name, field) in fields.iter_mut() {
+                let Value::String(text) = field else { continue };
+                if let Some(masked) = self.blocks.line(&self.redactor, ("", name), text.as_bytes(), &mut self.values) {
+                    *text = masked;
+                }
+            }
+        }
         self.scrub_value(&mut value, false);
         self.write_json(&value, out);
         self.dropped = false;
@@ -1091,11 +1104,13 @@ mod tests {
                 serde_json::to_string(&format!("{l}\n")).unwrap()
             )
         };
-        let cases: [(Format, Vec<String>); 5] = [
+        let cases: [(Format, Vec<String>); 6] = [
             (Format::Cri, block.iter().map(|l| format!("{t} stdout F {l}")).collect()),
             (Format::Docker, block.iter().map(|l| docker(l)).collect()),
             // Text that is not JSON among JSON lines: the raw stream's.
             (Format::Json, [vec![r#"{"a":1}"#.to_string()], block.iter().map(|l| l.to_string()).collect()].concat()),
+            // A key logged one JSON record a line.
+            (Format::Json, block.iter().map(|l| format!(r#"{{"msg":"{l}","n":1}}"#)).collect()),
             (Format::Auto, [vec![r#"{"a":1}"#.to_string()], block.iter().map(|l| l.to_string()).collect()].concat()),
             (Format::Auto, block.iter().map(|l| format!("{t} stdout F {l}")).collect()),
         ];
@@ -1259,6 +1274,18 @@ mod threaded {
                 _ => {
                     let msg = serde_json::to_string(&msg).unwrap();
                     text.push_str(&format!("{{\"n\":{i},\"msg\":{msg},\"password\":\"pw{i}\"}}\n"));
+                    if i % 1000 == 700 {
+                        // A key logged one JSON record a line.
+                        let key = std::iter::once("-----BEGIN PRIVATE KEY-----")
+                            .chain(std::iter::repeat_n(
+                                "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj",
+                                40,
+                            ))
+                            .chain(std::iter::once("-----END PRIVATE KEY-----"));
+                        for line in key {
+                            text.push_str(&format!("{{\"msg\":\"{line}\"}}\n"));
+                        }
+                    }
                     if i % 1000 == 500 {
                         // Text that is not JSON, a key block among it.
                         text.push_str("plain text line with password=hunter2hunter2\n-----BEGIN PRIVATE KEY-----\n");

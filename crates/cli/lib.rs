@@ -13,6 +13,7 @@
 
 mod args;
 mod batch;
+mod blocks;
 mod filter;
 pub mod format;
 pub mod forward;

@@ -9,7 +9,6 @@
 //! handshake, bounded by the idle timeout, on the connection's own task.
 
 use std::future::Future;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +21,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::{Ctx, Metrics, Payload};
+use crate::blocks::Blocks;
 use crate::format::{FormatCounts, Scrubber};
 use crate::forward;
 use crate::msgpack::{self, EventTime, Framer};
@@ -274,80 +274,21 @@ async fn ping(
     checked.map_err(|why| format!("handshake refused: {why}"))
 }
 
-/// Key blocks (a private key) that a record's field opened, per tag and
-/// field. A log shipper sends a log one line a record, so the records after
-/// it, the key's lines, go through the block's stream, as a file's lines
-/// would, until the block ends.
-#[derive(Default)]
-struct Blocks(std::collections::HashMap<(String, String), logscrub::Stream<Vec<u8>>>);
-
-/// Open blocks a connection tracks at most; past that, a field that opens
-/// one more is masked whole (fail closed).
-const MAX_BLOCKS: usize = 256;
-
-impl Blocks {
-    fn open_for(&self, tag: &str) -> bool {
-        self.0.keys().any(|(t, _)| t == tag)
-    }
-
-    /// Scrubs each top-level string field of `record` that a block of
-    /// `tag` holds open, or that opens one, through the block's stream.
-    /// The rest of the record is left to [`msgpack::scrub`] (masking a
-    /// masked value again changes nothing).
-    fn carry(
-        &mut self,
-        redactor: &logscrub::Redactor,
-        tag: &str,
-        record: &mut rmpv::Value,
-        stats: &mut logscrub::Stats,
-    ) {
-        let rmpv::Value::Map(fields) = record else { return };
-        for (key, value) in fields.iter_mut() {
-            let (Some(name), rmpv::Value::String(text)) = (key.as_str(), &*value) else { continue };
-            let text = text.as_bytes();
-            let id = (tag.to_string(), name.to_string());
-            let mut stream = match self.0.remove(&id) {
-                Some(stream) => stream,
-                None if redactor.is_clean(text) => continue,
-                None => {
-                    let mut probe = redactor.stream(Vec::new());
-                    let _ = Write::write_all(&mut probe, text);
-                    let _ = Write::write_all(&mut probe, b"\n");
-                    if probe.at_rest() {
-                        continue;
-                    }
-                    if self.0.len() >= MAX_BLOCKS {
-                        *value = rmpv::Value::String(logscrub::FIELD_MASK.into());
-                        continue;
-                    }
-                    redactor.stream(Vec::new())
-                }
-            };
-            // One record is one line; a value with its own newline keeps it.
-            let _ = Write::write_all(&mut stream, text);
-            let newline = !text.ends_with(b"\n");
-            if newline {
-                let _ = Write::write_all(&mut stream, b"\n");
-            }
-            let mut out = std::mem::take(stream.get_mut());
-            if newline && out.last() == Some(&b'\n') {
-                out.pop();
-            }
-            // All of the line came out (a stream in a block masks line by
-            // line): else the value is masked whole, never sent raw.
-            let whole = out.iter().filter(|&&b| b == b'\n').count() == text.iter().filter(|&&b| b == b'\n').count();
-            *value = match whole && !out.is_empty() || text.is_empty() {
-                true => rmpv::Value::String(String::from_utf8_lossy(&out).into_owned().into()),
-                false => rmpv::Value::String(logscrub::FIELD_MASK.into()),
-            };
-            if stream.at_rest() {
-                if let Ok((_, counts)) = stream.finish() {
-                    stats.merge_findings(&counts);
-                }
-            } else {
-                stats.merge_findings(&stream.take_stats());
-                self.0.insert(id, stream);
-            }
+/// Scrubs each top-level string field of `record` that a key block of
+/// `tag` holds open, or that opens one, through the block's stream (see
+/// [`Blocks`]); the rest is left to [`msgpack::scrub`].
+fn carry_blocks(
+    blocks: &mut Blocks,
+    redactor: &logscrub::Redactor,
+    tag: &str,
+    record: &mut rmpv::Value,
+    stats: &mut logscrub::Stats,
+) {
+    let rmpv::Value::Map(fields) = record else { return };
+    for (key, value) in fields.iter_mut() {
+        let (Some(name), rmpv::Value::String(text)) = (key.as_str(), &*value) else { continue };
+        if let Some(masked) = blocks.line(redactor, (tag, name), text.as_bytes(), stats) {
+            *value = rmpv::Value::String(masked.into());
         }
     }
 }
@@ -387,7 +328,7 @@ async fn forward_message(
         }
         let mut record = msgpack::decode(&raw[e.record.clone()]).map_err(|_| "undecodable msgpack".to_string())?;
         let before = values.masked_lines();
-        blocks.carry(&ctx.redactor, &message.tag, &mut record, &mut values);
+        carry_blocks(blocks, &ctx.redactor, &message.tag, &mut record, &mut values);
         in_block = blocks.open_for(&message.tag);
         let scrubbed = msgpack::scrub(&ctx.redactor, &mut record, &mut values);
         whole += scrubbed.unwrap_or(0);
