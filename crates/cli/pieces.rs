@@ -411,4 +411,55 @@ pub(crate) mod tests {
         let err = scrub_parallel(&make, &mut &data[..], &mut Failing, 2).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     }
+
+    /// Lines a random input is made of: clean and secret lines, every kind
+    /// of key block line, a line longer than a piece, and a partial line.
+    const LINES: [&str; 10] = [
+        "GET /health 200 12ms",
+        "login user=jane password=hunter2hunter2 ok",
+        "-----BEGIN PRIVATE KEY-----",
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj",
+        "-----END PRIVATE KEY-----",
+        "Private-Lines: 2",
+        "Private-MAC: 7f3ad21c",
+        "token=",
+        "",
+        "mail jane@example.com",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any input, read in any sizes, on any number of threads: what
+        /// one stream writes.
+        #[test]
+        fn any_input_on_threads_comes_out_as_one_stream_writes_it(
+            lines in proptest::collection::vec((0usize..LINES.len(), 0usize..4), 1..400),
+            long in proptest::option::of(0usize..400),
+            read in 1usize..200_000,
+            threads in 2usize..5,
+        ) {
+            let redactor = redactor();
+            let mut data = Vec::new();
+            for (i, &(line, newlines)) in lines.iter().enumerate() {
+                data.extend_from_slice(LINES[line].as_bytes());
+                if long == Some(i) {
+                    // Longer than a piece and its slack: cut without a newline.
+                    data.extend(std::iter::repeat_n(b'x', PIECE + SLACK + 17));
+                }
+                data.extend(std::iter::repeat_n(b'\n', newlines.min(1) + newlines / 3));
+            }
+            let mut want = Vec::new();
+            redactor.redact_reader(&data[..], &mut want).unwrap();
+            let mut got = Vec::new();
+            let make = |text: Vec<u8>| redactor.stream(text);
+            scrub_parallel(&make, &mut Trickle(&data, read), &mut got, threads).unwrap();
+            proptest::prop_assert!(got == want, "{} threads, reads of {}", threads, read);
+        }
+    }
+
+    fn redactor() -> &'static Redactor {
+        static R: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+        R.get_or_init(Redactor::new)
+    }
 }
