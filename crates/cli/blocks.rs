@@ -48,8 +48,10 @@ impl Blocks {
         text: &[u8],
         stats: &mut Stats,
     ) -> Option<String> {
-        let id = (source.to_string(), field.to_string());
-        let mut stream = match self.0.remove(&id) {
+        // Most records come with no block open: no key is built for them.
+        let id = || (source.to_string(), field.to_string());
+        let open = if self.0.is_empty() { None } else { self.0.remove(&id()) };
+        let mut stream = match open {
             Some(stream) => stream,
             None if redactor.is_clean(text) || !opens_a_block(redactor, text) => return None,
             None if self.0.len() >= MAX_BLOCKS => return Some(FIELD_MASK.into()),
@@ -75,7 +77,7 @@ impl Blocks {
             }
         } else {
             stats.merge_findings(&stream.take_stats());
-            self.0.insert(id, stream);
+            self.0.insert(id(), stream);
         }
         Some(match whole {
             true => String::from_utf8_lossy(&out).into_owned(),
