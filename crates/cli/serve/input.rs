@@ -306,7 +306,7 @@ async fn forward_message(
     let (mut stats, mut values) = (ctx.redactor.empty_stats(), ctx.redactor.empty_stats());
     let mut whole = 0;
     let raw = &message.bytes;
-    let mut needs = msgpack::screen(&ctx.redactor, message.entries.iter().map(|e| &raw[e.record.clone()]));
+    let needs = msgpack::screen(&ctx.redactor, message.entries.iter().map(|e| &raw[e.record.clone()]));
     // Inside a key block every record is a line of it; one that opens a
     // block is a suspect anyway, and from it on so are the rest.
     let mut in_block = blocks.open_for(&message.tag);
@@ -318,8 +318,8 @@ async fn forward_message(
     // Entries with nothing to scrub go on as they came; the others are
     // decoded, scrubbed and encoded again.
     let mut entries = forward::Entries::default();
-    for (e, needs) in message.entries.iter().zip(needs.iter_mut()) {
-        if !*needs && !in_block {
+    for (e, needs) in message.entries.iter().zip(needs) {
+        if !needs && !in_block {
             stats.count_line(0, false);
             if !tag_dropped {
                 entries.push_packed(&raw[e.range()]);
