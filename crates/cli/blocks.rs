@@ -86,10 +86,11 @@ impl Blocks {
     }
 }
 
-/// Whether a stream that reads `text` as a line is left with a block open.
-fn opens_a_block(redactor: &Redactor, text: &[u8]) -> bool {
+/// Whether a stream that reads `text` as a line is left with a key block
+/// open (or failed: then it may have, fail closed).
+pub fn opens_a_block(redactor: &Redactor, text: &[u8]) -> bool {
     let mut probe = redactor.stream(Vec::new());
-    probe.write_all(text).and_then(|()| probe.write_all(b"\n")).is_ok() && !probe.at_rest()
+    probe.write_all(text).and_then(|()| probe.write_all(b"\n")).is_err() || !probe.at_rest()
 }
 
 #[cfg(test)]

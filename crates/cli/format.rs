@@ -26,7 +26,7 @@ use std::io::{Read, Write};
 
 use logscrub::{Redactor, Stats, Stream, FIELD_MASK};
 
-use crate::blocks::Blocks;
+use crate::blocks::{self, Blocks};
 use crate::json_screen;
 use crate::pieces::Scrub;
 use serde::Deserialize;
@@ -408,20 +408,13 @@ impl Scrubber {
         }
         // A line that opens a key block is unchanged itself, but the lines
         // after it are masked: its stream must see it.
-        if !self.opens_nothing(scrubbed) {
+        if blocks::opens_a_block(&self.redactor, scrubbed) {
             return false;
         }
         self.stats.count_line(bytes, false);
         out.extend_from_slice(line);
         out.push(b'\n');
         true
-    }
-
-    /// Whether a stream that reads `line` (a line that [`Redactor::redact`]
-    /// leaves unchanged) is at rest after it: the line opens no key block.
-    fn opens_nothing(&self, line: &[u8]) -> bool {
-        let mut stream = self.redactor.stream(Vec::new());
-        stream.write_all(line).and_then(|()| stream.write_all(b"\n")).is_ok() && stream.at_rest()
     }
 
     /// A JSON line: unchanged when it holds nothing to mask, else parsed.
