@@ -19,6 +19,14 @@
 //!   byte of the event, timestamp and all, so it costs more on the logging
 //!   thread (below: the appender's worker can do it instead).
 //!
+//! Both mask a private key logged one line an event as the binary masks the
+//! same output: an event that leaves a key block open opens it for every
+//! event after it, from any thread, until the key's END line, and events
+//! logged meanwhile are masked with it. With the JSON formatter an event
+//! inside a block is masked value by value, so the output stays JSON. A
+//! BEGIN line whose END never comes masks what follows for as long as the
+//! subscriber lives.
+//!
 //! ```
 //! use logscrub::Redactor;
 //! use logscrub_tracing::RedactingFields;
@@ -75,9 +83,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod blocks;
+mod json;
+
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use logscrub::Redactor;
 use tracing_core::field::{Field, Visit};
@@ -85,6 +97,8 @@ use tracing_core::Metadata;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FormatFields, MakeWriter};
+
+use crate::blocks::Blocks;
 
 /// A [`MakeWriter`] whose writers mask each event before it reaches the
 /// inner writer.
@@ -99,17 +113,36 @@ use tracing_subscriber::fmt::{FormatFields, MakeWriter};
 /// let subscriber = tracing_subscriber::fmt().with_writer(writer).finish();
 /// # drop(subscriber);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RedactingMakeWriter<M> {
     inner: M,
     redactor: Redactor,
+    shared: Arc<Shared>,
+}
+
+/// What the writers of one [`RedactingMakeWriter`] share: a key block that
+/// an event left open, and the events it covers.
+#[derive(Default)]
+struct Shared {
+    blocks: Blocks,
+}
+
+impl<M: fmt::Debug> fmt::Debug for RedactingMakeWriter<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let open = self.shared.blocks.is_open();
+        f.debug_struct("RedactingMakeWriter")
+            .field("inner", &self.inner)
+            .field("redactor", &self.redactor)
+            .field("key_block_open", &open)
+            .finish()
+    }
 }
 
 impl<M> RedactingMakeWriter<M> {
     /// Wraps `inner` so that everything written through it is masked by
     /// `redactor`.
     pub fn new(inner: M, redactor: Redactor) -> RedactingMakeWriter<M> {
-        RedactingMakeWriter { inner, redactor }
+        RedactingMakeWriter { inner, redactor, shared: Arc::default() }
     }
 
     /// The redactor in use.
@@ -122,11 +155,11 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMakeWriter<M> {
     type Writer = RedactingWriter<'a, M::Writer>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        RedactingWriter::new(self.inner.make_writer(), &self.redactor)
+        RedactingWriter::new(self.inner.make_writer(), &self.redactor, &self.shared)
     }
 
     fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
-        RedactingWriter::new(self.inner.make_writer_for(meta), &self.redactor)
+        RedactingWriter::new(self.inner.make_writer_for(meta), &self.redactor, &self.shared)
     }
 }
 
@@ -165,44 +198,55 @@ thread_local! {
 pub struct RedactingWriter<'a, W: Write> {
     inner: W,
     redactor: &'a Redactor,
+    shared: &'a Shared,
     buf: Vec<u8>,
 }
 
 impl<'a, W: Write> RedactingWriter<'a, W> {
-    fn new(inner: W, redactor: &'a Redactor) -> RedactingWriter<'a, W> {
+    fn new(inner: W, redactor: &'a Redactor, shared: &'a Shared) -> RedactingWriter<'a, W> {
         let buf = BUFFER.with(|b| b.try_borrow_mut().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default());
-        RedactingWriter { inner, redactor, buf }
+        RedactingWriter { inner, redactor, shared, buf }
     }
 
-    /// Masks and writes what is buffered.
+    /// Masks and writes what is buffered: the lines of the event, as the
+    /// next lines of one log (a key block that an earlier event opened
+    /// covers this one too).
     fn emit(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let body = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
-        let result = if !body.contains(&b'\n') {
-            // One line, the common case: a clean event is written from the
-            // buffer as it is, with no copy.
-            let newline = body.len() < self.buf.len();
-            match self.redactor.redact(body) {
-                std::borrow::Cow::Borrowed(_) => self.inner.write_all(&self.buf),
-                // A `drop` rule matched: a masked line is never empty.
-                std::borrow::Cow::Owned(masked) if masked.is_empty() => Ok(()),
-                std::borrow::Cow::Owned(mut masked) => {
-                    if newline {
-                        masked.push(b'\n');
-                    }
-                    self.inner.write_all(&masked)
-                }
+        let blocks = &self.shared.blocks;
+        // A clean event, the common case, is written as it is, with no
+        // copy; one that a rule may match goes through a stream.
+        if !blocks.is_open() && self.redactor.is_clean(&self.buf) {
+            let result = self.inner.write_all(&self.buf);
+            self.buf.clear();
+            return result;
+        }
+        // The stream masks whole lines; a last line with no newline gets
+        // one, taken off again after.
+        let newline = self.buf.ends_with(b"\n");
+        if !newline {
+            self.buf.push(b'\n');
+        }
+        let line = &self.buf[..self.buf.len() - 1];
+        let mut out = match json::in_block(line, self.redactor, blocks) {
+            Some(record) => json::masked(record, self.redactor, blocks),
+            None => {
+                let mut out = Vec::with_capacity(self.buf.len() + 64);
+                blocks.mask(self.redactor, &mut self.redactor.stream(Vec::new()), &self.buf, &mut out);
+                out
             }
-        } else {
-            // Several lines (the pretty format, a key block): the stream
-            // carries blocks across them.
-            let mut stream = self.redactor.stream(Vec::with_capacity(self.buf.len() + 64));
-            stream.write_all(&self.buf).and_then(|()| stream.finish()).and_then(|(out, _)| self.inner.write_all(&out))
         };
+        if !newline && out.ends_with(b"\n") {
+            out.pop();
+        }
         self.buf.clear();
-        result
+        // A `drop` rule matched: nothing is written.
+        match out.is_empty() {
+            true => Ok(()),
+            false => self.inner.write_all(&out),
+        }
     }
 }
 
@@ -268,6 +312,9 @@ pub struct RedactingFields {
     /// The secret field names; `None`: the defaults, checked with the
     /// engine's index of them.
     names: Option<Vec<String>>,
+    /// A key block that an event's values left open, and the events it
+    /// covers.
+    blocks: Arc<Blocks>,
 }
 
 /// Field names masked whole by default (the engine's list, shared with the
@@ -277,7 +324,7 @@ pub use logscrub::SECRET_FIELD_NAMES;
 impl RedactingFields {
     /// A formatter with the default secret field names.
     pub fn new(redactor: Redactor) -> RedactingFields {
-        RedactingFields { redactor, names: None }
+        RedactingFields { redactor, names: None, blocks: Arc::default() }
     }
 
     /// Replaces the secret field names (matched as lowercase substrings).
@@ -314,7 +361,7 @@ impl<'writer> FormatFields<'writer> for RedactingFields {
             let style = Style { ansi: writer.has_ansi_escapes(), sanitize: writer.sanitizes_ansi_escapes() };
             let mut collect = Collect { fields: self, style, scratch, result: Ok(()) };
             fields.record(&mut collect);
-            let written = collect.result.and_then(|()| scratch.write(&self.redactor, &mut writer, style));
+            let written = collect.result.and_then(|()| scratch.write(self, &mut writer, style));
             // A huge value is not held on to for the thread's lifetime.
             if scratch.values.capacity() > 1 << 20 {
                 scratch.values = String::new();
@@ -353,10 +400,11 @@ impl Scratch {
     /// secret-named ones masked whole and the others scrubbed. `quoted`
     /// values are written as `Debug` strings, as the default formatter
     /// writes `&str` fields.
-    fn write(&self, redactor: &Redactor, writer: &mut Writer<'_>, style: Style) -> fmt::Result {
-        let scrubbed = match redactor.is_clean(self.values.as_bytes()) {
+    fn write(&self, fields: &RedactingFields, writer: &mut Writer<'_>, style: Style) -> fmt::Result {
+        let clean = !fields.blocks.is_open() && fields.redactor.is_clean(self.values.as_bytes());
+        let scrubbed = match clean {
             true => None,
-            false => Some(self.scrubbed(redactor)),
+            false => Some(self.scrubbed(&fields.redactor, &fields.blocks)),
         };
         let mut values = scrubbed.iter().flatten();
         for (i, field) in self.fields.iter().enumerate() {
@@ -381,17 +429,18 @@ impl Scratch {
 
     /// The values, scrubbed as the lines of one stream, as the redacting
     /// writer would scrub them: a key block that begins in one value is
-    /// masked on into the next. Should a `drop` rule take lines out, each
-    /// value is scrubbed alone and a dropped one comes out empty (a field
-    /// formatter cannot drop the event; the redacting writer can).
-    fn scrubbed(&self, redactor: &Redactor) -> Vec<String> {
+    /// masked on into the next, and on into the next events' values until
+    /// it ends. Should a `drop` rule take lines out, each value is scrubbed
+    /// alone and a dropped one comes out empty (a field formatter cannot
+    /// drop the event; the redacting writer can); inside a key block, each
+    /// is masked whole.
+    fn scrubbed(&self, redactor: &Redactor, blocks: &Blocks) -> Vec<String> {
         let texts =
             || self.fields.iter().filter_map(|f| f.value.as_ref()).map(|(range, _)| &self.values[range.clone()]);
-        let mut stream = redactor.stream(Vec::with_capacity(self.values.len() + 64));
-        // Writing into a Vec does not fail; were it to, each value would be
-        // scrubbed alone below.
-        let out = stream.write_all(self.values.as_bytes()).and_then(|()| stream.finish()).map(|(out, _)| out);
-        let out = String::from_utf8_lossy(out.as_deref().unwrap_or_default());
+        let mut out = Vec::with_capacity(self.values.len() + 64);
+        let was_open = blocks.is_open();
+        blocks.mask(redactor, &mut redactor.stream(Vec::new()), self.values.as_bytes(), &mut out);
+        let out = String::from_utf8_lossy(&out);
         let lines: Vec<&str> = out.split_terminator('\n').collect();
         if lines.len() == self.values.matches('\n').count() {
             let mut at = 0;
@@ -403,7 +452,12 @@ impl Scratch {
                 })
                 .collect();
         }
-        texts().map(|text| String::from_utf8_lossy(&redactor.redact(text.as_bytes())).into_owned()).collect()
+        match was_open || blocks.is_open() {
+            true => texts().map(|_| logscrub::FIELD_MASK.to_string()).collect(),
+            false => {
+                texts().map(|text| String::from_utf8_lossy(&redactor.redact(text.as_bytes())).into_owned()).collect()
+            }
+        }
     }
 }
 
