@@ -50,6 +50,19 @@ fn decompress(path: &Path) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// `logscrub scrub SRC --out OUT --report REPORT`, which must succeed.
+fn scrub_into(src: &Path, out: &Path, report: &Path) {
+    let run = logscrub(&[
+        "scrub",
+        src.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+}
+
 /// A tree with every codec, a multi-member gzip, and a corrupt gzip.
 fn archive(dir: &Path) {
     fs::create_dir_all(dir.join("2024/01")).unwrap();
@@ -75,15 +88,7 @@ fn every_codec_is_scrubbed_into_a_mirror_tree_with_the_same_codec() {
     let (src, out) = (dir.join("src"), dir.join("out"));
     archive(&src);
     let report = dir.join("report.json");
-    let run = logscrub(&[
-        "scrub",
-        src.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--report",
-        report.to_str().unwrap(),
-    ]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    scrub_into(&src, &out, &report);
     let cases = [
         ("app.log", "plain", 50),
         ("2024/01/app.log.gz", "gz", 50),
@@ -358,4 +363,29 @@ fn a_file_split_into_chunks_comes_out_as_the_filter_masks_it_whole() {
     // (The chunks' checksums are checked against whole-file ones by the
     // unit tests in crates/cli/batch.)
     fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn utf16_files_are_scrubbed_and_written_back_in_utf16() {
+    let dir = temp_dir("utf16");
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    let utf16 = |text: &str| -> Vec<u8> {
+        std::iter::once(0xFEFF).chain(text.encode_utf16()).flat_map(u16::to_le_bytes).collect()
+    };
+    fs::write(src.join("transcript.txt"), utf16(&log_text("ps", 20))).unwrap();
+    fs::write(src.join("events.txt.gz"), gzip(&utf16(&log_text("ev", 20)))).unwrap();
+    let (out, report) = (dir.join("out"), dir.join("report.json"));
+    scrub_into(&src, &out, &report);
+    assert_eq!(fs::read(out.join("transcript.txt")).unwrap(), utf16(&scrubbed_text("ps", 20)));
+    let mut gz = Vec::new();
+    flate2::read::GzDecoder::new(&fs::read(out.join("events.txt.gz")).unwrap()[..]).read_to_end(&mut gz).unwrap();
+    assert_eq!(gz, utf16(&scrubbed_text("ev", 20)));
+    let report = fs::read_to_string(&report).unwrap();
+    assert_eq!(report.matches("\"utf-16le\"").count(), 2, "{report}");
+    let check = logscrub(&["check", src.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(1));
+    let found = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(found.lines().count(), 40, "{found}");
+    assert!(found.contains("transcript.txt:20:password-assignment"), "{found}");
 }

@@ -341,3 +341,33 @@ fn a_live_pipe_stays_live_on_threads() {
         reader.join().unwrap();
     }
 }
+
+/// `text` in UTF-16 in the byte order `le` says, byte order mark first.
+fn utf16(text: &str, le: bool) -> Vec<u8> {
+    let units = std::iter::once(0xFEFF).chain(text.encode_utf16());
+    units.flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() }).collect()
+}
+
+#[test]
+fn utf16_input_is_scrubbed_and_written_back_in_utf16() {
+    // PowerShell 5 writes its transcripts in UTF-16LE: read as bytes, every
+    // other byte is a NUL and no rule would match.
+    let raw = "PS> $c = ConvertTo-SecureString \"Pl@inS3cret\" -AsPlainText -Force\r\nuser=jané password=hunter2hunter2 ✓\r\n";
+    let scrubbed = "PS> $c = ConvertTo-SecureString \"[REDACTED:powershell-securestring]\" -AsPlainText -Force\r\nuser=jané password=[REDACTED:password-assignment] ✓\r\n";
+    for le in [true, false] {
+        for jobs in ["1", "2"] {
+            let out = logscrub(&["-j", jobs], &utf16(raw, le));
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            assert_eq!(out.stdout, utf16(scrubbed, le), "little-endian {le}, {jobs} jobs");
+        }
+    }
+    // Half a code unit at the end: what came before is written, and the
+    // error says what is wrong.
+    let mut cut = utf16("password=hunter2hunter2\n", true);
+    cut.push(b'x');
+    let out = logscrub(&[], &cut);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.stdout, utf16("password=[REDACTED:password-assignment]\n", true)[..]);
+    let err = text(&out.stderr);
+    assert!(err.contains("UTF-16 text ends in half a character") && !err.contains("hunter2"), "{err}");
+}

@@ -10,6 +10,7 @@ use logscrub::Stats;
 use crate::args::Args;
 use crate::format::{scrub_reader, Format, FormatStream};
 use crate::pieces::scrub_parallel;
+use crate::utf16;
 
 /// Scrubbing threads by default. Each holds its own lazy DFA caches (about
 /// 9 MB), and the filter's memory bar is 64 MiB; `-j` gives more.
@@ -23,10 +24,25 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Some(n) => n.max(1),
         None => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
     };
-    let scrub = |input: &mut (dyn Read + Send), out: &mut dyn Write| match args.format {
+    let scrub_text = |input: &mut (dyn Read + Send), out: &mut dyn Write| match args.format {
         _ if threads == 1 => scrub_reader(&redactor, args.format, input, out),
         Format::Raw => scrub_parallel(&|text: Vec<u8>| redactor.stream(text), input, out, threads),
         format => scrub_parallel(&|text: Vec<u8>| FormatStream::new(&redactor, format, text), input, out, threads),
+    };
+    // UTF-16 input (a byte order mark first) is scrubbed as UTF-8 and
+    // written back in UTF-16.
+    let scrub = |input: &mut (dyn Read + Send), out: &mut dyn Write| -> io::Result<Stats> {
+        let (head, order) = utf16::sniff(input)?;
+        let mut input = io::Cursor::new(head).chain(input);
+        match order {
+            None => scrub_text(&mut input, out),
+            Some(order) => {
+                let mut utf8 = utf16::Encoder::new(order, out);
+                let stats = scrub_text(&mut utf16::Decoder::new(order, input), &mut utf8)?;
+                utf8.finish()?;
+                Ok(stats)
+            }
+        }
     };
     if args.files.is_empty() {
         total = scrub(&mut io::stdin(), &mut out).context("stdin")?;

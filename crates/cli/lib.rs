@@ -23,6 +23,7 @@ pub mod msgpack;
 mod pieces;
 mod rules_cmd;
 mod serve;
+mod utf16;
 
 pub use batch::codec;
 

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::args::EngineArgs;
 use crate::format::{scrub_reader, Format, FormatStream};
 use crate::pieces::{scrub_piece, InOrder, Make, Scrub};
+use crate::utf16::{self, Utf16};
 use checksum::{Checksum, Hasher, Sums};
 use codec::Codec;
 pub use walk::Select;
@@ -144,6 +145,10 @@ struct FileReport {
     error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     codec: Option<&'static str>,
+    /// `utf-16le` or `utf-16be`: the text was scrubbed as UTF-8, and its
+    /// ranges are offsets in that UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encoding: Option<&'static str>,
     lines: u64,
     masked_lines: u64,
     findings: BTreeMap<String, u64>,
@@ -373,7 +378,9 @@ impl Job<'_> {
         let split = codec == Codec::Plain
             && !self.with_ranges
             && meta.len() > self.split_above
-            && rayon::current_num_threads() > 1;
+            && rayon::current_num_threads() > 1
+            && !is_utf16(&file)?;
+        let mut encoding = None;
         let (stats, input_sum) = if split {
             let mut head = vec![0; 64 * 1024];
             file.read_exact_at(&mut head, 0).context("read failed")?;
@@ -383,11 +390,19 @@ impl Job<'_> {
             (stats, hash.hex())
         } else {
             let mut input = Hashing::new(sum, file);
-            let mut decoded = BufReader::with_capacity(256 * 1024, codec.reader(&mut input)?);
-            refuse_binary(decoded.fill_buf().map_err(|e| decode_error(codec, e))?, self.args.text)?;
-            let mut tee = Tee { inner: decoded, ranges: &mut ranges };
-            let stats = scrub_reader(self.redactor, self.args.format, &mut tee, &mut enc)
-                .map_err(|e| decode_error(codec, e))?;
+            let decoded = BufReader::with_capacity(256 * 1024, codec.reader(&mut input)?);
+            let (text, order) = text_of(decoded, codec, self.args.text)?;
+            encoding = order.map(Utf16::name);
+            let mut tee = Tee { inner: text, ranges: &mut ranges };
+            let scrubbed = match order {
+                None => scrub_reader(self.redactor, self.args.format, &mut tee, &mut enc),
+                Some(order) => {
+                    let mut utf16 = utf16::Encoder::new(order, &mut enc);
+                    let stats = scrub_reader(self.redactor, self.args.format, &mut tee, &mut utf16);
+                    stats.and_then(|stats| utf16.finish().map(|_| stats))
+                }
+            };
+            let stats = scrubbed.map_err(|e| decode_error(codec, e))?;
             drop(tee);
             (stats, input.hash.hex())
         };
@@ -399,7 +414,7 @@ impl Job<'_> {
             writer.set_modified(m)?;
         }
         let output_size = writer.metadata()?.len();
-        Ok((Written { stats, ranges: ranges.by_rule, sums, output_size }, writer))
+        Ok((Written { stats, ranges: ranges.by_rule, sums, output_size, encoding }, writer))
     }
 }
 
@@ -436,6 +451,7 @@ impl Staged {
             path: item.path.clone(),
             status: "scrubbed",
             codec: Some(codec.name()),
+            encoding: w.encoding,
             lines: w.stats.lines(),
             masked_lines: w.stats.masked_lines(),
             findings: w.stats.by_rule().map(|(r, n)| (r.to_string(), n)).collect(),
@@ -460,9 +476,39 @@ impl Staged {
 /// What [`Job::write`] made.
 struct Written {
     stats: Stats,
+    /// The text's encoding, when it is not UTF-8 (or bytes).
+    encoding: Option<&'static str>,
     ranges: BTreeMap<String, Vec<[u64; 2]>>,
     sums: Sums,
     output_size: u64,
+}
+
+/// The text of a decoded file and its UTF-16 byte order: UTF-16 (a byte
+/// order mark first) is read as UTF-8. Other content that looks binary is
+/// refused unless `text` says to take it as text.
+fn text_of<'r>(
+    mut decoded: BufReader<Box<dyn Read + 'r>>,
+    codec: Codec,
+    text: bool,
+) -> anyhow::Result<(Box<dyn BufRead + 'r>, Option<Utf16>)> {
+    let head = decoded.fill_buf().map_err(|e| decode_error(codec, e))?;
+    match Utf16::sniff(head) {
+        Some(order) => {
+            let text = BufReader::with_capacity(256 * 1024, utf16::Decoder::new(order, decoded));
+            Ok((Box::new(text), Some(order)))
+        }
+        None => {
+            refuse_binary(head, text)?;
+            Ok((Box::new(decoded), None))
+        }
+    }
+}
+
+/// Whether a plain file opens with a UTF-16 byte order mark.
+fn is_utf16(file: &File) -> io::Result<bool> {
+    let mut head = [0; 4];
+    let n = file.read_at(&mut head, 0)?;
+    Ok(Utf16::sniff(&head[..n]).is_some())
 }
 
 /// Refuses content that looks binary (a NUL byte near the start), unless
@@ -914,8 +960,7 @@ pub fn check(engine: &EngineArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> 
 fn check_file(redactor: &Redactor, path: &Path, args: &CheckArgs) -> anyhow::Result<Vec<String>> {
     let mut file = File::open(path).context("cannot open")?;
     let codec = Codec::sniff(&mut file).context("cannot read")?;
-    let mut reader = BufReader::with_capacity(256 * 1024, codec.reader(file)?);
-    refuse_binary(reader.fill_buf().map_err(|e| decode_error(codec, e))?, args.text)?;
+    let (mut reader, _) = text_of(BufReader::with_capacity(256 * 1024, codec.reader(file)?), codec, args.text)?;
     if args.format != Format::Raw {
         return check_structured(redactor, args.format, reader).map_err(|e| decode_error(codec, e));
     }
