@@ -216,13 +216,30 @@ impl<'a, W: Write> RedactingWriter<'a, W> {
             return Ok(());
         }
         let blocks = &self.shared.blocks;
-        // A clean event, the common case, is written as it is, with no
-        // copy; one that a rule may match goes through a stream.
-        if !blocks.is_open() && self.redactor.is_clean(&self.buf) {
-            let result = self.inner.write_all(&self.buf);
-            self.buf.clear();
-            return result;
+        let body = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
+        if !blocks.is_open() && !body.contains(&b'\n') {
+            // One line, the common case, masked alone unless it opens a key
+            // block; a clean one is written from the buffer, with no copy.
+            let (masked, opens) = self.redactor.redact_line(body);
+            if !opens {
+                let newline = body.len() < self.buf.len();
+                let result = match masked {
+                    std::borrow::Cow::Borrowed(_) => self.inner.write_all(&self.buf),
+                    // A `drop` rule matched: a masked line is never empty.
+                    std::borrow::Cow::Owned(masked) if masked.is_empty() => Ok(()),
+                    std::borrow::Cow::Owned(mut masked) => {
+                        if newline {
+                            masked.push(b'\n');
+                        }
+                        self.inner.write_all(&masked)
+                    }
+                };
+                self.buf.clear();
+                return result;
+            }
         }
+        // Several lines (the pretty format), or a key block open or opening:
+        // the event goes through a stream, as the next lines of one log.
         // The stream masks whole lines; a last line with no newline gets
         // one, taken off again after.
         let newline = self.buf.ends_with(b"\n");

@@ -201,6 +201,27 @@ impl Redactor {
     /// assert!(matches!(dropping.redact(b"password=hunter2hunter2"), Cow::Owned(line) if line.is_empty()));
     /// ```
     pub fn redact<'h>(&self, line: &'h [u8]) -> Cow<'h, [u8]> {
+        self.redact_inner(line, None).0
+    }
+
+    /// [`Redactor::redact`] for a caller that masks a log a line at a time,
+    /// and whether a multi-line block (a private key) opens in `line` and is
+    /// still open at its end. `redact` masks such a block to the end of the
+    /// line; the lines after it are its body, which alone look like any
+    /// text, so they must go through a [`Stream`] that reads this line
+    /// first (or be masked whole).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let redactor = logscrub::Redactor::new();
+    /// let (line, open) = redactor.redact_line(b"password=hunter2hunter2");
+    /// assert_eq!((&line[..], open), (&b"password=[REDACTED:password-assignment]"[..], false));
+    /// // Unchanged, but the key's body follows.
+    /// let (line, open) = redactor.redact_line(b"-----BEGIN RSA PRIVATE KEY-----");
+    /// assert_eq!((&line[..], open), (&b"-----BEGIN RSA PRIVATE KEY-----"[..], true));
+    /// ```
+    pub fn redact_line<'h>(&self, line: &'h [u8]) -> (Cow<'h, [u8]>, bool) {
         self.redact_inner(line, None)
     }
 
@@ -247,7 +268,7 @@ impl Redactor {
     pub fn redact_counted<'h>(&self, line: &'h [u8], stats: &mut Stats) -> Cow<'h, [u8]> {
         stats.lines += 1;
         stats.bytes += line.len() as u64;
-        self.redact_inner(line, Some(stats))
+        self.redact_inner(line, Some(stats)).0
     }
 
     /// Zero counts, with this redactor's rule ids, for
@@ -256,18 +277,22 @@ impl Redactor {
         Stats::new(self.inner.ids.clone())
     }
 
-    fn redact_inner<'h>(&self, line: &'h [u8], stats: Option<&mut Stats>) -> Cow<'h, [u8]> {
+    /// The masked line, and whether a block is left open at its end.
+    fn redact_inner<'h>(&self, line: &'h [u8], stats: Option<&mut Stats>) -> (Cow<'h, [u8]>, bool) {
         let inner = &*self.inner;
         if line.len() < inner.shortest {
             // Too short for any rule (a status code, a flag, an id): the
             // field formatters ask this of every value.
-            return Cow::Borrowed(line);
+            return (Cow::Borrowed(line), false);
         }
         let mut hits = Vec::new();
         reset_rejected();
-        inner.scan_line(&inner.prefilter, None, line, &mut hits);
+        let open = inner.scan(&inner.prefilter, None, line, None, &mut hits);
+        if let Some(open) = open {
+            inner.close(open, line.len(), &mut hits);
+        }
         if hits.is_empty() {
-            return Cow::Borrowed(line);
+            return (Cow::Borrowed(line), open.is_some());
         }
         let settle = inner.needs_settle(&hits);
         let masked = inner.mask_line(line, &mut hits, false, inner.key(), settle, |s, h| inner.rescan(s, h));
@@ -280,7 +305,7 @@ impl Redactor {
             }
         }
         // Owned even when dropped: a borrowed result means unchanged.
-        Cow::Owned(masked.unwrap_or_default())
+        (Cow::Owned(masked.unwrap_or_default()), open.is_some())
     }
 
     /// The secrets in one line, in order, without masking them. Overlapping

@@ -258,6 +258,21 @@ proptest! {
         }
     }
 
+    /// `redact_line` masks as `redact` does, and says a block is open
+    /// exactly when a stream that reads the line alone is left with one:
+    /// what a caller masking a line at a time relies on to know when the
+    /// lines after it need a stream (the tracing writer).
+    #[test]
+    fn redact_line_says_when_a_stream_would_be_left_in_a_block(
+        parts in prop::collection::vec(prop_oneof![3 => line_strategy(), 1 => prop::sample::select(block_lines())], 1..3),
+    ) {
+        let r = redactor();
+        let line = parts.join(&b' ');
+        let (masked, open) = r.redact_line(&line);
+        prop_assert_eq!(lossy(&masked), lossy(&r.redact(&line)));
+        prop_assert_eq!(open, !leaves_no_block_open(&line), "{}", lossy(&line));
+    }
+
     /// Arbitrary bytes never panic, in a line or through a stream.
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
