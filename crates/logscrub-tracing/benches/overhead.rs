@@ -8,6 +8,11 @@
 //! machine the speed drifts between them by as much as the overhead being
 //! measured. So the run ends with the clean event's overhead measured in
 //! interleaved rounds (each subscriber in turn, many times), as medians.
+//!
+//! `-- --events SUBSCRIBER N` only logs N clean events through one of the
+//! sink subscribers (`plain`, `fields`, `redacted`): for counting
+//! instructions, which the machine's noise does not change
+//! (`benches/tracing_instructions.sh`).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -104,7 +109,20 @@ fn interleaved() {
 
 criterion_group!(benches, overhead);
 
+/// Logs `n` clean events through the sink subscriber named `name`.
+fn events(name: &str, n: u64) {
+    let subscribers = sink_subscribers();
+    let Some((_, d)) = subscribers.iter().find(|(s, _)| *s == name) else {
+        panic!("no subscriber {name}: plain, fields or redacted");
+    };
+    tracing::dispatcher::with_default(d, || (0..n).for_each(|_| clean()));
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--events") {
+        return events(&args[i + 1], args[i + 2].parse().expect("a number of events"));
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     // `cargo bench -- <filter>` runs the interleaved rounds only when the
