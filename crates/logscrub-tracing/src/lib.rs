@@ -117,19 +117,13 @@ use crate::blocks::Blocks;
 pub struct RedactingMakeWriter<M> {
     inner: M,
     redactor: Redactor,
-    shared: Arc<Shared>,
-}
-
-/// What the writers of one [`RedactingMakeWriter`] share: a key block that
-/// an event left open, and the events it covers.
-#[derive(Default)]
-struct Shared {
-    blocks: Blocks,
+    /// A key block that an event left open, shared by the writers.
+    blocks: Arc<Blocks>,
 }
 
 impl<M: fmt::Debug> fmt::Debug for RedactingMakeWriter<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let open = self.shared.blocks.is_open();
+        let open = self.blocks.is_open();
         f.debug_struct("RedactingMakeWriter")
             .field("inner", &self.inner)
             .field("redactor", &self.redactor)
@@ -142,7 +136,7 @@ impl<M> RedactingMakeWriter<M> {
     /// Wraps `inner` so that everything written through it is masked by
     /// `redactor`.
     pub fn new(inner: M, redactor: Redactor) -> RedactingMakeWriter<M> {
-        RedactingMakeWriter { inner, redactor, shared: Arc::default() }
+        RedactingMakeWriter { inner, redactor, blocks: Arc::default() }
     }
 
     /// The redactor in use.
@@ -155,11 +149,11 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMakeWriter<M> {
     type Writer = RedactingWriter<'a, M::Writer>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        RedactingWriter::new(self.inner.make_writer(), &self.redactor, &self.shared)
+        RedactingWriter::new(self.inner.make_writer(), &self.redactor, &self.blocks)
     }
 
     fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
-        RedactingWriter::new(self.inner.make_writer_for(meta), &self.redactor, &self.shared)
+        RedactingWriter::new(self.inner.make_writer_for(meta), &self.redactor, &self.blocks)
     }
 }
 
@@ -198,14 +192,14 @@ thread_local! {
 pub struct RedactingWriter<'a, W: Write> {
     inner: W,
     redactor: &'a Redactor,
-    shared: &'a Shared,
+    blocks: &'a Blocks,
     buf: Vec<u8>,
 }
 
 impl<'a, W: Write> RedactingWriter<'a, W> {
-    fn new(inner: W, redactor: &'a Redactor, shared: &'a Shared) -> RedactingWriter<'a, W> {
+    fn new(inner: W, redactor: &'a Redactor, blocks: &'a Blocks) -> RedactingWriter<'a, W> {
         let buf = BUFFER.with(|b| b.try_borrow_mut().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default());
-        RedactingWriter { inner, redactor, shared, buf }
+        RedactingWriter { inner, redactor, blocks, buf }
     }
 
     /// Masks and writes what is buffered: the lines of the event, as the
@@ -215,7 +209,7 @@ impl<'a, W: Write> RedactingWriter<'a, W> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let blocks = &self.shared.blocks;
+        let blocks = self.blocks;
         let body = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
         if !blocks.is_open() && !body.contains(&b'\n') {
             // One line, the common case, masked alone unless it opens a key
