@@ -86,13 +86,6 @@ impl Blocks {
     }
 }
 
-/// Whether a stream that reads `line` is left with a key block open (or
-/// failed: then it may have, fail closed).
-pub(crate) fn opens(redactor: &Redactor, line: &[u8]) -> bool {
-    let mut probe = redactor.stream(Vec::new());
-    probe.write_all(line).and_then(|()| probe.write_all(b"\n")).is_err() || !probe.at_rest()
-}
-
 /// Appends what `stream` writes for `text` to `out`. A stream into a `Vec`
 /// fails only on an internal error: then the text is masked whole.
 fn through(stream: &mut Stream<Vec<u8>>, text: &[u8], out: &mut Vec<u8>) {

@@ -12,12 +12,10 @@ use serde_json::Value;
 
 use crate::blocks::Blocks;
 
-/// `line` (one line, no newline) as a JSON object, when it is one and a
-/// key block covers it or opens in it.
-pub(crate) fn in_block(line: &[u8], redactor: &Redactor, blocks: &Blocks) -> Option<Value> {
+/// `line` (one line, no newline) as a JSON object, when it is one.
+pub(crate) fn record(line: &[u8]) -> Option<Value> {
     let object = line.first() == Some(&b'{') && line.last() == Some(&b'}') && memchr::memchr(b'\n', line).is_none();
-    let block = object && (blocks.is_open() || crate::blocks::opens(redactor, line));
-    block.then(|| serde_json::from_slice(line).ok()).flatten()
+    object.then(|| serde_json::from_slice(line).ok()).flatten()
 }
 
 /// `record` masked value by value through `blocks`, as a line of JSON;

@@ -240,8 +240,9 @@ impl<'a, W: Write> RedactingWriter<'a, W> {
         if !newline {
             self.buf.push(b'\n');
         }
-        let line = &self.buf[..self.buf.len() - 1];
-        let mut out = match json::in_block(line, self.redactor, blocks) {
+        // A one-line event here is inside a key block or opens one: a JSON
+        // one is masked value by value, so that it stays JSON.
+        let mut out = match json::record(&self.buf[..self.buf.len() - 1]) {
             Some(record) => json::masked(record, self.redactor, blocks),
             None => {
                 let mut out = Vec::with_capacity(self.buf.len() + 64);
