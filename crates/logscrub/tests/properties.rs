@@ -82,6 +82,9 @@ fn block_lines() -> Vec<Vec<u8>> {
         "Private-MAC: 7f3ad21c",
         "-----BEGIN OpenVPN Static key V1-----",
         "-----END OpenVPN Static key V1-----",
+        "334 UGFzc3dvcmQ6",
+        "SjRuZVMzY3JldCE=",
+        "235 2.7.0 Authentication successful",
         r#"{"key":"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg\n-----END EC PRIVATE KEY-----\n"}"#,
         r#"{"key":"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg"#,
     ]
