@@ -42,43 +42,60 @@ impl Blocks {
     }
 
     /// Masks `text` (lines, each ending with a newline) as the next lines
-    /// of one log, into `out`. `fresh` is a stream at rest: while no block
-    /// is open it masks `text` alone, and if `text` leaves it with a block
-    /// open, it is kept here for the events to come and `fresh` is replaced
-    /// by a new stream.
-    pub(crate) fn mask(&self, redactor: &Redactor, fresh: &mut Stream<Vec<u8>>, text: &[u8], out: &mut Vec<u8>) {
+    /// of one log, into `out`: alone while no block is open, and if it
+    /// leaves a block open, its stream is kept here for the events to come.
+    pub(crate) fn mask(&self, redactor: &Redactor, text: &[u8], out: &mut Vec<u8>) {
         debug_assert!(text.is_empty() || text.ends_with(b"\n"));
+        let mut fresh = redactor.stream(Vec::new());
         let mut shared = None;
         if !self.open.load(Ordering::Acquire) {
             let start = out.len();
-            through(fresh, text, out);
+            through(&mut fresh, text, out);
             if fresh.at_rest() {
                 return;
             }
             // This event opened a block, which covers the events after it;
             // unless another opened one meanwhile: then, as in one log, this
             // event is inside that one.
-            let opened = std::mem::replace(fresh, redactor.stream(Vec::new()));
             let mut open = self.lock();
             if open.is_none() {
-                *open = Some(opened);
+                *open = Some(fresh);
                 self.open.store(true, Ordering::Release);
                 return;
             }
             out.truncate(start);
+            fresh = redactor.stream(Vec::new());
             shared = Some(open);
         }
         let mut open = shared.unwrap_or_else(|| self.lock());
-        // The block may have ended since `open` was read.
-        let stream = open.as_mut().unwrap_or(fresh);
-        through(stream, text, out);
-        let still = !stream.at_rest();
-        if open.is_none() && still {
-            *open = Some(std::mem::replace(fresh, redactor.stream(Vec::new())));
-        } else if open.is_some() && !still {
-            *open = None;
+        // The block may have ended since `open` was read: then the text is
+        // masked alone, and may open one.
+        let mut stream = open.take().unwrap_or(fresh);
+        through(&mut stream, text, out);
+        if !stream.at_rest() {
+            *open = Some(stream);
         }
         self.open.store(open.is_some(), Ordering::Release);
+    }
+
+    /// `values` masked as the next lines of one log (a value of several
+    /// lines takes as many), each given back in order; `None` if a `drop`
+    /// rule took lines out, so that they no longer line up.
+    pub(crate) fn mask_values(&self, redactor: &Redactor, values: &[&str]) -> Option<Vec<String>> {
+        let text: String = values.iter().flat_map(|v| [*v, "\n"]).collect();
+        let mut out = Vec::with_capacity(text.len() + 64);
+        self.mask(redactor, text.as_bytes(), &mut out);
+        let out = String::from_utf8_lossy(&out);
+        if out.matches('\n').count() != text.matches('\n').count() {
+            return None;
+        }
+        let mut lines = out.split_terminator('\n');
+        Some(
+            values
+                .iter()
+                .map(|v| lines.by_ref().take(v.matches('\n').count() + 1).collect::<Vec<_>>().join("\n"))
+                .collect(),
+        )
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Stream<Vec<u8>>>> {
@@ -115,17 +132,16 @@ mod tests {
 
     const BODY: &str = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n";
 
-    fn masked(blocks: &Blocks, redactor: &Redactor, fresh: &mut Stream<Vec<u8>>, text: &str) -> String {
+    fn masked(blocks: &Blocks, redactor: &Redactor, text: &str) -> String {
         let mut out = Vec::new();
-        blocks.mask(redactor, fresh, text.as_bytes(), &mut out);
+        blocks.mask(redactor, text.as_bytes(), &mut out);
         String::from_utf8(out).unwrap()
     }
 
     #[test]
     fn a_block_runs_from_the_event_that_opens_it_to_the_one_that_ends_it() {
         let (redactor, blocks) = (Redactor::new(), Blocks::default());
-        let mut fresh = redactor.stream(Vec::new());
-        let mut line = |text: &str| masked(&blocks, &redactor, &mut fresh, text);
+        let line = |text: &str| masked(&blocks, &redactor, text);
         assert_eq!(line("GET /health 200\n"), "GET /health 200\n");
         assert_eq!(line("-----BEGIN PRIVATE KEY-----\n"), "-----BEGIN PRIVATE KEY-----\n");
         assert_eq!(line(BODY), "[REDACTED:private-key]\n");

@@ -25,21 +25,12 @@ pub(crate) fn record(line: &[u8]) -> Option<Value> {
 pub(crate) fn masked(mut record: Value, redactor: &Redactor, blocks: &Blocks) -> Vec<u8> {
     let mut values = Vec::new();
     strings(&mut record, false, &mut values);
-    let mut text = String::new();
-    for value in &values {
-        text.push_str(value);
-        text.push('\n');
-    }
-    let mut out = Vec::with_capacity(text.len() + 64);
-    blocks.mask(redactor, &mut redactor.stream(Vec::new()), text.as_bytes(), &mut out);
-    let out = String::from_utf8_lossy(&out);
-    let mut lines = out.split_terminator('\n');
-    if out.matches('\n').count() != text.matches('\n').count() {
+    let texts: Vec<&str> = values.iter().map(|v| v.as_str()).collect();
+    let Some(masked) = blocks.mask_values(redactor, &texts) else {
         return Vec::new();
-    }
-    for value in values {
-        let n = value.matches('\n').count() + 1;
-        *value = lines.by_ref().take(n).collect::<Vec<_>>().join("\n");
+    };
+    for (value, masked) in values.into_iter().zip(masked) {
+        *value = masked;
     }
     let mut json = serde_json::to_vec(&record).unwrap_or_default();
     json.push(b'\n');

@@ -246,7 +246,7 @@ impl<'a, W: Write> RedactingWriter<'a, W> {
             Some(record) => json::masked(record, self.redactor, blocks),
             None => {
                 let mut out = Vec::with_capacity(self.buf.len() + 64);
-                blocks.mask(self.redactor, &mut self.redactor.stream(Vec::new()), &self.buf, &mut out);
+                blocks.mask(self.redactor, &self.buf, &mut out);
                 out
             }
         };
@@ -447,28 +447,18 @@ impl Scratch {
     /// drop the event; the redacting writer can); inside a key block, each
     /// is masked whole.
     fn scrubbed(&self, redactor: &Redactor, blocks: &Blocks) -> Vec<String> {
-        let texts =
-            || self.fields.iter().filter_map(|f| f.value.as_ref()).map(|(range, _)| &self.values[range.clone()]);
-        let mut out = Vec::with_capacity(self.values.len() + 64);
+        let texts: Vec<&str> =
+            self.fields.iter().filter_map(|f| f.value.as_ref()).map(|(range, _)| &self.values[range.clone()]).collect();
         let was_open = blocks.is_open();
-        blocks.mask(redactor, &mut redactor.stream(Vec::new()), self.values.as_bytes(), &mut out);
-        let out = String::from_utf8_lossy(&out);
-        let lines: Vec<&str> = out.split_terminator('\n').collect();
-        if lines.len() == self.values.matches('\n').count() {
-            let mut at = 0;
-            return texts()
-                .map(|text| {
-                    let n = text.matches('\n').count() + 1;
-                    at += n;
-                    lines[at - n..at].join("\n")
-                })
-                .collect();
+        if let Some(masked) = blocks.mask_values(redactor, &texts) {
+            return masked;
         }
         match was_open || blocks.is_open() {
-            true => texts().map(|_| logscrub::FIELD_MASK.to_string()).collect(),
-            false => {
-                texts().map(|text| String::from_utf8_lossy(&redactor.redact(text.as_bytes())).into_owned()).collect()
-            }
+            true => texts.iter().map(|_| logscrub::FIELD_MASK.to_string()).collect(),
+            false => texts
+                .iter()
+                .map(|text| String::from_utf8_lossy(&redactor.redact(text.as_bytes())).into_owned())
+                .collect(),
         }
     }
 }
