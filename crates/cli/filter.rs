@@ -34,15 +34,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let scrub = |input: &mut (dyn Read + Send), out: &mut dyn Write| -> io::Result<Stats> {
         let (head, order) = utf16::sniff(input)?;
         let mut input = io::Cursor::new(head).chain(input);
-        match order {
+        utf16::writing(order, out, |out| match order {
             None => scrub_text(&mut input, out),
-            Some(order) => {
-                let mut utf8 = utf16::Encoder::new(order, out);
-                let stats = scrub_text(&mut utf16::Decoder::new(order, input), &mut utf8)?;
-                utf8.finish()?;
-                Ok(stats)
-            }
-        }
+            Some(order) => scrub_text(&mut utf16::Decoder::new(order, &mut input), out),
+        })
     };
     if args.files.is_empty() {
         total = scrub(&mut io::stdin(), &mut out).context("stdin")?;

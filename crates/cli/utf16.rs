@@ -79,6 +79,25 @@ pub fn sniff(input: &mut dyn Read) -> io::Result<(Vec<u8>, Option<Utf16>)> {
     Ok((head, order))
 }
 
+/// Runs `write` on `out`, or, for text that came in UTF-16 (`order`), on
+/// an [`Encoder`] into `out` that it then finishes: what `write` writes
+/// goes out in the byte order it came in.
+pub fn writing<T>(
+    order: Option<Utf16>,
+    out: &mut dyn Write,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<T>,
+) -> io::Result<T> {
+    match order {
+        None => write(out),
+        Some(order) => {
+            let mut encoder = Encoder::new(order, out);
+            let done = write(&mut encoder)?;
+            encoder.finish()?;
+            Ok(done)
+        }
+    }
+}
+
 /// Reads UTF-16 text (its byte order mark first) as UTF-8, without the mark.
 pub struct Decoder<R> {
     inner: R,

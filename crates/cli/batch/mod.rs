@@ -394,14 +394,8 @@ impl Job<'_> {
             let (text, order) = text_of(decoded, codec, self.args.text)?;
             encoding = order.map(Utf16::name);
             let mut tee = Tee { inner: text, ranges: &mut ranges };
-            let scrubbed = match order {
-                None => scrub_reader(self.redactor, self.args.format, &mut tee, &mut enc),
-                Some(order) => {
-                    let mut utf16 = utf16::Encoder::new(order, &mut enc);
-                    let stats = scrub_reader(self.redactor, self.args.format, &mut tee, &mut utf16);
-                    stats.and_then(|stats| utf16.finish().map(|_| stats))
-                }
-            };
+            let scrubbed =
+                utf16::writing(order, &mut enc, |out| scrub_reader(self.redactor, self.args.format, &mut tee, out));
             let stats = scrubbed.map_err(|e| decode_error(codec, e))?;
             drop(tee);
             (stats, input.hash.hex())
