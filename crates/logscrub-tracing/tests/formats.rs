@@ -27,7 +27,7 @@ fn assert_clean(out: &str) {
 #[test]
 fn full_format() {
     let cap = Capture::default();
-    let sub = tracing_subscriber::fmt().with_ansi(false).with_writer(cap.clone().redacted(Redactor::new())).finish();
+    let sub = common::writer_subscriber(&cap);
     tracing::subscriber::with_default(sub, emit_events);
     assert_clean(&cap.text());
     assert_eq!(cap.text().lines().count(), 4);

@@ -39,7 +39,7 @@ fn check(out: &str) {
 #[test]
 fn the_writer_masks_a_key_logged_a_line_an_event() {
     let cap = Capture::default();
-    let sub = tracing_subscriber::fmt().with_ansi(false).with_writer(cap.clone().redacted(Redactor::new())).finish();
+    let sub = common::writer_subscriber(&cap);
     tracing::subscriber::with_default(sub, log_key_by_lines);
     check(&cap.text());
 }

@@ -3,14 +3,12 @@
 mod common;
 
 use common::Capture;
-use logscrub::Redactor;
-use logscrub_tracing::RedactExt;
 
 #[test]
 fn log_crate_records_are_masked() {
     tracing_log::LogTracer::init().unwrap();
     let cap = Capture::default();
-    let sub = tracing_subscriber::fmt().with_ansi(false).with_writer(cap.clone().redacted(Redactor::new())).finish();
+    let sub = common::writer_subscriber(&cap);
     tracing::subscriber::with_default(sub, || {
         log::warn!("legacy client sent api_key=AbC123xYz789QwE456 for jane@example.com");
     });

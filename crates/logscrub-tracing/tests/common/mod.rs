@@ -49,6 +49,13 @@ impl Write for CaptureWriterOwned {
     }
 }
 
+/// A text subscriber writing into `cap` through the redacting writer with
+/// the default packs.
+pub fn writer_subscriber(cap: &Capture) -> impl tracing::Subscriber + Send + Sync {
+    use logscrub_tracing::RedactExt;
+    tracing_subscriber::fmt().with_ansi(false).with_writer(cap.clone().redacted(logscrub::Redactor::new())).finish()
+}
+
 /// A text subscriber whose field formatter has the default packs, writing
 /// into `cap`.
 pub fn fields_subscriber(cap: &Capture) -> impl tracing::Subscriber + Send + Sync {
