@@ -469,10 +469,66 @@ pub(crate) fn rejected() -> bool {
 /// only mask more, and real lines settle in one or two.
 const SETTLE_ROUNDS: usize = 4;
 
+/// The end of the JSON object that `seg[open]` opens: just past its closing
+/// brace, or `hi` when it does not close before `hi` (fail closed: the
+/// scope runs on). Braces inside strings do not count. When the object's
+/// key is written `\"key\"`, the object is JSON inside a JSON string, each
+/// of its bytes escaped once more, and it ends at the latest where that
+/// string does.
+fn object_end(seg: &[u8], open: usize, hi: usize) -> usize {
+    if seg.get(open) != Some(&b'{') {
+        return hi;
+    }
+    let before = &seg[..open];
+    let key_end = before.iter().rposition(|&b| b == b'"');
+    let escaped = key_end.is_some_and(|q| q > 0 && before[q - 1] == b'\\');
+    let (mut depth, mut in_string, mut escape, mut i) = (0usize, false, false, open);
+    while i < hi {
+        // One byte of the object's own text, and where the next one starts.
+        let (b, next) = match seg[i] {
+            b'\\' if escaped => match seg.get(i + 1) {
+                Some(&b) if i + 1 < hi => (b, i + 2),
+                _ => return hi,
+            },
+            // The string that holds the object ends, and the object with it.
+            b'"' if escaped => return i,
+            b => (b, i + 1),
+        };
+        if in_string {
+            match (escape, b) {
+                (true, _) => escape = false,
+                (false, b'\\') => escape = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return next;
+                    }
+                }
+                _ => {}
+            }
+        }
+        i = next;
+    }
+    hi
+}
+
 /// The end of the token that continues at `e`: up to whitespace, a quote or
-/// a delimiter.
+/// a delimiter. A backslash right before the quote stays: it is JSON's
+/// escape of a quote that closes a value of JSON inside a string.
 fn extend_token(seg: &[u8], e: usize) -> usize {
-    e + seg[e..].iter().position(|b| b.is_ascii_whitespace() || b"\"'`;,&<>".contains(b)).unwrap_or(seg.len() - e)
+    let end =
+        e + seg[e..].iter().position(|b| b.is_ascii_whitespace() || b"\"'`;,&<>".contains(b)).unwrap_or(seg.len() - e);
+    match end > e && seg.get(end) == Some(&b'"') && seg[end - 1] == b'\\' {
+        true => end - 1,
+        false => end,
+    }
 }
 
 /// Whether the mask `rendered` of overlapping `group`'s union (`text`),
@@ -598,8 +654,15 @@ impl Inner {
                     at = m.start() + 1;
                     continue;
                 }
-                let end = (m.end() + crate::rules::SCOPE).min(hi);
-                self.confirm_in(r, rule, seg, m.start(), end, from, Some(m.start()), open, hits);
+                let (start, end) = match rule.compiled.object {
+                    false => (m.start(), (m.end() + crate::rules::SCOPE).min(hi)),
+                    true => {
+                        let open = m.start() + seg[m.range()].iter().rposition(|&b| b == b'{').unwrap_or(m.len());
+                        let bound = (m.end() + crate::rules::OBJECT_SCOPE).min(hi);
+                        (open, object_end(seg, open, bound))
+                    }
+                };
+                self.confirm_in(r, rule, seg, start, end, from, Some(m.start()), open, hits);
                 at = end.max(m.start() + 1);
             }
             return;
@@ -1693,6 +1756,15 @@ mod tests {
             (base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("bogus = 1\n{CASES}")), ErrorKind::Syntax),
             (base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("category = \"x\"\n{CASES}")), ErrorKind::Syntax),
             (base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("trigger = 'pw='\n{CASES}")), ErrorKind::Invalid),
+            // An object scope needs a `within` to open it, and a scope is
+            // a line or an object.
+            (base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("scope = \"object\"\n{CASES}")), ErrorKind::Invalid),
+            (
+                base("pw=(?P<secret>[a-z0-9]{1,64})", &format!("within = 'x'\nscope = \"file\"\n{CASES}")),
+                ErrorKind::Invalid,
+            ),
+            // Only inside a scope may the regex go unbounded.
+            (base("pw=(?P<secret>[a-z0-9]+)", &format!("within = '[{{]'\n{CASES}")), ErrorKind::Tests),
         ];
         for (rule, kind) in cases {
             let err = load(&rule).unwrap_err();
@@ -1736,5 +1808,38 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!((err.origin(), err.kind()), (Some("a.toml"), ErrorKind::Regex), "{err}");
+    }
+
+    #[test]
+    fn an_object_ends_at_its_closing_brace_not_at_braces_in_strings() {
+        let end = |text: &str| object_end(text.as_bytes(), text.find('{').unwrap(), text.len());
+        assert_eq!(end(r#""data":{"a":"x","b":"y"},"kind":"Secret""#), r#""data":{"a":"x","b":"y"}"#.len());
+        assert_eq!(end(r#""d":{"a":"}{","b":{"c":"\"}"}} tail"#), r#""d":{"a":"}{","b":{"c":"\"}"}}"#.len());
+        // Never closed: the scope runs on to the bound.
+        assert_eq!(end(r#""d":{"a":"x""#), r#""d":{"a":"x""#.len());
+        // JSON inside a string: it ends with its closing brace, or where
+        // the string that holds it ends.
+        let escaped = r#"a="{\"d\":{\"k\":\"v}\"},\"kind\":\"Secret\"}""#;
+        assert_eq!(end(&escaped[5..]) + 5, escaped.find(r#"},\"kind"#).unwrap() + 1);
+        let cut = r#"{\"d\":{\"k\":\"v\"" tail }"#;
+        assert_eq!(end(&cut[1..]) + 1, cut.find(r#"" tail"#).unwrap());
+    }
+
+    /// A Kubernetes Secret's data values may be certificates of a few KiB:
+    /// masked whole, and the JSON around them (plain, or escaped inside the
+    /// last-applied annotation) stays as it was.
+    #[test]
+    fn a_secrets_long_data_values_are_masked_whole() {
+        let cert: String = (0..3000).map(|i| ['L', 'S', '0', 't', 'q', '9', '+', '/'][i % 8]).collect();
+        let line = format!(
+            r#"{{"kind":"Secret","apiVersion":"v1","metadata":{{"name":"tls"}},"data":{{"tls.crt":"{cert}","tls.key":"{cert}"}},"type":"kubernetes.io/tls"}}"#
+        );
+        let want = r#"{"kind":"Secret","apiVersion":"v1","metadata":{"name":"tls"},"data":{"tls.crt":"[REDACTED:k8s-secret-data]","tls.key":"[REDACTED:k8s-secret-data]"},"type":"kubernetes.io/tls"}"#;
+        assert_eq!(redact(&line), want);
+        let escaped = format!(
+            r#"{{"last-applied":"{{\"apiVersion\":\"v1\",\"data\":{{\"ca.crt\":\"{cert}\"}},\"kind\":\"Secret\"}}"}}"#
+        );
+        let want = r#"{"last-applied":"{\"apiVersion\":\"v1\",\"data\":{\"ca.crt\":\"[REDACTED:k8s-secret-data]\"},\"kind\":\"Secret\"}"}"#;
+        assert_eq!(redact(&escaped), want);
     }
 }

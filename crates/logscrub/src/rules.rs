@@ -51,6 +51,11 @@ pub const CATEGORIES: &[&str] = &["credential", "token", "key", "pii", "financia
 /// line, at most this many bytes.
 pub(crate) const SCOPE: usize = 4096;
 
+/// How far an object scope (`scope = "object"`) reaches past its match:
+/// to the end of the JSON object the match opens, at most this many bytes.
+/// A Kubernetes Secret's data holds certificates and keys of a few KiB.
+pub(crate) const OBJECT_SCOPE: usize = 64 << 10;
+
 /// The largest compiled size of one rule's regex.
 const REGEX_SIZE_LIMIT: usize = 8 << 20;
 
@@ -93,6 +98,8 @@ pub(crate) struct RuleDef {
     regex: String,
     #[serde(default)]
     within: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
     #[serde(default)]
     multiline_end: Option<String>,
     #[serde(default)]
@@ -418,8 +425,10 @@ fn empty_groups(hir: &Hir, out: &mut Vec<Hir>) {
 #[derive(Clone, Debug)]
 pub(crate) struct Patterns {
     pub(crate) regex: String,
-    /// A scope: the regex runs inside each match of this one.
+    /// A scope: the regex runs after each match of this one, to the end
+    /// of the line, or (`object`) inside the JSON object the match opens.
     pub(crate) within: Option<String>,
+    pub(crate) object: bool,
     /// A multi-line rule's end marker.
     pub(crate) end: Option<String>,
     /// The rule's own allowlist (its pack's is compiled once, for the pack).
@@ -440,6 +449,9 @@ pub(crate) struct Compiled {
     /// Where the secret lies in a match, when the regex's shape says so.
     tail: Option<Tail>,
     pub(crate) within: Option<Regex>,
+    /// The scope is the JSON object opened by the last `{` of the
+    /// `within` match (`scope = "object"`), not the rest of the line.
+    pub(crate) object: bool,
     pub(crate) end: Option<Regex>,
     /// Values that are never secrets: the rule's allowlist, then its pack's.
     pub(crate) allow: Vec<Arc<RegexSet>>,
@@ -786,6 +798,7 @@ impl Patterns {
             groups,
             tail,
             within: optional(&self.within, "within")?,
+            object: self.object,
             end: optional(&self.end, "multiline_end")?,
             allow,
         })
@@ -886,9 +899,17 @@ fn compile_rule(
         return Err(invalid("a rule cannot have both within and multiline_end".into()));
     }
     let props = parse_hir(&def.regex).map_err(|e| Error::new(ErrorKind::Regex, e))?.properties().clone();
+    let object = match (def.scope.as_deref(), &def.within) {
+        (None | Some("line"), _) => false,
+        (Some("object"), Some(_)) => true,
+        (Some("object"), None) => return Err(invalid("scope = \"object\" needs a within regex".into())),
+        (Some(other), _) => return Err(invalid(format!("scope = {other:?}: expected \"line\" or \"object\""))),
+    };
     let begin_len = match &def.within {
         // Inside a scope, the scope bounds the match.
-        Some(p) => max_len(p).map_err(|e| Error::new(ErrorKind::Regex, format!("within: {e}")))?.map(|n| n + SCOPE),
+        Some(p) => max_len(p)
+            .map_err(|e| Error::new(ErrorKind::Regex, format!("within: {e}")))?
+            .map(|n| n + if object { OBJECT_SCOPE } else { SCOPE }),
         None => props.maximum_len(),
     };
     let end_len = match &def.multiline_end {
@@ -936,7 +957,7 @@ fn compile_rule(
             "a rule needs test cases: at least one positive (input and expected output) and one negative",
         ));
     }
-    let patterns = Patterns { regex: def.regex, within: def.within, end: def.multiline_end, allow: def.allow };
+    let patterns = Patterns { regex: def.regex, within: def.within, object, end: def.multiline_end, allow: def.allow };
     let compiled = patterns.compile(pack_allow)?;
     let mut rule = Rule {
         id: def.id,
