@@ -289,6 +289,60 @@ fn follow_rotation_by_rename_and_by_copytruncate_then_resume_from_checkpoint() {
     );
 }
 
+/// PowerShell transcripts and some Windows services write UTF-16 with a
+/// byte order mark. Read as bytes, every other byte is a NUL and no rule
+/// matches: `tail` decodes such a file, and its lines go out masked, in
+/// UTF-8, whether a write ends mid-line or mid-character, and after a
+/// restart from the checkpoint (past the mark).
+#[test]
+fn tail_reads_utf16_files_as_utf8_and_masks_them() {
+    let dir = temp_dir("follow-utf16");
+    let logs = dir.join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let (le, be) = (logs.join("le.log"), logs.join("be.log"));
+    let out = dir.join("out.log");
+    let checkpoint = dir.join("checkpoint.json");
+    let encode = |text: &str, big: bool| -> Vec<u8> {
+        text.encode_utf16().flat_map(|u| if big { u.to_be_bytes() } else { u.to_le_bytes() }).collect()
+    };
+    let append = |path: &Path, bytes: &[u8]| {
+        std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap().write_all(bytes).unwrap();
+    };
+    let line = |i: usize| format!("entry {i} password=hunter2-{i}-xyzzy \u{e9}\u{1F600}\r\n");
+    append(&le, &[0xFF, 0xFE]);
+    append(&be, &[0xFE, 0xFF]);
+    let first: String = (0..3).map(line).collect();
+    let (le_bytes, be_bytes) = (encode(&first, false), encode(&first, true));
+    // Cut mid-line and mid-code-unit: the rest comes later.
+    append(&le, &le_bytes[..le_bytes.len() - 7]);
+    append(&be, &be_bytes);
+    let pattern = logs.join("*.log").to_str().unwrap().to_string();
+    let args = tail_args(Path::new(&pattern), &checkpoint, &out);
+    let d = Daemon::start(&args, &dir);
+    wait_for("first lines", || lines_of(&out).len() >= 5);
+    append(&le, &le_bytes[le_bytes.len() - 7..]);
+    wait_for("the line cut mid-character", || lines_of(&out).len() >= 6);
+    let (status, stderr) = d.stop();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("utf-16le") && stderr.contains("utf-16be"), "{stderr}");
+    append(&le, &encode(&line(3), false));
+    let d = Daemon::start(&args, &dir);
+    wait_for("lines after restart", || lines_of(&out).len() >= 7);
+    let (status, stderr) = d.stop();
+    assert!(status.success(), "{stderr}");
+    let text = std::fs::read_to_string(&out).expect("the output is UTF-8");
+    assert!(!text.contains("hunter2") && !text.contains('\u{FEFF}'), "{text}");
+    // CRLF line ends go out as they came.
+    let mut got: Vec<String> = lines_of(&out).iter().map(|l| l.trim_end_matches('\r').to_string()).collect();
+    got.sort();
+    let mut want: Vec<String> = (0..3)
+        .chain(0..4)
+        .map(|i| format!("entry {i} password=[REDACTED:password-assignment] \u{e9}\u{1F600}"))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn a_drop_rule_drops_whole_forward_records_and_counts_them() {
     let dir = temp_dir("forward-drop");

@@ -151,21 +151,45 @@ impl<R: Read> Decoder<R> {
                 units.remove(0);
             }
         }
-        for c in char::decode_utf16(units) {
-            match c {
-                Ok(c) => self.text.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
-                Err(e) => {
-                    let u = e.unpaired_surrogate();
-                    self.text.extend_from_slice(&[
-                        0xE0 | (u >> 12) as u8,
-                        0x80 | (u >> 6 & 0x3F) as u8,
-                        0x80 | (u & 0x3F) as u8,
-                    ]);
-                }
-            }
-        }
+        push_utf8(units, &mut self.text);
         Ok(())
     }
+}
+
+/// Appends code units to `text` as UTF-8, an unpaired surrogate as the
+/// three bytes of generalized UTF-8 that stand for it.
+fn push_utf8(units: impl IntoIterator<Item = u16>, text: &mut Vec<u8>) {
+    for c in char::decode_utf16(units) {
+        match c {
+            Ok(c) => text.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+            Err(e) => {
+                let u = e.unpaired_surrogate();
+                text.extend_from_slice(&[
+                    0xE0 | (u >> 12) as u8,
+                    0x80 | (u >> 6 & 0x3F) as u8,
+                    0x80 | (u & 0x3F) as u8,
+                ]);
+            }
+        }
+    }
+}
+
+/// The end of the last whole line of `bytes` (UTF-16 in `order`, from a
+/// code unit boundary): just past its newline, or 0 when none has ended.
+pub fn lines_end(order: Utf16, bytes: &[u8]) -> usize {
+    memchr::memrchr_iter(b'\n', bytes)
+        .find_map(|i| match order {
+            Utf16::Le if i % 2 == 0 && bytes.get(i + 1) == Some(&0) => Some(i + 2),
+            Utf16::Be if i % 2 == 1 && bytes[i - 1] == 0 => Some(i + 1),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+/// Appends the whole code units of `bytes` (UTF-16 in `order`) to `text`
+/// as UTF-8. An odd last byte, half a character, is left out.
+pub fn decode(order: Utf16, bytes: &[u8], text: &mut Vec<u8>) {
+    push_utf8(bytes.chunks_exact(2).map(|p| order.unit([p[0], p[1]])), text);
 }
 
 impl<R: Read> Read for Decoder<R> {
@@ -305,6 +329,19 @@ mod tests {
         }
         assert_eq!(Utf16::sniff(b"\xFF\xFE\0\0utf-32"), None);
         assert_eq!(Utf16::sniff(b"plain"), None);
+    }
+
+    #[test]
+    fn whole_lines_end_after_a_newline_code_unit_not_a_newline_byte() {
+        for order in [Utf16::Le, Utf16::Be] {
+            let bytes = utf16(order, "a\r\n\u{0A0A}b\nc");
+            let end = lines_end(order, &bytes);
+            let mut text = Vec::new();
+            decode(order, &bytes[2..end], &mut text);
+            assert_eq!(text, "a\r\n\u{0A0A}b\n".as_bytes(), "{order:?}");
+            // U+0A0A alone is two newline bytes, and no line end.
+            assert_eq!(lines_end(order, &utf16(order, "\u{0A0A}x")), 0, "{order:?}");
+        }
     }
 
     #[test]

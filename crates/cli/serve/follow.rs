@@ -12,6 +12,12 @@
 //! offsets (written at most once a second, and on exit, atomically), so a
 //! restart resumes where the output left off. After a crash, lines written
 //! in the last second before it can be written again; none are lost.
+//!
+//! A file that opens with a UTF-16 byte order mark (PowerShell's
+//! transcripts, some Windows services' logs) is read as UTF-16: its lines
+//! are decoded to UTF-8 before they are scrubbed, and go out in UTF-8, as
+//! every other file's. Read as bytes, every other byte would be a NUL and
+//! no rule could match.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -28,6 +34,7 @@ use super::options::ServeOptions;
 use super::{Ctx, Metrics, Payload};
 use crate::format::Scrubber;
 use crate::msgpack::EventTime;
+use crate::utf16::{self, Utf16};
 
 const CHUNK: usize = 1 << 20;
 
@@ -57,6 +64,9 @@ struct Tracked {
     /// Its path now names another file (or none): read to the end, then
     /// let go.
     gone: bool,
+    /// Whether the file opens with a UTF-16 byte order mark: `None` until
+    /// it holds enough bytes to tell.
+    encoding: Option<Option<Utf16>>,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -175,6 +185,7 @@ impl Follower {
             pending: Vec::new(),
             scrubber: Scrubber::new(&self.ctx.redactor, self.ctx.opts.format),
             gone: false,
+            encoding: None,
         })
     }
 
@@ -198,6 +209,8 @@ impl Follower {
                 return false;
             }
         }
+        let Some(utf16) = t.encoding.or_else(|| sniff(t, len)) else { return false };
+        t.encoding = Some(utf16);
         let mut data = std::mem::take(&mut t.pending);
         let before = data.len();
         let got = (&mut t.file).take(CHUNK as u64).read_to_end(&mut data);
@@ -210,17 +223,31 @@ impl Follower {
         let ending = t.gone && read == 0;
         // Only complete lines, unless the file is done or the line is over
         // the maximum (then the scrubber windows it).
-        let cut = if ending || data.len() > ctx.redactor.max_line() {
-            data.len()
-        } else {
-            memchr::memrchr(b'\n', &data).map_or(0, |i| i + 1)
+        let cut = match utf16 {
+            // Whole code units: an odd byte waits for its other half.
+            Some(_) if ending || data.len() > 2 * ctx.redactor.max_line() => data.len() & !1,
+            Some(order) => utf16::lines_end(order, &data),
+            None if ending || data.len() > ctx.redactor.max_line() => data.len(),
+            None => memchr::memrchr(b'\n', &data).map_or(0, |i| i + 1),
         };
         t.pending = data.split_off(cut);
         if cut == 0 && !ending {
             return read > 0;
         }
         let mut out = Vec::with_capacity(cut + cut / 8);
-        t.scrubber.feed(&data, &mut out);
+        match utf16 {
+            Some(order) => {
+                // The byte order mark is no text: it goes nowhere.
+                let text = match t.offset == 0 && Utf16::sniff(&data) == Some(order) {
+                    true => &data[2..],
+                    false => &data[..],
+                };
+                let mut decoded = Vec::with_capacity(text.len());
+                utf16::decode(order, text, &mut decoded);
+                t.scrubber.feed(&decoded, &mut out);
+            }
+            None => t.scrubber.feed(&data, &mut out),
+        }
         if ending {
             t.scrubber.finish(&mut out);
         }
@@ -264,6 +291,22 @@ fn deliver(ctx: &Ctx, scrubber: &mut Scrubber, out: Vec<u8>) -> bool {
         Some(done) => done.blocking_recv() == Ok(true),
         None => true, // dropped with --on-full drop, and counted
     }
+}
+
+/// Whether file `t` (`len` bytes long) opens with a UTF-16 byte order
+/// mark; `None` while it is too short to tell (and not done with).
+fn sniff(t: &Tracked, len: u64) -> Option<Option<Utf16>> {
+    use std::os::unix::fs::FileExt;
+    if len < 4 && !t.gone {
+        return None;
+    }
+    let mut head = [0; 4];
+    let n = t.file.read_at(&mut head, 0).ok()?;
+    let order = Utf16::sniff(&head[..n]);
+    if let Some(order) = order {
+        tracing::info!(file = %t.path.display(), encoding = order.name(), "UTF-16: its lines go out in UTF-8");
+    }
+    Some(order)
 }
 
 fn at_end(t: &Tracked) -> bool {
