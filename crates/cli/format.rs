@@ -552,9 +552,10 @@ impl Scrubber {
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_value(v, secret)),
             Value::Object(map) => {
+                let kind_keys = map.get("kind").and_then(Value::as_str).map_or(&[][..], logscrub::secret_keys_of_kind);
                 let entries = std::mem::take(map);
                 for (key, mut v) in entries {
-                    let mut key_secret = secret || logscrub::is_secret_field(&key);
+                    let mut key_secret = secret || logscrub::is_secret_field(&key) || kind_keys.contains(&key.as_str());
                     let mut key = self.redact_value(key.as_bytes()).unwrap_or(key);
                     // The key as written counts too, so that scrubbing the
                     // output again masks nothing more.
@@ -789,14 +790,20 @@ pub fn scrub_reader(
     Ok(scrubber.take_counts().0)
 }
 
-/// Whether a JSON line with no backslash has a key that names a secret.
+/// Whether a JSON line with no backslash has a key that names a secret,
+/// or a `kind` that keeps secrets under fixed keys (a Kubernetes Secret).
 /// Without escapes a string cannot hold a quote, so a quote followed by
 /// `:` ends a key, and the quote before it starts that key.
 fn has_secret_key(line: &[u8]) -> bool {
     memchr::memchr_iter(b':', line).any(|colon| {
         let Some(key) = line[..colon].trim_ascii_end().strip_suffix(b"\"") else { return false };
         let key = &key[memchr::memrchr(b'"', key).map_or(0, |q| q + 1)..];
-        logscrub::is_secret_field(&String::from_utf8_lossy(key))
+        let kind = || {
+            let value = line[colon + 1..].trim_ascii_start().strip_prefix(b"\"").unwrap_or_default();
+            let value = &value[..memchr::memchr(b'"', value).unwrap_or(0)];
+            !logscrub::secret_keys_of_kind(&String::from_utf8_lossy(value)).is_empty()
+        };
+        logscrub::is_secret_field(&String::from_utf8_lossy(key)) || key == b"kind" && kind()
     })
 }
 
@@ -974,6 +981,40 @@ mod tests {
         assert!(!has_secret_key(br#"{"msg":"token: abc"}"#));
         assert!(!has_secret_key(br#"{"msg":"password","user":"token"}"#));
         assert!(!has_secret_key(br#"{"ts":"10:00:00","level":"info"}"#));
+        assert!(has_secret_key(br#"{"o":{"kind": "Secret","data":{"a":"b"}}}"#));
+        assert!(!has_secret_key(br#"{"kind":"ConfigMap","msg":"kind: Secret"}"#));
+    }
+
+    /// A Kubernetes Secret parsed from a JSON record (an audit event): the
+    /// values under its `data` and `stringData` are masked whole whatever
+    /// their keys, its other fields and other kinds' `data` are not, with
+    /// escapes or without, and also where the object is too large for the
+    /// `k8s-secret-data` rule's scope.
+    #[test]
+    fn a_kubernetes_secrets_data_is_masked_whole_in_json_records() {
+        let cert = "TFMwdExTMUNSVWRKVGlCRFJWSlVTVVpKUTBGVVJTMHRMUzB0".repeat(200);
+        for (secret, config) in [
+            (
+                format!(
+                    r#"{{"verb":"get","responseObject":{{"data":{{"tls.crt":"{cert}","x":"eDE="}},"kind":"Secret","metadata":{{"name":"tls"}}}}}}"#
+                ),
+                r#"{"objectRef":{"resource":"configmaps"},"responseObject":{"kind":"ConfigMap","data":{"region":"eu-west-1"}}}"#,
+            ),
+            (
+                r#"{"requestObject":{"kind":"Secret","stringData":{"a\/b":"dmFsdWU="},"metadata":{"name":"n"}}}"#
+                    .to_string(),
+                r#"{"responseObject":{"kind":"ConfigMap","data":{"a\/b":"eu-west-1"}}}"#,
+            ),
+        ] {
+            let out = scrub(Format::Json, &format!("{secret}\n{config}\n"));
+            let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+            let object = lines[0].as_object().unwrap().values().find(|v| v.get("kind").is_some()).unwrap();
+            let data = object.get("data").or(object.get("stringData")).unwrap().as_object().unwrap();
+            assert!(data.values().all(|v| v == FIELD_MASK), "{out}");
+            assert!(matches!(object["metadata"]["name"].as_str(), Some("tls" | "n")), "{out}");
+            assert!(!out.contains("TFMwdExT") && !out.contains("eDE=") && !out.contains("dmFsdWU="), "{out}");
+            assert!(out.contains("eu-west-1"), "{out}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 /// not one JSON value.
 pub fn screen(line: &[u8], batch: &mut Batch) -> Option<bool> {
     let mut de = serde_json::Deserializer::from_slice(line);
-    let mut screen = Screen { batch, secret_key: false };
+    let mut screen = Screen { batch, secret_key: false, kind_key: false };
     (&mut screen).deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(screen.secret_key)
@@ -24,6 +24,10 @@ pub fn screen(line: &[u8], batch: &mut Batch) -> Option<bool> {
 struct Screen<'b> {
     batch: &'b mut Batch,
     secret_key: bool,
+    /// The last key was `kind`: a string value may name a record that keeps
+    /// secrets under fixed keys (a Kubernetes Secret), which counts as a
+    /// secret-named key.
+    kind_key: bool,
 }
 
 impl Screen<'_> {
@@ -74,6 +78,7 @@ impl<'de> Visitor<'de> for &mut Screen<'_> {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.secret_key |= std::mem::take(&mut self.kind_key) && !logscrub::secret_keys_of_kind(v).is_empty();
         self.batch.push(v.as_bytes());
         Ok(())
     }
@@ -111,6 +116,7 @@ impl<'de> Visitor<'de> for Key<'_, '_> {
 
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
         self.0.secret_key |= logscrub::is_secret_field(v);
+        self.0.kind_key = v == "kind";
         self.0.batch.push(v.as_bytes());
         Ok(())
     }
@@ -132,6 +138,13 @@ mod tests {
         let (v, secret) = values(r#"{"m\u0073g":"a\/b\n","n":[1,-2,2.5e3,true,null],"o":{"k":"\"x\""}}"#).unwrap();
         assert_eq!(v, ["msg", "a/b\n", "n", "1", "-2", "2500.0", "o", "k", "\"x\""]);
         assert!(!secret);
+    }
+
+    #[test]
+    fn a_kind_that_keeps_secrets_counts_as_a_secret_key() {
+        assert!(values(r#"{"o":{"data":{"a":"b"},"kind":"Secr\u0065t"}}"#).unwrap().1);
+        assert!(!values(r#"{"kind":"ConfigMap","msg":"Secret"}"#).unwrap().1);
+        assert!(!values(r#"{"kind":1,"x":"Secret"}"#).unwrap().1);
     }
 
     #[test]

@@ -214,8 +214,10 @@ fn scrub_at(redactor: &Redactor, value: &mut Value, secret: bool, stats: &mut St
         Value::Nil | Value::Boolean(_) => {}
         Value::Array(items) => return items.iter_mut().all(|v| scrub_at(redactor, v, secret, stats, whole)),
         Value::Map(entries) => {
+            let kind = entries.iter().find_map(|(k, v)| (k.as_str() == Some("kind")).then(|| v.as_str()).flatten());
+            let kind_keys = kind.map_or(&[][..], logscrub::secret_keys_of_kind);
             return entries.iter_mut().all(|(k, v)| {
-                let named = secret || key_names_a_secret(k);
+                let named = secret || key_names_a_secret(k) || k.as_str().is_some_and(|k| kind_keys.contains(&k));
                 // The key as written counts too, so that scrubbing the
                 // output again masks nothing more.
                 scrub_at(redactor, k, false, stats, whole)
@@ -378,8 +380,14 @@ fn collect(rest: &mut &[u8], batch: &mut logscrub::Batch, scratch: &mut String) 
             let mut needs = false;
             for _ in 0..n {
                 let mut key = *rest;
-                let named = matches!(item(&mut key), Some(Item::Str(k) | Item::Bin(k))
-                    if logscrub::is_secret_field(&String::from_utf8_lossy(k)));
+                let named = match item(&mut key) {
+                    // A record kind that keeps secrets under fixed keys (a
+                    // Kubernetes Secret): `scrub` knows which.
+                    Some(Item::Str(b"kind")) => matches!(item(&mut key), Some(Item::Str(kind))
+                        if !logscrub::secret_keys_of_kind(&String::from_utf8_lossy(kind)).is_empty()),
+                    Some(Item::Str(k) | Item::Bin(k)) => logscrub::is_secret_field(&String::from_utf8_lossy(k)),
+                    _ => false,
+                };
                 needs |= named | collect(rest, batch, scratch)? | collect(rest, batch, scratch)?;
             }
             needs
@@ -484,6 +492,29 @@ mod tests {
             let whole = scrub(&r, &mut scrubbed, &mut r.empty_stats());
             assert_eq!(needs, packed(&scrubbed) != packed(&record) || whole != Some(0), "{record}");
         }
+    }
+
+    /// A Kubernetes Secret sent as a structured record (Fluent Bit parsed
+    /// the audit event): its `data` values are masked whole whatever their
+    /// keys, and the screen sends it to `scrub`; a ConfigMap's are kept.
+    #[test]
+    fn a_kubernetes_secrets_data_is_masked_whole_in_records() {
+        let r = Redactor::new();
+        let object = |kind: &str| {
+            map(vec![
+                ("data", map(vec![("config.json", "dmFsdWUtMQ==".into())])),
+                ("kind", kind.into()),
+                ("metadata", map(vec![("name", "regcred".into())])),
+            ])
+        };
+        let records =
+            [map(vec![("responseObject", object("Secret"))]), map(vec![("responseObject", object("ConfigMap"))])];
+        let packed: Vec<Vec<u8>> = records.iter().map(packed).collect();
+        assert_eq!(screen(&r, packed.iter().map(Vec::as_slice)), [true, false]);
+        let mut secret = records[0].clone();
+        assert_eq!(scrub(&r, &mut secret, &mut r.empty_stats()), Some(1));
+        let text = format!("{secret}");
+        assert!(!text.contains("dmFsdWUtMQ==") && text.contains(FIELD_MASK) && text.contains("regcred"), "{text}");
     }
 
     #[test]

@@ -60,6 +60,24 @@ pub fn is_secret_field_in<S: AsRef<str>>(name: &str, names: &[S]) -> bool {
     })
 }
 
+/// The keys under which a record of this `kind` keeps secrets, whatever
+/// the secrets' own keys are named: a Kubernetes Secret's `data` and
+/// `stringData` (`tls.key`, `.dockerconfigjson`, anything). The structured
+/// counterpart of the `k8s-secret-data` rule, for records already parsed.
+///
+/// # Example
+///
+/// ```
+/// assert_eq!(logscrub::secret_keys_of_kind("Secret"), ["data", "stringData"]);
+/// assert!(logscrub::secret_keys_of_kind("ConfigMap").is_empty());
+/// ```
+pub fn secret_keys_of_kind(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Secret" => &["data", "stringData"],
+        _ => &[],
+    }
+}
+
 /// [`SECRET_FIELD_NAMES`] by first byte: the default check runs for every
 /// key of every structured record, and a key is compared only where one of
 /// the names could start.
