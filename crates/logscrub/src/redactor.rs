@@ -1827,9 +1827,14 @@ mod tests {
 
     /// A Kubernetes Secret's data values may be certificates of a few KiB:
     /// masked whole, and the JSON around them (plain, or escaped inside the
-    /// last-applied annotation) stays as it was.
+    /// last-applied annotation) stays as it was; a value that the object
+    /// scope's bound cuts is masked to its end.
     #[test]
     fn a_secrets_long_data_values_are_masked_whole() {
+        let huge: String = "TFMwdExTMUNSVWRKVGlCRFJWSlVTVVpK".repeat(400);
+        let line = format!(r#"{{"kind":"Secret","data":{{"a":"eDE=","chain.pem":"{huge}"}},"type":"Opaque"}}"#);
+        let want = r#"{"kind":"Secret","data":{"a":"[REDACTED:k8s-secret-data]","chain.pem":"[REDACTED:k8s-secret-data]"},"type":"Opaque"}"#;
+        assert_eq!(redact(&line), want);
         let cert: String = (0..3000).map(|i| ['L', 'S', '0', 't', 'q', '9', '+', '/'][i % 8]).collect();
         let line = format!(
             r#"{{"kind":"Secret","apiVersion":"v1","metadata":{{"name":"tls"}},"data":{{"tls.crt":"{cert}","tls.key":"{cert}"}},"type":"kubernetes.io/tls"}}"#

@@ -53,8 +53,10 @@ pub(crate) const SCOPE: usize = 4096;
 
 /// How far an object scope (`scope = "object"`) reaches past its match:
 /// to the end of the JSON object the match opens, at most this many bytes.
-/// A Kubernetes Secret's data holds certificates and keys of a few KiB.
-pub(crate) const OBJECT_SCOPE: usize = 64 << 10;
+/// A Kubernetes Secret's data holds certificates and keys of a few KiB;
+/// more would raise the longest match, and with it the smallest
+/// `--max-line` allowed (four times it), past 64 KiB.
+pub(crate) const OBJECT_SCOPE: usize = 8 << 10;
 
 /// The largest compiled size of one rule's regex.
 const REGEX_SIZE_LIMIT: usize = 8 << 20;
