@@ -31,6 +31,12 @@
 //! match of the rule's regex that its validators accept holds a match of it),
 //! else by its own regex (card, phone and id numbers); the prefilter runs
 //! them over whole buffers.
+//!
+//! A rule with `within` runs its regex only in scopes that start where
+//! `within` matches: to the end of the line, or, with `scope = "object"`,
+//! inside the JSON object the last `{` of the match opens (a Kubernetes
+//! Secret's `data`, whatever its keys are named). A scope bounds the regex,
+//! so it may use `+`.
 
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use regex_automata::util::primitives::NonMaxUsize;
