@@ -301,7 +301,13 @@ fn sniff(t: &Tracked, len: u64) -> Option<Option<Utf16>> {
         return None;
     }
     let mut head = [0; 4];
-    let n = t.file.read_at(&mut head, 0).ok()?;
+    let n = match t.file.read_at(&mut head, 0) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(file = %t.path.display(), "read failed: {e}");
+            return None;
+        }
+    };
     let order = Utf16::sniff(&head[..n]);
     if let Some(order) = order {
         tracing::info!(file = %t.path.display(), encoding = order.name(), "UTF-16: its lines go out in UTF-8");
