@@ -519,10 +519,39 @@ fn object_end(seg: &[u8], open: usize, hi: usize) -> usize {
     hi
 }
 
-/// The end of the token that continues at `e`: up to whitespace, a quote or
-/// a delimiter. A backslash right before the quote stays: it is JSON's
-/// escape of a quote that closes a value of JSON inside a string.
-fn extend_token(seg: &[u8], e: usize) -> usize {
+/// Where a secret cut at `e` by a rule's bound really ends; it began at
+/// `s`. A quoted value (`"..."` or `'...'`) ends at its closing quote, or at
+/// the end of the line when there is none: spaces and escaped quotes are
+/// part of it. A value opened by `\"` is a string of JSON inside a
+/// string, which `\"` closes (`\\\"` is a quote inside it). Any other
+/// value is a token, up to whitespace, a quote or a delimiter; a backslash
+/// right before that quote stays, as JSON's escape of a quote that closes
+/// a value of JSON inside a string.
+fn extend_token(seg: &[u8], s: usize, e: usize) -> usize {
+    let line_end = e + memchr::memchr2(b'\n', b'\r', &seg[e..]).unwrap_or(seg.len() - e);
+    let opened = s.checked_sub(1).map(|q| seg[q]).filter(|q| *q == b'"' || *q == b'\'');
+    if let Some(quote) = opened {
+        // Backslashes before the opening quote: none in JSON, one in JSON
+        // inside a string (three a level deeper). A literal backslash inside
+        // doubles, so a quote closes after as many backslashes as opened
+        // it, counted modulo twice one more than that.
+        let escapes = match seg[..s - 1].iter().rev().take_while(|&&b| b == b'\\').count() {
+            even if even % 2 == 0 => 0,
+            odd => odd,
+        };
+        let mut at = e;
+        while let Some(i) = memchr::memchr(quote, &seg[at..line_end]) {
+            let q = at + i;
+            let before = seg[..q].iter().rev().take_while(|&&b| b == b'\\').count();
+            // YAML doubles a quote inside single quotes.
+            let doubled = quote == b'\'' && seg.get(q + 1) == Some(&b'\'');
+            if before % (2 * (escapes + 1)) == escapes && !doubled {
+                return q - escapes;
+            }
+            at = q + 1 + usize::from(doubled);
+        }
+        return line_end;
+    }
     let end =
         e + seg[e..].iter().position(|b| b.is_ascii_whitespace() || b"\"'`;,&<>".contains(b)).unwrap_or(seg.len() - e);
     match end > e && seg.get(end) == Some(&b'"') && seg[end - 1] == b'\\' {
@@ -721,7 +750,7 @@ impl Inner {
             } else {
                 // A value as long as a rule's bound may go on past it: mask
                 // the rest of the token too (fail closed), not just the bound.
-                let e = if e - s >= compiled.long { extend_token(seg, e) } else { e };
+                let e = if e - s >= compiled.long { extend_token(seg, s, e) } else { e };
                 hits.push(Hit { rule: r, start: s, end: e, from: scope.unwrap_or(m.start) });
                 // Resume at the end of the secret, not of the match: the
                 // boundary byte a rule consumed after one token may be the
@@ -1603,6 +1632,29 @@ mod tests {
         ] {
             let out = redact(&line);
             assert!(!out.contains(&long[900..920]) && out.contains(&format!("[REDACTED:{rule}]")), "{out}");
+        }
+        // Past the bound, a quoted value goes on to its closing quote,
+        // spaces and escaped quotes included, or to the end of the line.
+        let spaced = "ab c".repeat(400);
+        let escaped = r#"ab\\\"c d"#.repeat(300);
+        for (line, masked) in [
+            (
+                format!(r#"body {{"password":"{spaced}","k":1}}"#),
+                r#"body {"password":"[REDACTED:password-assignment]","k":1}"#,
+            ),
+            (
+                format!(r#"body {{"password":"{}","k":1}}"#, r#"ab\"c d"#.repeat(300)),
+                r#"body {"password":"[REDACTED:password-assignment]","k":1}"#,
+            ),
+            (
+                format!(r#"x {{\"password\":\"{escaped}\",\"n\":1}} y"#),
+                r#"x {\"password\":\"[REDACTED:password-assignment]\",\"n\":1} y"#,
+            ),
+            (format!("login password='{spaced}' next"), "login password='[REDACTED:password-assignment]' next"),
+            (format!("pass: '{spaced}''s {spaced}' # yaml"), "pass: '[REDACTED:password-assignment]' # yaml"),
+            (format!(r#"body {{"password":"{spaced}"#), r#"body {"password":"[REDACTED:password-assignment]"#),
+        ] {
+            assert_eq!(redact(&line), masked);
         }
     }
 
