@@ -552,10 +552,17 @@ impl Scrubber {
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_value(v, secret)),
             Value::Object(map) => {
-                let kind_keys = map.get("kind").and_then(Value::as_str).map_or(&[][..], logscrub::secret_keys_of_kind);
+                // Keys that hold secrets because of another key's value (a
+                // Secret's data, the value of a secret name/value pair).
+                let beside: Vec<&str> = map
+                    .iter()
+                    .filter_map(|(k, v)| Some(logscrub::secret_keys_beside(k.as_bytes(), v.as_str()?.as_bytes())))
+                    .flatten()
+                    .copied()
+                    .collect();
                 let entries = std::mem::take(map);
                 for (key, mut v) in entries {
-                    let mut key_secret = secret || logscrub::is_secret_field(&key) || kind_keys.contains(&key.as_str());
+                    let mut key_secret = secret || logscrub::is_secret_field(&key) || beside.contains(&key.as_str());
                     let mut key = self.redact_value(key.as_bytes()).unwrap_or(key);
                     // The key as written counts too, so that scrubbing the
                     // output again masks nothing more.
@@ -791,19 +798,20 @@ pub fn scrub_reader(
 }
 
 /// Whether a JSON line with no backslash has a key that names a secret,
-/// or a `kind` that keeps secrets under fixed keys (a Kubernetes Secret).
-/// Without escapes a string cannot hold a quote, so a quote followed by
-/// `:` ends a key, and the quote before it starts that key.
+/// or a key whose value puts secrets under other keys (a Kubernetes
+/// Secret's `kind`, a secret name/value pair's name). Without escapes a
+/// string cannot hold a quote, so a quote followed by `:` ends a key, and
+/// the quote before it starts that key.
 fn has_secret_key(line: &[u8]) -> bool {
     memchr::memchr_iter(b':', line).any(|colon| {
         let Some(key) = line[..colon].trim_ascii_end().strip_suffix(b"\"") else { return false };
         let key = &key[memchr::memrchr(b'"', key).map_or(0, |q| q + 1)..];
-        let kind = || {
+        let beside = || {
             let value = line[colon + 1..].trim_ascii_start().strip_prefix(b"\"").unwrap_or_default();
             let value = &value[..memchr::memchr(b'"', value).unwrap_or(0)];
-            !logscrub::secret_keys_of_kind(&String::from_utf8_lossy(value)).is_empty()
+            !logscrub::secret_keys_beside(key, value).is_empty()
         };
-        logscrub::is_secret_field(&String::from_utf8_lossy(key)) || key == b"kind" && kind()
+        logscrub::is_secret_field(&String::from_utf8_lossy(key)) || logscrub::reads_value_beside(key) && beside()
     })
 }
 
@@ -983,6 +991,35 @@ mod tests {
         assert!(!has_secret_key(br#"{"ts":"10:00:00","level":"info"}"#));
         assert!(has_secret_key(br#"{"o":{"kind": "Secret","data":{"a":"b"}}}"#));
         assert!(!has_secret_key(br#"{"kind":"ConfigMap","msg":"kind: Secret"}"#));
+        assert!(has_secret_key(br#"{"env":[{"name": "DB_PASSWORD","value":"x"}]}"#));
+        assert!(!has_secret_key(br#"{"env":[{"name":"LOG_LEVEL","value":"debug"}]}"#));
+    }
+
+    /// Name/value pairs whose name is a secret's (pod env entries, HAR
+    /// headers, CloudFormation parameters): the value is masked whole in
+    /// any key order, with escapes or without; other pairs are kept, and a
+    /// `valueFrom` is not a value.
+    #[test]
+    fn the_value_of_a_secret_name_value_pair_is_masked_in_json_records() {
+        let input = concat!(
+            r#"{"env":[{"value":"Zx9vT4qLm2","name":"DB_PASSWORD"},{"name":"LOG_LEVEL","value":"debug"}]}"#,
+            "\n",
+            r#"{"Parameters":[{"ParameterValue":"t0k3n\/Zx9","ParameterKey":"ApiToken"},{"ParameterKey":"Env","ParameterValue":"prod"}]}"#,
+            "\n",
+            r#"{"entries":[{"request":{"headers":[{"name":"Cookie","value":"sid=abc"},{"name":"Accept","value":"*/*"}]}}]}"#,
+            "\n",
+            r#"{"env":[{"name":"DB_PASSWORD","valueFrom":{"secretKeyRef":{"key":"password","name":"db"}}}]}"#,
+            "\n",
+        );
+        let out = scrub(Format::Json, input);
+        for secret in ["Zx9vT4qLm2", "t0k3n", "sid=abc"] {
+            assert!(!out.contains(secret), "{out}");
+        }
+        for kept in ["debug", "prod", "*/*", "valueFrom"] {
+            assert!(out.contains(kept), "{kept}: {out}");
+        }
+        // `secretKeyRef` is a secret's name: what is under it is masked too.
+        assert_eq!(out.matches(FIELD_MASK).count(), 5, "{out}");
     }
 
     /// A Kubernetes Secret parsed from a JSON record (an audit event): the

@@ -15,7 +15,7 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 /// not one JSON value.
 pub fn screen(line: &[u8], batch: &mut Batch) -> Option<bool> {
     let mut de = serde_json::Deserializer::from_slice(line);
-    let mut screen = Screen { batch, secret_key: false, kind_key: false };
+    let mut screen = Screen { batch, secret_key: false, after_key: false };
     (&mut screen).deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(screen.secret_key)
@@ -24,14 +24,16 @@ pub fn screen(line: &[u8], batch: &mut Batch) -> Option<bool> {
 struct Screen<'b> {
     batch: &'b mut Batch,
     secret_key: bool,
-    /// The last key was `kind`: a string value may name a record that keeps
-    /// secrets under fixed keys (a Kubernetes Secret), which counts as a
-    /// secret-named key.
-    kind_key: bool,
+    /// The last item pushed to `batch` is a key, and what comes now is its
+    /// value: a string value may put secrets under other keys (a
+    /// Kubernetes Secret's `kind`, a secret name/value pair's name), which
+    /// counts as a secret-named key.
+    after_key: bool,
 }
 
 impl Screen<'_> {
     fn number(&mut self, n: serde_json::Number) {
+        self.after_key = false;
         self.batch.push(n.to_string().as_bytes());
     }
 }
@@ -52,10 +54,12 @@ impl<'de> Visitor<'de> for &mut Screen<'_> {
     }
 
     fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        self.after_key = false;
         Ok(())
     }
 
     fn visit_unit<E>(self) -> Result<(), E> {
+        self.after_key = false;
         Ok(())
     }
 
@@ -78,17 +82,22 @@ impl<'de> Visitor<'de> for &mut Screen<'_> {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.secret_key |= std::mem::take(&mut self.kind_key) && !logscrub::secret_keys_of_kind(v).is_empty();
+        if std::mem::take(&mut self.after_key) {
+            let key = self.batch.get(self.batch.len() - 1).unwrap_or_default();
+            self.secret_key |= !logscrub::secret_keys_beside(key, v.as_bytes()).is_empty();
+        }
         self.batch.push(v.as_bytes());
         Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.after_key = false;
         while seq.next_element_seed(&mut *self)?.is_some() {}
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.after_key = false;
         while map.next_key_seed(Key(&mut *self))?.is_some() {
             map.next_value_seed(&mut *self)?;
         }
@@ -116,7 +125,7 @@ impl<'de> Visitor<'de> for Key<'_, '_> {
 
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
         self.0.secret_key |= logscrub::is_secret_field(v);
-        self.0.kind_key = v == "kind";
+        self.0.after_key = true;
         self.0.batch.push(v.as_bytes());
         Ok(())
     }
@@ -141,10 +150,15 @@ mod tests {
     }
 
     #[test]
-    fn a_kind_that_keeps_secrets_counts_as_a_secret_key() {
+    fn a_key_that_puts_secrets_under_others_counts_as_a_secret_key() {
         assert!(values(r#"{"o":{"data":{"a":"b"},"kind":"Secr\u0065t"}}"#).unwrap().1);
         assert!(!values(r#"{"kind":"ConfigMap","msg":"Secret"}"#).unwrap().1);
         assert!(!values(r#"{"kind":1,"x":"Secret"}"#).unwrap().1);
+        // A name/value pair whose name is a secret's, but not a value that
+        // only follows such a name in an array or a nested object.
+        assert!(values(r#"{"env":[{"name":"DB_P\u0041SSWORD","value":"x"}]}"#).unwrap().1);
+        assert!(!values(r#"{"env":[{"name":"LOG_LEVEL","value":"x"}]}"#).unwrap().1);
+        assert!(!values(r#"{"name":["x","DB_PASSWORD"],"v":{"k":1}}"#).unwrap().1);
     }
 
     #[test]

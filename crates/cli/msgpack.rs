@@ -214,10 +214,16 @@ fn scrub_at(redactor: &Redactor, value: &mut Value, secret: bool, stats: &mut St
         Value::Nil | Value::Boolean(_) => {}
         Value::Array(items) => return items.iter_mut().all(|v| scrub_at(redactor, v, secret, stats, whole)),
         Value::Map(entries) => {
-            let kind = entries.iter().find_map(|(k, v)| (k.as_str() == Some("kind")).then(|| v.as_str()).flatten());
-            let kind_keys = kind.map_or(&[][..], logscrub::secret_keys_of_kind);
+            // Keys that hold secrets because of another key's value (a
+            // Secret's data, the value of a secret name/value pair).
+            let beside: Vec<&str> = entries
+                .iter()
+                .filter_map(|(k, v)| Some(logscrub::secret_keys_beside(k.as_str()?.as_bytes(), v.as_str()?.as_bytes())))
+                .flatten()
+                .copied()
+                .collect();
             return entries.iter_mut().all(|(k, v)| {
-                let named = secret || key_names_a_secret(k) || k.as_str().is_some_and(|k| kind_keys.contains(&k));
+                let named = secret || key_names_a_secret(k) || k.as_str().is_some_and(|k| beside.contains(&k));
                 // The key as written counts too, so that scrubbing the
                 // output again masks nothing more.
                 scrub_at(redactor, k, false, stats, whole)
@@ -381,11 +387,13 @@ fn collect(rest: &mut &[u8], batch: &mut logscrub::Batch, scratch: &mut String) 
             for _ in 0..n {
                 let mut key = *rest;
                 let named = match item(&mut key) {
-                    // A record kind that keeps secrets under fixed keys (a
-                    // Kubernetes Secret): `scrub` knows which.
-                    Some(Item::Str(b"kind")) => matches!(item(&mut key), Some(Item::Str(kind))
-                        if !logscrub::secret_keys_of_kind(&String::from_utf8_lossy(kind)).is_empty()),
-                    Some(Item::Str(k) | Item::Bin(k)) => logscrub::is_secret_field(&String::from_utf8_lossy(k)),
+                    // A secret's name, or a key whose value puts secrets
+                    // under other keys (a Kubernetes Secret's kind, a secret
+                    // name/value pair's name): `scrub` knows which.
+                    Some(Item::Str(k) | Item::Bin(k)) => {
+                        logscrub::is_secret_field(&String::from_utf8_lossy(k))
+                            || matches!(item(&mut key), Some(Item::Str(v)) if !logscrub::secret_keys_beside(k, v).is_empty())
+                    }
                     _ => false,
                 };
                 needs |= named | collect(rest, batch, scratch)? | collect(rest, batch, scratch)?;
@@ -515,6 +523,22 @@ mod tests {
         assert_eq!(scrub(&r, &mut secret, &mut r.empty_stats()), Some(1));
         let text = format!("{secret}");
         assert!(!text.contains("dmFsdWUtMQ==") && text.contains(FIELD_MASK) && text.contains("regcred"), "{text}");
+    }
+
+    /// A pod spec's env sent as a structured record: the value of a pair
+    /// named like a secret is masked whole, and the screen sends the record
+    /// to `scrub`; other pairs are kept.
+    #[test]
+    fn the_value_of_a_secret_name_value_pair_is_masked_in_records() {
+        let r = Redactor::new();
+        let pair = |name: &str| map(vec![("value", "Zx9vT4qLm2".into()), ("name", name.into())]);
+        let records = [map(vec![("env", Value::Array(vec![pair("API_TOKEN")]))]), pair("LOG_LEVEL")];
+        let packed: Vec<Vec<u8>> = records.iter().map(packed).collect();
+        assert_eq!(screen(&r, packed.iter().map(Vec::as_slice)), [true, false]);
+        let mut secret = records[0].clone();
+        assert_eq!(scrub(&r, &mut secret, &mut r.empty_stats()), Some(1));
+        let text = format!("{secret}");
+        assert!(!text.contains("Zx9vT4qLm2") && text.contains(FIELD_MASK) && text.contains("API_TOKEN"), "{text}");
     }
 
     #[test]

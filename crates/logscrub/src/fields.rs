@@ -35,8 +35,12 @@ pub const FIELD_MASK: &str = "[REDACTED:field]";
 /// Whether a field with this name holds a secret by the default list
 /// ([`SECRET_FIELD_NAMES`], case-insensitive substrings).
 pub fn is_secret_field(name: &str) -> bool {
+    is_secret_name(name.as_bytes())
+}
+
+/// [`is_secret_field`] on bytes, which need not be UTF-8.
+fn is_secret_name(bytes: &[u8]) -> bool {
     let table = default_names_by_first();
-    let bytes = name.as_bytes();
     (0..bytes.len()).any(|i| {
         table[usize::from(bytes[i].to_ascii_lowercase())]
             .iter()
@@ -60,22 +64,60 @@ pub fn is_secret_field_in<S: AsRef<str>>(name: &str, names: &[S]) -> bool {
     })
 }
 
-/// The keys under which a record of this `kind` keeps secrets, whatever
-/// the secrets' own keys are named: a Kubernetes Secret's `data` and
-/// `stringData` (`tls.key`, `.dockerconfigjson`, anything). The structured
-/// counterpart of the `k8s-secret-data` rule, for records already parsed.
+/// The keys of a record that hold secrets because of what its key `key`
+/// says (`value`), whatever those keys are named: the structured
+/// counterpart of the `k8s-secret-data` and `name-value-secret` rules, for
+/// records already parsed.
+///
+/// - `"kind": "Secret"`: a Kubernetes Secret keeps every value under
+///   `data` and `stringData` (`tls.key`, `.dockerconfigjson`, anything).
+/// - A name/value pair whose name is a secret field name
+///   ([`is_secret_field`]): `{"name": "DB_PASSWORD", "value": ...}` in pod
+///   and task env entries, HAR and OpenTelemetry headers
+///   (`name`/`key` and `value`), SSM parameters (`Name` and `Value`),
+///   Elastic Beanstalk option settings (`OptionName` and `Value`) and
+///   CloudFormation parameters (`ParameterKey` and `ParameterValue`).
+///
+/// `key` and `value` are bytes, as a record holds them: a check of every
+/// key of every record need not decode them first, and `value` is only
+/// read for the few keys named above.
 ///
 /// # Example
 ///
 /// ```
-/// assert_eq!(logscrub::secret_keys_of_kind("Secret"), ["data", "stringData"]);
-/// assert!(logscrub::secret_keys_of_kind("ConfigMap").is_empty());
+/// assert_eq!(logscrub::secret_keys_beside(b"kind", b"Secret"), ["data", "stringData"]);
+/// assert_eq!(logscrub::secret_keys_beside(b"name", b"DB_PASSWORD"), ["value"]);
+/// assert!(logscrub::secret_keys_beside(b"name", b"LOG_LEVEL").is_empty());
+/// assert!(logscrub::secret_keys_beside(b"kind", b"ConfigMap").is_empty());
 /// ```
-pub fn secret_keys_of_kind(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "Secret" => &["data", "stringData"],
-        _ => &[],
+pub fn secret_keys_beside(key: &[u8], value: &[u8]) -> &'static [&'static str] {
+    let beside: &'static [&'static str] = match key {
+        b"kind" => return if value == b"Secret" { &["data", "stringData"] } else { &[] },
+        b"name" | b"key" => &["value"],
+        b"Name" | b"Key" | b"OptionName" => &["Value"],
+        b"ParameterKey" => &["ParameterValue"],
+        _ => return &[],
+    };
+    if is_secret_name(value) {
+        beside
+    } else {
+        &[]
     }
+}
+
+/// Whether [`secret_keys_beside`] reads the value of `key`: a check of
+/// every key of a record can skip finding the values of all others.
+///
+/// # Example
+///
+/// ```
+/// assert!(logscrub::reads_value_beside(b"name"));
+/// assert!(!logscrub::reads_value_beside(b"msg"));
+/// ```
+pub fn reads_value_beside(key: &[u8]) -> bool {
+    // "Secret" is a value every such key takes: a Kubernetes Secret's kind,
+    // a name that says secret.
+    !secret_keys_beside(key, b"Secret").is_empty()
 }
 
 /// [`SECRET_FIELD_NAMES`] by first byte: the default check runs for every

@@ -63,7 +63,9 @@ mod validate;
 
 pub use crate::batch::Batch;
 pub use crate::error::{Error, ErrorKind};
-pub use crate::fields::{is_secret_field, is_secret_field_in, secret_keys_of_kind, FIELD_MASK, SECRET_FIELD_NAMES};
+pub use crate::fields::{
+    is_secret_field, is_secret_field_in, reads_value_beside, secret_keys_beside, FIELD_MASK, SECRET_FIELD_NAMES,
+};
 pub use crate::mask::{HashKey, Mask};
 pub use crate::redactor::{
     Finding, Redactor, RedactorBuilder, TestFailure, TestFailureKind, DEFAULT_MAX_LINE, TEST_KEY,
