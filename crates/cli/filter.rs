@@ -33,7 +33,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // written back in UTF-16.
     let scrub = |input: &mut (dyn Read + Send), out: &mut dyn Write| -> io::Result<Stats> {
         let (head, order) = utf16::sniff(input)?;
-        let mut input = io::Cursor::new(head).chain(input);
+        let mut input = utf16::Unread::new(head, input);
         utf16::writing(order, out, |out| match order {
             None => scrub_text(&mut input, out),
             Some(order) => scrub_text(&mut utf16::Decoder::new(order, &mut input), out),

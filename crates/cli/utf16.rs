@@ -63,7 +63,7 @@ impl Utf16 {
 /// The first bytes of `input`, as many as it takes to tell whether they
 /// are a UTF-16 byte order mark (one, unless it starts with one), and the
 /// byte order they mark. A live pipe is never held waiting for more. Put
-/// the bytes back in front with `io::Cursor::new(head).chain(input)`.
+/// the bytes back in front with [`Unread`].
 pub fn sniff(input: &mut dyn Read) -> io::Result<(Vec<u8>, Option<Utf16>)> {
     let mut head = Vec::with_capacity(4);
     while matches!(head[..], [] | [0xFF] | [0xFE] | [0xFF, 0xFE] | [0xFF, 0xFE, 0]) {
@@ -77,6 +77,44 @@ pub fn sniff(input: &mut dyn Read) -> io::Result<(Vec<u8>, Option<Utf16>)> {
     }
     let order = Utf16::sniff(&head);
     Ok((head, order))
+}
+
+/// `input` with the bytes [`sniff`] took from it back in front: the first
+/// read returns them with what `input` gives in the same read, so that a
+/// reader that takes each read as a piece (the filter's threads) gets a
+/// whole first piece, not the sniffed byte alone (which went to the writer
+/// as a piece with no newline, and cost two-thread runs a fifth of their
+/// speed).
+pub struct Unread<R> {
+    head: Vec<u8>,
+    input: R,
+}
+
+impl<R: Read> Unread<R> {
+    pub fn new(head: Vec<u8>, input: R) -> Unread<R> {
+        Unread { head, input }
+    }
+}
+
+impl<R: Read> Read for Unread<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.head.is_empty() {
+            return self.input.read(buf);
+        }
+        let n = self.head.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.head[..n]);
+        self.head.drain(..n);
+        if !self.head.is_empty() || n == buf.len() {
+            return Ok(n);
+        }
+        // The head is back; what the input gives now joins it. An error
+        // here would lose the head's bytes from the answer: the error waits
+        // for the next read.
+        match self.input.read(&mut buf[n..]) {
+            Ok(more) => Ok(n + more),
+            Err(_) => Ok(n),
+        }
+    }
 }
 
 /// Runs `write` on `out`, or, for text that came in UTF-16 (`order`), on
@@ -299,6 +337,31 @@ impl<W: Write> Write for Encoder<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sniffed bytes come back joined to the input's next read: a
+    /// reader that takes each read as a piece gets a whole first piece.
+    #[test]
+    fn unread_joins_the_head_to_the_first_read() {
+        let text = b"line one\nline two\n";
+        let mut input = &text[..];
+        let (head, order) = sniff(&mut input).unwrap();
+        assert_eq!((head.len(), order), (1, None));
+        let mut unread = Unread::new(head, input);
+        let mut buf = [0; 64];
+        assert_eq!(unread.read(&mut buf).unwrap(), text.len());
+        assert_eq!(&buf[..text.len()], text);
+        assert_eq!(unread.read(&mut buf).unwrap(), 0);
+        // A buffer shorter than the head takes it in turns.
+        let mut unread = Unread::new(vec![0xFF, 0xFE, 0x41], &b"\0"[..]);
+        let mut one = [0; 1];
+        let got: Vec<u8> = (0..4)
+            .map(|_| {
+                assert_eq!(unread.read(&mut one).unwrap(), 1);
+                one[0]
+            })
+            .collect();
+        assert_eq!(got, [0xFF, 0xFE, 0x41, 0]);
+    }
     use proptest::prelude::*;
 
     fn utf16(order: Utf16, text: &str) -> Vec<u8> {
