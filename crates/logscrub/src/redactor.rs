@@ -754,14 +754,8 @@ impl Inner {
                 hits.push(Hit { rule: r, start: s, end: e, from: scope.unwrap_or(m.start) });
                 // Resume at the end of the secret, not of the match: the
                 // boundary byte a rule consumed after one token may be the
-                // boundary before the next. A secret that holds a separator
-                // may hold the next key, which a value class can cut short
-                // (`a[password]=x&b[password]=y`: the first value stops at
-                // the second `]`): look again from inside it.
-                at = match seg[s..e].iter().any(|b| matches!(b, b'=' | b':' | b'&')) {
-                    true => s + 1,
-                    false => e.max(m.start + 1),
-                };
+                // boundary before the next.
+                at = e.max(m.start + 1);
             }
         }
     }
