@@ -91,17 +91,10 @@ pub fn is_secret_field_in<S: AsRef<str>>(name: &str, names: &[S]) -> bool {
 /// assert!(logscrub::secret_keys_beside(b"kind", b"ConfigMap").is_empty());
 /// ```
 pub fn secret_keys_beside(key: &[u8], value: &[u8]) -> &'static [&'static str] {
-    let beside: &'static [&'static str] = match key {
-        b"kind" => return if value == b"Secret" { &["data", "stringData"] } else { &[] },
-        b"name" | b"key" => &["value"],
-        b"Name" | b"Key" | b"OptionName" => &["Value"],
-        b"ParameterKey" => &["ParameterValue"],
-        _ => return &[],
-    };
-    if is_secret_name(value) {
-        beside
-    } else {
-        &[]
+    match pointer(key) {
+        Some((Says::Secret, keys)) if value == b"Secret" => keys,
+        Some((Says::SecretName, keys)) if is_secret_name(value) => keys,
+        _ => &[],
     }
 }
 
@@ -115,9 +108,27 @@ pub fn secret_keys_beside(key: &[u8], value: &[u8]) -> &'static [&'static str] {
 /// assert!(!logscrub::reads_value_beside(b"msg"));
 /// ```
 pub fn reads_value_beside(key: &[u8]) -> bool {
-    // "Secret" is a value every such key takes: a Kubernetes Secret's kind,
-    // a name that says secret.
-    !secret_keys_beside(key, b"Secret").is_empty()
+    pointer(key).is_some()
+}
+
+/// What the value of a key that points at secrets must say.
+enum Says {
+    /// `Secret`: a Kubernetes Secret's kind.
+    Secret,
+    /// A secret field name: the name of a name/value pair.
+    SecretName,
+}
+
+/// For a key whose value can point at secrets: what the value must say,
+/// and the keys beside it that then hold them.
+fn pointer(key: &[u8]) -> Option<(Says, &'static [&'static str])> {
+    Some(match key {
+        b"kind" => (Says::Secret, &["data", "stringData"]),
+        b"name" | b"key" => (Says::SecretName, &["value"]),
+        b"Name" | b"Key" | b"OptionName" => (Says::SecretName, &["Value"]),
+        b"ParameterKey" => (Says::SecretName, &["ParameterValue"]),
+        _ => return None,
+    })
 }
 
 /// [`SECRET_FIELD_NAMES`] by first byte: the default check runs for every

@@ -535,14 +535,15 @@ fn extend_token(seg: &[u8], s: usize, e: usize) -> usize {
         // inside a string (three a level deeper). A literal backslash inside
         // doubles, so a quote closes after as many backslashes as opened
         // it, counted modulo twice one more than that.
-        let escapes = match seg[..s - 1].iter().rev().take_while(|&&b| b == b'\\').count() {
+        let backslashes_before = |i: usize| seg[..i].iter().rev().take_while(|&&b| b == b'\\').count();
+        let escapes = match backslashes_before(s - 1) {
             even if even % 2 == 0 => 0,
             odd => odd,
         };
         let mut at = e;
         while let Some(i) = memchr::memchr(quote, &seg[at..line_end]) {
             let q = at + i;
-            let before = seg[..q].iter().rev().take_while(|&&b| b == b'\\').count();
+            let before = backslashes_before(q);
             // YAML doubles a quote inside single quotes.
             let doubled = quote == b'\'' && seg.get(q + 1) == Some(&b'\'');
             if before % (2 * (escapes + 1)) == escapes && !doubled {
