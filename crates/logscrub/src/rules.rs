@@ -38,10 +38,10 @@
 //! Secret's `data`, whatever its keys are named). A scope bounds the regex,
 //! so it may use `+`.
 
+use aho_corasick::AhoCorasick;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
-use regex_automata::util::prefilter::Prefilter;
 use regex_automata::util::primitives::NonMaxUsize;
-use regex_automata::{meta, Anchored, Input, PatternID, Span};
+use regex_automata::{meta, Anchored, Input, PatternID};
 use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
 use regex_syntax::hir::{self, Hir, HirKind};
 use serde::Deserialize;
@@ -604,15 +604,22 @@ impl Lead {
 }
 
 /// The literals that every match of a regex starts with (a token's prefix:
-/// `ghp_`, `xoxb-`), when there are a few long ones. A match is then found by
-/// the forward lazy DFA alone, anchored at each place such a literal starts,
-/// leftmost first: the match's start is known, and the reverse DFA that an
+/// `ghp_`, `xoxb-`; a header's name: `authorization`), when there are a few
+/// long ones, in ASCII case or not. A match is then found by the forward
+/// lazy DFA alone, anchored at each place such a literal starts, leftmost
+/// first: the match's start is known, and the reverse DFA that an
 /// unanchored search runs back over the whole match to find it (a second
 /// walk over a token, through states of its own cold in the CPU's caches
 /// when lines with secrets are rare) is spared.
+///
+/// A match may also start one byte before such a literal, with a lead
+/// (`(?:^|[^a-z0-9])token`, `[A-Z0-9]_KEY`): each is then tried from that
+/// byte, then from the literal.
 #[derive(Clone, Debug)]
 struct Starts {
-    literals: Prefilter,
+    literals: AhoCorasick,
+    /// How many bytes before a literal a match may start: 0 or 1.
+    back: usize,
 }
 
 /// Literals shorter than this start too many candidates.
@@ -636,31 +643,108 @@ impl Starts {
             let fit = !literals.is_empty()
                 && literals.len() <= STARTS_MAX
                 && literals.iter().all(|l| l.as_bytes().len() >= STARTS_MIN_LEN);
-            fit.then(|| Prefilter::new(regex_automata::MatchKind::LeftmostFirst, literals)).flatten()
+            let build = || {
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                    .build(literals.iter().map(|l| l.as_bytes()))
+                    .ok()
+            };
+            fit.then(build).flatten()
         };
-        // The literals as extracted, else fewer and shorter ones (`gh[pousr]_`
-        // is five literals, `(?i)pass` sixteen, trimmed to common prefixes).
-        let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
-        let literals = few_long(&seq).or_else(|| {
-            seq.optimize_for_prefix_by_preference();
-            few_long(&seq)
-        })?;
-        Some(Starts { literals })
+        // Found in any ASCII case, the literals are those of the regex with
+        // its letters in one case: `(?i)authorization` is one literal, not
+        // 8,192. As extracted, else fewer and shorter ones: their first
+        // bytes (`private_key"`, `private_key'`... are `private_`).
+        let with_back = |hir: &Hir, back: usize| {
+            let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&lower_case(hir));
+            if let Some(literals) = few_long(&seq) {
+                return Some(Starts { literals, back });
+            }
+            [16, 8, 4, STARTS_MIN_LEN].into_iter().find_map(|len| {
+                seq.keep_first_bytes(len);
+                seq.sort();
+                seq.dedup();
+                few_long(&seq).map(|literals| Starts { literals, back })
+            })
+        };
+        // A lead of a few bytes (`(?:^|\s)-p`) is in the literals; one of
+        // many is left out of them.
+        with_back(hir, 0).or_else(|| match without_lead(hir) {
+            (rest, true) => with_back(&rest, 1),
+            (_, false) => None,
+        })
     }
 
     /// `re`'s leftmost match in `hay` that starts at or after `at`.
     fn find(&self, re: &meta::Regex, hay: &[u8], at: usize) -> Option<regex_automata::Match> {
+        // Every start before `from` has been tried: starts are tried in
+        // order, so the first that holds a match holds the leftmost.
         let mut from = at;
         for _ in 0..STARTS_TRIES {
-            let start = self.literals.find(hay, Span { start: from, end: hay.len() })?.start;
-            // Look-around still sees the bytes before `start`.
-            let anchored = Input::new(hay).span(start..hay.len()).anchored(Anchored::Yes);
-            if let Some(m) = re.find(anchored) {
-                return Some(m);
+            let literal = self.literals.find(aho_corasick::Input::new(hay).range(from..))?.start();
+            for start in literal.saturating_sub(self.back).max(from)..=literal {
+                // Look-around still sees the bytes before `start`.
+                let anchored = Input::new(hay).span(start..hay.len()).anchored(Anchored::Yes);
+                if let Some(m) = re.find(anchored) {
+                    return Some(m);
+                }
             }
-            from = start + 1;
+            from = literal + 1;
         }
         re.find(Input::new(hay).span(from..hay.len()))
+    }
+}
+
+/// `hir` without the one-byte lead its matches may start with
+/// (`(?:^|[^a-z0-9])`, `[A-Z0-9]`, in front of it or of any of its first
+/// alternatives), and whether it had one.
+fn without_lead(hir: &Hir) -> (Hir, bool) {
+    let one_byte = |h: &Hir| matches!(h.kind(), HirKind::Class(c) if byte_set(c).is_some());
+    let is_lead = |h: &Hir| {
+        one_byte(h)
+            || matches!(h.kind(), HirKind::Alternation(alt) if matches!(&alt[..],
+                [start, class] if matches!(start.kind(), HirKind::Look(hir::Look::Start)) && one_byte(class)))
+    };
+    match hir.kind() {
+        _ if is_lead(hir) => (Hir::empty(), true),
+        HirKind::Concat(parts) => {
+            let (first, lead) = without_lead(&parts[0]);
+            (Hir::concat([first].into_iter().chain(parts[1..].iter().cloned()).collect()), lead)
+        }
+        HirKind::Alternation(alts) => {
+            let (alts, leads): (Vec<Hir>, Vec<bool>) = alts.iter().map(without_lead).unzip();
+            (Hir::alternation(alts), leads.contains(&true))
+        }
+        HirKind::Capture(c) => {
+            let (sub, lead) = without_lead(&c.sub);
+            (Hir::capture(hir::Capture { sub: Box::new(sub), ..c.clone() }), lead)
+        }
+        _ => (hir.clone(), false),
+    }
+}
+
+/// `hir` with its ASCII letters in lower case: literals lowered, and a class
+/// of just the two cases of a letter (`(?i)a` is `[Aa]`) made that letter.
+/// What it matches, in any ASCII case, is what `hir` matches.
+fn lower_case(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Literal(lit) => Hir::literal(lit.0.to_ascii_lowercase()),
+        HirKind::Class(class) => {
+            let pair = byte_set(class).and_then(|set| {
+                let bytes: Vec<u8> = (0..=255u8).filter(|&b| set[usize::from(b)]).collect();
+                match bytes[..] {
+                    [upper, lower] if upper.is_ascii_uppercase() && lower == upper.to_ascii_lowercase() => Some(lower),
+                    _ => None,
+                }
+            });
+            pair.map_or_else(|| hir.clone(), |b| Hir::literal([b]))
+        }
+        HirKind::Repetition(r) => Hir::repetition(hir::Repetition { sub: Box::new(lower_case(&r.sub)), ..r.clone() }),
+        HirKind::Capture(c) => Hir::capture(hir::Capture { sub: Box::new(lower_case(&c.sub)), ..c.clone() }),
+        HirKind::Concat(hs) => Hir::concat(hs.iter().map(lower_case).collect()),
+        HirKind::Alternation(hs) => Hir::alternation(hs.iter().map(lower_case).collect()),
+        HirKind::Empty | HirKind::Look(_) => hir.clone(),
     }
 }
 
@@ -1104,10 +1188,12 @@ mod tests {
     #[test]
     fn token_prefixes_are_starts_and_key_names_are_not() {
         let has_starts = |id: &str| rules().iter().find(|(r, _)| r.id() == id).unwrap().0.compiled.starts.is_some();
-        assert!(has_starts("github-token") && has_starts("slack-token"));
-        // Keys in any case, after any lead: too many literals.
-        assert!(!has_starts("secret-assignment") && !has_starts("email"));
-        // 127 of the 190 rules in all packs when this was written.
+        assert!(has_starts("github-token") && has_starts("slack-token") && has_starts("http-authorization"));
+        // A key name after a lead byte, in any case.
+        assert!(has_starts("secret-assignment") && has_starts("env-secret-assignment"));
+        // Any word before the `@`.
+        assert!(!has_starts("email"));
+        // 139 of the 190 rules in all packs when this was written.
         assert!(rules().iter().filter(|(r, _)| r.compiled.starts.is_some()).count() > rules().len() / 2);
     }
 
@@ -1524,17 +1610,23 @@ mod tests {
         /// the literals, with and without matches after them.
         #[test]
         fn starts_find_what_an_unanchored_search_finds(
-            hay in "(ghp_|gho_|xoxb-|[a-zA-Z0-9_ -]){0,24}",
+            tokens in "(ghp_|gho_|GHP_|xoxb-|XoXb-|[a-zA-Z0-9_ -]){0,24}",
+            keys in "(token|TOKEN|api_key|-token |=|[a-z0-9 _-]){0,24}",
             at in 0usize..120,
         ) {
-            let pattern = r"(?-u)\b(?:ghp_|gho_|xoxb-)[A-Za-z0-9]{4,8}(?:[^A-Za-z0-9]|$)";
-            let hir = parse_hir(pattern).unwrap();
-            let starts = Starts::of(&hir).expect("three long literals");
-            let re = compile_hir(&hir, Engines::All).unwrap();
-            let at = at.min(hay.len());
-            let want = re.find(Input::new(hay.as_bytes()).span(at..hay.len())).map(|m| m.range());
-            let got = starts.find(&re, hay.as_bytes(), at).map(|m| m.range());
-            prop_assert_eq!(got, want, "{:?} from {}", hay, at);
+            for (pattern, hay) in [
+                (r"(?-u)\b(?:ghp_|gho_|(?i:xoxb)-)[A-Za-z0-9]{4,8}(?:[^A-Za-z0-9]|$)", &tokens),
+                // A lead byte before the literals, in one branch.
+                (r"(?i-u)(?:(?:^|[^a-z0-9])(?:api[_-]?key|token)\s*=\s*|-token\s)(?P<secret>[a-z0-9]{3,8})", &keys),
+            ] {
+                let hir = parse_hir(pattern).unwrap();
+                let starts = Starts::of(&hir).expect("a few long literals");
+                let re = compile_hir(&hir, Engines::All).unwrap();
+                let at = at.min(hay.len());
+                let want = re.find(Input::new(hay.as_bytes()).span(at..hay.len())).map(|m| m.range());
+                let got = starts.find(&re, hay.as_bytes(), at).map(|m| m.range());
+                prop_assert_eq!(got, want, "{:?} from {}", hay, at);
+            }
         }
 
         /// A lead found apart from the rest of its regex: the same matches
