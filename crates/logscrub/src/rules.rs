@@ -651,6 +651,7 @@ impl Starts {
             let build = || {
                 AhoCorasick::builder()
                     .ascii_case_insensitive(true)
+                    .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
                     .match_kind(aho_corasick::MatchKind::LeftmostFirst)
                     .build(literals.iter().map(|l| l.as_bytes()))
                     .ok()
