@@ -663,7 +663,7 @@ impl Starts {
         // 8,192. As extracted, else fewer and shorter ones: their first
         // bytes (`private_key"`, `private_key'`... are `private_`).
         let with_back = |hir: &Hir, back: usize| {
-            let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&lower_case(hir));
+            let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
             if let Some(literals) = few_long(&seq) {
                 return Some(Starts { literals, back });
             }
@@ -676,7 +676,8 @@ impl Starts {
         };
         // A lead of a few bytes (`(?:^|\s)-p`) is in the literals; one of
         // many is left out of them.
-        with_back(hir, 0).or_else(|| match without_lead(hir) {
+        let hir = lower_case(hir);
+        with_back(&hir, 0).or_else(|| match without_lead(&hir) {
             (rest, true) => with_back(&rest, 1),
             (_, false) => None,
         })
@@ -706,7 +707,11 @@ impl Starts {
 /// (`(?:^|[^a-z0-9])`, `[A-Z0-9]`, in front of it or of any of its first
 /// alternatives), and whether it had one.
 fn without_lead(hir: &Hir) -> (Hir, bool) {
-    let one_byte = |h: &Hir| matches!(h.kind(), HirKind::Class(c) if byte_set(c).is_some());
+    let one_byte = |h: &Hir| match h.kind() {
+        HirKind::Class(hir::Class::Bytes(_)) => true,
+        HirKind::Class(hir::Class::Unicode(c)) => c.ranges().last().is_none_or(|r| r.end().is_ascii()),
+        _ => false,
+    };
     let is_lead = |h: &Hir| {
         one_byte(h)
             || matches!(h.kind(), HirKind::Alternation(alt) if matches!(&alt[..],
@@ -737,14 +742,25 @@ fn lower_case(hir: &Hir) -> Hir {
     match hir.kind() {
         HirKind::Literal(lit) => Hir::literal(lit.0.to_ascii_lowercase()),
         HirKind::Class(class) => {
-            let pair = byte_set(class).and_then(|set| {
-                let bytes: Vec<u8> = (0..=255u8).filter(|&b| set[usize::from(b)]).collect();
-                match bytes[..] {
-                    [upper, lower] if upper.is_ascii_uppercase() && lower == upper.to_ascii_lowercase() => Some(lower),
+            // Two ranges of one byte each, sorted: the upper case first.
+            let ends = match class {
+                hir::Class::Bytes(c) => match c.ranges() {
+                    [a, b] if a.start() == a.end() && b.start() == b.end() => Some((a.start(), b.start())),
                     _ => None,
+                },
+                hir::Class::Unicode(c) => match c.ranges() {
+                    [a, b] if a.start() == a.end() && b.start() == b.end() && b.end().is_ascii() => {
+                        Some((a.start() as u8, b.start() as u8))
+                    }
+                    _ => None,
+                },
+            };
+            match ends {
+                Some((upper, lower)) if upper.is_ascii_uppercase() && lower == upper.to_ascii_lowercase() => {
+                    Hir::literal([lower])
                 }
-            });
-            pair.map_or_else(|| hir.clone(), |b| Hir::literal([b]))
+                _ => hir.clone(),
+            }
         }
         HirKind::Repetition(r) => Hir::repetition(hir::Repetition { sub: Box::new(lower_case(&r.sub)), ..r.clone() }),
         HirKind::Capture(c) => Hir::capture(hir::Capture { sub: Box::new(lower_case(&c.sub)), ..c.clone() }),
