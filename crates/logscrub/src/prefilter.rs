@@ -97,8 +97,11 @@ const LANES: usize = 5;
 
 /// The lazy DFA's cache, per thread. States are built as the input needs
 /// them; a cache that fills is cleared and rebuilt, so memory stays bounded
-/// whatever the input.
-const CACHE_BYTES: usize = 4 << 20;
+/// whatever the input. The default packs' states take 2-3 MB on the bench
+/// corpora; every pack's (`--packs all`, 56 triggers) take 6-9 MB, and with
+/// a 4 MB ceiling they cleared again and again: 256 MB of real logs took 7-8
+/// s against 1 s. The ceiling leaves room for twice that.
+const CACHE_BYTES: usize = 16 << 20;
 
 type CacheFn = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
@@ -161,17 +164,26 @@ fn keywords_hir(keywords: &[&[u8]]) -> Hir {
 /// line), and Unicode word boundaries (which a lazy DFA cannot check on
 /// non-ASCII text) always hold. A line holds no newline, so every match of
 /// the rule on a line is still a match here.
+///
+/// Bytes beyond ASCII are widened to their role in UTF-8 ([`ROLES`]). Each
+/// distinct byte a trigger names would split the DFA's alphabet, and every
+/// state's row of transitions grows with it: a trigger for пароль, 密码 and
+/// four more such words took the alphabet from 102 classes to 150, the
+/// states of the 1% input outgrew the cache, and it ran 2x slower (12x in
+/// the bench, which clears the cache on every pass). Widened, such a
+/// trigger adds at most four classes; it also fires on other words of the
+/// same script, which the rule's regex then turns down.
 fn line_anchored(h: &Hir) -> Hir {
     match h.kind() {
         HirKind::Class(Class::Bytes(c)) => {
-            let mut c = c.clone();
+            let mut c = widened(c.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end()))));
             c.difference(&ClassBytes::new([ClassBytesRange::new(b'\n', b'\n')]));
             Hir::class(Class::Bytes(c))
         }
         HirKind::Class(Class::Unicode(c)) => {
             let mut c = c.clone();
             c.difference(&ClassUnicode::new([ClassUnicodeRange::new('\n', '\n')]));
-            Hir::class(Class::Unicode(c))
+            widened_chars(&c)
         }
         HirKind::Look(look) => match look {
             Look::Start => Hir::look(Look::StartLF),
@@ -190,8 +202,57 @@ fn line_anchored(h: &Hir) -> Hir {
         }
         HirKind::Concat(hs) => Hir::concat(hs.iter().map(line_anchored).collect()),
         HirKind::Alternation(hs) => Hir::alternation(hs.iter().map(line_anchored).collect()),
-        HirKind::Empty | HirKind::Literal(_) => h.clone(),
+        HirKind::Literal(lit) => Hir::concat(
+            lit.0
+                .chunk_by(|a, b| a.is_ascii() && b.is_ascii())
+                .map(|run| match run {
+                    [b] if !b.is_ascii() => Hir::class(Class::Bytes(widened([(u32::from(*b), u32::from(*b))]))),
+                    _ => Hir::literal(run),
+                })
+                .collect(),
+        ),
+        HirKind::Empty => h.clone(),
     }
+}
+
+/// The roles of the bytes beyond ASCII in UTF-8: a continuation byte, and
+/// the first byte of a character of two, three and four bytes (taken a
+/// little wide, as a prefilter may be).
+const ROLES: [(u8, u8); 4] = [(0x80, 0xBF), (0xC0, 0xDF), (0xE0, 0xEF), (0xF0, 0xFF)];
+
+/// The byte ranges `ranges` (inclusive, all within a byte) with each byte
+/// beyond ASCII widened to every byte of its role.
+fn widened(ranges: impl IntoIterator<Item = (u32, u32)>) -> ClassBytes {
+    let mut out = ClassBytes::empty();
+    for (lo, hi) in ranges {
+        if lo < 0x80 {
+            out.push(ClassBytesRange::new(lo as u8, hi.min(0x7F) as u8));
+        }
+        for (rlo, rhi) in ROLES {
+            if lo <= u32::from(rhi) && hi >= u32::from(rlo) {
+                out.push(ClassBytesRange::new(rlo, rhi));
+            }
+        }
+    }
+    out
+}
+
+/// A class of characters as bytes: its ASCII part as it is, its characters
+/// beyond ASCII as any character of the same length in UTF-8 (each byte
+/// widened to its role, [`ROLES`]).
+fn widened_chars(c: &ClassUnicode) -> Hir {
+    let (cont, leads) = (ROLES[0], &ROLES[1..]);
+    let role = |(lo, hi): (u8, u8)| Hir::class(Class::Bytes(ClassBytes::new([ClassBytesRange::new(lo, hi)])));
+    let ascii: Vec<(u32, u32)> =
+        c.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end()))).filter(|r| r.0 < 0x80).collect();
+    let mut alts = vec![Hir::class(Class::Bytes(widened(ascii)))];
+    // The first character of each UTF-8 length: 2, 3 and 4 bytes.
+    for (len, (first, last)) in [(0x80u32, 0x7FFu32), (0x800, 0xFFFF), (0x1_0000, 0x10_FFFF)].into_iter().enumerate() {
+        if c.ranges().iter().any(|r| u32::from(r.start()) <= last && u32::from(r.end()) >= first) {
+            alts.push(Hir::concat(std::iter::once(role(leads[len])).chain((0..=len).map(|_| role(cont))).collect()));
+        }
+    }
+    Hir::alternation(alts)
 }
 
 impl Prefilter {
@@ -905,6 +966,68 @@ negative = ["a qz"]
         let hir = regex_syntax::parse(r"\bab\b").unwrap();
         let wide = line_anchored(&hir);
         assert!(!wide.properties().look_set().contains_word_unicode());
+    }
+
+    const BEYOND_ASCII: &str = r#"
+[[rule]]
+id = "password-words"
+description = "d"
+category = "credential"
+trigger = '(?:hasło|пароль|密码|パスワード|비밀번호|[а-я]{2}=)'
+regex = '(?:hasło|пароль|密码|パスワード|비밀번호)=(?P<secret>[0-9]{4})'
+positive = [{ input = "a пароль=1234 b", output = "a пароль=[REDACTED:password-words] b" }]
+negative = ["a пароль b"]
+"#;
+
+    #[test]
+    fn bytes_beyond_ascii_are_widened_to_their_role_in_utf8() {
+        // The words' bytes beyond ASCII would be 27 classes of their own;
+        // widened, they are the four roles.
+        let pf = Prefilter::new(&rules(&[TWO, BEYOND_ASCII].concat()), |_| true).unwrap();
+        let classes: std::collections::BTreeSet<u8> = (0x80..=0xFF).map(|b| pf.dfa.byte_classes().get(b)).collect();
+        assert_eq!(classes.len(), 4);
+        let pf = Prefilter::new(&rules(BEYOND_ASCII), |_| true).unwrap();
+        for hit in ["x hasło=1", "пароль", "a 密码 b", "パスワード", "비밀번호:", "ёж=1"] {
+            assert!(!found(&pf, hit).is_empty(), "{hit}");
+        }
+        // Other words of the same scripts fire too (the rule's regex turns
+        // them down); ASCII text and shorter words do not.
+        assert!(!found(&pf, "a 日本 b").is_empty());
+        for miss in ["password=1", "haslo=1", "has=1", "a é b", "ab="] {
+            assert!(found(&pf, miss).is_empty(), "{miss}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Widened, a trigger still matches wherever the rule's own regex
+        /// does: on text of any script, valid UTF-8 or not.
+        #[test]
+        fn widened_triggers_match_where_the_regex_matches(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Strategy::prop_map("[a-zA-Zа-яЁё0-9 =:é日本密码]{1,6}", String::into_bytes),
+                    proptest::collection::vec(0x7Eu8..=0xFF, 1..3),
+                ],
+                0..12,
+            ),
+        ) {
+            let hay = pieces.concat();
+            for p in [r"[а-я]{2}=\d", r"(?i)ё[^a-z]", r"密码|日本\w", r"\w{3}é", r"(?-u)[\x80-\xBF]=", r"[^\x00-\x7F]{2}0", r"\bé\b"] {
+                let wide = line_anchored(&crate::rules::parse_hir(p).unwrap());
+                let nfa = thompson::Compiler::new()
+                    .configure(thompson::Config::new().utf8(false))
+                    .build_from_hir(&wide)
+                    .unwrap();
+                let dfa = DFA::builder().build_from_nfa(nfa).unwrap();
+                let wide_matches = dfa
+                    .try_search_fwd(&mut dfa.create_cache(), &regex_automata::Input::new(&hay))
+                    .unwrap()
+                    .is_some();
+                if regex::bytes::Regex::new(p).unwrap().is_match(&hay) {
+                    proptest::prop_assert!(wide_matches, "{} on {:?}", p, hay);
+                }
+            }
+        }
     }
 
     #[test]
