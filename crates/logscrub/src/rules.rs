@@ -1363,8 +1363,11 @@ mod tests {
             let of = |h: &Hir| Shape::of(h, lowest);
             match hir.kind() {
                 HirKind::Literal(l) => Shape::Literal(l.0.to_vec()),
+                // A tab too, where spaces are drawn: separators are tabs in
+                // some logs, and keywords are typed with a space.
                 HirKind::Class(c) => Shape::OneOf(
                     (lowest..=b'~')
+                        .chain((lowest <= b' ').then_some(b'\t'))
                         .filter(|&b| match c {
                             hir::Class::Bytes(c) => c.ranges().iter().any(|r| r.start() <= b && b <= r.end()),
                             hir::Class::Unicode(c) => {
