@@ -71,6 +71,48 @@ pub fn generated(len: usize) -> Vec<u8> {
     out
 }
 
+/// Clean lines in other scripts (Chinese, Japanese, Korean, Russian, Greek,
+/// Arabic), where a rule that names words beyond ASCII wakes on most lines:
+/// what such logs cost.
+pub fn scripts(len: usize) -> Vec<u8> {
+    let words = [
+        ["用户", "登录", "成功", "会话", "已", "建立", "请求", "处理", "完成", "缓存"],
+        ["ユーザー", "ログイン", "完了", "セッション", "開始", "要求", "処理", "終了", "キャッシュ", "更新"],
+        ["사용자", "로그인", "성공", "세션", "생성", "요청", "처리", "완료", "캐시", "갱신"],
+        ["пользователь", "вошёл", "сеанс", "создан", "запрос", "обработан", "успешно", "кэш", "обновлён", "сервер"],
+        [
+            "χρήστης",
+            "συνδέθηκε",
+            "συνεδρία",
+            "ξεκίνησε",
+            "αίτημα",
+            "ολοκληρώθηκε",
+            "επιτυχώς",
+            "μνήμη",
+            "ενημερώθηκε",
+            "διακομιστής",
+        ],
+        ["المستخدم", "سجل", "الدخول", "الجلسة", "بدأت", "الطلب", "اكتمل", "بنجاح", "الذاكرة", "حدثت"],
+    ];
+    let mut out = Vec::with_capacity(len + 256);
+    let mut i = 0usize;
+    while out.len() < len {
+        let script = &words[i % words.len()];
+        let text: Vec<&str> = (0..8).map(|k| script[(i * 7 + k * 3) % script.len()]).collect();
+        let line = format!(
+            "2024-05-01T10:{:02}:{:02}.{:03}Z INFO [worker-{}] {} status=200 seq={i}\n",
+            i / 60 % 60,
+            i % 60,
+            i % 1000,
+            i % 8,
+            text.join(" ")
+        );
+        out.extend_from_slice(line.as_bytes());
+        i += 1;
+    }
+    out
+}
+
 /// `clean` with every hundredth line replaced by a secret-bearing line.
 /// Returns the bytes and how many lines were planted.
 pub fn dirty(clean: &[u8], redactor: &Redactor) -> (Vec<u8>, usize) {

@@ -215,6 +215,28 @@ fn line_anchored(h: &Hir) -> Hir {
     }
 }
 
+/// Whether `h` names a byte or character beyond ASCII.
+fn beyond_ascii(h: &Hir) -> bool {
+    match h.kind() {
+        HirKind::Literal(lit) => !lit.0.is_ascii(),
+        // Some but not all of what lies beyond ASCII: not `[^"]`.
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut beyond = c.clone();
+            beyond.intersect(&ClassUnicode::new([ClassUnicodeRange::new('\u{80}', char::MAX)]));
+            !beyond.ranges().is_empty() && beyond.ranges() != [ClassUnicodeRange::new('\u{80}', char::MAX)]
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut beyond = c.clone();
+            beyond.intersect(&ClassBytes::new([ClassBytesRange::new(0x80, 0xFF)]));
+            !beyond.ranges().is_empty() && beyond.ranges() != [ClassBytesRange::new(0x80, 0xFF)]
+        }
+        HirKind::Capture(c) => beyond_ascii(&c.sub),
+        HirKind::Repetition(r) => beyond_ascii(&r.sub),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => hs.iter().any(beyond_ascii),
+        HirKind::Empty | HirKind::Look(_) => false,
+    }
+}
+
 /// The roles of the bytes beyond ASCII in UTF-8: a continuation byte, and
 /// the first byte of a character of two, three and four bytes (taken a
 /// little wide, as a prefilter may be).
@@ -287,7 +309,23 @@ impl Prefilter {
                 (None, None) => &rule.patterns.regex,
             };
             let hir = crate::rules::parse_hir(pattern).map_err(|e| format!("rule '{}': {e}", rule.id))?;
-            hirs.push(line_anchored(&hir));
+            hirs.push(match beyond_ascii(&hir) {
+                // Widened, it would match at every character of a line in
+                // its script, and each match is a step off the fast path,
+                // a trigger to record, sort and select: as the rest of the
+                // line, it matches once, at the line's end.
+                true => Hir::concat(vec![
+                    line_anchored(&hir),
+                    line_anchored(&Hir::repetition(regex_syntax::hir::Repetition {
+                        min: 0,
+                        max: None,
+                        greedy: true,
+                        sub: Box::new(Hir::class(Class::Bytes(ClassBytes::new([ClassBytesRange::new(0, 0xFF)])))),
+                    })),
+                    Hir::look(Look::EndLF),
+                ]),
+                false => line_anchored(&hir),
+            });
             rules_of.push(vec![i]);
         }
         let keywords = match gated.is_empty() {
@@ -925,7 +963,7 @@ negative = ["a qz"]
         #[test]
         fn keyword_hits_select_what_a_plain_search_finds(
             pieces in proptest::collection::vec(
-                (0usize..10_000, proptest::bool::ANY, "[a-zA-Z_=:;\"' \n.-]{0,4}"),
+                (0usize..10_000, proptest::bool::ANY, "[a-zA-Z_=:;\"' \t\n.-]{0,4}"),
                 0..24,
             )
         ) {

@@ -30,7 +30,10 @@
 //! without keywords is triggered by its `trigger` regex (a promise too: every
 //! match of the rule's regex that its validators accept holds a match of it),
 //! else by its own regex (card, phone and id numbers); the prefilter runs
-//! them over whole buffers.
+//! them over whole buffers. Keywords are ASCII; words in other scripts
+//! (пароль, 密码) go in a trigger regex, which the prefilter takes loosely
+//! (each byte beyond ASCII as any byte of its role in UTF-8) and the rule's
+//! regex then confirms.
 //!
 //! A rule with `within` runs its regex only in scopes that start where
 //! `within` matches: to the end of the line, or, with `scope = "object"`,
@@ -648,39 +651,48 @@ impl Starts {
                     let l = l.as_bytes();
                     l.len() >= STARTS_MIN_LEN || l.len() == 2 && l.iter().all(u8::is_ascii_alphabetic)
                 });
-            let build = || {
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-                    .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-                    .build(literals.iter().map(|l| l.as_bytes()))
-                    .ok()
-            };
-            fit.then(build).flatten()
+            fit.then(|| literals.iter().map(|l| l.as_bytes().to_vec()).collect::<Vec<_>>())
         };
-        // Found in any ASCII case, the literals are those of the regex with
-        // its letters in one case: `(?i)authorization` is one literal, not
-        // 8,192. As extracted, else fewer and shorter ones: their first
-        // bytes (`private_key"`, `private_key'`... are `private_`).
+        // As extracted, else fewer and shorter ones: their first bytes
+        // (`private_key"`, `private_key'`... are `private_`).
         let with_back = |hir: &Hir, back: usize| {
             let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
             if let Some(literals) = few_long(&seq) {
-                return Some(Starts { literals, back });
+                return Some((literals, back));
             }
             [16, 8, 4, STARTS_MIN_LEN].into_iter().find_map(|len| {
                 seq.keep_first_bytes(len);
                 seq.sort();
                 seq.dedup();
-                few_long(&seq).map(|literals| Starts { literals, back })
+                few_long(&seq).map(|literals| (literals, back))
             })
         };
         // A lead of a few bytes (`(?:^|\s)-p`) is in the literals; one of
         // many is left out of them.
-        let hir = lower_case(hir);
-        with_back(&hir, 0).or_else(|| match without_lead(&hir) {
-            (rest, true) => with_back(&rest, 1),
-            (_, false) => None,
-        })
+        let starts = |hir: &Hir| {
+            with_back(hir, 0).or_else(|| match without_lead(hir) {
+                (rest, true) => with_back(&rest, 1),
+                (_, false) => None,
+            })
+        };
+        // Found in any ASCII case, the literals are those of the regex with
+        // its letters in one case: `(?i)authorization` is one literal, not
+        // 8,192. Where case makes no difference to them (`ghp_`, `пароль`),
+        // they are found minding case: the searcher then skips ahead with a
+        // SIMD prefilter (memchr, Teddy) where one ignoring case walks its
+        // automaton over every byte.
+        let lower = starts(&lower_case(hir))?;
+        let ((literals, back), case) = match starts(hir) {
+            Some(exact) if exact.0.len() == lower.0.len() => (exact, true),
+            _ => (lower, false),
+        };
+        let literals = AhoCorasick::builder()
+            .ascii_case_insensitive(!case)
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(literals)
+            .ok()?;
+        Some(Starts { literals, back })
     }
 
     /// `re`'s leftmost match in `hay` that starts at or after `at`.
