@@ -165,14 +165,14 @@ fn keywords_hir(keywords: &[&[u8]]) -> Hir {
 /// non-ASCII text) always hold. A line holds no newline, so every match of
 /// the rule on a line is still a match here.
 ///
-/// Bytes beyond ASCII are widened to their role in UTF-8 ([`ROLES`]). Each
+/// Every byte beyond ASCII is taken as any such byte ([`beyond`]). Each
 /// distinct byte a trigger names would split the DFA's alphabet, and every
 /// state's row of transitions grows with it: a trigger for пароль, 密码 and
 /// four more such words took the alphabet from 102 classes to 150, the
 /// states of the 1% input outgrew the cache, and it ran 2x slower (12x in
-/// the bench, which clears the cache on every pass). Widened, such a
-/// trigger adds at most four classes; it also fires on other words of the
-/// same script, which the rule's regex then turns down.
+/// the bench, which clears the cache on every pass). As one class, such a
+/// trigger adds one. It then fires on other words as long in bytes, which
+/// the rule's regex turns down.
 fn line_anchored(h: &Hir) -> Hir {
     match h.kind() {
         HirKind::Class(Class::Bytes(c)) => {
@@ -237,41 +237,37 @@ fn beyond_ascii(h: &Hir) -> bool {
     }
 }
 
-/// The roles of the bytes beyond ASCII in UTF-8: a continuation byte, and
-/// the first byte of a character of two, three and four bytes (taken a
-/// little wide, as a prefilter may be).
-const ROLES: [(u8, u8); 4] = [(0x80, 0xBF), (0xC0, 0xDF), (0xE0, 0xEF), (0xF0, 0xFF)];
+/// Every byte beyond ASCII, as one class of a trigger.
+fn beyond() -> ClassBytesRange {
+    ClassBytesRange::new(0x80, 0xFF)
+}
 
-/// The byte ranges `ranges` (inclusive, all within a byte) with each byte
-/// beyond ASCII widened to every byte of its role.
+/// The byte ranges `ranges` (inclusive) with every byte beyond ASCII, if
+/// they hold any.
 fn widened(ranges: impl IntoIterator<Item = (u32, u32)>) -> ClassBytes {
     let mut out = ClassBytes::empty();
     for (lo, hi) in ranges {
         if lo < 0x80 {
             out.push(ClassBytesRange::new(lo as u8, hi.min(0x7F) as u8));
         }
-        for (rlo, rhi) in ROLES {
-            if lo <= u32::from(rhi) && hi >= u32::from(rlo) {
-                out.push(ClassBytesRange::new(rlo, rhi));
-            }
+        if hi >= 0x80 {
+            out.push(beyond());
         }
     }
     out
 }
 
 /// A class of characters as bytes: its ASCII part as it is, its characters
-/// beyond ASCII as any character of the same length in UTF-8 (each byte
-/// widened to its role, [`ROLES`]).
+/// beyond ASCII as any bytes beyond ASCII, as many as their UTF-8 takes.
 fn widened_chars(c: &ClassUnicode) -> Hir {
-    let (cont, leads) = (ROLES[0], &ROLES[1..]);
-    let role = |(lo, hi): (u8, u8)| Hir::class(Class::Bytes(ClassBytes::new([ClassBytesRange::new(lo, hi)])));
     let ascii: Vec<(u32, u32)> =
         c.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end()))).filter(|r| r.0 < 0x80).collect();
     let mut alts = vec![Hir::class(Class::Bytes(widened(ascii)))];
     // The first character of each UTF-8 length: 2, 3 and 4 bytes.
-    for (len, (first, last)) in [(0x80u32, 0x7FFu32), (0x800, 0xFFFF), (0x1_0000, 0x10_FFFF)].into_iter().enumerate() {
+    for (len, (first, last)) in [(2, (0x80u32, 0x7FFu32)), (3, (0x800, 0xFFFF)), (4, (0x1_0000, 0x10_FFFF))] {
         if c.ranges().iter().any(|r| u32::from(r.start()) <= last && u32::from(r.end()) >= first) {
-            alts.push(Hir::concat(std::iter::once(role(leads[len])).chain((0..=len).map(|_| role(cont))).collect()));
+            let any = Hir::class(Class::Bytes(ClassBytes::new([beyond()])));
+            alts.push(Hir::concat(vec![any; len]));
         }
     }
     Hir::alternation(alts)
@@ -1018,12 +1014,11 @@ negative = ["a пароль b"]
 "#;
 
     #[test]
-    fn bytes_beyond_ascii_are_widened_to_their_role_in_utf8() {
-        // The words' bytes beyond ASCII would be 27 classes of their own;
-        // widened, they are the four roles.
+    fn bytes_beyond_ascii_are_one_class() {
+        // The words' bytes beyond ASCII would be 27 classes of their own.
         let pf = Prefilter::new(&rules(&[TWO, BEYOND_ASCII].concat()), |_| true).unwrap();
         let classes: std::collections::BTreeSet<u8> = (0x80..=0xFF).map(|b| pf.dfa.byte_classes().get(b)).collect();
-        assert_eq!(classes.len(), 4);
+        assert_eq!(classes.len(), 1);
         let pf = Prefilter::new(&rules(BEYOND_ASCII), |_| true).unwrap();
         for hit in ["x hasło=1", "пароль", "a 密码 b", "パスワード", "비밀번호:", "ёж=1"] {
             assert!(!found(&pf, hit).is_empty(), "{hit}");

@@ -32,7 +32,7 @@
 //! else by its own regex (card, phone and id numbers); the prefilter runs
 //! them over whole buffers. Keywords are ASCII; words in other scripts
 //! (пароль, 密码) go in a trigger regex, which the prefilter takes loosely
-//! (each byte beyond ASCII as any byte of its role in UTF-8) and the rule's
+//! (each byte beyond ASCII as any byte beyond ASCII) and the rule's
 //! regex then confirms.
 //!
 //! A rule with `within` runs its regex only in scopes that start where
