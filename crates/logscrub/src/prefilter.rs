@@ -923,11 +923,12 @@ negative = ["a qz"]
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
 
         /// Cut anywhere, the lanes find what one walk finds: keywords,
-        /// numbers, emails and line breaks on either side of every cut.
+        /// numbers, emails, words in other scripts (a trigger that matches at
+        /// the end of their line) and line breaks on either side of every cut.
         #[test]
         fn lanes_cut_anywhere_find_what_one_walk_finds(
             pieces in proptest::collection::vec(
-                (0usize..10_000, proptest::bool::ANY, "[0-9a-zA-Z@.:/_=+ -]{0,12}", 0u8..8),
+                (0usize..10_000, proptest::bool::ANY, "[0-9a-zA-Z@.:/_=+ пароль密码é-]{0,12}", 0u8..8),
                 1..40,
             )
         ) {
