@@ -263,7 +263,7 @@ fn widened_chars(c: &ClassUnicode) -> Hir {
     let ascii: Vec<(u32, u32)> =
         c.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end()))).filter(|r| r.0 < 0x80).collect();
     let mut alts = vec![Hir::class(Class::Bytes(widened(ascii)))];
-    // The first character of each UTF-8 length: 2, 3 and 4 bytes.
+    // The characters of each UTF-8 length, 2, 3 and 4 bytes, that it holds.
     for (len, (first, last)) in [(2, (0x80u32, 0x7FFu32)), (3, (0x800, 0xFFFF)), (4, (0x1_0000, 0x10_FFFF))] {
         if c.ranges().iter().any(|r| u32::from(r.start()) <= last && u32::from(r.end()) >= first) {
             let any = Hir::class(Class::Bytes(ClassBytes::new([beyond()])));
