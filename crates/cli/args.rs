@@ -189,6 +189,7 @@ impl EngineArgs {
         // The process keeps its redactor until it exits: freeing thousands
         // of compiled automata on the way out took about 5 ms, for nothing.
         std::mem::forget(redactor.clone());
+        fix_malloc_thresholds();
         Ok(redactor)
     }
 
@@ -210,4 +211,22 @@ pub(crate) fn read_secret(what: &str, file: Option<&Path>, var: &str) -> anyhow:
         key.pop();
     }
     Ok(Some(key))
+}
+
+/// Called once the rules are compiled. glibc raises its mmap threshold
+/// whenever a large block is freed (up to 32 MiB), and its trim threshold to
+/// twice that, so the pieces, outputs and lazy DFA caches the scrubbing
+/// threads allocate and free stayed resident: 5-6 MB of the filter's peak
+/// RSS on 1 GB inputs (64.9 -> 59.4 MB on the comparison's 1% file, 56.2 ->
+/// 50.0 on real logs, no slower). Fixing both at their defaults turns that
+/// off; fixed from the start, they cost start-up 8-10 ms, as compiling the
+/// rules then mapped and unmapped every large block it grew.
+fn fix_malloc_thresholds() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets parameters of the allocator, which it
+    // locks against the other threads.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 10);
+    }
 }
