@@ -223,8 +223,8 @@ pub(crate) fn read_secret(what: &str, file: Option<&Path>, var: &str) -> anyhow:
 /// rules then mapped and unmapped every large block it grew.
 fn fix_malloc_thresholds() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets parameters of the allocator, which it
-    // locks against the other threads.
+    // SAFETY: mallopt only sets two of the allocator's parameters; a thread
+    // that allocates meanwhile reads the old value or the new, both valid.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 10);

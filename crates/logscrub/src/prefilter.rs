@@ -206,7 +206,7 @@ fn line_anchored(h: &Hir) -> Hir {
             lit.0
                 .chunk_by(|a, b| a.is_ascii() && b.is_ascii())
                 .map(|run| match run {
-                    [b] if !b.is_ascii() => Hir::class(Class::Bytes(widened([(u32::from(*b), u32::from(*b))]))),
+                    [b] if !b.is_ascii() => Hir::class(Class::Bytes(beyond())),
                     _ => Hir::literal(run),
                 })
                 .collect(),
@@ -238,8 +238,8 @@ fn beyond_ascii(h: &Hir) -> bool {
 }
 
 /// Every byte beyond ASCII, as one class of a trigger.
-fn beyond() -> ClassBytesRange {
-    ClassBytesRange::new(0x80, 0xFF)
+fn beyond() -> ClassBytes {
+    ClassBytes::new([ClassBytesRange::new(0x80, 0xFF)])
 }
 
 /// The byte ranges `ranges` (inclusive) with every byte beyond ASCII, if
@@ -251,7 +251,7 @@ fn widened(ranges: impl IntoIterator<Item = (u32, u32)>) -> ClassBytes {
             out.push(ClassBytesRange::new(lo as u8, hi.min(0x7F) as u8));
         }
         if hi >= 0x80 {
-            out.push(beyond());
+            out.union(&beyond());
         }
     }
     out
@@ -266,8 +266,7 @@ fn widened_chars(c: &ClassUnicode) -> Hir {
     // The characters of each UTF-8 length, 2, 3 and 4 bytes, that it holds.
     for (len, (first, last)) in [(2, (0x80u32, 0x7FFu32)), (3, (0x800, 0xFFFF)), (4, (0x1_0000, 0x10_FFFF))] {
         if c.ranges().iter().any(|r| u32::from(r.start()) <= last && u32::from(r.end()) >= first) {
-            let any = Hir::class(Class::Bytes(ClassBytes::new([beyond()])));
-            alts.push(Hir::concat(vec![any; len]));
+            alts.push(Hir::concat(vec![Hir::class(Class::Bytes(beyond())); len]));
         }
     }
     Hir::alternation(alts)
