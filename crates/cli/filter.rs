@@ -84,9 +84,10 @@ fn print_stats(s: &Stats) {
     let mut err = io::stderr().lock();
     let _ = writeln!(
         err,
-        "logscrub: {} lines, {} bytes, {} masked lines, {} dropped, {} findings",
+        "logscrub: {} lines, {} bytes, {} scanned by rules, {} masked lines, {} dropped, {} findings",
         s.lines(),
         s.bytes(),
+        s.scanned_lines(),
         s.masked_lines(),
         s.dropped_lines(),
         s.findings()
