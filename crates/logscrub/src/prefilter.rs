@@ -201,7 +201,7 @@ fn line_anchored(h: &Hir) -> Hir {
             Hir::repetition(regex_syntax::hir::Repetition { sub: Box::new(line_anchored(&r.sub)), ..r.clone() })
         }
         HirKind::Concat(hs) => Hir::concat(hs.iter().map(line_anchored).collect()),
-        HirKind::Alternation(hs) => Hir::alternation(hs.iter().map(line_anchored).collect()),
+        HirKind::Alternation(hs) => factored(hs.iter().map(line_anchored).collect()),
         HirKind::Literal(lit) => Hir::concat(
             lit.0
                 .chunk_by(|a, b| a.is_ascii() && b.is_ascii())
@@ -212,6 +212,64 @@ fn line_anchored(h: &Hir) -> Hir {
                 .collect(),
         ),
         HirKind::Empty => h.clone(),
+    }
+}
+
+/// The alternation of `alts` as a trie: branches that begin alike share
+/// their beginning, and a branch that matches nothing (an empty class) is
+/// left out. It matches what the alternation matches (a trigger's
+/// alternatives are never ordered: every match is reported).
+///
+/// Every state of the DFA holds the start of every trigger, and building
+/// one walks them all: the default packs' triggers began with 160 NFA
+/// states, 27 of them the words beyond ASCII of one rule, most alike once
+/// widened (пароль and парола are both twelve bytes beyond ASCII): each
+/// transition that the first pass over a log computes (18,000 on 32 MB of
+/// real logs) cost 3-4 us. Factored, they begin with 121.
+fn factored(alts: Vec<Hir>) -> Hir {
+    // Each branch as its first element, a byte for a literal, and the rest.
+    let split = |h: Hir| -> (Hir, Hir) {
+        match h.kind() {
+            HirKind::Concat(xs) => match xs[0].kind() {
+                HirKind::Literal(lit) if lit.0.len() > 1 => (
+                    Hir::literal(&lit.0[..1]),
+                    Hir::concat([Hir::literal(&lit.0[1..])].into_iter().chain(xs[1..].iter().cloned()).collect()),
+                ),
+                _ => (xs[0].clone(), Hir::concat(xs[1..].to_vec())),
+            },
+            HirKind::Literal(lit) if lit.0.len() > 1 => (Hir::literal(&lit.0[..1]), Hir::literal(&lit.0[1..])),
+            _ => (h, Hir::empty()),
+        }
+    };
+    let mut empty = false;
+    let mut groups: Vec<(Hir, Vec<Hir>)> = Vec::new();
+    for alt in alts {
+        match alt.kind() {
+            HirKind::Empty => empty = true,
+            HirKind::Class(Class::Bytes(c)) if c.ranges().is_empty() => {}
+            HirKind::Class(Class::Unicode(c)) if c.ranges().is_empty() => {}
+            _ => {
+                let (head, tail) = split(alt);
+                match groups.iter_mut().find(|(h, _)| *h == head) {
+                    Some((_, tails)) => tails.push(tail),
+                    None => groups.push((head, vec![tail])),
+                }
+            }
+        }
+    }
+    let mut out: Vec<Hir> = groups
+        .into_iter()
+        .map(|(head, mut tails)| match tails.len() {
+            1 => Hir::concat(vec![head, tails.remove(0)]),
+            _ => Hir::concat(vec![head, factored(tails)]),
+        })
+        .collect();
+    if empty {
+        out.push(Hir::empty());
+    }
+    match out.len() {
+        0 => Hir::fail(),
+        _ => Hir::alternation(out),
     }
 }
 
@@ -263,6 +321,10 @@ fn widened_chars(c: &ClassUnicode) -> Hir {
     let ascii: Vec<(u32, u32)> =
         c.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end()))).filter(|r| r.0 < 0x80).collect();
     let mut alts = vec![Hir::class(Class::Bytes(widened(ascii)))];
+    // A class wholly beyond ASCII: no empty class beside its bytes.
+    if c.ranges().first().is_some_and(|r| u32::from(r.start()) >= 0x80) {
+        alts.clear();
+    }
     // The characters of each UTF-8 length, 2, 3 and 4 bytes, that it holds.
     for (len, (first, last)) in [(2, (0x80u32, 0x7FFu32)), (3, (0x800, 0xFFFF)), (4, (0x1_0000, 0x10_FFFF))] {
         if c.ranges().iter().any(|r| u32::from(r.start()) <= last && u32::from(r.end()) >= first) {
@@ -1031,7 +1093,41 @@ negative = ["a пароль b"]
         }
     }
 
+    #[test]
+    fn alternatives_alike_once_widened_begin_once() {
+        // Five words beyond ASCII, one a class, begin with one state once
+        // widened: the words' alternation is a trie, its empty classes gone.
+        let h = line_anchored(&crate::rules::parse_hir("(?i)пароль|парола|лозинка|κωδικός|[пП]|hasło|haslo").unwrap());
+        let HirKind::Alternation(branches) = h.kind() else { panic!("{h:?}") };
+        assert_eq!(branches.len(), 2, "{h:?}");
+        assert!(!format!("{h:?}").contains("[]"), "{h:?}");
+    }
+
     proptest::proptest! {
+        /// An alternation factored into a trie matches exactly what it
+        /// matched.
+        #[test]
+        fn factored_alternations_match_the_same(
+            words in proptest::collection::vec("[abк]{0,3}|[ab]\\[ab\\]|a\\+", 1..6),
+            fold in proptest::bool::ANY,
+            candidates in proptest::collection::vec("[abкК+]{0,4}", 1..24),
+        ) {
+            let pattern = format!("{}(?:{})", if fold { "(?i)" } else { "" }, words.join("|"));
+            let hir = crate::rules::parse_hir(&pattern).unwrap();
+            let plain = match hir.kind() {
+                HirKind::Alternation(hs) => Hir::alternation(hs.iter().map(line_anchored).collect()),
+                _ => line_anchored(&hir),
+            };
+            let whole = |h: Hir| {
+                let h = Hir::concat(vec![Hir::look(Look::Start), h, Hir::look(Look::End)]);
+                regex_automata::meta::Regex::builder().build_from_hir(&h).unwrap()
+            };
+            let (plain, factored) = (whole(plain), whole(line_anchored(&hir)));
+            for c in &candidates {
+                proptest::prop_assert_eq!(plain.is_match(c), factored.is_match(c), "{} on {:?}", pattern, c);
+            }
+        }
+
         /// Widened, a trigger still matches wherever the rule's own regex
         /// does: on text of any script, valid UTF-8 or not.
         #[test]
