@@ -162,8 +162,8 @@ fn triggers_nfa(hirs: &[Hir], keywords: &[&[u8]]) -> Result<NFA, Box<BuildError>
     let mut order: Vec<StateID> = Vec::new();
     let mut windows = Vec::new();
     for pid in compiled.patterns() {
-        let from = order.len();
-        let mut stack = vec![compiled.start_pattern(pid).expect("a compiled pattern has a start")];
+        let (from, start) = (order.len(), compiled.start_pattern(pid).expect("a compiled pattern has a start"));
+        let mut stack = vec![start];
         while let Some(id) = stack.pop() {
             if ids[id.as_usize()].is_some() {
                 continue;
@@ -181,12 +181,12 @@ fn triggers_nfa(hirs: &[Hir], keywords: &[&[u8]]) -> Result<NFA, Box<BuildError>
                 State::Fail | State::Match { .. } => {}
             }
         }
-        windows.push((from, order.len()));
+        windows.push((from, order.len(), start));
     }
     let new = |id: StateID| ids[id.as_usize()].expect("every state reached is numbered");
     let moved = |t: &Transition| Transition { next: new(t.next), ..*t };
     let mut starts = Vec::new();
-    for (pid, &(from, to)) in compiled.patterns().zip(&windows) {
+    for &(from, to, start) in &windows {
         b.start_pattern()?;
         for &id in &order[from..to] {
             match compiled.state(id) {
@@ -212,9 +212,8 @@ fn triggers_nfa(hirs: &[Hir], keywords: &[&[u8]]) -> Result<NFA, Box<BuildError>
                 State::Match { .. } => b.add_match()?,
             };
         }
-        let start = new(compiled.start_pattern(pid).expect("a compiled pattern has a start"));
-        b.finish_pattern(start)?;
-        starts.push(start);
+        b.finish_pattern(new(start))?;
+        starts.push(new(start));
     }
     b.start_pattern()?;
     let matched = b.add_match()?;
@@ -423,17 +422,15 @@ fn widened_chars(c: &ClassUnicode) -> Hir {
     let ascii: Vec<(u32, u32)> =
         c.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end()))).filter(|r| r.0 < 0x80).collect();
     let mut alts = vec![Hir::class(Class::Bytes(widened(ascii)))];
-    // A class wholly beyond ASCII: no empty class beside its bytes.
-    if c.ranges().first().is_some_and(|r| u32::from(r.start()) >= 0x80) {
-        alts.clear();
-    }
     // The characters of each UTF-8 length, 2, 3 and 4 bytes, that it holds.
     for (len, (first, last)) in [(2, (0x80u32, 0x7FFu32)), (3, (0x800, 0xFFFF)), (4, (0x1_0000, 0x10_FFFF))] {
         if c.ranges().iter().any(|r| u32::from(r.start()) <= last && u32::from(r.end()) >= first) {
             alts.push(Hir::concat(vec![Hir::class(Class::Bytes(beyond())); len]));
         }
     }
-    Hir::alternation(alts)
+    // Factored: the ASCII part goes when it is empty, and the lengths share
+    // their first bytes.
+    factored(alts)
 }
 
 impl Prefilter {
