@@ -106,7 +106,9 @@ pub(crate) enum Outcome {
 ///
 /// let redactor = Redactor::new();
 /// let out = redactor.redact(b"GET /login Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl");
-/// assert_eq!(&out[..], b"GET /login Authorization: Bearer [REDACTED:http-bearer]");
+/// // The label names the rule that knows the token best: a JWT, not just a
+/// // bearer token.
+/// assert_eq!(&out[..], b"GET /login Authorization: Bearer [REDACTED:jwt]");
 ///
 /// // Clean lines come back borrowed: no copy, no allocation.
 /// assert!(matches!(redactor.redact(b"GET /health 200"), std::borrow::Cow::Borrowed(_)));
@@ -890,9 +892,11 @@ impl Inner {
     }
 
     /// Writes `seg` with its hits masked to `out`. Overlapping hits merge so
-    /// that their union is masked, with the mask of the widest; a mask that
-    /// reveals part of the secret is only used on a span one rule found
-    /// alone. With `allow_drop`, a hit of a `drop` rule drops the segment.
+    /// that their union is masked, with the mask of the widest (of equally
+    /// wide ones, a key block's, then one not generic, then the first
+    /// loaded); a mask that reveals part of the secret is only used on a
+    /// span one rule found alone. With `allow_drop`, a hit of a `drop` rule
+    /// drops the segment.
     pub(crate) fn apply(&self, seg: &[u8], hits: &mut Vec<Hit>, allow_drop: bool, out: &mut Vec<u8>) -> Outcome {
         self.apply_with(seg, hits, allow_drop, false, self.key.as_ref(), out)
     }
@@ -981,11 +985,15 @@ impl Inner {
             let mut j = i + 1;
             while j < hits.len() && hits[j].start < end {
                 let h = hits[j];
-                // On a tie, a key block's body: a second pass finds the
-                // block again, whatever mask its body holds.
-                let (len, best) = (h.end - h.start, widest.end - widest.start);
-                let block = |h: Hit| self.rules[h.rule as usize].is_multiline();
-                if len > best || len == best && block(h) && !block(widest) {
+                // On a tie, a key block's body (a second pass finds the
+                // block again, whatever mask its body holds), then a rule
+                // that knows the value's shape over one that knows only its
+                // key: `[REDACTED:stripe-key]` says what to rotate.
+                let rank = |h: Hit| {
+                    let rule = &self.rules[h.rule as usize];
+                    (h.end - h.start, rule.is_multiline(), !rule.generic)
+                };
+                if rank(h) > rank(widest) {
                     widest = h;
                 }
                 end = end.max(h.end);
@@ -1757,6 +1765,35 @@ mod tests {
         );
         let r = Redactor::builder().builtin_packs(false).rules_toml("t.toml", &text).build().unwrap();
         assert_eq!(&r.redact(b"to=jo@ex.com x")[..], b"to=********* x");
+    }
+
+    #[test]
+    fn on_one_span_a_rule_that_knows_the_value_labels_it_over_a_generic_one() {
+        // `key` finds any value after `key=`; `tok` knows tok_ tokens.
+        let rule = |id: &str, generic: bool, regex: &str, output: &str| {
+            format!(
+                "[[rule]]\nid = \"{id}\"\ndescription = \"d\"\ncategory = \"token\"\ngeneric = {generic}\n\
+                 keywords = [\"tok_\"]\nregex = '{regex}'\n\
+                 positive = [{{ input = 'key=tok_abc123', output = '{output}' }}]\nnegative = ['tok_']\n"
+            )
+        };
+        let generic = rule("key", true, "key=(?P<secret>[a-z0-9_]{1,64})", "key=[REDACTED:key]");
+        let token =
+            |id: &str, generic| rule(id, generic, "(?P<secret>tok_[a-z0-9]{6,64})", &format!("key=[REDACTED:{id}]"));
+        let redact = |rules: &[&str], line: &[u8]| {
+            let text = format!("[pack]\nname = \"t\"\ndescription = \"t\"\n\n{}", rules.join("\n"));
+            let r = Redactor::builder().builtin_packs(false).rules_toml("t.toml", &text).build().unwrap();
+            String::from_utf8(r.redact(line).into_owned()).unwrap()
+        };
+        // Whichever loads first.
+        assert_eq!(redact(&[&generic, &token("tok", false)], b"key=tok_abc123 ok"), "key=[REDACTED:tok] ok");
+        assert_eq!(redact(&[&token("tok", false), &generic], b"key=tok_abc123 ok"), "key=[REDACTED:tok] ok");
+        // Alike, the first loaded labels the span, as before.
+        assert_eq!(redact(&[&token("a", false), &token("b", false)], b"key=tok_abc123 ok"), "key=[REDACTED:a] ok");
+        assert_eq!(redact(&[&token("a", true), &token("b", true)], b"key=tok_abc123 ok"), "key=[REDACTED:a] ok");
+        // A generic match wider than the token's still masks the union,
+        // with its own label: the token's would claim bytes it never found.
+        assert_eq!(redact(&[&generic, &token("tok", false)], b"key=tok_abc123_x ok"), "key=[REDACTED:key] ok");
     }
 
     #[test]

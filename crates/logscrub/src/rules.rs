@@ -12,6 +12,7 @@
 //! id = "http-bearer"
 //! description = "Bearer tokens in Authorization headers"
 //! category = "credential"
+//! generic = true                 # takes any value: a rule that knows the value labels it
 //! keywords = ["bearer"]          # literals that gate the regex (ASCII case-insensitive)
 //! regex = '''(?i)\bbearer\s+(?P<secret>[A-Za-z0-9._~+/=-]{16,4096})'''
 //! positive = [
@@ -40,6 +41,11 @@
 //! inside the JSON object the last `{` of the match opens (a Kubernetes
 //! Secret's `data`, whatever its keys are named). A scope bounds the regex,
 //! so it may use `+`.
+//!
+//! A `generic` rule finds a secret by the key, header or flag around it,
+//! whatever the value. Where it and a rule that knows the value's own shape
+//! (a provider's token, a JWT) find the same span, the span takes the
+//! second rule's mask and label, which say what leaked.
 
 use aho_corasick::AhoCorasick;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -126,6 +132,8 @@ pub(crate) struct RuleDef {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
+    generic: bool,
+    #[serde(default)]
     positive: Vec<Example>,
     #[serde(default)]
     negative: Vec<String>,
@@ -189,6 +197,10 @@ pub struct Rule {
     pub(crate) label: String,
     pub(crate) default_label: String,
     pub(crate) name: String,
+    /// The rule finds a secret by the key or header around it, whatever the
+    /// value: on a span that a rule knowing the value's own shape also
+    /// finds, that rule's label is used (see [`Rule::is_generic`]).
+    pub(crate) generic: bool,
     pub(crate) max_len: usize,
     /// The shortest match of the rule's regex: a line shorter than this
     /// cannot hold a finding of it.
@@ -232,6 +244,24 @@ impl Rule {
     /// its end marker).
     pub fn is_multiline(&self) -> bool {
         self.patterns.end.is_some()
+    }
+    /// Whether the rule finds a secret by the key, header or flag around it
+    /// and takes any value (`generic = true` in its file). Where such a rule
+    /// and one that knows the value's own shape find the same span, the
+    /// mask is the second one's: its label says what leaked, and so what to
+    /// rotate.
+    ///
+    /// ```
+    /// let r = logscrub::Redactor::new();
+    /// let generic = |id| r.rules().find(|x| x.id() == id).unwrap().is_generic();
+    /// assert!(generic("secret-assignment") && !generic("stripe-key"));
+    /// assert_eq!(
+    ///     r.redact(b"stripe.api_key = sk_live_KKGdoOg6t7CPOtcEQFlOnyzn").as_ref(),
+    ///     b"stripe.api_key = [REDACTED:stripe-key]"
+    /// );
+    /// ```
+    pub fn is_generic(&self) -> bool {
+        self.generic
     }
     /// Inputs the rule must mask, with the expected output.
     pub fn positive(&self) -> &[Example] {
@@ -1197,6 +1227,7 @@ fn compile_rule(
         label: String::new(),
         default_label: String::new(),
         name,
+        generic: def.generic,
         max_len,
         min_len,
         positive: def.positive,
