@@ -5,7 +5,7 @@
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
@@ -13,11 +13,9 @@ fn logscrub(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_logscrub")).args(args).output().expect("spawn logscrub")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("logscrub-batch-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory for one test, removed when it is dropped.
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("logscrub-batch-{name}-")).tempdir().unwrap()
 }
 
 fn log_text(tag: &str, n: usize) -> String {
@@ -84,7 +82,8 @@ fn archive(dir: &Path) {
 
 #[test]
 fn every_codec_is_scrubbed_into_a_mirror_tree_with_the_same_codec() {
-    let dir = temp_dir("codecs");
+    let tmp = temp_dir("codecs");
+    let dir = tmp.path();
     let (src, out) = (dir.join("src"), dir.join("out"));
     archive(&src);
     let report = dir.join("report.json");
@@ -130,7 +129,8 @@ fn every_codec_is_scrubbed_into_a_mirror_tree_with_the_same_codec() {
 
 #[test]
 fn a_corrupt_file_fails_alone_and_is_never_touched() {
-    let dir = temp_dir("corrupt");
+    let tmp = temp_dir("corrupt");
+    let dir = tmp.path();
     let src = dir.join("src");
     fs::create_dir_all(&src).unwrap();
     let good = gzip(log_text("good", 100).as_bytes());
@@ -154,7 +154,8 @@ fn a_corrupt_file_fails_alone_and_is_never_touched() {
 
 #[test]
 fn in_place_keeps_permissions_and_modification_time() {
-    let dir = temp_dir("inplace");
+    let tmp = temp_dir("inplace");
+    let dir = tmp.path();
     let file = dir.join("app.log");
     fs::write(&file, log_text("p", 10)).unwrap();
     fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
@@ -171,7 +172,8 @@ fn in_place_keeps_permissions_and_modification_time() {
 
 #[test]
 fn blake3_checksums_are_named_in_the_manifest_and_a_rerun_checks_them() {
-    let dir = temp_dir("blake3");
+    let tmp = temp_dir("blake3");
+    let dir = tmp.path();
     let src = dir.join("src");
     fs::create_dir_all(&src).unwrap();
     let originals: Vec<String> = (0..3).map(|i| log_text(&format!("b{i}"), 30)).collect();
@@ -206,7 +208,8 @@ fn blake3_checksums_are_named_in_the_manifest_and_a_rerun_checks_them() {
 
 #[test]
 fn a_killed_run_leaves_whole_files_and_a_rerun_finishes_the_rest() {
-    let dir = temp_dir("interrupt");
+    let tmp = temp_dir("interrupt");
+    let dir = tmp.path();
     let src = dir.join("src");
     fs::create_dir_all(&src).unwrap();
     let n = 120;
@@ -249,7 +252,8 @@ fn a_killed_run_leaves_whole_files_and_a_rerun_finishes_the_rest() {
 
 #[test]
 fn shards_cover_every_file_exactly_once() {
-    let dir = temp_dir("shards");
+    let tmp = temp_dir("shards");
+    let dir = tmp.path();
     let src = dir.join("src");
     fs::create_dir_all(src.join("d")).unwrap();
     for i in 0..60 {
@@ -271,7 +275,8 @@ fn shards_cover_every_file_exactly_once() {
 
 #[test]
 fn check_prints_findings_and_sets_the_exit_status() {
-    let dir = temp_dir("check");
+    let tmp = temp_dir("check");
+    let dir = tmp.path();
     fs::write(dir.join("clean.log"), "all good\nnothing here\n").unwrap();
     let clean = logscrub(&["check", dir.join("clean.log").to_str().unwrap()]);
     assert_eq!(clean.status.code(), Some(0));
@@ -290,7 +295,8 @@ fn check_prints_findings_and_sets_the_exit_status() {
 
 #[test]
 fn check_in_a_structured_format_agrees_with_scrub() {
-    let dir = temp_dir("check-format");
+    let tmp = temp_dir("check-format");
+    let dir = tmp.path();
     let cri = "2024-05-01T10:00:00.000000001Z stdout P password=hunt\n\
                2024-05-01T10:00:00.000000002Z stdout F er2hunter2 done\n\
                2024-05-01T10:00:01.000000000Z stdout F all fine\n";
@@ -315,7 +321,8 @@ fn a_file_split_into_chunks_comes_out_as_the_filter_masks_it_whole() {
     // parallel, cut near every 8 MiB. A PuTTY key opens just before every
     // MiB, so some chunk cuts fall inside one, and a PEM key that never
     // ends opens just before the last cut.
-    let dir = temp_dir("split");
+    let tmp = temp_dir("split");
+    let dir = tmp.path();
     let src = dir.join("src");
     fs::create_dir_all(&src).unwrap();
     let mut text = String::with_capacity(36 << 20);
@@ -362,12 +369,12 @@ fn a_file_split_into_chunks_comes_out_as_the_filter_masks_it_whole() {
     assert!(memchr::memmem::find(&scrubbed, b"RAWKEYLINE").is_none(), "a key cut by a chunk boundary leaked");
     // (The chunks' checksums are checked against whole-file ones by the
     // unit tests in crates/cli/batch.)
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn utf16_files_are_scrubbed_and_written_back_in_utf16() {
-    let dir = temp_dir("utf16");
+    let tmp = temp_dir("utf16");
+    let dir = tmp.path();
     let src = dir.join("src");
     fs::create_dir_all(&src).unwrap();
     let utf16 = |text: &str| -> Vec<u8> {

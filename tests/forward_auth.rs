@@ -22,7 +22,8 @@ fn clients_with_the_key_are_served_others_refused_and_the_downstream_is_verified
     if !python_with("msgpack, fluent") {
         return;
     }
-    let dir = temp_dir("shared-key");
+    let tmp = temp_dir("shared-key");
+    let dir = tmp.path();
     let (fwd, down) = (free_port(), free_port());
     let received = dir.join("received.log");
     let receiver = forward_receiver_env(down, &received, None, &[("SHARED_KEY", "down-key".into())]);
@@ -43,7 +44,7 @@ fn clients_with_the_key_are_served_others_refused_and_the_downstream_is_verified
         "scrubber",
     ];
     // The listeners' key comes from the environment, never a flag.
-    let d = Daemon::wrapped(&["env", "LOGSCRUB_FORWARD_SHARED_KEY=in-key"], &args, &dir);
+    let d = Daemon::wrapped(&["env", "LOGSCRUB_FORWARD_SHARED_KEY=in-key"], &args, dir);
     assert_eq!(client(fwd, "in-key"), (0, "acked".to_string()));
     assert_eq!(client(fwd, "wrong-key"), (4, "refused: shared key mismatch".to_string()));
     // A client that does not do the handshake: its first message is no PING.
@@ -70,9 +71,10 @@ fn a_downstream_with_another_key_gets_nothing() {
     if !python_with("msgpack") {
         return;
     }
-    let dir = temp_dir("shared-key-down");
+    let tmp = temp_dir("shared-key-down");
+    let dir = tmp.path();
     let log = assert_downstream_refused(
-        &dir,
+        dir,
         &[("SHARED_KEY", "their-key".into())],
         &["env", "LOGSCRUB_DOWNSTREAM_SHARED_KEY=our-key"],
         &[],

@@ -116,7 +116,8 @@ fn a_huge_line_with_no_newline_streams_masked_in_bounded_memory() {
 
 #[test]
 fn a_decompression_bomb_is_scrubbed_as_a_stream_in_bounded_memory() {
-    let dir = temp_dir("bomb");
+    let tmp = temp_dir("bomb");
+    let dir = tmp.path();
     let (src, dst) = (dir.join("in"), dir.join("out"));
     std::fs::create_dir_all(&src).unwrap();
     // One gzip member of 1 MiB of one letter, concatenated: a few hundred
@@ -204,11 +205,12 @@ fn a_full_disk_on_stdout_is_a_clear_error_that_names_stdout() {
 
 #[test]
 fn msgpack_declaring_more_than_it_holds_closes_that_connection_only() {
-    let dir = temp_dir("hostile-forward");
+    let tmp = temp_dir("hostile-forward");
+    let dir = tmp.path();
     let addr = format!("127.0.0.1:{}", free_port());
     let out = dir.join("out.jsonl");
     let d =
-        Daemon::start(&["serve", "--forward", &addr, "--output", "file", "--output-path", out.to_str().unwrap()], &dir);
+        Daemon::start(&["serve", "--forward", &addr, "--output", "file", "--output-path", out.to_str().unwrap()], dir);
     let hostile: [&[u8]; 5] = [
         // A str of 4 GiB, an array and a map of 2^32-1 elements.
         b"\xdb\xff\xff\xff\xffpassword=hunter2hunter2",

@@ -160,13 +160,14 @@ fn lines_with(path: &Path, mark: &str, n: usize) -> Vec<String> {
 
 #[test]
 fn tcp_no_planted_secret_leaks_and_every_line_comes_out_once_as_the_engine_masks_it() {
-    let dir = temp_dir("no-leak-tcp");
+    let tmp = temp_dir("no-leak-tcp");
+    let dir = tmp.path();
     let addr = format!("127.0.0.1:{}", free_port());
     let out = dir.join("out.log");
     let max = MAX_LINE.to_string();
     let args =
         ["serve", "--tcp", &addr, "--output", "file", "--output-path", out.to_str().unwrap(), "--max-line", &max];
-    let d = Daemon::start(&args, &dir);
+    let d = Daemon::start(&args, dir);
     runner()
         .run(&case(), |(lines, sizes)| {
             let id = next_id();
@@ -229,12 +230,13 @@ fn read_value(s: &mut TcpStream) -> Value {
 
 #[test]
 fn forward_no_planted_secret_leaks_and_every_record_comes_out_once_as_the_engine_masks_it() {
-    let dir = temp_dir("no-leak-forward");
+    let tmp = temp_dir("no-leak-forward");
+    let dir = tmp.path();
     let addr = format!("127.0.0.1:{}", free_port());
     let out = dir.join("out.jsonl");
     let max = MAX_LINE.to_string();
     let args = forward_to_json_lines(&addr, &out, &["--max-line", &max]);
-    let d = Daemon::start(&args, &dir);
+    let d = Daemon::start(&args, dir);
     runner()
         .run(&case(), |(lines, sizes)| {
             let id = next_id();

@@ -35,11 +35,12 @@ fn tail_cri_args(log: &Path, out: &Path) -> Vec<String> {
 
 #[test]
 fn tcp_many_concurrent_connections_every_line_once_no_secret() {
-    let dir = temp_dir("tcp");
+    let tmp = temp_dir("tcp");
+    let dir = tmp.path();
     let port = free_port();
     let out = dir.join("out.log");
     let addr = format!("127.0.0.1:{port}");
-    let d = Daemon::start(&["serve", "--tcp", &addr, "--output", "file", "--output-path", out.to_str().unwrap()], &dir);
+    let d = Daemon::start(&["serve", "--tcp", &addr, "--output", "file", "--output-path", out.to_str().unwrap()], dir);
     let (conns, per) = (32, 2000);
     let clients: Vec<_> = (0..conns)
         .map(|c| {
@@ -71,7 +72,8 @@ fn tcp_many_concurrent_connections_every_line_once_no_secret() {
 
 #[test]
 fn sigterm_mid_stream_drains_what_clients_sent_and_exits_0() {
-    let dir = temp_dir("sigterm");
+    let tmp = temp_dir("sigterm");
+    let dir = tmp.path();
     let port = free_port();
     let out = dir.join("out.log");
     let addr = format!("127.0.0.1:{port}");
@@ -89,7 +91,7 @@ fn sigterm_mid_stream_drains_what_clients_sent_and_exits_0() {
             "--drain-timeout",
             "120s",
         ],
-        &dir,
+        dir,
     );
     let client = std::thread::spawn(move || {
         let mut s = TcpStream::connect(&addr).unwrap();
@@ -120,10 +122,11 @@ fn sigterm_mid_stream_drains_what_clients_sent_and_exits_0() {
 
 #[test]
 fn connection_limit_and_idle_timeout_are_enforced() {
-    let dir = temp_dir("limits");
+    let tmp = temp_dir("limits");
+    let dir = tmp.path();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let d = Daemon::start(&["serve", "--tcp", &addr, "--max-connections", "1", "--idle-timeout", "300ms"], &dir);
+    let d = Daemon::start(&["serve", "--tcp", &addr, "--max-connections", "1", "--idle-timeout", "300ms"], dir);
     let first = TcpStream::connect(&addr).unwrap();
     std::thread::sleep(Duration::from_millis(50));
     let mut second = TcpStream::connect(&addr).unwrap();
@@ -145,12 +148,13 @@ fn forward_from_fluent_logger_and_raw_msgpack_clients_with_acks() {
     if !python_with("fluent, msgpack") {
         return;
     }
-    let dir = temp_dir("forward-in");
+    let tmp = temp_dir("forward-in");
+    let dir = tmp.path();
     let port = free_port();
     let out = dir.join("out.jsonl");
     let addr = format!("127.0.0.1:{port}");
     let args = forward_to_json_lines(&addr, &out, &["--json-date-format", "iso8601"]);
-    let d = Daemon::start(&args, &dir);
+    let d = Daemon::start(&args, dir);
     let client =
         Command::new("python3").args([support("forward_client.py"), port.to_string(), "200".into()]).output().unwrap();
     assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
@@ -178,7 +182,8 @@ fn forward_out_survives_a_downstream_crash_with_no_loss_and_no_duplicates() {
     if !python_with("msgpack") {
         return;
     }
-    let dir = temp_dir("forward-out");
+    let tmp = temp_dir("forward-out");
+    let dir = tmp.path();
     let (down, port) = (free_port(), free_port());
     let received = dir.join("received.log");
     let mut first = forward_receiver(down, &received, Some("3"));
@@ -186,7 +191,7 @@ fn forward_out_survives_a_downstream_crash_with_no_loss_and_no_duplicates() {
     let downstream = format!("127.0.0.1:{down}");
     let d = Daemon::start(
         &["serve", "--tcp", &addr, "--output", "forward", "--downstream", &downstream, "--ack-timeout", "2s"],
-        &dir,
+        dir,
     );
     let mut s = TcpStream::connect(&addr).unwrap();
     let total = 5000;
@@ -213,14 +218,15 @@ fn a_forward_retry_resends_only_the_messages_not_acked() {
     if !python_with("msgpack") {
         return;
     }
-    let dir = temp_dir("forward-retry");
+    let tmp = temp_dir("forward-retry");
+    let dir = tmp.path();
     let (down, port) = (free_port(), free_port());
     let received = dir.join("received.log");
     let addr = format!("127.0.0.1:{port}");
     let downstream = format!("127.0.0.1:{down}");
     let d = Daemon::start(
         &["serve", "--forward", &addr, "--output", "forward", "--downstream", &downstream, "--ack-timeout", "2s"],
-        &dir,
+        dir,
     );
     let mut s = TcpStream::connect(&addr).unwrap();
     let mut send = |tag: &str, range: std::ops::Range<usize>| s.write_all(&forward_message(tag, range)).unwrap();
@@ -246,7 +252,8 @@ fn a_forward_retry_resends_only_the_messages_not_acked() {
 
 #[test]
 fn follow_rotation_by_rename_and_by_copytruncate_then_resume_from_checkpoint() {
-    let dir = temp_dir("follow");
+    let tmp = temp_dir("follow");
+    let dir = tmp.path();
     let log = dir.join("app.log");
     let out = dir.join("out.log");
     let checkpoint = dir.join("checkpoint.json");
@@ -258,7 +265,7 @@ fn follow_rotation_by_rename_and_by_copytruncate_then_resume_from_checkpoint() {
     };
     let args = tail_args(&log, &checkpoint, &out);
     append(&log, 0, 100);
-    let d = Daemon::start(&args, &dir);
+    let d = Daemon::start(&args, dir);
     wait_for("first lines", || lines_of(&out).len() >= 100);
     // Rotation by rename: lines written to the old file after the rename
     // are read too, then the new file from its start.
@@ -278,7 +285,7 @@ fn follow_rotation_by_rename_and_by_copytruncate_then_resume_from_checkpoint() {
     assert!(stderr.contains("truncated"), "{stderr}");
     // Written while logscrub was down: read after restart, nothing twice.
     append(&log, 170, 175);
-    let d = Daemon::start(&args, &dir);
+    let d = Daemon::start(&args, dir);
     wait_for("lines after restart", || lines_of(&out).len() >= 175);
     std::thread::sleep(Duration::from_millis(200));
     let (status, stderr) = d.stop();
@@ -296,7 +303,8 @@ fn follow_rotation_by_rename_and_by_copytruncate_then_resume_from_checkpoint() {
 /// restart from the checkpoint (past the mark).
 #[test]
 fn tail_reads_utf16_files_as_utf8_and_masks_them() {
-    let dir = temp_dir("follow-utf16");
+    let tmp = temp_dir("follow-utf16");
+    let dir = tmp.path();
     let logs = dir.join("logs");
     std::fs::create_dir(&logs).unwrap();
     let (le, be) = (logs.join("le.log"), logs.join("be.log"));
@@ -318,7 +326,7 @@ fn tail_reads_utf16_files_as_utf8_and_masks_them() {
     append(&be, &be_bytes);
     let pattern = logs.join("*.log").to_str().unwrap().to_string();
     let args = tail_args(Path::new(&pattern), &checkpoint, &out);
-    let d = Daemon::start(&args, &dir);
+    let d = Daemon::start(&args, dir);
     wait_for("first lines", || lines_of(&out).len() >= 5);
     append(&le, &le_bytes[le_bytes.len() - 7..]);
     wait_for("the line cut mid-character", || lines_of(&out).len() >= 6);
@@ -326,7 +334,7 @@ fn tail_reads_utf16_files_as_utf8_and_masks_them() {
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("utf-16le") && stderr.contains("utf-16be"), "{stderr}");
     append(&le, &encode(&line(3), false));
-    let d = Daemon::start(&args, &dir);
+    let d = Daemon::start(&args, dir);
     wait_for("lines after restart", || lines_of(&out).len() >= 7);
     let (status, stderr) = d.stop();
     assert!(status.success(), "{stderr}");
@@ -345,7 +353,8 @@ fn tail_reads_utf16_files_as_utf8_and_masks_them() {
 
 #[test]
 fn a_drop_rule_drops_whole_forward_records_and_counts_them() {
-    let dir = temp_dir("forward-drop");
+    let tmp = temp_dir("forward-drop");
+    let dir = tmp.path();
     let (port, admin) = (free_port(), free_port());
     let (addr, admin_addr) = (format!("127.0.0.1:{port}"), format!("127.0.0.1:{admin}"));
     let out = dir.join("out.jsonl");
@@ -365,7 +374,7 @@ fn a_drop_rule_drops_whole_forward_records_and_counts_them() {
             "--output-format",
             "json_lines",
         ],
-        &dir,
+        dir,
     );
     // Forward mode, acked: the match sits in a value, a nested key and a
     // bin; the clean records around them arrive.
@@ -403,12 +412,13 @@ fn a_private_key_sent_one_line_a_forward_record_is_masked() {
     // A log shipper sends a log one line a record: a key's lines are
     // records of their own, here across two messages, with a record of
     // another tag (another source) between them.
-    let dir = temp_dir("forward-key");
+    let tmp = temp_dir("forward-key");
+    let dir = tmp.path();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let out = dir.join("out.jsonl");
     let args = forward_to_json_lines(&addr, &out, &[]);
-    let d = Daemon::start(&args, &dir);
+    let d = Daemon::start(&args, dir);
     let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
     let message = |tag: &str, lines: &[&str], chunk: &str| {
         let entries: Vec<rmpv::Value> = lines
@@ -459,11 +469,12 @@ fn a_private_key_sent_one_line_a_forward_record_is_masked() {
 
 #[test]
 fn admin_endpoint_serves_metrics_and_probes() {
-    let dir = temp_dir("admin");
+    let tmp = temp_dir("admin");
+    let dir = tmp.path();
     let (port, admin) = (free_port(), free_port());
     let addr = format!("127.0.0.1:{port}");
     let admin_addr = format!("127.0.0.1:{admin}");
-    let d = Daemon::start(&["serve", "--tcp", &addr, "--admin", &admin_addr], &dir);
+    let d = Daemon::start(&["serve", "--tcp", &addr, "--admin", &admin_addr], dir);
     let mut s = TcpStream::connect(&addr).unwrap();
     s.write_all(b"password=hunter2hunter2\nclean\n").unwrap();
     drop(s);
@@ -481,7 +492,8 @@ fn admin_endpoint_serves_metrics_and_probes() {
 
 #[test]
 fn config_file_is_validated_at_start() {
-    let dir = temp_dir("config");
+    let tmp = temp_dir("config");
+    let dir = tmp.path();
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "[serve]\ntcp = [\"127.0.0.1:1\"]\nmax-conections = 5\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_logscrub"))
@@ -498,7 +510,7 @@ fn config_file_is_validated_at_start() {
     let out_file = dir.join("out.log");
     let d = Daemon::start(
         &["serve", "--config", good.to_str().unwrap(), "--output", "file", "--output-path", out_file.to_str().unwrap()],
-        &dir,
+        dir,
     );
     let mut s = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
     s.write_all(b"mail jane@example.com password=hunter2hunter2\n").unwrap();
@@ -510,12 +522,13 @@ fn config_file_is_validated_at_start() {
 
 #[test]
 fn a_cri_partial_record_still_open_at_sigterm_is_written_not_lost() {
-    let dir = temp_dir("cri-open");
+    let tmp = temp_dir("cri-open");
+    let dir = tmp.path();
     let log = dir.join("c.log");
     let out = dir.join("out.log");
     let t = "2024-01-01T00:00:00.000000001Z";
     std::fs::write(&log, format!("{t} stdout F first\n{t} stdout P open password=hunter2hunter2\n")).unwrap();
-    let d = Daemon::start(&tail_cri_args(&log, &out), &dir);
+    let d = Daemon::start(&tail_cri_args(&log, &out), dir);
     wait_for("the first line", || !lines_of(&out).is_empty());
     std::thread::sleep(Duration::from_millis(100));
     let (status, log) = d.stop();
@@ -530,14 +543,15 @@ fn a_cri_partial_record_still_open_at_sigterm_is_written_not_lost() {
 fn a_private_key_printed_across_cri_lines_is_masked_by_tail() {
     // A container printing a PEM key: each of its lines is a CRI record.
     // Its BEGIN line is unchanged on its own; the lines after it are not.
-    let dir = temp_dir("cri-key");
+    let tmp = temp_dir("cri-key");
+    let dir = tmp.path();
     let log = dir.join("c.log");
     let out = dir.join("out.log");
     let t = "2024-01-01T00:00:00.000000001Z";
     let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
     let key = ["-----BEGIN PRIVATE KEY-----", body, body, "-----END PRIVATE KEY-----", "done"];
     std::fs::write(&log, key.iter().map(|l| format!("{t} stderr F {l}\n")).collect::<String>()).unwrap();
-    let d = Daemon::start(&tail_cri_args(&log, &out), &dir);
+    let d = Daemon::start(&tail_cri_args(&log, &out), dir);
     wait_for("the last line", || lines_of(&out).iter().any(|l| l.ends_with(" done")));
     let (status, daemon_log) = d.stop();
     assert!(status.success(), "{daemon_log}");
@@ -551,7 +565,8 @@ fn a_line_longer_than_the_window_reaches_a_forward_downstream_whole_and_masked()
     if !python_with("msgpack") {
         return;
     }
-    let dir = temp_dir("forward-long");
+    let tmp = temp_dir("forward-long");
+    let dir = tmp.path();
     let (down, port) = (free_port(), free_port());
     let received = dir.join("received.log");
     let receiver = forward_receiver(down, &received, None);
@@ -559,7 +574,7 @@ fn a_line_longer_than_the_window_reaches_a_forward_downstream_whole_and_masked()
     let downstream = format!("127.0.0.1:{down}");
     let d = Daemon::start(
         &["serve", "--tcp", &addr, "--output", "forward", "--downstream", &downstream, "--max-line", "65536"],
-        &dir,
+        dir,
     );
     // 300 KB in one line: scrubbed in windows, sent as several records.
     let long = format!("{} password=hunter2hunter2 {}", "a".repeat(150_000), "b".repeat(150_000));
@@ -577,10 +592,11 @@ fn a_line_longer_than_the_window_reaches_a_forward_downstream_whole_and_masked()
 
 #[test]
 fn a_full_disk_on_the_output_is_retried_then_reported_with_exit_2() {
-    let dir = temp_dir("disk-full");
+    let tmp = temp_dir("disk-full");
+    let dir = tmp.path();
     let addr = format!("127.0.0.1:{}", free_port());
     let args = ["serve", "--tcp", &addr, "--output", "file", "--output-path", "/dev/full", "--drain-timeout", "1s"];
-    let d = Daemon::start(&args, &dir);
+    let d = Daemon::start(&args, dir);
     let mut s = TcpStream::connect(&addr).unwrap();
     s.write_all(b"a password=hunter2hunter2\nb\n").unwrap();
     drop(s);
@@ -595,14 +611,15 @@ fn a_full_disk_on_the_output_is_retried_then_reported_with_exit_2() {
 
 #[test]
 fn tail_killed_with_sigkill_resumes_from_its_checkpoint_losing_nothing() {
-    let dir = temp_dir("follow-kill");
+    let tmp = temp_dir("follow-kill");
+    let dir = tmp.path();
     let log = dir.join("app.log");
     let out = dir.join("out.log");
     let checkpoint = dir.join("checkpoint.json");
     let args = tail_args(&log, &checkpoint, &out);
     let total = 3000;
     std::fs::write(&log, "").unwrap();
-    let d = Daemon::start(&args, &dir);
+    let d = Daemon::start(&args, dir);
     // The application keeps writing through the crash and the restart.
     let path = log.clone();
     let writer = std::thread::spawn(move || {
@@ -617,7 +634,7 @@ fn tail_killed_with_sigkill_resumes_from_its_checkpoint_losing_nothing() {
     wait_for("half the lines out", || lines_of(&out).len() >= total / 2);
     d.signal("KILL");
     drop(d);
-    let d = Daemon::start(&args, &dir);
+    let d = Daemon::start(&args, dir);
     writer.join().unwrap();
     wait_for("every line out", || lines_of(&out).len() >= total);
     std::thread::sleep(Duration::from_millis(300));
@@ -646,7 +663,8 @@ fn forward_out_waits_out_a_refusing_then_hung_downstream_with_no_loss_and_no_dup
     if !python_with("msgpack") {
         return;
     }
-    let dir = temp_dir("forward-refuse-stall");
+    let tmp = temp_dir("forward-refuse-stall");
+    let dir = tmp.path();
     let (down, port) = (free_port(), free_port());
     let received = dir.join("received.log");
     let addr = format!("127.0.0.1:{port}");
@@ -654,7 +672,7 @@ fn forward_out_waits_out_a_refusing_then_hung_downstream_with_no_loss_and_no_dup
     // Nothing listens downstream yet: connections are refused.
     let d = Daemon::start(
         &["serve", "--tcp", &addr, "--output", "forward", "--downstream", &downstream, "--ack-timeout", "1s"],
-        &dir,
+        dir,
     );
     let mut s = TcpStream::connect(&addr).unwrap();
     let total = 2000;

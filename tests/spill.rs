@@ -18,7 +18,8 @@ use common::*;
 /// port nothing listens on yet, spilling past a 64 KiB memory buffer, with
 /// an admin endpoint.
 struct Sidecar {
-    dir: PathBuf,
+    /// Removed with the sidecar.
+    tmp: tempfile::TempDir,
     tcp: String,
     admin: String,
     down: u16,
@@ -27,10 +28,10 @@ struct Sidecar {
 
 impl Sidecar {
     fn new(name: &str) -> Sidecar {
-        let dir = temp_dir(name);
-        let spill = dir.join("spill");
+        let tmp = temp_dir(name);
+        let spill = tmp.path().join("spill");
         let (tcp, admin) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
-        Sidecar { dir, tcp, admin, down: free_port(), spill }
+        Sidecar { tmp, tcp, admin, down: free_port(), spill }
     }
 
     fn args(&self, extra: &[&str]) -> Vec<String> {
@@ -44,7 +45,7 @@ impl Sidecar {
     }
 
     fn start(&self, extra: &[&str]) -> Daemon {
-        Daemon::start(&self.args(extra), &self.dir)
+        Daemon::start(&self.args(extra), self.tmp.path())
     }
 
     /// Sends records `range` on one connection and waits until the daemon
@@ -61,7 +62,7 @@ impl Sidecar {
 
     /// The downstream, up now, and the file it writes.
     fn receiver(&self) -> (std::process::Child, PathBuf) {
-        let received = self.dir.join("received.log");
+        let received = self.tmp.path().join("received.log");
         (forward_receiver(self.down, &received, None), received)
     }
 }
@@ -152,7 +153,7 @@ fn what_was_acked_of_a_take_is_not_kept_again_at_sigterm() {
     wait_for("every record read", || s.metric("records_in_total") == 300);
     // This receiver acks x and a, then never acks b: SIGTERM, and when the
     // drain time is up only b is kept for the next start.
-    let received = s.dir.join("received.log");
+    let received = s.tmp.path().join("received.log");
     let mut hung = forward_receiver(s.down, &received, Some("stall-after:2"));
     wait_for("x and a downstream", || lines_of(&received).len() >= 200);
     let (status, log) = d.stop();
@@ -176,7 +177,7 @@ fn spill_fails_then_nothing_is_lost(name: &str, wrapper: &[&str], error: &str) {
     std::fs::create_dir_all(&s.spill).unwrap();
     let wrapper: Vec<String> = wrapper.iter().map(|w| w.replace("SPILL", s.spill.to_str().unwrap())).collect();
     let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
-    let d = Daemon::wrapped(&wrapper, &s.args(&[]), &s.dir);
+    let d = Daemon::wrapped(&wrapper, &s.args(&[]), s.tmp.path());
     let total = 40_000;
     let sender = std::thread::spawn({
         let tcp = s.tcp.clone();
@@ -237,7 +238,7 @@ fn forward_chunks_are_acked_once_synced_to_the_spill_while_the_downstream_is_dow
     // A buffer too small for any message: every one goes to disk.
     let at = a.iter().position(|x| x == "65536").unwrap();
     a[at] = "64".into();
-    let d = Daemon::start(&a, &s.dir);
+    let d = Daemon::start(&a, s.tmp.path());
     let client = std::process::Command::new("python3")
         .args([support("forward_client.py"), fwd.to_string(), "200".into()])
         .output()

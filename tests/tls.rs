@@ -93,11 +93,12 @@ fn tcp_and_forward_over_tls_into_a_tls_downstream_and_plain_text_is_refused() {
     if !openssl_and_python() {
         return;
     }
-    let dir = temp_dir("tls");
-    make_certs(&dir, "s").unwrap();
+    let tmp = temp_dir("tls");
+    let dir = tmp.path();
+    make_certs(dir, "s").unwrap();
     let (tcp, fwd, down) = (free_port(), free_port(), free_port());
     let received = dir.join("received.log");
-    let receiver = tls_receiver(down, &received, &dir);
+    let receiver = tls_receiver(down, &received, dir);
     let (tcp_addr, fwd_addr) = (format!("127.0.0.1:{tcp}"), format!("127.0.0.1:{fwd}"));
     let args = [
         "serve",
@@ -106,20 +107,20 @@ fn tcp_and_forward_over_tls_into_a_tls_downstream_and_plain_text_is_refused() {
         "--forward",
         &fwd_addr,
         "--tls-cert",
-        &pem(&dir, "s-server.pem"),
+        &pem(dir, "s-server.pem"),
         "--tls-key",
-        &pem(&dir, "s-server.key"),
+        &pem(dir, "s-server.key"),
         "--output",
         "forward",
         "--downstream",
         &format!("127.0.0.1:{down}"),
         "--downstream-ca",
-        &pem(&dir, "s-ca.pem"),
+        &pem(dir, "s-ca.pem"),
         "--downstream-tls-name",
         "localhost",
     ];
-    let d = Daemon::start(&args, &dir);
-    let ca = pem(&dir, "s-ca.pem");
+    let d = Daemon::start(&args, dir);
+    let ca = pem(dir, "s-ca.pem");
     assert_eq!(client("tcp", tcp, &ca, None).0, 0);
     // A client that writes 3 MB and closes without reading: nothing it sent
     // may be lost to a reset (TLS 1.3 session tickets it never read).
@@ -152,9 +153,10 @@ fn with_a_client_ca_only_clients_it_signed_are_served() {
     if !openssl_and_python() {
         return;
     }
-    let dir = temp_dir("mtls");
-    make_certs(&dir, "s").unwrap();
-    make_certs(&dir, "other").unwrap();
+    let tmp = temp_dir("mtls");
+    let dir = tmp.path();
+    make_certs(dir, "s").unwrap();
+    make_certs(dir, "other").unwrap();
     let tcp = free_port();
     let out = dir.join("out.log");
     let args = [
@@ -162,22 +164,22 @@ fn with_a_client_ca_only_clients_it_signed_are_served() {
         "--tcp",
         &format!("127.0.0.1:{tcp}"),
         "--tls-cert",
-        &pem(&dir, "s-server.pem"),
+        &pem(dir, "s-server.pem"),
         "--tls-key",
-        &pem(&dir, "s-server.key"),
+        &pem(dir, "s-server.key"),
         "--tls-client-ca",
-        &pem(&dir, "s-ca.pem"),
+        &pem(dir, "s-ca.pem"),
         "--output",
         "file",
         "--output-path",
         out.to_str().unwrap(),
     ];
-    let d = Daemon::start(&args, &dir);
-    let ca = pem(&dir, "s-ca.pem");
+    let d = Daemon::start(&args, dir);
+    let ca = pem(dir, "s-ca.pem");
     client("tcp", tcp, &ca, None);
-    client("tcp", tcp, &ca, Some((&pem(&dir, "other-client.pem"), &pem(&dir, "other-client.key"))));
+    client("tcp", tcp, &ca, Some((&pem(dir, "other-client.pem"), &pem(dir, "other-client.key"))));
     wait_for("two refused handshakes", || d.log().matches("TLS handshake failed").count() >= 2);
-    assert_eq!(client("tcp", tcp, &ca, Some((&pem(&dir, "s-client.pem"), &pem(&dir, "s-client.key")))).0, 0);
+    assert_eq!(client("tcp", tcp, &ca, Some((&pem(dir, "s-client.pem"), &pem(dir, "s-client.key")))).0, 0);
     wait_for("the signed client's lines", || lines_of(&out).len() >= 3);
     let (status, log) = d.stop();
     assert!(status.success(), "{log}");
@@ -189,24 +191,26 @@ fn a_downstream_whose_certificate_the_ca_did_not_sign_gets_nothing() {
     if !openssl_and_python() {
         return;
     }
-    let dir = temp_dir("tls-bad-downstream");
-    make_certs(&dir, "s").unwrap();
-    make_certs(&dir, "other").unwrap();
-    let env = [("TLS_CERT", pem(&dir, "s-server.pem")), ("TLS_KEY", pem(&dir, "s-server.key"))];
-    let other_ca = pem(&dir, "other-ca.pem");
-    assert_downstream_refused(&dir, &env, &[], &["--downstream-ca", &other_ca], "invalid peer certificate");
+    let tmp = temp_dir("tls-bad-downstream");
+    let dir = tmp.path();
+    make_certs(dir, "s").unwrap();
+    make_certs(dir, "other").unwrap();
+    let env = [("TLS_CERT", pem(dir, "s-server.pem")), ("TLS_KEY", pem(dir, "s-server.key"))];
+    let other_ca = pem(dir, "other-ca.pem");
+    assert_downstream_refused(dir, &env, &[], &["--downstream-ca", &other_ca], "invalid peer certificate");
 }
 
 #[test]
 fn tls_options_are_checked_at_start() {
-    let dir = temp_dir("tls-options");
+    let tmp = temp_dir("tls-options");
+    let dir = tmp.path();
     for (args, why) in [
         (vec!["serve", "--tls-cert", "c.pem"], "--tls-cert and --tls-key go together"),
         (vec!["serve", "--tls-client-ca", "ca.pem"], "--tls-client-ca needs --tls-cert"),
         (vec!["serve", "--downstream-ca", "ca.pem"], "--downstream-ca needs --output forward"),
         (vec!["serve", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "k.pem"], "/nonexistent/c.pem"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_logscrub")).args(&args).current_dir(&dir).output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_logscrub")).args(&args).current_dir(dir).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(why), "{args:?}: {err}");

@@ -652,10 +652,12 @@ mod tests {
         got
     }
 
-    fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("logscrub-spool-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
+    /// A spool directory not made yet, inside a scratch directory that is
+    /// removed when the guard returned with it is dropped.
+    fn dir(name: &str) -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::Builder::new().prefix(&format!("logscrub-spool-{name}-")).tempdir().unwrap();
+        let d = tmp.path().join("spool");
+        (tmp, d)
     }
 
     #[test]
@@ -692,7 +694,7 @@ mod tests {
 
     #[test]
     fn order_holds_from_memory_to_disk_and_back() {
-        let d = dir("order");
+        let (_tmp, d) = dir("order");
         let spool = Spool::open(Some(&d), 1 << 20, 8, Arc::default()).unwrap();
         for t in ["a\n", "b\n", "c\n", "d\n"] {
             spool.push(lines(t));
@@ -719,7 +721,7 @@ mod tests {
 
     #[test]
     fn what_is_left_at_abandon_comes_first_at_the_next_start() {
-        let d = dir("restart");
+        let (_tmp, d) = dir("restart");
         {
             let spool = Spool::open(Some(&d), 1 << 20, 8, Arc::default()).unwrap();
             for t in ["a\n", "b\n", "c\n", "d\n"] {
@@ -736,7 +738,7 @@ mod tests {
 
     #[test]
     fn after_the_output_stops_the_limit_holds_for_new_batches() {
-        let d = dir("abandon-limit");
+        let (_tmp, d) = dir("abandon-limit");
         let spool = Spool::open(Some(&d), 30, 8, Arc::default()).unwrap();
         for t in ["a\n", "b\n", "c\n"] {
             spool.push(lines(t)); // a, b in memory; c on disk (29 bytes)
@@ -749,7 +751,7 @@ mod tests {
 
     #[test]
     fn a_torn_last_entry_is_cut_and_a_damaged_one_skipped() {
-        let d = dir("torn");
+        let (_tmp, d) = dir("torn");
         {
             let spool = Spool::open(Some(&d), 1 << 20, 2, Arc::default()).unwrap();
             for t in ["a\n", "b\n", "c\n"] {
@@ -773,7 +775,7 @@ mod tests {
 
     #[test]
     fn a_full_spill_makes_pushes_wait_until_the_output_catches_up() {
-        let d = dir("full");
+        let (_tmp, d) = dir("full");
         let spool = Arc::new(Spool::open(Some(&d), 30, 8, Arc::default()).unwrap());
         spool.push(lines("a\n"));
         spool.push(lines("b\n"));
@@ -819,8 +821,7 @@ mod tests {
         /// restarts, every batch is delivered exactly once, in push order.
         #[test]
         fn every_batch_once_in_order(ops in proptest::collection::vec(op(), 1..60)) {
-            static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-            let d = dir(&format!("prop-{}", RUN.fetch_add(1, Ordering::Relaxed)));
+            let (_tmp, d) = dir("prop");
             let open = || Spool::open(Some(&d), 1 << 20, 24, Arc::default()).unwrap();
             let mut spool = open();
             let (mut pushed, mut delivered, mut held) = (0usize, Vec::new(), None::<Vec<Batch>>);
@@ -866,7 +867,7 @@ mod tests {
 
     #[test]
     fn one_process_per_directory() {
-        let d = dir("lock");
+        let (_tmp, d) = dir("lock");
         let _first = Spool::open(Some(&d), 1 << 20, 8, Arc::default()).unwrap();
         let err = Spool::open(Some(&d), 1 << 20, 8, Arc::default()).err().unwrap();
         assert!(err.to_string().contains("in use by another logscrub"), "{err}");

@@ -93,7 +93,8 @@ mod tests {
         let missing = Path::new("/nonexistent/cert.pem");
         let err = server(missing, missing, None).err().unwrap();
         assert!(format!("{err:#}").contains("/nonexistent/cert.pem"), "{err:#}");
-        let empty = std::env::temp_dir().join(format!("logscrub-empty-{}.pem", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let empty = tmp.path().join("empty.pem");
         std::fs::write(&empty, "no pem here\n").unwrap();
         let err = client(&empty, "localhost").err().unwrap();
         assert!(format!("{err:#}").contains("holds no PEM certificate"), "{err:#}");
