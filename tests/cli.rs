@@ -41,8 +41,8 @@ fn stdin_filter_masks_and_passes_the_rest_through() {
 
 #[test]
 fn files_are_scrubbed_in_order_and_stats_name_rules_not_text() {
-    let dir = std::env::temp_dir().join(format!("logscrub-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new().prefix("logscrub-cli-").tempdir().unwrap();
+    let dir = tmp.path();
     let a = dir.join("a.log");
     let b = dir.join("b.log");
     std::fs::write(&a, "token=tok_9f8e7d6c5b4a\n").unwrap();
@@ -53,7 +53,6 @@ fn files_are_scrubbed_in_order_and_stats_name_rules_not_text() {
     let err = text(&out.stderr);
     assert!(err.contains("3 lines") && err.contains("secret-assignment: 1") && err.contains("credit-card: 1"), "{err}");
     assert!(!err.contains("tok_9f8e") && !err.contains("4111"), "stats never print input: {err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -110,8 +109,8 @@ fn rules_list_and_test() {
     assert!(text(&out.stdout).contains(", 0 failed"));
 
     // A user's own rule file is tested the same way; a failing case exits 1.
-    let dir = std::env::temp_dir().join(format!("logscrub-rules-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new().prefix("logscrub-rules-").tempdir().unwrap();
+    let dir = tmp.path();
     let file = dir.join("mine.toml");
     std::fs::write(
         &file,
@@ -147,13 +146,12 @@ negative = ["ord_ alone", "word_abc12345 ok"]
     // The rules flag adds the file to the defaults for filtering.
     let out = logscrub(&["--rules", file.to_str().unwrap()], b"pay ord_zz998877 now\n");
     assert_eq!(text(&out.stdout), "pay ord_[REDACTED:order-token] now\n");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_bad_rule_file_is_refused_whole_with_file_line_and_rule() {
-    let dir = std::env::temp_dir().join(format!("logscrub-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new().prefix("logscrub-bad-").tempdir().unwrap();
+    let dir = tmp.path();
     let file = dir.join("bad.toml");
     std::fs::write(
         &file,
@@ -165,7 +163,6 @@ fn a_bad_rule_file_is_refused_whole_with_file_line_and_rule() {
     let err = text(&out.stderr);
     assert!(err.contains("bad.toml:5: rule 'greedy'") && err.contains("without bound"), "{err}");
     assert!(out.stdout.is_empty(), "nothing passes through when the rules are refused");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -188,8 +185,8 @@ fn own_output_never_holds_a_secret_on_any_path() {
     const SECRETS: [&str; 4] =
         ["hunter2-xyzzy", "ghp_0123456789abcdefghijklmnopqrstuvwxyz", "4111111111111111", "AKIAQWERTYUIOPASDFGH"];
     let body = format!("password={} token {} card {} key {}\n", SECRETS[0], SECRETS[1], SECRETS[2], SECRETS[3]);
-    let dir = std::env::temp_dir().join(format!("logscrub-hygiene-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new().prefix("logscrub-hygiene-").tempdir().unwrap();
+    let dir = tmp.path();
     let plain = dir.join("app.log");
     std::fs::write(&plain, &body).unwrap();
     // Compressed bytes that are not gzip past the magic: a corrupt member.
@@ -247,7 +244,6 @@ fn own_output_never_holds_a_secret_on_any_path() {
             }
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -273,7 +269,8 @@ fn threads_write_what_one_thread_writes_whatever_the_cuts() {
         i += 1;
     }
     log.extend_from_slice(b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIRAWKEYLINE\n");
-    let path = std::env::temp_dir().join(format!("logscrub-threads-{}.log", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("threads.log");
     std::fs::write(&path, &log).unwrap();
     let one = logscrub(&["-j", "1"], &log);
     assert!(one.status.success(), "{}", text(&one.stderr));
@@ -285,7 +282,6 @@ fn threads_write_what_one_thread_writes_whatever_the_cuts() {
         let file = logscrub(&["-j", jobs, path.to_str().unwrap()], b"");
         assert!(file.stdout == one.stdout, "-j {jobs} from a file differs from -j 1");
     }
-    std::fs::remove_file(&path).unwrap();
 }
 
 #[test]

@@ -135,8 +135,9 @@ mod tests {
     #[test]
     fn every_codec_round_trips_and_is_sniffed() {
         let text = b"line one\nline two password=x\n".repeat(100);
+        let tmp = tempfile::tempdir().unwrap();
         for codec in [Codec::Plain, Codec::Gzip, Codec::Zstd, Codec::Bzip2, Codec::Xz] {
-            let path = std::env::temp_dir().join(format!("logscrub-codec-{}-{}", codec.name(), std::process::id()));
+            let path = tmp.path().join(codec.name());
             let mut enc = codec.writer(File::create(&path).unwrap(), None).unwrap();
             enc.write_all(&text).unwrap();
             enc.finish().unwrap();
@@ -145,7 +146,6 @@ mod tests {
             let mut back = Vec::new();
             codec.reader(f).unwrap().read_to_end(&mut back).unwrap();
             assert_eq!(back, text, "{}", codec.name());
-            std::fs::remove_file(&path).unwrap();
         }
     }
 }

@@ -1052,7 +1052,8 @@ mod tests {
     fn chunks_scrubbed_in_parallel_equal_the_file_scrubbed_whole() {
         let redactor = Redactor::new();
         let data = log(20_000);
-        let path = std::env::temp_dir().join(format!("logscrub-chunks-{}.log", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("chunks.log");
         std::fs::write(&path, &data).unwrap();
         let file = File::open(&path).unwrap();
         // Small chunks: many cuts, some of them inside key blocks, one
@@ -1089,7 +1090,6 @@ mod tests {
             whole.update(&data);
             assert_eq!(hash.hex(), whole.hex());
         }
-        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
@@ -1109,7 +1109,8 @@ mod tests {
                 data.extend_from_slice(format!("{t} stdout F {line}\n").as_bytes());
             }
         }
-        let path = std::env::temp_dir().join(format!("logscrub-chunks-cri-{}.log", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("chunks-cri.log");
         std::fs::write(&path, &data).unwrap();
         let file = File::open(&path).unwrap();
         let bounds = chunk_bounds(&file, data.len() as u64, 16 << 10).unwrap();
@@ -1123,7 +1124,6 @@ mod tests {
         let make = |text: Vec<u8>| FormatStream::new(&redactor, Format::Cri, text);
         pool.install(|| scrub_chunks_of(&make, &file, &bounds, &mut got, &mut hash)).unwrap();
         assert!(got == want, "the chunked output differs");
-        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

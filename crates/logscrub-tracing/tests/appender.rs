@@ -28,14 +28,13 @@ fn non_blocking_writer_receives_masked_events() {
 
 #[test]
 fn rolling_file_gets_masked_events() {
-    let dir = std::env::temp_dir().join(format!("logscrub-appender-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let appender = tracing_appender::rolling::never(&dir, "app.log");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let appender = tracing_appender::rolling::never(dir, "app.log");
     let sub = tracing_subscriber::fmt().with_ansi(false).with_writer(appender.redacted(Redactor::new())).finish();
     tracing::subscriber::with_default(sub, || tracing::warn!("db down postgres://app:s3cr3t-pw@db:5432/app"));
     let out = std::fs::read_to_string(dir.join("app.log")).unwrap();
     assert!(out.contains("postgres://app:[REDACTED:url-userinfo]@db:5432/app"), "{out}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
