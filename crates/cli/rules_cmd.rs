@@ -29,11 +29,21 @@ pub fn list(args: &Args, list: &ListArgs) -> anyhow::Result<ExitCode> {
             r.pack(),
             r.category(),
             on,
-            r.mask().to_string(),
+            mask_text(&r.mask().to_string(), r.is_generic()),
             r.description()
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A rule's mask, marked when the rule is generic: it takes any value after
+/// its key, and a rule that knows the value labels a span both find.
+fn mask_text(mask: &str, generic: bool) -> String {
+    if generic {
+        format!("{mask} (generic)")
+    } else {
+        mask.to_string()
+    }
 }
 
 /// The reference table of patterns/README.md.
@@ -48,10 +58,10 @@ fn markdown(redactor: &Redactor, out: &mut impl Write) -> io::Result<()> {
             let ex = ex.replace('|', "\\|").replace('`', "'");
             writeln!(
                 out,
-                "| `{}` | {} | `{}` | `{}` |",
+                "| `{}` | {} | {} | `{}` |",
                 r.id(),
                 r.description().replace('|', "\\|"),
-                r.default_mask(),
+                mask_text(&format!("`{}`", r.default_mask()), r.is_generic()),
                 ex
             )?;
         }
