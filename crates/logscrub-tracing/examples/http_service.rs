@@ -8,8 +8,8 @@
 //! it that way). Output (one line per event, abridged):
 //!
 //! ```text
-//! {"level":"INFO","fields":{"message":"connecting","database_url":"postgres://app:*********************:5432/orders"},...}
-//! {"level":"INFO","fields":{"message":"request","method":"GET","path":"/orders","headers":"{\"authorization\": \"Bearer [REDACTED:http-bearer]\", ...}"},...}
+//! {"level":"INFO","fields":{"message":"connecting","database_url":"postgres://app:*********@db.internal:5432/orders"},...}
+//! {"level":"INFO","fields":{"message":"request","method":"GET","path":"/orders","headers":"{\"host\": \"x\", \"authorization\": \"Bearer [REDACTED:http-bearer]\", \"cookie\": \"sid=[REDACTED:http-cookie]\", ...}"},...}
 //! ```
 
 use std::convert::Infallible;
