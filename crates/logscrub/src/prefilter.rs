@@ -11,7 +11,8 @@
 //! The keywords share one trie, not one per rule, because each state of the
 //! lazy DFA is built from every pattern that may be under way: with a trie a
 //! rule, the first pass over varied logs spent twice as long building
-//! states. Which rules a keyword hit selects is settled afterwards, by an
+//! states. For the same reason the search starts from one NFA state, not
+//! from the first states of every pattern ([`FirstStates`]). Which rules a keyword hit selects is settled afterwards, by an
 //! Aho-Corasick automaton of the reversed keywords, walked back over the few
 //! bytes before the hit ([`Prefilter::select`]).
 //!
@@ -138,21 +139,20 @@ struct Keywords {
 /// then the keywords (ASCII case-insensitive) as one more pattern, a trie
 /// built by hand: each node one state, with a transition for each child's
 /// byte (both cases of a letter). Keywords that share a prefix share its
-/// states, and the DFA's states are quick to build: the search is
-/// unanchored, so every DFA state holds the trie's root, and each
-/// transition the DFA computes walks it. Written as an alternation, the
-/// root alone was 43 NFA states (a union of one class a first byte) of the
-/// default packs' 121 at the start; with a state a node they start from 79,
-/// and a first pass over logs takes 15-17% fewer instructions past
-/// start-up (session 26, callgrind: 32 MB of real logs, 64 MB with 1% of
-/// lines carrying secrets).
+/// states. Written as an alternation, the trie's root alone was 43 NFA
+/// states (a union of one class a first byte); with a state a node, a first
+/// pass over logs took 15-17% fewer instructions past start-up (session 26,
+/// callgrind: 32 MB of real logs, 64 MB with 1% of lines carrying secrets).
+///
+/// The search is unanchored, so every DFA state holds the first states of
+/// every pattern, and each transition the lazy DFA computes walks them all.
+/// So the search starts from one state instead ([`FirstStates`]): for each
+/// byte, the states that any pattern's first states go to on it. The
+/// patterns match what they did, as a search for all of them at once.
 fn triggers_nfa(hirs: &[Hir], keywords: &[&[u8]]) -> Result<NFA, Box<BuildError>> {
     let compiled = thompson::Compiler::new()
         .configure(thompson::Config::new().utf8(false).which_captures(WhichCaptures::None))
         .build_many_from_hir(hirs)?;
-    if keywords.is_empty() {
-        return Ok(compiled);
-    }
     let mut b = thompson::Builder::new();
     b.set_utf8(false);
     b.set_look_matcher(compiled.look_matcher().clone());
@@ -185,7 +185,7 @@ fn triggers_nfa(hirs: &[Hir], keywords: &[&[u8]]) -> Result<NFA, Box<BuildError>
     }
     let new = |id: StateID| ids[id.as_usize()].expect("every state reached is numbered");
     let moved = |t: &Transition| Transition { next: new(t.next), ..*t };
-    let mut starts = Vec::new();
+    let mut first = FirstStates::new();
     for &(from, to, start) in &windows {
         b.start_pattern()?;
         for &id in &order[from..to] {
@@ -213,15 +213,23 @@ fn triggers_nfa(hirs: &[Hir], keywords: &[&[u8]]) -> Result<NFA, Box<BuildError>
             };
         }
         b.finish_pattern(new(start))?;
-        starts.push(new(start));
+        first.add_compiled(&compiled, start, new);
     }
-    b.start_pattern()?;
-    let matched = b.add_match()?;
-    let root = keyword_trie(&mut b, keywords, matched)?;
-    b.finish_pattern(root)?;
-    starts.push(root);
-    // Every pattern from anywhere: `(?s-u:.)*?` before their union.
-    let anchored = b.add_union(starts)?;
+    if !keywords.is_empty() {
+        b.start_pattern()?;
+        let matched = b.add_match()?;
+        let (edges, ends) = trie_edges(&mut b, keywords, matched)?;
+        for &(byte, next) in &edges {
+            first.on_byte(byte, next);
+        }
+        if ends {
+            first.others.push(matched);
+        }
+        let root = trie_node(&mut b, edges, ends, matched)?;
+        b.finish_pattern(root)?;
+    }
+    // Every pattern from anywhere: `(?s-u:.)*?` before their first states.
+    let anchored = first.build(&mut b)?;
     let unanchored = b.add_union(Vec::new())?;
     let any = b.add_range(Transition { start: 0, end: 0xFF, next: unanchored })?;
     b.patch(unanchored, anchored)?;
@@ -229,9 +237,101 @@ fn triggers_nfa(hirs: &[Hir], keywords: &[&[u8]]) -> Result<NFA, Box<BuildError>
     Ok(b.build(anchored, unanchored)?)
 }
 
+/// Where the patterns of the triggers' NFA start, merged: for each byte,
+/// the states their first byte-consuming states go to on it, and apart the
+/// first states that consume no byte (an assertion such as `^`, a match).
+struct FirstStates {
+    /// For each byte, the states it leads to.
+    on: Vec<Vec<StateID>>,
+    others: Vec<StateID>,
+}
+
+impl FirstStates {
+    fn new() -> FirstStates {
+        FirstStates { on: vec![Vec::new(); 256], others: Vec::new() }
+    }
+
+    fn on_byte(&mut self, byte: u8, next: StateID) {
+        self.on[usize::from(byte)].push(next);
+    }
+
+    /// The states that `start` of `nfa` reaches without a byte, numbered
+    /// by `new`.
+    fn add_compiled(&mut self, nfa: &NFA, start: StateID, new: impl Fn(StateID) -> StateID) {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![start];
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            match nfa.state(id) {
+                State::Union { alternates } => stack.extend(alternates.iter().copied()),
+                State::BinaryUnion { alt1, alt2 } => stack.extend([*alt1, *alt2]),
+                State::Capture { next, .. } => stack.push(*next),
+                State::ByteRange { trans } => (trans.start..=trans.end).for_each(|b| self.on_byte(b, new(trans.next))),
+                State::Sparse(sp) => {
+                    for t in sp.transitions.iter() {
+                        (t.start..=t.end).for_each(|b| self.on_byte(b, new(t.next)));
+                    }
+                }
+                State::Dense(d) => {
+                    for (byte, &next) in (0..=255u8).zip(d.transitions.iter()) {
+                        if next != StateID::ZERO {
+                            self.on_byte(byte, new(next));
+                        }
+                    }
+                }
+                State::Look { .. } | State::Match { .. } | State::Fail => self.others.push(new(id)),
+            }
+        }
+    }
+
+    /// One sparse state with a transition a byte (to a union where the
+    /// byte takes several patterns on), beside the other first states.
+    fn build(mut self, b: &mut thompson::Builder) -> Result<StateID, Box<BuildError>> {
+        let mut unions: std::collections::HashMap<Vec<StateID>, StateID> = Default::default();
+        let mut trans: Vec<Transition> = Vec::new();
+        for (byte, mut to) in (0..=255u8).zip(std::mem::take(&mut self.on)) {
+            to.sort_unstable();
+            to.dedup();
+            let next = match to.len() {
+                0 => continue,
+                1 => to[0],
+                _ => match unions.get(&to) {
+                    Some(&u) => u,
+                    None => {
+                        let u = b.add_union(to.clone())?;
+                        unions.insert(to, u);
+                        u
+                    }
+                },
+            };
+            match trans.last_mut() {
+                Some(t) if t.next == next && t.end + 1 == byte => t.end = byte,
+                _ => trans.push(Transition { start: byte, end: byte, next }),
+            }
+        }
+        let mut firsts = std::mem::take(&mut self.others);
+        if !trans.is_empty() {
+            firsts.insert(0, b.add_sparse(trans)?);
+        }
+        Ok(b.add_union(firsts)?)
+    }
+}
+
+/// A trie node's transitions: a byte, the child it leads to.
+type Edges = Vec<(u8, StateID)>;
+
 /// The trie of `words` (each the rest of a keyword past this node) as NFA
 /// states, ASCII case-insensitive; a word that ends here goes to `matched`.
 fn keyword_trie(b: &mut thompson::Builder, words: &[&[u8]], matched: StateID) -> Result<StateID, Box<BuildError>> {
+    let (edges, ends) = trie_edges(b, words, matched)?;
+    trie_node(b, edges, ends, matched)
+}
+
+/// The transitions of a trie node over `words` (its children built), and
+/// whether a word ends at it.
+fn trie_edges(b: &mut thompson::Builder, words: &[&[u8]], matched: StateID) -> Result<(Edges, bool), Box<BuildError>> {
     let mut next: std::collections::BTreeMap<u8, Vec<&[u8]>> = Default::default();
     let mut ends = false;
     for w in words {
@@ -240,7 +340,7 @@ fn keyword_trie(b: &mut thompson::Builder, words: &[&[u8]], matched: StateID) ->
             Some((first, rest)) => next.entry(first.to_ascii_lowercase()).or_default().push(rest),
         }
     }
-    let mut edges: Vec<(u8, StateID)> = Vec::new();
+    let mut edges: Edges = Vec::new();
     for (byte, rest) in next {
         let child = keyword_trie(b, &rest, matched)?;
         edges.push((byte, child));
@@ -248,10 +348,20 @@ fn keyword_trie(b: &mut thompson::Builder, words: &[&[u8]], matched: StateID) ->
             edges.push((byte.to_ascii_uppercase(), child));
         }
     }
+    edges.sort_unstable();
+    Ok((edges, ends))
+}
+
+/// A trie node: one state with a transition a child's byte.
+fn trie_node(
+    b: &mut thompson::Builder,
+    edges: Edges,
+    ends: bool,
+    matched: StateID,
+) -> Result<StateID, Box<BuildError>> {
     if edges.is_empty() {
         return Ok(matched);
     }
-    edges.sort_unstable();
     let node =
         b.add_sparse(edges.into_iter().map(|(byte, next)| Transition { start: byte, end: byte, next }).collect())?;
     match ends {
@@ -1212,6 +1322,42 @@ negative = ["a пароль b"]
         assert!(!format!("{h:?}").contains("[]"), "{h:?}");
     }
 
+    #[test]
+    fn the_search_starts_from_one_state_a_byte() {
+        // The built-in triggers' first states (79 before they were merged)
+        // are one byte-consuming state beside the assertions (`^`, `\b`).
+        let nfa = builtin_prefilter().dfa.get_nfa();
+        let mut stack = vec![nfa.start_anchored()];
+        let (mut seen, mut consuming) = (std::collections::HashSet::new(), 0);
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            match nfa.state(id) {
+                State::Union { alternates } => stack.extend(alternates.iter().copied()),
+                State::BinaryUnion { alt1, alt2 } => stack.extend([*alt1, *alt2]),
+                State::ByteRange { .. } | State::Sparse(_) | State::Dense(_) => consuming += 1,
+                _ => {}
+            }
+        }
+        assert_eq!(consuming, 1);
+    }
+
+    /// All matches (pattern, end) of a search for every pattern of `nfa`.
+    fn all_matches(nfa: NFA, hay: &[u8]) -> std::collections::BTreeSet<(usize, usize)> {
+        let dfa = DFA::builder().configure(DFA::config().match_kind(MatchKind::All)).build_from_nfa(nfa).unwrap();
+        let (mut cache, mut state) = (dfa.create_cache(), regex_automata::hybrid::dfa::OverlappingState::start());
+        let input = regex_automata::Input::new(hay);
+        let mut found = std::collections::BTreeSet::new();
+        loop {
+            dfa.try_search_overlapping_fwd(&mut cache, &input, &mut state).unwrap();
+            match state.get_match() {
+                Some(m) => found.insert((m.pattern().as_usize(), m.offset())),
+                None => return found,
+            };
+        }
+    }
+
     proptest::proptest! {
         /// An alternation factored into a trie matches exactly what it
         /// matched.
@@ -1235,6 +1381,29 @@ negative = ["a пароль b"]
             for c in &candidates {
                 proptest::prop_assert_eq!(plain.is_match(c), factored.is_match(c), "{} on {:?}", pattern, c);
             }
+        }
+
+        /// With their first states merged, the triggers match what they
+        /// match as the regex compiler builds them: the same patterns,
+        /// ending at the same offsets.
+        #[test]
+        fn merged_first_states_match_the_same(
+            patterns in proptest::collection::vec("\\^?(?:[ab.]|\\[a-c\\]|\\$|\\\\b){0,3}[ab]{1,2}(?:\\|ca?)?", 1..5),
+            keywords in proptest::collection::vec("[abcAB]{1,3}", 0..4),
+            hay in "[abcAB. \n]{0,40}",
+        ) {
+            let mut hirs: Vec<Hir> = patterns.iter().map(|p| line_anchored(&crate::rules::parse_hir(p).unwrap())).collect();
+            let words: Vec<&[u8]> = keywords.iter().map(|k| k.as_bytes()).collect();
+            let merged = triggers_nfa(&hirs, &words).unwrap();
+            if !keywords.is_empty() {
+                let any_case = keywords.iter().map(|k| format!("(?i-u:{})", regex_syntax::escape(k)));
+                hirs.push(crate::rules::parse_hir(&any_case.collect::<Vec<_>>().join("|")).unwrap());
+            }
+            let plain = thompson::Compiler::new()
+                .configure(thompson::Config::new().utf8(false).which_captures(WhichCaptures::None))
+                .build_many_from_hir(&hirs)
+                .unwrap();
+            proptest::prop_assert_eq!(all_matches(merged, hay.as_bytes()), all_matches(plain, hay.as_bytes()), "{:?} {:?}", patterns, keywords);
         }
 
         /// Widened, a trigger still matches wherever the rule's own regex
