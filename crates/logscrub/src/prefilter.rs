@@ -99,10 +99,11 @@ const LANES: usize = 5;
 
 /// The lazy DFA's cache, per thread. States are built as the input needs
 /// them; a cache that fills is cleared and rebuilt, so memory stays bounded
-/// whatever the input. The default packs' states take 2-3 MB on the bench
-/// corpora; every pack's (`--packs all`, 56 triggers) take 6-9 MB, and with
-/// a 4 MB ceiling they cleared again and again: 256 MB of real logs took 7-8
-/// s against 1 s. The ceiling leaves room for twice that.
+/// whatever the input. The default packs' states take 1.4-2.5 MB on the
+/// bench corpora; every pack's (`--packs all`, 56 triggers) take 4.6-7.2 MB
+/// (6-9 MB before the first states were merged), and with a 4 MB ceiling
+/// they cleared again and again: 256 MB of real logs took 7-8 s against 1
+/// s. The ceiling leaves room for twice that.
 const CACHE_BYTES: usize = 16 << 20;
 
 type CacheFn = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
