@@ -294,6 +294,97 @@ fn check_prints_findings_and_sets_the_exit_status() {
 }
 
 #[test]
+fn check_json_gives_positions_and_keyed_fingerprints_never_the_secret() {
+    let tmp = temp_dir("check-json");
+    let dir = tmp.path();
+    let a = "login user=jane password=hunter2hunter2 ok\n";
+    let b = "fine\nretry password=hunter2hunter2\nother password=Zq8xY2vB4nM6kL0p\n\
+             -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7VJTUt9Us8cKjMzEfYyjiWA4R4ypbZ8Y\n-----END RSA PRIVATE KEY-----\n";
+    fs::write(dir.join("a.log"), a).unwrap();
+    fs::write(dir.join("b.log"), b).unwrap();
+    let run = |key: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_logscrub"));
+        cmd.args(["check", "--json", dir.to_str().unwrap()]).env_remove("LOGSCRUB_HASH_KEY");
+        if let Some(key) = key {
+            cmd.env("LOGSCRUB_HASH_KEY", key);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let text = String::from_utf8(out.stdout).unwrap();
+        for secret in ["hunter2hunter2", "Zq8xY2vB4nM6kL0p", "MIIEowIBAAKCAQEA"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        let found: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        found
+    };
+    let plain = run(None);
+    let at = |v: &serde_json::Value| {
+        (v["path"].as_str().unwrap().rsplit('/').next().unwrap().to_string(), v["line"].as_u64().unwrap())
+    };
+    let names: Vec<(String, u64, &str)> =
+        plain.iter().map(|v| (at(v).0, at(v).1, v["rule"].as_str().unwrap())).collect();
+    assert_eq!(
+        names,
+        [
+            ("a.log".into(), 1, "password-assignment"),
+            ("b.log".into(), 2, "password-assignment"),
+            ("b.log".into(), 3, "password-assignment"),
+            ("b.log".into(), 4, "private-key"),
+        ]
+    );
+    // The span is the secret's bytes in its line; no key, no fingerprint.
+    let span = |v: &serde_json::Value| v["start"].as_u64().unwrap() as usize..v["end"].as_u64().unwrap() as usize;
+    assert_eq!(&a[span(&plain[0])], "hunter2hunter2");
+    assert_eq!(&b.lines().nth(2).unwrap()[span(&plain[2])], "Zq8xY2vB4nM6kL0p");
+    assert_eq!(plain[0]["category"], "credential");
+    assert!(plain.iter().all(|v| v.get("fingerprint").is_none()));
+    // With a key, one password in two files has one fingerprint; another
+    // has its own; another key gives others; a key block has none.
+    let keyed = run(Some("0123456789abcdef-test-key"));
+    let print = |v: &serde_json::Value| v["fingerprint"].as_str().map(str::to_string);
+    assert!(print(&keyed[0]).is_some_and(|p| p.len() == 16));
+    assert_eq!(print(&keyed[0]), print(&keyed[1]));
+    assert_ne!(print(&keyed[0]), print(&keyed[2]));
+    assert_eq!(print(&keyed[3]), None);
+    assert_ne!(print(&run(Some("another-key-of-16-bytes-or-more"))[0]), print(&keyed[0]));
+}
+
+#[test]
+fn check_json_prints_no_secret_of_any_rules_examples() {
+    // Every one-line example of every rule, in one file: the output names
+    // rules, positions and fingerprints, never what they found.
+    let redactor = logscrub::Redactor::builder().packs(["all"]).build().unwrap();
+    let (mut text, mut secrets) = (String::new(), Vec::new());
+    for rule in redactor.rules() {
+        for e in rule.positive().iter().filter(|e| !e.input.contains('\n')) {
+            let (a, b) = (e.input.as_bytes(), e.output.as_bytes());
+            let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+            let post = a[pre..].iter().rev().zip(b[pre..].iter().rev()).take_while(|(x, y)| x == y).count();
+            let secret = &e.input[pre..e.input.len() - post.min(e.input.len() - pre)];
+            if secret.len() >= 8 {
+                secrets.push(secret.to_string());
+            }
+            text.push_str(&e.input);
+            text.push('\n');
+        }
+    }
+    let tmp = temp_dir("check-json-all");
+    let path = tmp.path().join("examples.log");
+    fs::write(&path, &text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+        .args(["check", "--json", "--packs", "all", path.to_str().unwrap()])
+        .env("LOGSCRUB_HASH_KEY", "0123456789abcdef-test-key")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.lines().count() >= secrets.len() / 2, "{printed}");
+    for secret in &secrets {
+        assert!(!printed.contains(secret.as_str()), "{secret} printed");
+    }
+}
+
+#[test]
 fn check_in_a_structured_format_agrees_with_scrub() {
     let tmp = temp_dir("check-format");
     let dir = tmp.path();
@@ -312,6 +403,15 @@ fn check_in_a_structured_format_agrees_with_scrub() {
     assert_eq!(run("app.cri", "raw"), (Some(1), "app.cri:1:password-assignment\n".to_string()));
     // A value under a secret-named key is a finding, as scrub masks it.
     assert_eq!(run("app.jsonl", "json"), (Some(1), "app.jsonl:1:field\n".to_string()));
+    // As JSON: the rule and its category, and no span (the secret lies in a
+    // decoded value, not at a byte range of the line).
+    let out = logscrub(&["check", "--json", "--format", "cri", dir.join("app.cri").to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["line"].as_u64(), v["rule"].as_str(), v["category"].as_str()),
+        (Some(2), Some("password-assignment"), Some("credential"))
+    );
+    assert!(v.get("start").is_none() && v.get("fingerprint").is_none());
 }
 
 #[test]

@@ -68,7 +68,7 @@ pub struct EngineArgs {
     #[arg(long, global = true)]
     pub no_builtin: bool,
 
-    /// A file holding the key for hash masks. The key can also come from
+    /// A file holding the key for hash masks and `check --json` fingerprints. The key can also come from
     /// the LOGSCRUB_HASH_KEY environment variable; it is never a flag
     /// value, which `ps` would show.
     #[arg(long, value_name = "FILE", global = true)]
@@ -193,7 +193,8 @@ impl EngineArgs {
         Ok(redactor)
     }
 
-    fn hash_key(&self) -> anyhow::Result<Option<HashKey>> {
+    /// The hash key, from `--hash-key-file` or LOGSCRUB_HASH_KEY.
+    pub fn hash_key(&self) -> anyhow::Result<Option<HashKey>> {
         match read_secret("hash key", self.hash_key_file.as_deref(), "LOGSCRUB_HASH_KEY")? {
             Some(bytes) => Ok(Some(HashKey::new(bytes)?)),
             None => Ok(None),

@@ -17,6 +17,7 @@ mod walk;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,7 +26,7 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
-use logscrub::{Redactor, Stats};
+use logscrub::{HashKey, Redactor, Stats};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -120,6 +121,16 @@ pub struct CheckArgs {
     /// completes it.
     #[arg(long, value_enum, default_value = "raw")]
     pub format: Format,
+
+    /// Print one JSON object a finding instead of `path:line:rule-id`:
+    /// `path`, `line`, `rule`, `category`; for raw lines `start` and `end`,
+    /// the secret's byte range in its line; and with a hash key
+    /// (`--hash-key-file` or LOGSCRUB_HASH_KEY) `fingerprint`, a keyed hash
+    /// of the secret (16 hex digits of HMAC-SHA256), the same for the same
+    /// secret in every file. Never the secret itself. A private key block
+    /// is reported at the line that opens it, with no fingerprint.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// One line of the manifest.
@@ -920,14 +931,16 @@ impl Progress {
     }
 }
 
-/// `logscrub check`: prints `path:line:rule-id` for each finding; exit 1
-/// when anything would be masked, 0 when clean, 2 when a file failed.
+/// `logscrub check`: prints `path:line:rule-id` (or, with `--json`, an
+/// object) for each finding; exit 1 when anything would be masked, 0 when
+/// clean, 2 when a file failed.
 pub fn check(engine: &EngineArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let redactor = engine.redactor()?;
+    let key = if args.json { engine.hash_key()? } else { None };
     let items = walk::files(&args.paths, &args.select, &[])?;
     let pool = pool(args.jobs)?;
-    let results: Vec<anyhow::Result<Vec<String>>> =
-        pool.install(|| items.par_iter().map(|item| check_file(&redactor, &item.path, args)).collect());
+    let results: Vec<anyhow::Result<Vec<Found>>> =
+        pool.install(|| items.par_iter().map(|item| check_file(&redactor, &item.path, args, key.as_ref())).collect());
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let (mut found, mut failed) = (false, false);
@@ -935,7 +948,10 @@ pub fn check(engine: &EngineArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> 
         match result {
             Ok(findings) => {
                 for f in &findings {
-                    writeln!(out, "{}:{f}", item.path.display())?;
+                    match args.json {
+                        true => writeln!(out, "{}", f.json(&item.path))?,
+                        false => writeln!(out, "{}:{}:{}", item.path.display(), f.line, f.rule)?,
+                    }
                 }
                 found |= !findings.is_empty();
             }
@@ -950,15 +966,46 @@ pub fn check(engine: &EngineArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::from(if failed { 2 } else { u8::from(found) }))
 }
 
-/// `line:rule-id` for each finding of one file.
-fn check_file(redactor: &Redactor, path: &Path, args: &CheckArgs) -> anyhow::Result<Vec<String>> {
+/// One finding of `check`.
+struct Found {
+    line: u64,
+    rule: String,
+    category: Option<String>,
+    /// The secret's byte range in its line (raw lines).
+    span: Option<Range<usize>>,
+    /// Its keyed fingerprint, when there is a key.
+    fingerprint: Option<String>,
+}
+
+impl Found {
+    /// The finding as one JSON object: where, which rule, and the keyed
+    /// fingerprint of the secret when there is one; never its text.
+    fn json(&self, path: &Path) -> String {
+        let mut o = serde_json::json!({ "path": path.to_string_lossy(), "line": self.line, "rule": self.rule });
+        if let Some(category) = &self.category {
+            o["category"] = category.as_str().into();
+        }
+        if let Some(span) = &self.span {
+            o["start"] = span.start.into();
+            o["end"] = span.end.into();
+        }
+        if let Some(fingerprint) = &self.fingerprint {
+            o["fingerprint"] = fingerprint.as_str().into();
+        }
+        o.to_string()
+    }
+}
+
+/// The findings of one file: in the text output, a rule once a line, as
+/// its spans are of no use there.
+fn check_file(redactor: &Redactor, path: &Path, args: &CheckArgs, key: Option<&HashKey>) -> anyhow::Result<Vec<Found>> {
     let mut file = File::open(path).context("cannot open")?;
     let codec = Codec::sniff(&mut file).context("cannot read")?;
     let (mut reader, _) = text_of(BufReader::with_capacity(256 * 1024, codec.reader(file)?), codec, args.text)?;
     if args.format != Format::Raw {
         return check_structured(redactor, args.format, reader).map_err(|e| decode_error(codec, e));
     }
-    let mut findings = Vec::new();
+    let mut findings: Vec<Found> = Vec::new();
     let mut line = Vec::new();
     let mut number = 1u64;
     loop {
@@ -971,9 +1018,22 @@ fn check_file(redactor: &Redactor, path: &Path, args: &CheckArgs) -> anyhow::Res
         if n == 0 {
             break;
         }
-        let mut rules: Vec<&str> = redactor.find(&line).into_iter().map(|f| f.rule().id()).collect();
-        rules.dedup();
-        findings.extend(rules.into_iter().map(|r| format!("{number}:{r}")));
+        let first = findings.len();
+        for f in redactor.find(&line) {
+            let rule = f.rule().id();
+            if !args.json && findings[first..].last().is_some_and(|last| last.rule == rule) {
+                continue;
+            }
+            findings.push(Found {
+                line: number,
+                rule: rule.to_string(),
+                category: Some(f.rule().category().to_string()),
+                span: args.json.then(|| f.range()),
+                // A key block's finding marks where it opens: its secret is
+                // on the lines after, and every block would share one print.
+                fingerprint: key.filter(|_| !f.rule().is_multiline()).map(|k| k.fingerprint(&line[f.range()])),
+            });
+        }
         if line.last() == Some(&b'\n') {
             number += 1;
         }
@@ -984,15 +1044,22 @@ fn check_file(redactor: &Redactor, path: &Path, args: &CheckArgs) -> anyhow::Res
 /// `check` in a structured format: each line goes through the same
 /// [`Scrubber`](crate::format::Scrubber) as `scrub`, and what it counted for
 /// that line is the line's findings.
-fn check_structured(redactor: &Redactor, format: Format, mut reader: impl BufRead) -> io::Result<Vec<String>> {
+fn check_structured(redactor: &Redactor, format: Format, mut reader: impl BufRead) -> io::Result<Vec<Found>> {
     let mut scrubber = crate::format::Scrubber::new(redactor, format);
     let (mut findings, mut line, mut sink) = (Vec::new(), Vec::new(), Vec::new());
     let mut number = 1u64;
-    let mut report = |number: u64, scrubber: &mut crate::format::Scrubber| {
+    let category = |id: &str| redactor.rules().find(|r| r.id() == id).map(|r| r.category().to_string());
+    let mut report = |line: u64, scrubber: &mut crate::format::Scrubber| {
         let (stats, counts) = scrubber.take_counts();
-        findings.extend(stats.by_rule().map(|(id, _)| format!("{number}:{id}")));
+        findings.extend(stats.by_rule().map(|(id, _)| Found {
+            line,
+            rule: id.to_string(),
+            category: category(id),
+            span: None,
+            fingerprint: None,
+        }));
         if counts.fields_masked > 0 {
-            findings.push(format!("{number}:field"));
+            findings.push(Found { line, rule: "field".to_string(), category: None, span: None, fingerprint: None });
         }
     };
     loop {

@@ -246,10 +246,36 @@ impl HashKey {
 
     /// The first 8 hex digits of HMAC-SHA256(key, secret).
     pub(crate) fn pseudonym(&self, secret: &[u8]) -> String {
+        self.hex_tag(secret, 4)
+    }
+
+    /// A keyed fingerprint of `secret` for reports: the first 16 hex digits
+    /// of HMAC-SHA256(key, secret). With one key, the same secret has the
+    /// same fingerprint wherever it is found, so that a report can say that
+    /// forty files hold one leaked password, and which lines to rotate it
+    /// for, without holding the password; without the key it cannot be
+    /// reversed by guessing. Longer than a `hash` mask's pseudonym, as a
+    /// report over an archive may hold millions of secrets.
+    ///
+    /// ```
+    /// use logscrub::HashKey;
+    ///
+    /// let key = HashKey::new(b"0123456789abcdef-my-secret-key".to_vec()).unwrap();
+    /// let a = key.fingerprint(b"hunter2hunter2");
+    /// assert_eq!(a.len(), 16);
+    /// assert_eq!(a, key.fingerprint(b"hunter2hunter2"));
+    /// assert_ne!(a, key.fingerprint(b"hunter3hunter3"));
+    /// ```
+    pub fn fingerprint(&self, secret: &[u8]) -> String {
+        self.hex_tag(secret, 8)
+    }
+
+    /// The first `bytes` bytes of HMAC-SHA256(key, secret), in hex.
+    fn hex_tag(&self, secret: &[u8], bytes: usize) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(secret);
         let tag = mac.finalize().into_bytes();
-        tag[..4].iter().map(|b| format!("{b:02x}")).collect()
+        tag[..bytes].iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -281,6 +307,15 @@ mod tests {
         assert!(h.starts_with("<x:") && h.len() == 12, "{h}");
         assert_eq!(h, run(&Mask::Hash, "jane@example.com"));
         assert_ne!(h, run(&Mask::Hash, "john@example.com"));
+    }
+
+    #[test]
+    fn a_fingerprint_is_keyed_and_longer_than_the_pseudonym() {
+        let (a, b) = (HashKey::new(vec![1; 16]).unwrap(), HashKey::new(vec![2; 16]).unwrap());
+        let fa = a.fingerprint(b"jane@example.com");
+        assert!(fa.len() == 16 && fa.bytes().all(|c| c.is_ascii_hexdigit()), "{fa}");
+        assert!(fa.starts_with(&a.pseudonym(b"jane@example.com")));
+        assert_ne!(fa, b.fingerprint(b"jane@example.com"));
     }
 
     #[test]
