@@ -385,6 +385,24 @@ fn check_json_prints_no_secret_of_any_rules_examples() {
 }
 
 #[test]
+fn check_finds_a_secret_across_the_edge_of_a_long_lines_window() {
+    // A line past --max-line is looked at in windows; wherever the secret
+    // falls against a window's edge, check finds it (it once said such a
+    // file was clean, where scrub masked it), at its place in the line.
+    let tmp = temp_dir("check-long");
+    for pad in (65_500..65_560).step_by(6) {
+        let line = format!("{} password=hunter2hunter2 ok\n", "x".repeat(pad));
+        let path = tmp.path().join(format!("long-{pad}.log"));
+        fs::write(&path, format!("first\n{line}")).unwrap();
+        let out = logscrub(&["check", "--json", "--max-line", "65536", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "pad {pad}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (start, end) = (v["start"].as_u64().unwrap() as usize, v["end"].as_u64().unwrap() as usize);
+        assert_eq!((v["line"].as_u64(), &line[start..end]), (Some(2), "hunter2hunter2"), "pad {pad}");
+    }
+}
+
+#[test]
 fn check_in_a_structured_format_agrees_with_scrub() {
     let tmp = temp_dir("check-format");
     let dir = tmp.path();

@@ -1006,36 +1006,45 @@ fn check_file(redactor: &Redactor, path: &Path, args: &CheckArgs, key: Option<&H
         return check_structured(redactor, args.format, reader).map_err(|e| decode_error(codec, e));
     }
     let mut findings: Vec<Found> = Vec::new();
-    let mut line = Vec::new();
+    // The current line's bytes not yet looked at for good, from `offset`.
+    let (mut buf, mut offset) = (Vec::new(), 0);
     let mut number = 1u64;
+    let overlap = 2 * redactor.longest_match();
     loop {
-        line.clear();
-        // Lines longer than the maximum are looked at in pieces.
-        let n = (&mut reader)
-            .take(redactor.max_line() as u64)
-            .read_until(b'\n', &mut line)
-            .map_err(|e| decode_error(codec, e))?;
-        if n == 0 {
+        // Up to the maximum a line is looked at whole; a longer one in
+        // windows that overlap by twice the longest match, as `scrub` does,
+        // so that a secret across a window's edge is whole in one of them.
+        let room = redactor.max_line().saturating_sub(buf.len()).max(1);
+        let n = (&mut reader).take(room as u64).read_until(b'\n', &mut buf).map_err(|e| decode_error(codec, e))?;
+        if n == 0 && buf.is_empty() {
             break;
         }
-        let first = findings.len();
-        for f in redactor.find(&line) {
+        let complete = n == 0 || buf.last() == Some(&b'\n');
+        // A finding that starts in the overlap is found again, whole, by
+        // the next window.
+        let commit = if complete { buf.len() } else { buf.len().saturating_sub(overlap).max(1) };
+        for f in redactor.find(&buf).into_iter().filter(|f| f.start() < commit) {
             let rule = f.rule().id();
-            if !args.json && findings[first..].last().is_some_and(|last| last.rule == rule) {
+            if !args.json && findings.last().is_some_and(|last| last.line == number && last.rule == rule) {
                 continue;
             }
             findings.push(Found {
                 line: number,
                 rule: rule.to_string(),
                 category: Some(f.rule().category().to_string()),
-                span: args.json.then(|| f.range()),
+                span: args.json.then(|| offset + f.start()..offset + f.end()),
                 // A key block's finding marks where it opens: its secret is
                 // on the lines after, and every block would share one print.
-                fingerprint: key.filter(|_| !f.rule().is_multiline()).map(|k| k.fingerprint(&line[f.range()])),
+                fingerprint: key.filter(|_| !f.rule().is_multiline()).map(|k| k.fingerprint(&buf[f.range()])),
             });
         }
-        if line.last() == Some(&b'\n') {
+        if complete {
             number += 1;
+            offset = 0;
+            buf.clear();
+        } else {
+            buf.drain(..commit);
+            offset += commit;
         }
     }
     Ok(findings)

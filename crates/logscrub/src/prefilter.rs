@@ -12,9 +12,10 @@
 //! lazy DFA is built from every pattern that may be under way: with a trie a
 //! rule, the first pass over varied logs spent twice as long building
 //! states. For the same reason the search starts from one NFA state, not
-//! from the first states of every pattern ([`FirstStates`]). Which rules a keyword hit selects is settled afterwards, by an
-//! Aho-Corasick automaton of the reversed keywords, walked back over the few
-//! bytes before the hit ([`Prefilter::select`]).
+//! from the first states of every pattern ([`FirstStates`]). Which rules a
+//! keyword hit selects is settled afterwards, by an Aho-Corasick automaton
+//! of the reversed keywords, walked back over the few bytes before the hit
+//! ([`Prefilter::select`]).
 //!
 //! A DFA walk is bound by the latency of each lookup, not by the CPU's width,
 //! so a buffer is cut into five lanes that are walked side by side: the

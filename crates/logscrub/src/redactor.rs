@@ -413,6 +413,20 @@ impl Redactor {
         self.inner.max_line
     }
 
+    /// The longest match an enabled rule can make, in bytes. A line longer
+    /// than [`Redactor::max_line`] is looked at in windows that overlap by
+    /// twice this, so that a secret across a window's edge is whole in one
+    /// of them; a caller that windows lines itself for [`Redactor::find`]
+    /// does the same.
+    ///
+    /// ```
+    /// let redactor = logscrub::Redactor::new();
+    /// assert!(2 * redactor.longest_match() < redactor.max_line());
+    /// ```
+    pub fn longest_match(&self) -> usize {
+        self.inner.guard
+    }
+
     /// Runs every rule's own test cases (or only those of `ids`) and
     /// returns the failures. Each rule runs alone with its default mask;
     /// hash masks use a fixed test key.
