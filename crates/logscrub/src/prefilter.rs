@@ -260,16 +260,8 @@ impl FirstStates {
     /// The states that `start` of `nfa` reaches without a byte, numbered
     /// by `new`.
     fn add_compiled(&mut self, nfa: &NFA, start: StateID, new: impl Fn(StateID) -> StateID) {
-        let mut seen = std::collections::HashSet::new();
-        let mut stack = vec![start];
-        while let Some(id) = stack.pop() {
-            if !seen.insert(id) {
-                continue;
-            }
+        for id in first_states(nfa, start) {
             match nfa.state(id) {
-                State::Union { alternates } => stack.extend(alternates.iter().copied()),
-                State::BinaryUnion { alt1, alt2 } => stack.extend([*alt1, *alt2]),
-                State::Capture { next, .. } => stack.push(*next),
                 State::ByteRange { trans } => (trans.start..=trans.end).for_each(|b| self.on_byte(b, new(trans.next))),
                 State::Sparse(sp) => {
                     for t in sp.transitions.iter() {
@@ -283,7 +275,7 @@ impl FirstStates {
                         }
                     }
                 }
-                State::Look { .. } | State::Match { .. } | State::Fail => self.others.push(new(id)),
+                _ => self.others.push(new(id)),
             }
         }
     }
@@ -319,6 +311,24 @@ impl FirstStates {
         }
         Ok(b.add_union(firsts)?)
     }
+}
+
+/// The states of `nfa` that `start` reaches without a byte and that do
+/// not merely lead on: those that take a byte, assertions, matches.
+fn first_states(nfa: &NFA, start: StateID) -> Vec<StateID> {
+    let (mut seen, mut stack, mut out) = (std::collections::HashSet::new(), vec![start], Vec::new());
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        match nfa.state(id) {
+            State::Union { alternates } => stack.extend(alternates.iter().copied()),
+            State::BinaryUnion { alt1, alt2 } => stack.extend([*alt1, *alt2]),
+            State::Capture { next, .. } => stack.push(*next),
+            _ => out.push(id),
+        }
+    }
+    out
 }
 
 /// A trie node's transitions: a byte, the child it leads to.
@@ -1329,19 +1339,10 @@ negative = ["a пароль b"]
         // The built-in triggers' first states (79 before they were merged)
         // are one byte-consuming state beside the assertions (`^`, `\b`).
         let nfa = builtin_prefilter().dfa.get_nfa();
-        let mut stack = vec![nfa.start_anchored()];
-        let (mut seen, mut consuming) = (std::collections::HashSet::new(), 0);
-        while let Some(id) = stack.pop() {
-            if !seen.insert(id) {
-                continue;
-            }
-            match nfa.state(id) {
-                State::Union { alternates } => stack.extend(alternates.iter().copied()),
-                State::BinaryUnion { alt1, alt2 } => stack.extend([*alt1, *alt2]),
-                State::ByteRange { .. } | State::Sparse(_) | State::Dense(_) => consuming += 1,
-                _ => {}
-            }
-        }
+        let consuming = first_states(nfa, nfa.start_anchored())
+            .into_iter()
+            .filter(|&id| matches!(nfa.state(id), State::ByteRange { .. } | State::Sparse(_) | State::Dense(_)))
+            .count();
         assert_eq!(consuming, 1);
     }
 
