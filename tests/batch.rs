@@ -2,6 +2,8 @@
 //! every codec, a multi-member gzip, a corrupt file, in-place metadata,
 //! interruption and rerun, shards.
 
+mod common;
+
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -9,13 +11,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
+use common::temp_dir;
+
 fn logscrub(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_logscrub")).args(args).output().expect("spawn logscrub")
-}
-
-/// A fresh directory for one test, removed when it is dropped.
-fn temp_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new().prefix(&format!("logscrub-batch-{name}-")).tempdir().unwrap()
 }
 
 fn log_text(tag: &str, n: usize) -> String {
@@ -357,10 +356,7 @@ fn check_json_prints_no_secret_of_any_rules_examples() {
     let (mut text, mut secrets) = (String::new(), Vec::new());
     for rule in redactor.rules() {
         for e in rule.positive().iter().filter(|e| !e.input.contains('\n')) {
-            let (a, b) = (e.input.as_bytes(), e.output.as_bytes());
-            let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-            let post = a[pre..].iter().rev().zip(b[pre..].iter().rev()).take_while(|(x, y)| x == y).count();
-            let secret = &e.input[pre..e.input.len() - post.min(e.input.len() - pre)];
+            let secret = common::secret_of(e);
             if secret.len() >= 8 {
                 secrets.push(secret.to_string());
             }

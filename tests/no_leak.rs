@@ -45,10 +45,7 @@ fn planted() -> &'static [(String, String)] {
             // it by design (crates/logscrub/tests/stream.rs covers that).
             let one_line = |e: &&logscrub::Example| !e.input.contains('\n') && closes(r, &e.input);
             for e in rule.positive().iter().filter(one_line) {
-                let (a, b) = (e.input.as_bytes(), e.output.as_bytes());
-                let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-                let post = a[pre..].iter().rev().zip(b[pre..].iter().rev()).take_while(|(x, y)| x == y).count();
-                let secret = &e.input[pre..e.input.len() - post];
+                let secret = secret_of(e);
                 // Short remnants (a masked last digit...) are not telling.
                 // A rule anchored at the line start (YAML values) holds only
                 // there, and these lines are led by an id and filler words.

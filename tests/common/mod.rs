@@ -1,6 +1,6 @@
 //! Helpers shared by the tests that run `logscrub serve` and `tail`: a
 //! daemon with its diagnostics captured, ports, temp dirs, waiting, and
-//! the exactly-once check.
+//! the exactly-once check; and the secret a rule's example carries.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -33,9 +33,20 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// The part of a rule example's input that its expected output does not
+/// keep: the secret it carries, between the longest common prefix and
+/// suffix (cut at characters, as examples may be in any script).
+pub fn secret_of(e: &logscrub::Example) -> &str {
+    let (a, b) = (e.input.as_str(), e.output.as_str());
+    let pre: usize = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).map(|(x, _)| x.len_utf8()).sum();
+    let post: usize =
+        a[pre..].chars().rev().zip(b[pre..].chars().rev()).take_while(|(x, y)| x == y).map(|(x, _)| x.len_utf8()).sum();
+    &a[pre..a.len() - post]
+}
+
 /// A fresh directory for one test, removed when it is dropped.
 pub fn temp_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new().prefix(&format!("logscrub-serve-{name}-")).tempdir().unwrap()
+    tempfile::Builder::new().prefix(&format!("logscrub-test-{name}-")).tempdir().unwrap()
 }
 
 /// A running `logscrub` with stderr captured to a file.
