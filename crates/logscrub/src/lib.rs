@@ -72,5 +72,5 @@ pub use crate::redactor::{
 };
 pub use crate::rules::{Example, Pack, Rule};
 pub use crate::stats::Stats;
-pub use crate::stream::Stream;
+pub use crate::stream::{Masked, Stream};
 pub use crate::validate::Validator;

@@ -13,7 +13,9 @@ use std::panic::{self, AssertUnwindSafe};
 
 use memchr::memchr;
 
+use crate::mask::HashKey;
 use crate::redactor::{Hit, Outcome, Redactor};
+use crate::rules::Rule;
 use crate::stats::Stats;
 
 /// Complete lines are scanned this many bytes at a time: the gate's pass,
@@ -47,6 +49,91 @@ pub struct Stream<W: Write> {
     /// Scratch for the prefilter's triggers.
     cands: Vec<crate::prefilter::Trigger>,
     stats: Stats,
+    /// Lines completed, the offset where the current one starts, and how
+    /// much of it windows have written: where a finding is.
+    line_no: u64,
+    line_at: u64,
+    col: u64,
+    /// What was masked where, when asked ([`Stream::record_masked`]).
+    record: Option<Record>,
+}
+
+struct Record {
+    key: Option<HashKey>,
+    masked: Vec<Masked>,
+}
+
+/// Where a [`Stream`] masked a secret: the rule, the line, the byte range;
+/// never the text. Made when [`Stream::record_masked`] asks for them, one
+/// for each span masked on each line, so that a report of them lists the
+/// very lines the stream changed: a private key's body gives one for each
+/// line it masks, a long line's windows each their own.
+///
+/// # Example
+///
+/// ```
+/// use std::io::Write;
+///
+/// let redactor = logscrub::Redactor::new();
+/// let mut stream = redactor.stream(std::io::sink());
+/// stream.record_masked(None);
+/// stream.write_all(b"ok\nlogin password=hunter2hunter2\n").unwrap();
+/// let masked = stream.take_masked();
+/// assert_eq!(masked.len(), 1);
+/// assert_eq!(masked[0].rule().id(), "password-assignment");
+/// assert_eq!((masked[0].line(), masked[0].line_range()), (2, 15..29));
+/// assert_eq!(masked[0].range(), 18..32, "offsets in the whole stream");
+/// ```
+#[derive(Clone)]
+pub struct Masked {
+    redactor: Redactor,
+    rule: u32,
+    line: u64,
+    line_start: u64,
+    start: u64,
+    end: u64,
+    fingerprint: Option<String>,
+}
+
+impl Masked {
+    /// The rule that found the secret.
+    pub fn rule(&self) -> &Rule {
+        &self.redactor.inner.rules[self.rule as usize]
+    }
+
+    /// The line it is on, counting from 1.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// Its byte range in the stream.
+    pub fn range(&self) -> std::ops::Range<u64> {
+        self.start..self.end
+    }
+
+    /// Its byte range in its line.
+    pub fn line_range(&self) -> std::ops::Range<u64> {
+        self.start - self.line_start..self.end - self.line_start
+    }
+
+    /// The secret's keyed fingerprint ([`HashKey::fingerprint`]), when the
+    /// stream was given a key. None for a private key's lines (a line of a
+    /// key is not the key) and for a secret masked through a long line's
+    /// window edge (the stream saw a piece of it).
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.fingerprint.as_deref()
+    }
+}
+
+impl std::fmt::Debug for Masked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Masked")
+            .field("rule", &self.rule().id())
+            .field("line", &self.line)
+            .field("range", &self.range())
+            .field("fingerprint", &self.fingerprint)
+            .finish()
+    }
 }
 
 impl<W: Write> Stream<W> {
@@ -64,7 +151,25 @@ impl<W: Write> Stream<W> {
             scratch: Vec::new(),
             cands: Vec::new(),
             stats: Stats::new(ids),
+            line_no: 0,
+            line_at: 0,
+            col: 0,
+            record: None,
         }
+    }
+
+    /// Records where each secret is masked from now on, for
+    /// [`Stream::take_masked`]: for a report or a check that must list
+    /// what the stream changes, no more and no less. With a key, each
+    /// record carries the secret's keyed fingerprint.
+    pub fn record_masked(&mut self, fingerprints: Option<HashKey>) {
+        self.record = Some(Record { key: fingerprints, masked: Vec::new() });
+    }
+
+    /// What was masked since the last call, in the order of the text.
+    /// Take them as you go: they are kept until taken.
+    pub fn take_masked(&mut self) -> Vec<Masked> {
+        self.record.as_mut().map(|r| std::mem::take(&mut r.masked)).unwrap_or_default()
     }
 
     /// Counts so far.
@@ -117,6 +222,28 @@ impl<W: Write> Stream<W> {
     /// Processes a last line that has no newline, flushes, and returns the
     /// inner writer and the counts.
     pub fn finish(mut self) -> io::Result<(W, Stats)> {
+        self.end()?;
+        Ok((self.out, self.stats))
+    }
+
+    /// Ends the input as [`Stream::finish`] does (a last line with no
+    /// newline is processed, an open block is closed) but keeps the
+    /// stream, so that what the last line masked can still be taken
+    /// ([`Stream::take_masked`]). What is written after starts anew.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::io::Write;
+    ///
+    /// let mut stream = logscrub::Redactor::new().stream(Vec::new());
+    /// stream.record_masked(None);
+    /// stream.write_all(b"password=hunter2hunter2").unwrap();
+    /// assert!(stream.take_masked().is_empty(), "the line has not ended");
+    /// stream.end().unwrap();
+    /// assert_eq!(stream.take_masked().len(), 1);
+    /// ```
+    pub fn end(&mut self) -> io::Result<()> {
         if !self.pending.is_empty() || self.in_long {
             let p = std::mem::take(&mut self.pending);
             self.line(&p, false)?;
@@ -124,8 +251,7 @@ impl<W: Write> Stream<W> {
         if self.block.take().is_some() {
             self.stats.unterminated_blocks += 1;
         }
-        self.out.flush()?;
-        Ok((self.out, self.stats))
+        self.out.flush()
     }
 
     fn feed(&mut self, data: &[u8]) -> io::Result<()> {
@@ -227,7 +353,10 @@ impl<W: Write> Stream<W> {
     /// Lines the gate found nothing in: written as they are.
     fn clean(&mut self, span: &[u8]) -> io::Result<()> {
         if !span.is_empty() {
-            self.stats.lines += memchr::memchr_iter(b'\n', span).count() as u64;
+            let lines = memchr::memchr_iter(b'\n', span).count() as u64;
+            self.stats.lines += lines;
+            self.line_no += lines;
+            self.line_at += span.len() as u64;
             self.out.write_all(span)?;
         }
         Ok(())
@@ -267,6 +396,12 @@ impl<W: Write> Stream<W> {
     /// Masks one window of a long line and writes its committed part;
     /// returns how many bytes were committed.
     fn window(&mut self, seg: &[u8]) -> io::Result<usize> {
+        let cut = self.window_at(seg)?;
+        self.col += cut as u64;
+        Ok(cut)
+    }
+
+    fn window_at(&mut self, seg: &[u8]) -> io::Result<usize> {
         if !self.in_long {
             self.in_long = true;
             self.stats.long_lines += 1;
@@ -274,9 +409,8 @@ impl<W: Write> Stream<W> {
         let carried = self.block;
         let inner = self.redactor.inner.clone();
         self.hits.clear();
-        if let Some((rule, n)) = self.guard_next.take() {
-            self.hits.push(Hit { rule, start: 0, end: n.min(seg.len()), from: 0 });
-        }
+        let guard_in = self.guard_next.take().map(|(rule, n)| Hit { rule, start: 0, end: n.min(seg.len()), from: 0 });
+        self.hits.extend(guard_in);
         let (len, g) = (seg.len(), inner.guard);
         let open = match panic::catch_unwind(AssertUnwindSafe(|| {
             inner.scan(&inner.prefilter, None, seg, carried, &mut self.hits)
@@ -319,7 +453,8 @@ impl<W: Write> Stream<W> {
         if !self.hits.is_empty() {
             self.long_masked = true;
         }
-        self.emit(&seg[..cut], carried, false)?;
+        let edges = Edges { guard_in, guard_out: self.guard_next.is_some() };
+        self.emit(&seg[..cut], carried, false, edges)?;
         Ok(cut)
     }
 
@@ -329,12 +464,19 @@ impl<W: Write> Stream<W> {
     }
 
     fn last_with(&mut self, seg: &[u8], newline: bool, pre: Option<&crate::prefilter::Candidates>) -> io::Result<()> {
+        let result = self.last_at(seg, newline, pre);
+        self.line_no += 1;
+        self.line_at += self.col + seg.len() as u64 + u64::from(newline);
+        self.col = 0;
+        result
+    }
+
+    fn last_at(&mut self, seg: &[u8], newline: bool, pre: Option<&crate::prefilter::Candidates>) -> io::Result<()> {
         let carried = self.block;
         let inner = self.redactor.inner.clone();
         self.hits.clear();
-        if let Some((rule, n)) = self.guard_next.take() {
-            self.hits.push(Hit { rule, start: 0, end: n.min(seg.len()), from: 0 });
-        }
+        let guard_in = self.guard_next.take().map(|(rule, n)| Hit { rule, start: 0, end: n.min(seg.len()), from: 0 });
+        self.hits.extend(guard_in);
         self.stats.lines += 1;
         self.stats.scanned_lines += 1;
         crate::redactor::reset_rejected();
@@ -358,7 +500,8 @@ impl<W: Write> Stream<W> {
             }
         }
         let masked = !self.hits.is_empty();
-        if self.emit(seg, carried, !was_long)? == Some(Outcome::Dropped) {
+        let edges = Edges { guard_in, guard_out: false };
+        if self.emit(seg, carried, !was_long, edges)? == Some(Outcome::Dropped) {
             self.stats.dropped_lines += 1;
             return Ok(());
         }
@@ -372,10 +515,19 @@ impl<W: Write> Stream<W> {
     }
 
     /// Applies `self.hits` to `seg` and writes the result.
-    fn emit(&mut self, seg: &[u8], carried: Option<u32>, allow_drop: bool) -> io::Result<Option<Outcome>> {
+    fn emit(
+        &mut self,
+        seg: &[u8],
+        carried: Option<u32>,
+        allow_drop: bool,
+        edges: Edges,
+    ) -> io::Result<Option<Outcome>> {
         if self.hits.is_empty() {
             self.out.write_all(seg)?;
             return Ok(None);
+        }
+        if self.record.is_some() {
+            self.note(seg, edges);
         }
         let inner = &self.redactor.inner;
         self.scratch.clear();
@@ -406,6 +558,30 @@ impl<W: Write> Stream<W> {
         Ok(Some(outcome))
     }
 
+    /// Records `self.hits`, found in `seg`, for [`Stream::take_masked`].
+    fn note(&mut self, seg: &[u8], edges: Edges) {
+        let Some(record) = &mut self.record else { return };
+        let (line, line_start, at) = (self.line_no + 1, self.line_at, self.line_at + self.col);
+        let from = record.masked.len();
+        for h in &self.hits {
+            // A piece of a secret cut at a window's edge has no print of
+            // its own to give.
+            let piece = edges.guard_in == Some(*h) || (edges.guard_out && h.end == seg.len());
+            let whole = !piece && !self.redactor.inner.rules[h.rule as usize].is_multiline();
+            record.masked.push(Masked {
+                redactor: self.redactor.clone(),
+                rule: h.rule,
+                line,
+                line_start,
+                start: at + h.start as u64,
+                end: at + h.end as u64,
+                fingerprint: record.key.as_ref().filter(|_| whole).map(|k| k.fingerprint(&seg[h.start..h.end])),
+            });
+        }
+        // In the order of the text, as a reader of a report expects.
+        record.masked[from..].sort_by_key(|m| (m.start, m.end));
+    }
+
     /// Counts a block that opened here once, even when its first line
     /// holds no body to mask (a hit for it is counted by `emit`).
     fn count_opened(&mut self, o: crate::redactor::Open, carried: Option<u32>, has_hit: bool) {
@@ -420,6 +596,14 @@ impl<W: Write> Stream<W> {
         self.stats.internal_errors += 1;
         self.out.write_all(b"[REDACTED:internal-error]")
     }
+}
+
+/// Whether a segment's first hit continues a secret cut at the window
+/// edge before it, and whether a hit that reaches its end goes on past it.
+#[derive(Clone, Copy)]
+struct Edges {
+    guard_in: Option<Hit>,
+    guard_out: bool,
 }
 
 impl<W: Write> Write for Stream<W> {

@@ -180,6 +180,62 @@ proptest! {
         prop_assert_eq!(out, expected);
     }
 
+    /// What a stream records as masked names exactly the lines it changed,
+    /// at the secrets' bytes, with their keyed prints, however it is fed.
+    #[test]
+    fn a_streams_records_name_the_lines_it_changed(
+        lines in prop::collection::vec(line_strategy(), 1..8),
+        cuts in prop::collection::vec(0usize..512, 0..12),
+    ) {
+        let r = redactor();
+        let key = logscrub::HashKey::new(b"0123456789abcdef-property-key".to_vec()).unwrap();
+        let input: Vec<u8> = lines.join(&b'\n');
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+        cuts.sort_unstable();
+        let mut stream = r.stream(Vec::new());
+        stream.record_masked(Some(key.clone()));
+        let (mut masked, mut at) = (Vec::new(), 0);
+        for c in cuts.into_iter().chain([input.len()]) {
+            stream.write_all(&input[at..c]).unwrap();
+            masked.extend(stream.take_masked());
+            at = c;
+        }
+        stream.end().unwrap();
+        masked.extend(stream.take_masked());
+        let (out, _) = stream.finish().unwrap();
+        let whole = {
+            let mut s = r.stream(std::io::sink());
+            s.record_masked(Some(key.clone()));
+            s.write_all(&input).unwrap();
+            s.end().unwrap();
+            s.take_masked()
+        };
+        prop_assert_eq!(format!("{masked:?}"), format!("{whole:?}"), "chunking changed the records");
+        let starts: Vec<usize> = std::iter::once(0).chain(memchr::memchr_iter(b'\n', &input).map(|i| i + 1)).collect();
+        let changed: Vec<u64> = input
+            .split(|&b| b == b'\n')
+            .zip(out.split(|&b| b == b'\n'))
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .map(|(i, _)| i as u64 + 1)
+            .collect();
+        let mut named: Vec<u64> = masked.iter().map(|m| m.line()).collect();
+        named.dedup();
+        prop_assert_eq!(named, changed, "input {}", lossy(&input));
+        for m in &masked {
+            let (range, in_line) = (m.range(), m.line_range());
+            let line_start = starts[m.line() as usize - 1] as u64;
+            prop_assert_eq!(range.start - in_line.start, line_start);
+            prop_assert!(range.end <= input.len() as u64 && range.start < range.end);
+            let secret = &input[range.start as usize..range.end as usize];
+            prop_assert!(!secret.contains(&b'\n'));
+            match m.fingerprint() {
+                Some(print) => prop_assert_eq!(print, key.fingerprint(secret)),
+                None => prop_assert!(m.rule().is_multiline()),
+            }
+        }
+    }
+
     /// Screening values together (a Batch, or lines with suspect_lines)
     /// misses none that redacting each would change: values with newlines
     /// inside, empty ones and many of them (past the size where the

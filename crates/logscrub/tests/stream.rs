@@ -267,3 +267,52 @@ fn a_regex_trigger_that_matches_nothing_at_all_does_not_break_partial_writes() {
     assert_eq!(text(&out), "abcdef\nx [REDACTED:r]\n");
     assert_eq!(stats.lines(), 2);
 }
+
+#[test]
+fn records_of_what_was_masked_cover_long_lines_and_key_blocks() {
+    let max = 256;
+    let r = small(max);
+    let key = logscrub::HashKey::new(b"0123456789abcdef-stream-test-key".to_vec()).unwrap();
+    let print = key.fingerprint(b"s3cr3tv4lue");
+    for shift in 0..80 {
+        let mut line = "x".repeat(shift);
+        while line.len() < 5 * max {
+            line.push_str(" pw=s3cr3tv4lue ");
+            line.push_str(&"y".repeat(37));
+        }
+        let input = format!(
+            "first\n{line}\n-----BEGIN PRIVATE KEY-----\nAAAA\nBBBB\n-----END PRIVATE KEY-----\nlast pw=abcd1234"
+        );
+        let mut s = r.stream(Vec::new());
+        s.record_masked(Some(key.clone()));
+        for c in input.as_bytes().chunks(61) {
+            s.write_all(c).unwrap();
+        }
+        s.end().unwrap();
+        let masked = s.take_masked();
+        let on = |n: u64| masked.iter().filter(move |m| m.line() == n);
+        // Every byte of every secret on the long line is in a record, and a
+        // whole one carries its print; pieces cut at an edge carry none.
+        let mut covered = vec![false; line.len()];
+        for m in on(2) {
+            let r = m.line_range();
+            covered[r.start as usize..r.end as usize].iter_mut().for_each(|c| *c = true);
+            assert!(m.fingerprint().is_none() || m.fingerprint() == Some(print.as_str()), "shift {shift}");
+        }
+        for (at, _) in line.match_indices("s3cr3tv4lue") {
+            assert!(covered[at..at + 11].iter().all(|&c| c), "shift {shift}: secret at {at} not recorded");
+        }
+        assert!(on(2).any(|m| m.fingerprint().is_some()));
+        // The key's body lines, each masked whole, and not the markers.
+        let body: Vec<_> =
+            masked.iter().filter(|m| m.rule().id() == "key").map(|m| (m.line(), m.line_range())).collect();
+        assert_eq!(body, [(4, 0..4), (5, 0..4)], "shift {shift}");
+        assert!(masked.iter().filter(|m| m.rule().id() == "key").all(|m| m.fingerprint().is_none()));
+        let last = masked.last().unwrap();
+        let at = input.rfind("abcd1234").unwrap() as u64;
+        assert_eq!(
+            (last.line(), last.range(), last.fingerprint()),
+            (7, at..at + 8, Some(key.fingerprint(b"abcd1234").as_str()))
+        );
+    }
+}
