@@ -127,6 +127,52 @@ fn every_codec_is_scrubbed_into_a_mirror_tree_with_the_same_codec() {
 }
 
 #[test]
+fn the_report_lists_what_scrub_masked_with_keyed_fingerprints() {
+    // The report's ranges are the stream's own record of what it masked:
+    // a key's body lines, and a secret wherever it falls against a long
+    // line's window edge, at their bytes; with a hash key, each distinct
+    // secret's fingerprint and how often it was masked. Never the text.
+    let tmp = temp_dir("report-prints");
+    let key = "0123456789abcdef-report-key";
+    let k = logscrub::HashKey::new(key.as_bytes().to_vec()).unwrap();
+    for pad in (65_500..65_560).step_by(12) {
+        let dir = tmp.path().join(pad.to_string());
+        let (src, out, report) = (dir.join("src"), dir.join("out"), dir.join("report.json"));
+        fs::create_dir_all(&src).unwrap();
+        let long = format!("{} password=Zq8xY2vB4nM6kL0p ok", "x".repeat(pad));
+        let text = format!(
+            "a password=hunter2hunter2\nb password=hunter2hunter2\n{long}\n\
+             -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7VJTUt9Us8cK\njMzEfYyjiWA4R4ypbZ8Y\n-----END RSA PRIVATE KEY-----\n"
+        );
+        fs::write(src.join("app.log"), &text).unwrap();
+        let run = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+            .args(["scrub", "-q", "--max-line", "65536", "--out", out.to_str().unwrap(), "--report"])
+            .arg(&report)
+            .arg(&src)
+            .env("LOGSCRUB_HASH_KEY", key)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let written = fs::read_to_string(&report).unwrap();
+        for secret in ["hunter2", "Zq8xY2vB4nM6kL0p", "MIIEow", "jMzEfY"] {
+            assert!(!written.contains(secret), "{secret} in the report");
+        }
+        let doc: serde_json::Value = serde_json::from_str(&written).unwrap();
+        let file = &doc["files"][0];
+        let at = |rule: &str| -> Vec<&str> {
+            let ranges = file["ranges"][rule].as_array().unwrap();
+            ranges.iter().map(|r| &text[r[0].as_u64().unwrap() as usize..r[1].as_u64().unwrap() as usize]).collect()
+        };
+        assert_eq!(at("password-assignment"), ["hunter2hunter2", "hunter2hunter2", "Zq8xY2vB4nM6kL0p"], "pad {pad}");
+        assert_eq!(at("private-key"), ["MIIEowIBAAKCAQEA7VJTUt9Us8cK", "jMzEfYyjiWA4R4ypbZ8Y"]);
+        let prints = serde_json::json!({
+            "password-assignment": { k.fingerprint(b"hunter2hunter2"): 2, k.fingerprint(b"Zq8xY2vB4nM6kL0p"): 1 }
+        });
+        assert_eq!(file["fingerprints"], prints, "pad {pad}: a key's lines have no print");
+    }
+}
+
+#[test]
 fn a_corrupt_file_fails_alone_and_is_never_touched() {
     let tmp = temp_dir("corrupt");
     let dir = tmp.path();
@@ -328,13 +374,15 @@ fn check_json_gives_positions_and_keyed_fingerprints_never_the_secret() {
             ("a.log".into(), 1, "password-assignment"),
             ("b.log".into(), 2, "password-assignment"),
             ("b.log".into(), 3, "password-assignment"),
-            ("b.log".into(), 4, "private-key"),
+            ("b.log".into(), 5, "private-key"),
         ]
     );
     // The span is the secret's bytes in its line; no key, no fingerprint.
     let span = |v: &serde_json::Value| v["start"].as_u64().unwrap() as usize..v["end"].as_u64().unwrap() as usize;
     assert_eq!(&a[span(&plain[0])], "hunter2hunter2");
     assert_eq!(&b.lines().nth(2).unwrap()[span(&plain[2])], "Zq8xY2vB4nM6kL0p");
+    // A key block is listed where `scrub` masks it: its body line, whole.
+    assert_eq!(&b.lines().nth(4).unwrap()[span(&plain[3])], "MIIEowIBAAKCAQEA7VJTUt9Us8cKjMzEfYyjiWA4R4ypbZ8Y");
     assert_eq!(plain[0]["category"], "credential");
     assert!(plain.iter().all(|v| v.get("fingerprint").is_none()));
     // With a key, one password in two files has one fingerprint; another

@@ -67,7 +67,9 @@ pub struct ScrubArgs {
     pub level: Option<u32>,
 
     /// Write a JSON report: per file and rule, counts and byte ranges of
-    /// what was masked (never the text).
+    /// what was masked (never the text); with a hash key (--hash-key-file or
+    /// LOGSCRUB_HASH_KEY), each distinct secret's keyed fingerprint and how
+    /// often it was masked.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
@@ -127,8 +129,9 @@ pub struct CheckArgs {
     /// the secret's byte range in its line; and with a hash key
     /// (`--hash-key-file` or LOGSCRUB_HASH_KEY) `fingerprint`, a keyed hash
     /// of the secret (16 hex digits of HMAC-SHA256), the same for the same
-    /// secret in every file. Never the secret itself. A private key block
-    /// is reported at the line that opens it, with no fingerprint.
+    /// secret in every file. Never the secret itself. The lines listed are
+    /// those `scrub` would change: a private key block's body lines, each
+    /// with no fingerprint (a line of a key is not the key).
     #[arg(long)]
     pub json: bool,
 }
@@ -165,6 +168,10 @@ struct FileReport {
     findings: BTreeMap<String, u64>,
     /// Byte ranges in the decompressed input, per rule.
     ranges: BTreeMap<String, Vec<[u64; 2]>>,
+    /// With a hash key, per rule, each distinct secret's keyed fingerprint
+    /// and how often it was masked.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    fingerprints: BTreeMap<String, BTreeMap<String, u64>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     sums: Option<Sums>,
 }
@@ -219,7 +226,8 @@ pub fn scrub(engine: &EngineArgs, args: &ScrubArgs) -> anyhow::Result<ExitCode> 
     // chunks cost memory (and, for each file, waves that wait on their
     // slowest chunk).
     let split_above = SPLIT_ABOVE.max(progress.bytes_total / pool.current_num_threads() as u64);
-    let job = Job { redactor: &redactor, args, with_ranges: args.report.is_some(), split_above };
+    let key = engine.hash_key()?;
+    let job = Job { redactor: &redactor, args, with_ranges: args.report.is_some(), key: key.as_ref(), split_above };
     // What becomes of a file once it is committed, or failed.
     let finish = |item: &walk::Item, result: anyhow::Result<(FileReport, Done)>| {
         let report = match result {
@@ -346,6 +354,8 @@ struct Job<'a> {
     redactor: &'a Redactor,
     args: &'a ScrubArgs,
     with_ranges: bool,
+    /// The hash key, whose fingerprints of the secrets the report lists.
+    key: Option<&'a HashKey>,
     /// Plain files larger than this are scrubbed in chunks, in parallel.
     split_above: u64,
 }
@@ -385,7 +395,7 @@ impl Job<'_> {
             ),
         );
         let mut enc = codec.writer(out, self.args.level)?;
-        let mut ranges = Ranges::new(self.redactor, self.with_ranges);
+        let mut ranges = Ranges::default();
         let split = codec == Codec::Plain
             && !self.with_ranges
             && meta.len() > self.split_above
@@ -404,11 +414,16 @@ impl Job<'_> {
             let decoded = BufReader::with_capacity(256 * 1024, codec.reader(&mut input)?);
             let (text, order) = text_of(decoded, codec, self.args.text)?;
             encoding = order.map(Utf16::name);
-            let mut tee = Tee { inner: text, ranges: &mut ranges };
-            let scrubbed =
-                utf16::writing(order, &mut enc, |out| scrub_reader(self.redactor, self.args.format, &mut tee, out));
+            let (redactor, format) = (self.redactor, self.args.format);
+            let scrubbed = utf16::writing(order, &mut enc, |out| match (self.with_ranges, format) {
+                (false, _) => scrub_reader(redactor, format, &mut { text }, out),
+                (true, Format::Raw) => scrub_recorded(redactor, self.key, &mut { text }, out, &mut ranges),
+                (true, _) => {
+                    let ranges = LineRanges { redactor, line: Vec::new(), offset: 0, ranges: &mut ranges };
+                    scrub_reader(redactor, format, &mut Tee { inner: text, ranges }, out)
+                }
+            });
             let stats = scrubbed.map_err(|e| decode_error(codec, e))?;
-            drop(tee);
             (stats, input.hash.hex())
         };
         let Hashing { inner: out, hash } = enc.finish()?;
@@ -419,7 +434,7 @@ impl Job<'_> {
             writer.set_modified(m)?;
         }
         let output_size = writer.metadata()?.len();
-        Ok((Written { stats, ranges: ranges.by_rule, sums, output_size, encoding }, writer))
+        Ok((Written { stats, ranges, sums, output_size, encoding }, writer))
     }
 }
 
@@ -460,7 +475,8 @@ impl Staged {
             lines: w.stats.lines(),
             masked_lines: w.stats.masked_lines(),
             findings: w.stats.by_rule().map(|(r, n)| (r.to_string(), n)).collect(),
-            ranges: w.ranges,
+            ranges: w.ranges.by_rule,
+            fingerprints: w.ranges.prints,
             sums: Some(w.sums.clone()),
             error: None,
         };
@@ -483,7 +499,7 @@ struct Written {
     stats: Stats,
     /// The text's encoding, when it is not UTF-8 (or bytes).
     encoding: Option<&'static str>,
-    ranges: BTreeMap<String, Vec<[u64; 2]>>,
+    ranges: Ranges,
     sums: Sums,
     output_size: u64,
 }
@@ -629,66 +645,120 @@ fn find_after(file: &File, mut from: u64, size: u64, needle: &[u8], window: &mut
     Ok(size)
 }
 
-/// Byte ranges of findings, from a second look at each line the scrub
-/// reads (only with `--report`).
-struct Ranges<'a> {
-    redactor: &'a Redactor,
-    on: bool,
-    line: Vec<u8>,
-    offset: u64,
+/// What a file's report lists beside its counts: each rule's byte ranges
+/// in the decoded input (at most [`MAX_RANGES`]), and with a hash key how
+/// often each distinct secret was found, by its keyed fingerprint.
+#[derive(Default)]
+struct Ranges {
     by_rule: BTreeMap<String, Vec<[u64; 2]>>,
+    prints: BTreeMap<String, BTreeMap<String, u64>>,
     kept: usize,
 }
 
-impl<'a> Ranges<'a> {
-    fn new(redactor: &'a Redactor, on: bool) -> Ranges<'a> {
-        Ranges { redactor, on, line: Vec::new(), offset: 0, by_rule: BTreeMap::new(), kept: 0 }
-    }
-
-    fn feed(&mut self, mut data: &[u8]) {
-        if !self.on {
-            return;
+impl Ranges {
+    fn add(&mut self, rule: &str, range: std::ops::Range<u64>, print: Option<&str>) {
+        if self.kept < MAX_RANGES {
+            self.kept += 1;
+            self.by_rule.entry(rule.to_string()).or_default().push([range.start, range.end]);
         }
+        if let Some(print) = print {
+            let prints = self.prints.entry(rule.to_string()).or_default();
+            if let Some(n) = prints.get_mut(print) {
+                *n += 1;
+            } else if prints.len() < MAX_RANGES {
+                prints.insert(print.to_string(), 1);
+            }
+        }
+    }
+}
+
+/// The ranges of a structured format's lines, found in the raw text as it
+/// passes (the secrets lie in decoded values, so the stream of raw lines
+/// cannot record them): a line longer than the maximum is looked at in
+/// windows that overlap by twice the longest match, as the stream does.
+struct LineRanges<'a> {
+    redactor: &'a Redactor,
+    /// The current line's bytes not yet looked at for good, from `offset`.
+    line: Vec<u8>,
+    offset: u64,
+    ranges: &'a mut Ranges,
+}
+
+impl LineRanges<'_> {
+    fn feed(&mut self, mut data: &[u8]) {
         while let Some(i) = memchr::memchr(b'\n', data) {
             self.line.extend_from_slice(&data[..i]);
-            self.flush_line();
+            self.look(true);
             self.offset += 1;
             data = &data[i + 1..];
         }
         self.line.extend_from_slice(data);
-        if self.line.len() >= self.redactor.max_line() {
-            self.flush_line();
+        while self.line.len() >= self.redactor.max_line() {
+            self.look(false);
         }
     }
 
-    fn flush_line(&mut self) {
-        for f in self.redactor.find(&self.line) {
-            if self.kept < MAX_RANGES {
-                self.kept += 1;
-                let r = [self.offset + f.start() as u64, self.offset + f.end() as u64];
-                self.by_rule.entry(f.rule().id().to_string()).or_default().push(r);
-            }
+    /// Finds what the line's bytes hold; a finding that starts in the last
+    /// window's overlap is left for the next window, which sees it whole.
+    fn look(&mut self, complete: bool) {
+        let overlap = 2 * self.redactor.longest_match();
+        let commit = if complete { self.line.len() } else { self.line.len().saturating_sub(overlap).max(1) };
+        for f in self.redactor.find(&self.line).into_iter().filter(|f| f.start() < commit) {
+            let at = self.offset;
+            self.ranges.add(f.rule().id(), at + f.start() as u64..at + f.end() as u64, None);
         }
-        self.offset += self.line.len() as u64;
-        self.line.clear();
+        self.line.drain(..commit);
+        self.offset += commit as u64;
     }
 }
 
-/// A reader that shows what passes through it to [`Ranges`].
-struct Tee<'a, 'r, R> {
+/// A reader that shows what passes through it to [`LineRanges`].
+struct Tee<'r, R> {
     inner: R,
-    ranges: &'a mut Ranges<'r>,
+    ranges: LineRanges<'r>,
 }
 
-impl<R: Read> Read for Tee<'_, '_, R> {
+impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.ranges.feed(&buf[..n]);
         if n == 0 && !self.ranges.line.is_empty() {
-            self.ranges.flush_line();
+            self.ranges.look(true);
         }
         Ok(n)
     }
+}
+
+/// Scrubs raw lines as [`Redactor::redact_reader`] does, listing what the
+/// stream masked, where, in `ranges`.
+fn scrub_recorded(
+    redactor: &Redactor,
+    key: Option<&HashKey>,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    ranges: &mut Ranges,
+) -> io::Result<Stats> {
+    let mut stream = redactor.stream(out);
+    stream.record_masked(key.cloned());
+    let mut take = |stream: &mut logscrub::Stream<_>| {
+        for m in stream.take_masked() {
+            ranges.add(m.rule().id(), m.range(), m.fingerprint());
+        }
+    };
+    let mut buf = vec![0; 256 * 1024];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        stream.write_all(&buf[..n])?;
+        take(&mut stream);
+    }
+    stream.end()?;
+    take(&mut stream);
+    Ok(stream.finish()?.1)
 }
 
 /// A file being written that has the kernel start writing its pages to
@@ -996,8 +1066,10 @@ impl Found {
     }
 }
 
-/// The findings of one file: in the text output, a rule once a line, as
-/// its spans are of no use there.
+/// The findings of one file: what `scrub` would mask, as its stream records
+/// it (so that a long line's windows and a private key's body lines are
+/// reported as `scrub` masks them); in the text output a rule once a line,
+/// as its spans are of no use there.
 fn check_file(redactor: &Redactor, path: &Path, args: &CheckArgs, key: Option<&HashKey>) -> anyhow::Result<Vec<Found>> {
     let mut file = File::open(path).context("cannot open")?;
     let codec = Codec::sniff(&mut file).context("cannot read")?;
@@ -1006,46 +1078,40 @@ fn check_file(redactor: &Redactor, path: &Path, args: &CheckArgs, key: Option<&H
         return check_structured(redactor, args.format, reader).map_err(|e| decode_error(codec, e));
     }
     let mut findings: Vec<Found> = Vec::new();
-    // The current line's bytes not yet looked at for good, from `offset`.
-    let (mut buf, mut offset) = (Vec::new(), 0);
-    let mut number = 1u64;
-    let overlap = 2 * redactor.longest_match();
-    loop {
-        // Up to the maximum a line is looked at whole; a longer one in
-        // windows that overlap by twice the longest match, as `scrub` does,
-        // so that a secret across a window's edge is whole in one of them.
-        let room = redactor.max_line().saturating_sub(buf.len()).max(1);
-        let n = (&mut reader).take(room as u64).read_until(b'\n', &mut buf).map_err(|e| decode_error(codec, e))?;
-        if n == 0 && buf.is_empty() {
-            break;
-        }
-        let complete = n == 0 || buf.last() == Some(&b'\n');
-        // A finding that starts in the overlap is found again, whole, by
-        // the next window.
-        let commit = if complete { buf.len() } else { buf.len().saturating_sub(overlap).max(1) };
-        for f in redactor.find(&buf).into_iter().filter(|f| f.start() < commit) {
-            let rule = f.rule().id();
-            if !args.json && findings.last().is_some_and(|last| last.line == number && last.rule == rule) {
+    let mut add = |masked: Vec<logscrub::Masked>| {
+        for m in masked {
+            let rule = m.rule().id();
+            let on_line = || findings.iter().rev().take_while(|f| f.line == m.line());
+            if !args.json && on_line().any(|f| f.rule == rule) {
                 continue;
             }
+            let span = m.line_range();
             findings.push(Found {
-                line: number,
+                line: m.line(),
                 rule: rule.to_string(),
-                category: Some(f.rule().category().to_string()),
-                span: args.json.then(|| offset + f.start()..offset + f.end()),
-                // A key block's finding marks where it opens: its secret is
-                // on the lines after, and every block would share one print.
-                fingerprint: key.filter(|_| !f.rule().is_multiline()).map(|k| k.fingerprint(&buf[f.range()])),
+                category: Some(m.rule().category().to_string()),
+                span: args.json.then_some(span.start as usize..span.end as usize),
+                fingerprint: m.fingerprint().map(str::to_string),
             });
         }
-        if complete {
-            number += 1;
-            offset = 0;
-            buf.clear();
-        } else {
-            buf.drain(..commit);
-            offset += commit;
+    };
+    let mut stream = redactor.stream(io::sink());
+    stream.record_masked(key.cloned());
+    loop {
+        let buf = reader.fill_buf().map_err(|e| decode_error(codec, e))?;
+        if buf.is_empty() {
+            break;
         }
+        let n = buf.len();
+        stream.write_all(buf)?;
+        reader.consume(n);
+        add(stream.take_masked());
+    }
+    stream.end()?;
+    add(stream.take_masked());
+    if stream.stats().internal_errors() > 0 {
+        // `scrub` would mask the line whole; here there is no rule to name.
+        anyhow::bail!("internal error while scanning; scrub would mask the lines it affected whole");
     }
     Ok(findings)
 }
@@ -1092,6 +1158,23 @@ fn check_structured(redactor: &Redactor, format: Format, mut reader: impl BufRea
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_ranges_find_a_secret_across_a_long_lines_window_edges() {
+        // A structured format's ranges come from the raw lines as they are
+        // read: a line past the maximum, fed in small reads, is looked at
+        // in overlapping windows, so each secret is listed once, whole.
+        let redactor = Redactor::builder().max_line(65536).build().unwrap();
+        for pad in (65_400..65_560).step_by(4) {
+            let text = format!("{} password=hunter2hunter2 ok {}\nnext\n", "x".repeat(pad), "y".repeat(70_000));
+            let mut ranges = Ranges::default();
+            let mut lines = LineRanges { redactor: &redactor, line: Vec::new(), offset: 0, ranges: &mut ranges };
+            text.as_bytes().chunks(7).for_each(|c| lines.feed(c));
+            let found = &ranges.by_rule["password-assignment"];
+            assert_eq!(found.len(), 1, "pad {pad}");
+            assert_eq!(&text[found[0][0] as usize..found[0][1] as usize], "hunter2hunter2", "pad {pad}");
+        }
+    }
 
     /// A log of `lines` lines with a password on every 7th, and a PEM and
     /// a PuTTY private key of 40 lines each every 500.
