@@ -429,6 +429,43 @@ fn check_json_prints_no_secret_of_any_rules_examples() {
 }
 
 #[test]
+fn check_lists_exactly_the_lines_scrub_changes() {
+    // Every example of every rule (key blocks across lines included),
+    // their look-alikes, a long line and clean lines: the lines check
+    // names are the lines scrub's output differs in, no more, no fewer.
+    let redactor = logscrub::Redactor::builder().packs(["all"]).build().unwrap();
+    let mut text = String::new();
+    for rule in redactor.rules() {
+        for input in rule.positive().iter().map(|e| e.input.as_str()).chain(rule.negative().iter().map(String::as_str))
+        {
+            text.push_str(input);
+            text.push_str("\nall fine here\n");
+        }
+    }
+    text.push_str(&format!("{} password=hunter2hunter2 {}\n", "x".repeat(65_530), "y".repeat(70_000)));
+    let tmp = temp_dir("check-agrees");
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("app.log"), &text).unwrap();
+    let max = ["--packs", "all", "--max-line", "65536"];
+    let scrubbed =
+        logscrub(&[&["scrub", "-q", "--out", out.to_str().unwrap()], &max[..], &[src.to_str().unwrap()]].concat());
+    assert!(scrubbed.status.success());
+    let after = fs::read_to_string(out.join("app.log")).unwrap();
+    let changed: Vec<usize> =
+        text.lines().zip(after.lines()).enumerate().filter(|(_, (a, b))| a != b).map(|(i, _)| i + 1).collect();
+    assert_eq!(text.lines().count(), after.lines().count(), "no rule here drops a line");
+    let checked = logscrub(&[&["check"], &max[..], &[src.join("app.log").to_str().unwrap()]].concat());
+    let mut named: Vec<usize> = String::from_utf8_lossy(&checked.stdout)
+        .lines()
+        .map(|l| l.rsplitn(3, ':').nth(1).unwrap().parse().unwrap())
+        .collect();
+    named.dedup();
+    assert!(changed.len() > 1000, "{}", changed.len());
+    assert_eq!(named, changed);
+}
+
+#[test]
 fn check_finds_a_secret_across_the_edge_of_a_long_lines_window() {
     // A line past --max-line is looked at in windows; wherever the secret
     // falls against a window's edge, check finds it (it once said such a
