@@ -417,7 +417,9 @@ impl Job<'_> {
             let (redactor, format) = (self.redactor, self.args.format);
             let scrubbed = utf16::writing(order, &mut enc, |out| match (self.with_ranges, format) {
                 (false, _) => scrub_reader(redactor, format, &mut { text }, out),
-                (true, Format::Raw) => scrub_recorded(redactor, self.key, &mut { text }, out, &mut ranges),
+                (true, Format::Raw) => stream_recorded(redactor, self.key, &mut { text }, out, |m| {
+                    ranges.add(m.rule().id(), m.range(), m.fingerprint());
+                }),
                 (true, _) => {
                     let ranges = LineRanges { redactor, line: Vec::new(), offset: 0, ranges: &mut ranges };
                     scrub_reader(redactor, format, &mut Tee { inner: text, ranges }, out)
@@ -729,35 +731,29 @@ impl<R: Read> Read for Tee<'_, R> {
     }
 }
 
-/// Scrubs raw lines as [`Redactor::redact_reader`] does, listing what the
-/// stream masked, where, in `ranges`.
-fn scrub_recorded(
+/// Feeds `input` through a stream into `out`, as `scrub` does, handing
+/// `each` the stream's record of what it masked.
+fn stream_recorded(
     redactor: &Redactor,
     key: Option<&HashKey>,
-    input: &mut dyn Read,
+    input: &mut dyn BufRead,
     out: &mut dyn Write,
-    ranges: &mut Ranges,
+    mut each: impl FnMut(logscrub::Masked),
 ) -> io::Result<Stats> {
     let mut stream = redactor.stream(out);
     stream.record_masked(key.cloned());
-    let mut take = |stream: &mut logscrub::Stream<_>| {
-        for m in stream.take_masked() {
-            ranges.add(m.rule().id(), m.range(), m.fingerprint());
-        }
-    };
-    let mut buf = vec![0; 256 * 1024];
     loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        stream.write_all(&buf[..n])?;
-        take(&mut stream);
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        let n = buf.len();
+        stream.write_all(buf)?;
+        input.consume(n);
+        stream.take_masked().into_iter().for_each(&mut each);
     }
     stream.end()?;
-    take(&mut stream);
+    stream.take_masked().into_iter().for_each(&mut each);
     Ok(stream.finish()?.1)
 }
 
@@ -1078,38 +1074,24 @@ fn check_file(redactor: &Redactor, path: &Path, args: &CheckArgs, key: Option<&H
         return check_structured(redactor, args.format, reader).map_err(|e| decode_error(codec, e));
     }
     let mut findings: Vec<Found> = Vec::new();
-    let mut add = |masked: Vec<logscrub::Masked>| {
-        for m in masked {
-            let rule = m.rule().id();
-            let on_line = || findings.iter().rev().take_while(|f| f.line == m.line());
-            if !args.json && on_line().any(|f| f.rule == rule) {
-                continue;
-            }
-            let span = m.line_range();
-            findings.push(Found {
-                line: m.line(),
-                rule: rule.to_string(),
-                category: Some(m.rule().category().to_string()),
-                span: args.json.then_some(span.start as usize..span.end as usize),
-                fingerprint: m.fingerprint().map(str::to_string),
-            });
+    let add = |m: logscrub::Masked| {
+        let rule = m.rule().id();
+        let on_line = || findings.iter().rev().take_while(|f| f.line == m.line());
+        if !args.json && on_line().any(|f| f.rule == rule) {
+            return;
         }
+        let span = m.line_range();
+        findings.push(Found {
+            line: m.line(),
+            rule: rule.to_string(),
+            category: Some(m.rule().category().to_string()),
+            span: args.json.then_some(span.start as usize..span.end as usize),
+            fingerprint: m.fingerprint().map(str::to_string),
+        });
     };
-    let mut stream = redactor.stream(io::sink());
-    stream.record_masked(key.cloned());
-    loop {
-        let buf = reader.fill_buf().map_err(|e| decode_error(codec, e))?;
-        if buf.is_empty() {
-            break;
-        }
-        let n = buf.len();
-        stream.write_all(buf)?;
-        reader.consume(n);
-        add(stream.take_masked());
-    }
-    stream.end()?;
-    add(stream.take_masked());
-    if stream.stats().internal_errors() > 0 {
+    let stats =
+        stream_recorded(redactor, key, &mut reader, &mut io::sink(), add).map_err(|e| decode_error(codec, e))?;
+    if stats.internal_errors() > 0 {
         // `scrub` would mask the line whole; here there is no rule to name.
         anyhow::bail!("internal error while scanning; scrub would mask the lines it affected whole");
     }
