@@ -465,6 +465,42 @@ fn check_lists_exactly_the_lines_scrub_changes() {
     assert_eq!(named, changed);
 }
 
+/// `logscrub ARGS` with `input` on its standard input.
+fn logscrub_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn check_reads_pipes_and_stdin_and_scrub_refuses_them_clearly() {
+    // A gate fed through a pipe must read it: a pipe named on the command
+    // line was once skipped as "not a file", and check said clean.
+    let dirty = b"fine\nlogin password=hunter2hunter2\n";
+    for (path, input) in [("-", dirty.to_vec()), ("/dev/stdin", dirty.to_vec()), ("-", gzip(dirty))] {
+        let out = logscrub_with_stdin(&["check", path], &input);
+        assert_eq!(out.status.code(), Some(1), "{path}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{path}:2:password-assignment\n"));
+    }
+    assert_eq!(logscrub_with_stdin(&["check", "-"], b"all fine\n").status.code(), Some(0));
+    // scrub writes files: a pipe or stdin is an error that says what to use.
+    let tmp = temp_dir("pipes");
+    let fifo = tmp.path().join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let out = tmp.path().join("out");
+    for path in [fifo.to_str().unwrap(), "-", "/dev/null"] {
+        let run = logscrub(&["scrub", "-q", "--out", out.to_str().unwrap(), path]);
+        assert_eq!(run.status.code(), Some(2), "{path}");
+        assert!(String::from_utf8_lossy(&run.stderr).contains("no subcommand"), "{path}");
+    }
+}
+
 #[test]
 fn check_finds_a_secret_across_the_edge_of_a_long_lines_window() {
     // A line past --max-line is looked at in windows; wherever the secret

@@ -15,20 +15,23 @@ pub enum Codec {
 }
 
 impl Codec {
-    /// The format of a file, from its first bytes.
+    /// The format of a file, from its first bytes; the file is rewound.
     pub fn sniff(file: &mut File) -> io::Result<Codec> {
         use std::io::Seek;
-        let mut head = [0u8; 6];
-        let mut n = 0;
-        while n < head.len() {
-            match file.read(&mut head[n..])? {
-                0 => break,
-                k => n += k,
-            }
-        }
+        let head = head(file)?;
         file.rewind()?;
-        let head = &head[..n];
-        Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Codec::of(&head))
+    }
+
+    /// The format of what `input` yields, from its first bytes, and a reader
+    /// that yields all of it again: for a pipe, which cannot be rewound.
+    pub fn sniff_stream<R: Read>(mut input: R) -> io::Result<(Codec, io::Chain<io::Cursor<Vec<u8>>, R>)> {
+        let head = head(&mut input)?;
+        Ok((Codec::of(&head), io::Cursor::new(head).chain(input)))
+    }
+
+    fn of(head: &[u8]) -> Codec {
+        if head.starts_with(&[0x1f, 0x8b]) {
             Codec::Gzip
         } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             Codec::Zstd
@@ -38,7 +41,7 @@ impl Codec {
             Codec::Xz
         } else {
             Codec::Plain
-        })
+        }
     }
 
     pub fn name(self) -> &'static str {
@@ -79,6 +82,14 @@ impl Codec {
             Codec::Xz => Encoder::Xz(liblzma::write::XzEncoder::new(out, level.unwrap_or(6).min(9))),
         })
     }
+}
+
+/// The first bytes of `input` (fewer if it ends first): enough for every
+/// codec's magic.
+fn head(input: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(6);
+    input.take(6).read_to_end(&mut head)?;
+    Ok(head)
 }
 
 /// A compressing writer; [`Encoder::finish`] writes the trailer.
@@ -143,6 +154,10 @@ mod tests {
             enc.finish().unwrap();
             let mut f = File::open(&path).unwrap();
             assert_eq!(Codec::sniff(&mut f).unwrap(), codec);
+            let (sniffed, again) = Codec::sniff_stream(File::open(&path).unwrap()).unwrap();
+            let mut back = Vec::new();
+            codec.reader(again).unwrap().read_to_end(&mut back).unwrap();
+            assert_eq!((sniffed, &back), (codec, &text), "{}: from a stream", codec.name());
             let mut back = Vec::new();
             codec.reader(f).unwrap().read_to_end(&mut back).unwrap();
             assert_eq!(back, text, "{}", codec.name());

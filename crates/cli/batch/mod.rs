@@ -102,7 +102,8 @@ pub struct ScrubArgs {
 /// Flags of `logscrub check`.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
-    /// Files and directories (walked recursively) to check.
+    /// Files and directories (walked recursively) to check; `-` for
+    /// standard input (a pipe named here is read too).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
 
@@ -200,6 +201,9 @@ fn mtime_ns(meta: &std::fs::Metadata) -> u128 {
 
 /// `logscrub scrub`.
 pub fn scrub(engine: &EngineArgs, args: &ScrubArgs) -> anyhow::Result<ExitCode> {
+    if args.paths.iter().any(|p| p.as_os_str() == "-") {
+        anyhow::bail!("scrub writes files, not standard output; to filter stdin, run logscrub with no subcommand");
+    }
     let redactor = engine.redactor()?;
     let manifest_path = args.manifest.clone().unwrap_or_else(|| match &args.out {
         Some(dir) => dir.join("logscrub-manifest.jsonl"),
@@ -364,6 +368,10 @@ impl Job<'_> {
     /// Scrubs one file into a temporary file beside `dest`; [`Staged::commit`]
     /// then makes it durable and puts it in place.
     fn stage(&self, item: &walk::Item, dest: &Path) -> anyhow::Result<Staged> {
+        // Asked before opening: opening a pipe waits for its writer.
+        if !std::fs::metadata(&item.path).context("cannot open")?.is_file() {
+            anyhow::bail!("not a regular file; to scrub a pipe, run logscrub with no subcommand (stdin to stdout)");
+        }
         let mut file = File::open(&item.path).context("cannot open")?;
         let meta = file.metadata()?;
         let codec = Codec::sniff(&mut file).context("cannot read")?;
@@ -1067,9 +1075,13 @@ impl Found {
 /// reported as `scrub` masks them); in the text output a rule once a line,
 /// as its spans are of no use there.
 fn check_file(redactor: &Redactor, path: &Path, args: &CheckArgs, key: Option<&HashKey>) -> anyhow::Result<Vec<Found>> {
-    let mut file = File::open(path).context("cannot open")?;
-    let codec = Codec::sniff(&mut file).context("cannot read")?;
-    let (mut reader, _) = text_of(BufReader::with_capacity(256 * 1024, codec.reader(file)?), codec, args.text)?;
+    let input: Box<dyn Read> = match path.as_os_str() == "-" {
+        true => Box::new(io::stdin()),
+        false => Box::new(File::open(path).context("cannot open")?),
+    };
+    // Sniffed as a stream, so that a pipe is read as a file is.
+    let (codec, input) = Codec::sniff_stream(input).context("cannot read")?;
+    let (mut reader, _) = text_of(BufReader::with_capacity(256 * 1024, codec.reader(input)?), codec, args.text)?;
     if args.format != Format::Raw {
         return check_structured(redactor, args.format, reader).map_err(|e| decode_error(codec, e));
     }

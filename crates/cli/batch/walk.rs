@@ -75,15 +75,24 @@ fn globs(patterns: &[String], flag: &str) -> anyhow::Result<Option<GlobSet>> {
 }
 
 /// The files under `paths`, sorted, filtered and sharded. `skip` names
-/// files never to take (the manifest and report being written).
+/// files never to take (the manifest and report being written). A path
+/// that is not a directory is taken as it is, a pipe too, and `-` names
+/// standard input; inside a directory only regular files are taken.
 pub fn files(paths: &[PathBuf], select: &Select, skip: &[PathBuf]) -> anyhow::Result<Vec<Item>> {
     let include = globs(&select.include, "--include")?;
     let exclude = globs(&select.exclude, "--exclude")?;
     let skip: Vec<PathBuf> = skip.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
     let mut items = Vec::new();
     for root in paths {
+        if root.as_os_str() == "-" {
+            // Standard input: named, so never filtered out.
+            items.push(Item { path: root.clone(), rel: root.clone() });
+            continue;
+        }
         let meta = std::fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
-        if meta.is_file() {
+        if !meta.is_dir() {
+            // A file, or a pipe or device named on the command line
+            // (`/dev/stdin`, `<(zcat ...)`): taken, never skipped unread.
             let rel = PathBuf::from(root.file_name().unwrap_or(root.as_os_str()));
             items.push(Item { path: root.clone(), rel });
             continue;
