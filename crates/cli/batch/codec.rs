@@ -25,7 +25,7 @@ impl Codec {
 
     /// The format of what `input` yields, from its first bytes, and a reader
     /// that yields all of it again: for a pipe, which cannot be rewound.
-    pub fn sniff_stream<R: Read>(mut input: R) -> io::Result<(Codec, io::Chain<io::Cursor<Vec<u8>>, R>)> {
+    pub fn sniff_stream<R: Read>(mut input: R) -> io::Result<(Codec, Rewound<R>)> {
         let head = head(&mut input)?;
         Ok((Codec::of(&head), io::Cursor::new(head).chain(input)))
     }
@@ -83,6 +83,9 @@ impl Codec {
         })
     }
 }
+
+/// A stream whose first bytes were read, and that yields them again.
+pub type Rewound<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
 
 /// The first bytes of `input` (fewer if it ends first): enough for every
 /// codec's magic.
