@@ -502,6 +502,44 @@ fn check_reads_pipes_and_stdin_and_scrub_refuses_them_clearly() {
 }
 
 #[test]
+fn files_behind_symbolic_links_are_read_once_and_never_replaced_through_a_link() {
+    // A gate that skipped links once called a directory of linked logs
+    // clean. Links are followed; a file reached by several paths is done
+    // once; in place, a link to a file outside the tree is refused (the
+    // rename would replace the link and leave the secret in its target);
+    // a dangling link fails alone; a loop hides nothing and is passed over.
+    use std::os::unix::fs::symlink;
+    let tmp = temp_dir("links");
+    let root = tmp.path();
+    let (logs, outside) = (root.join("logs"), root.join("outside"));
+    fs::create_dir_all(logs.join("real")).unwrap();
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(logs.join("real/app.log"), "login password=hunter2hunter2\n").unwrap();
+    fs::write(outside.join("other.log"), "login password=Zq8xY2vB4nM6kL0p\n").unwrap();
+    symlink("real/app.log", logs.join("app.log")).unwrap();
+    symlink("real", logs.join("also")).unwrap();
+    symlink("../outside/other.log", logs.join("other.log")).unwrap();
+    symlink("nowhere.log", logs.join("dangling.log")).unwrap();
+    symlink("..", logs.join("real/up")).unwrap();
+    let checked = logscrub(&["check", logs.to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(2), "the dangling link fails");
+    let named = String::from_utf8_lossy(&checked.stdout).replace(&format!("{}/", logs.display()), "");
+    assert_eq!(named, "also/app.log:1:password-assignment\nother.log:1:password-assignment\n");
+    assert!(String::from_utf8_lossy(&checked.stderr).contains("dangling.log: cannot follow the symbolic link"));
+
+    let run = logscrub(&["scrub", "-q", "--in-place", logs.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("other.log: reached through a symbolic link"), "{stderr}");
+    assert_eq!(
+        fs::read_to_string(logs.join("real/app.log")).unwrap(),
+        "login password=[REDACTED:password-assignment]\n"
+    );
+    assert!(fs::symlink_metadata(logs.join("other.log")).unwrap().file_type().is_symlink(), "the link is kept");
+    assert!(fs::read_to_string(outside.join("other.log")).unwrap().contains("Zq8x"), "its target is not ours");
+}
+
+#[test]
 fn check_finds_a_secret_across_the_edge_of_a_long_lines_window() {
     // A line past --max-line is looked at in windows; wherever the secret
     // falls against a window's edge, check finds it (it once said such a

@@ -368,6 +368,15 @@ impl Job<'_> {
     /// Scrubs one file into a temporary file beside `dest`; [`Staged::commit`]
     /// then makes it durable and puts it in place.
     fn stage(&self, item: &walk::Item, dest: &Path) -> anyhow::Result<Staged> {
+        if let Some(problem) = &item.problem {
+            anyhow::bail!("{problem}");
+        }
+        if self.args.in_place && item.link {
+            anyhow::bail!(
+                "reached through a symbolic link: --in-place would replace the link and leave its target as it is; \
+                 scrub the target, or use --out"
+            );
+        }
         // Asked before opening: opening a pipe waits for its writer.
         if !std::fs::metadata(&item.path).context("cannot open")?.is_file() {
             anyhow::bail!("not a regular file; to scrub a pipe, run logscrub with no subcommand (stdin to stdout)");
@@ -1014,7 +1023,7 @@ pub fn check(engine: &EngineArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> 
     let items = walk::files(&args.paths, &args.select, &[])?;
     let pool = pool(args.jobs)?;
     let results: Vec<anyhow::Result<Vec<Found>>> =
-        pool.install(|| items.par_iter().map(|item| check_file(&redactor, &item.path, args, key.as_ref())).collect());
+        pool.install(|| items.par_iter().map(|item| check_file(&redactor, item, args, key.as_ref())).collect());
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let (mut found, mut failed) = (false, false);
@@ -1074,7 +1083,16 @@ impl Found {
 /// it (so that a long line's windows and a private key's body lines are
 /// reported as `scrub` masks them); in the text output a rule once a line,
 /// as its spans are of no use there.
-fn check_file(redactor: &Redactor, path: &Path, args: &CheckArgs, key: Option<&HashKey>) -> anyhow::Result<Vec<Found>> {
+fn check_file(
+    redactor: &Redactor,
+    item: &walk::Item,
+    args: &CheckArgs,
+    key: Option<&HashKey>,
+) -> anyhow::Result<Vec<Found>> {
+    if let Some(problem) = &item.problem {
+        anyhow::bail!("{problem}");
+    }
+    let path = &item.path;
     let input: Box<dyn Read> = match path.as_os_str() == "-" {
         true => Box::new(io::stdin()),
         false => Box::new(File::open(path).context("cannot open")?),

@@ -61,6 +61,13 @@ impl Shard {
 pub struct Item {
     pub path: PathBuf,
     pub rel: PathBuf,
+    /// It is a symbolic link: replacing it in place would replace the link,
+    /// not its target. (A file in a linked directory is not: it is renamed
+    /// over in its own directory.)
+    pub link: bool,
+    /// Why it cannot be read, when the walk already knows (a dangling
+    /// link): the file fails with this, the rest go on.
+    pub problem: Option<String>,
 }
 
 fn globs(patterns: &[String], flag: &str) -> anyhow::Result<Option<GlobSet>> {
@@ -86,7 +93,7 @@ pub fn files(paths: &[PathBuf], select: &Select, skip: &[PathBuf]) -> anyhow::Re
     for root in paths {
         if root.as_os_str() == "-" {
             // Standard input: named, so never filtered out.
-            items.push(Item { path: root.clone(), rel: root.clone() });
+            items.push(Item { path: root.clone(), rel: root.clone(), link: false, problem: None });
             continue;
         }
         let meta = std::fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
@@ -94,27 +101,43 @@ pub fn files(paths: &[PathBuf], select: &Select, skip: &[PathBuf]) -> anyhow::Re
             // A file, or a pipe or device named on the command line
             // (`/dev/stdin`, `<(zcat ...)`): taken, never skipped unread.
             let rel = PathBuf::from(root.file_name().unwrap_or(root.as_os_str()));
-            items.push(Item { path: root.clone(), rel });
+            let link = std::fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink());
+            items.push(Item { path: root.clone(), rel, link, problem: None });
             continue;
         }
-        for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-            let entry = entry.with_context(|| format!("cannot walk {}", root.display()))?;
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let rel = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_path_buf();
+        // Links are followed: a file reached through one is read, never
+        // skipped (a gate that skipped them would call a linked log clean).
+        for entry in walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name() {
+            let (path, problem, link) = match entry {
+                Ok(e) if !e.file_type().is_file() => continue,
+                Ok(e) => (e.path().to_path_buf(), None, e.path_is_symlink()),
+                // A link back to a directory being walked: all it leads to
+                // is walked already.
+                Err(e) if e.loop_ancestor().is_some() => continue,
+                // A dangling link: that path fails, the rest go on.
+                Err(e) if e.depth() > 0 && e.path().is_some() => {
+                    let problem = match e.io_error() {
+                        Some(io) => format!("cannot follow the symbolic link: {io}"),
+                        None => e.to_string(),
+                    };
+                    (e.path().expect("checked").to_path_buf(), Some(problem), true)
+                }
+                Err(e) => return Err(e).with_context(|| format!("cannot walk {}", root.display())),
+            };
+            let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
             if rel.file_name().is_some_and(|n| n.as_encoded_bytes().ends_with(b".logscrub-tmp")) {
                 continue;
             }
-            items.push(Item { path: entry.path().to_path_buf(), rel });
+            items.push(Item { path, rel, link, problem });
         }
     }
     items.retain(|it| {
         include.as_ref().is_none_or(|g| g.is_match(&it.rel))
             && !exclude.as_ref().is_some_and(|g| g.is_match(&it.rel))
-            && select.shard.is_none_or(|s| s.holds(&it.rel))
             && !std::fs::canonicalize(&it.path).is_ok_and(|c| skip.contains(&c))
     });
+    once_each(&mut items);
+    items.retain(|it| select.shard.is_none_or(|s| s.holds(&it.rel)));
     let mut seen = std::collections::HashSet::new();
     for it in &items {
         if !seen.insert(&it.rel) {
@@ -122,6 +145,21 @@ pub fn files(paths: &[PathBuf], select: &Select, skip: &[PathBuf]) -> anyhow::Re
         }
     }
     Ok(items)
+}
+
+/// Keeps one path to each file that links make reachable by several: its
+/// first path that is not itself a link, else its first path. Done in
+/// place, two paths to one file would race to replace it; in a report it
+/// would be listed twice. Before sharding, so every machine keeps the same.
+fn once_each(items: &mut Vec<Item>) {
+    let real = |it: &Item| std::fs::canonicalize(&it.path).ok();
+    let targets: std::collections::HashSet<PathBuf> = items.iter().filter(|it| !it.link).filter_map(real).collect();
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|it| match real(it) {
+        None => true,
+        Some(c) if it.link && targets.contains(&c) => false,
+        Some(c) => seen.insert(c),
+    });
 }
 
 #[cfg(test)]
