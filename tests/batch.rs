@@ -333,6 +333,10 @@ fn check_prints_findings_and_sets_the_exit_status() {
     // Overlapping findings of two rules are both named.
     let path = dir.join("dirty.log.gz");
     assert_eq!(printed, format!("{0}:2:http-bearer\n{0}:2:http-authorization\n", path.display()));
+    // Nothing left by a filter: clean, with a warning a gate's log shows.
+    let none = logscrub(&["check", dir.to_str().unwrap(), "--include", "*.txt"]);
+    assert_eq!(none.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no files to check"));
     fs::write(dir.join("broken.gz"), &gzip(&b"x".repeat(10000))[..30]).unwrap();
     let broken = logscrub(&["check", dir.to_str().unwrap()]);
     assert_eq!(broken.status.code(), Some(2));

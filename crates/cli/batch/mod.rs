@@ -1021,6 +1021,11 @@ pub fn check(engine: &EngineArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> 
     let redactor = engine.redactor()?;
     let key = if args.json { engine.hash_key()? } else { None };
     let items = walk::files(&args.paths, &args.select, &[])?;
+    if items.is_empty() {
+        // Clean, but a filter may have left out what was meant (as
+        // ripgrep warns): say so, where a gate's log will show it.
+        eprintln!("logscrub: warning: no files to check under the paths given, after --include, --exclude and --shard");
+    }
     let pool = pool(args.jobs)?;
     let results: Vec<anyhow::Result<Vec<Found>>> =
         pool.install(|| items.par_iter().map(|item| check_file(&redactor, item, args, key.as_ref())).collect());
