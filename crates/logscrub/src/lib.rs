@@ -29,7 +29,9 @@
 //! reader into a writer. Memory is bounded by the maximum line length (1 MiB
 //! by default): longer lines are processed in overlapping windows, and private
 //! key blocks are masked from `BEGIN` to `END` across lines without holding
-//! them back.
+//! them back. A stream can also record what it masks, where, for a report
+//! ([`Stream::record_masked`], [`Masked`]): rule ids, lines, byte ranges and
+//! keyed fingerprints, never the text.
 //!
 //! # Guarantees
 //!

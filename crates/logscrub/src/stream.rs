@@ -161,7 +161,8 @@ impl<W: Write> Stream<W> {
     /// Records where each secret is masked from now on, for
     /// [`Stream::take_masked`]: for a report or a check that must list
     /// what the stream changes, no more and no less. With a key, each
-    /// record carries the secret's keyed fingerprint.
+    /// record carries the secret's keyed fingerprint. See [`Masked`] for an
+    /// example.
     pub fn record_masked(&mut self, fingerprints: Option<HashKey>) {
         self.record = Some(Record { key: fingerprints, masked: Vec::new() });
     }
