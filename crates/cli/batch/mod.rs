@@ -404,12 +404,11 @@ impl Job<'_> {
     /// modification time; returns it open, not yet synced.
     fn write(&self, file: File, meta: &std::fs::Metadata, codec: Codec, tmp: &Path) -> anyhow::Result<(Written, File)> {
         let sum = self.args.checksum;
-        let out = Hashing::new(
-            sum,
-            BufWriter::with_capacity(
-                256 * 1024,
-                Writeback::new(File::create(tmp).context("cannot create the temporary file")?),
-            ),
+        // Hashed below the buffer: the hash gets the output in large
+        // pieces, which BLAKE3 hashes many chunks at a time.
+        let out = BufWriter::with_capacity(
+            256 * 1024,
+            Hashing::new(sum, Writeback::new(File::create(tmp).context("cannot create the temporary file")?)),
         );
         let mut enc = codec.writer(out, self.args.level)?;
         let mut ranges = Ranges::default();
@@ -445,9 +444,9 @@ impl Job<'_> {
             let stats = scrubbed.map_err(|e| decode_error(codec, e))?;
             (stats, input.hash.hex())
         };
-        let Hashing { inner: out, hash } = enc.finish()?;
+        let Hashing { inner: out, hash } = enc.finish()?.into_inner().map_err(|e| e.into_error())?;
         let sums = Sums::new(sum, input_sum, hash.hex());
-        let writer = out.into_inner().map_err(|e| e.into_error())?.file;
+        let writer = out.file;
         writer.set_permissions(meta.permissions())?;
         if let Ok(m) = meta.modified() {
             writer.set_modified(m)?;
@@ -854,11 +853,17 @@ const HASH_BATCH: usize = 256 * 1024;
 
 impl Background {
     fn new(kind: Checksum) -> Background {
+        // On one core (taskset, a container's CPU limit) a thread overlaps
+        // nothing: it only adds a copy of every byte and a switch a batch.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Background::threaded(kind, cores > 1)
+    }
+
+    fn threaded(kind: Checksum, threaded: bool) -> Background {
         let (send, batches) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
         let (give_back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-        let thread = std::thread::Builder::new()
-            .name("checksum".into())
-            .spawn(move || {
+        let spawn = || {
+            std::thread::Builder::new().name("checksum".into()).spawn(move || {
                 let mut h = Hasher::new(kind);
                 for b in batches {
                     h.update(&b);
@@ -868,7 +873,8 @@ impl Background {
                 }
                 h
             })
-            .ok();
+        };
+        let thread = if threaded { spawn().ok() } else { None };
         let on = thread.is_some();
         Background {
             pending: Vec::with_capacity(if on { HASH_BATCH } else { 0 }),
@@ -1175,6 +1181,25 @@ fn check_structured(redactor: &Redactor, format: Format, mut reader: impl BufRea
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_checksum_is_the_same_on_its_own_thread_or_inline() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for kind in [Checksum::Sha256, Checksum::Blake3] {
+            let mut direct = Hasher::new(kind);
+            direct.update(&data);
+            let expected = direct.hex();
+            for threaded in [false, true] {
+                let mut b = Background::threaded(kind, threaded);
+                let (head, tail) = data.split_at(1_234_567);
+                for piece in head.chunks(99_991) {
+                    b.update(piece);
+                }
+                b.give(tail.to_vec());
+                assert_eq!(b.hex(), expected, "{kind:?}, threaded {threaded}");
+            }
+        }
+    }
 
     #[test]
     fn line_ranges_find_a_secret_across_a_long_lines_window_edges() {
