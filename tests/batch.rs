@@ -506,7 +506,7 @@ fn check_reads_pipes_and_stdin_and_scrub_refuses_them_clearly() {
 }
 
 #[test]
-fn files_behind_symbolic_links_are_read_once_and_never_replaced_through_a_link() {
+fn linked_files_are_read_once_and_never_replaced_through_a_link() {
     // A gate that skipped links once called a directory of linked logs
     // clean. Links are followed; a file reached by several paths is done
     // once; in place, a link to a file outside the tree is refused (the
@@ -541,6 +541,16 @@ fn files_behind_symbolic_links_are_read_once_and_never_replaced_through_a_link()
     );
     assert!(fs::symlink_metadata(logs.join("other.log")).unwrap().file_type().is_symlink(), "the link is kept");
     assert!(fs::read_to_string(outside.join("other.log")).unwrap().contains("Zq8x"), "its target is not ours");
+
+    // A file with two hard links: in place would scrub one name only.
+    let hard = root.join("hard");
+    fs::create_dir_all(&hard).unwrap();
+    fs::write(hard.join("a.log"), "login password=hunter2hunter2\n").unwrap();
+    fs::hard_link(hard.join("a.log"), outside.join("b.log")).unwrap();
+    let run = logscrub(&["scrub", "-q", "--in-place", hard.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("has 2 hard links"));
+    assert!(fs::read_to_string(outside.join("b.log")).unwrap().contains("hunter2"), "untouched");
 }
 
 #[test]

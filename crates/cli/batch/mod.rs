@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -383,6 +383,14 @@ impl Job<'_> {
         }
         let mut file = File::open(&item.path).context("cannot open")?;
         let meta = file.metadata()?;
+        if self.args.in_place && meta.nlink() > 1 {
+            // The rename gives this name a scrubbed copy; the file's other
+            // names would keep the secrets.
+            anyhow::bail!(
+                "has {} hard links: --in-place would scrub this name only and leave the others as they are; use --out",
+                meta.nlink()
+            );
+        }
         let codec = Codec::sniff(&mut file).context("cannot read")?;
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
