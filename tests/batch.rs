@@ -198,7 +198,7 @@ fn a_corrupt_file_fails_alone_and_is_never_touched() {
 }
 
 #[test]
-fn in_place_keeps_permissions_and_modification_time() {
+fn in_place_keeps_permissions_owner_and_modification_time() {
     let tmp = temp_dir("inplace");
     let dir = tmp.path();
     let file = dir.join("app.log");
@@ -213,6 +213,23 @@ fn in_place_keeps_permissions_and_modification_time() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o640);
     assert_eq!(meta.modified().unwrap(), then);
     assert_eq!(fs::read_to_string(&file).unwrap(), scrubbed_text("p", 10));
+
+    // Owner and group are kept: a run as root must not hand the logs to
+    // root. (Only root can give a file to another user to test this.)
+    use std::os::unix::fs::MetadataExt;
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if root {
+        let other = dir.join("other.log");
+        fs::write(&other, log_text("o", 3)).unwrap();
+        std::os::unix::fs::chown(&other, Some(4321), Some(4322)).unwrap();
+        let manifest = dir.join("m2.jsonl");
+        let run =
+            logscrub(&["scrub", "-q", "--in-place", other.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()]);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let meta = fs::metadata(&other).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (4321, 4322));
+        assert_eq!(fs::read_to_string(&other).unwrap(), scrubbed_text("o", 3));
+    }
 }
 
 #[test]

@@ -50,7 +50,8 @@ pub struct ScrubArgs {
     pub out: Option<PathBuf>,
 
     /// Replace each file atomically (temporary file, fsync, rename),
-    /// keeping its permissions and modification time.
+    /// keeping its permissions, owner, group and modification time. A file
+    /// that is a symbolic link or has other hard links is refused.
     #[arg(long)]
     pub in_place: bool,
 
@@ -454,6 +455,14 @@ impl Job<'_> {
         let Hashing { inner: out, hash } = enc.finish()?.into_inner().map_err(|e| e.into_error())?;
         let sums = Sums::new(sum, input_sum, hash.hex());
         let writer = out.file;
+        let made = writer.metadata()?;
+        if self.args.in_place && (meta.uid(), meta.gid()) != (made.uid(), made.gid()) {
+            // The file keeps its owner (a run as root would otherwise hand
+            // every log to root). Before the mode: a chown clears setuid.
+            std::os::unix::fs::fchown(&writer, Some(meta.uid()), Some(meta.gid())).context(
+                "cannot keep the file's owner and group (in place, run as a user who may); the original is untouched",
+            )?;
+        }
         writer.set_permissions(meta.permissions())?;
         if let Ok(m) = meta.modified() {
             writer.set_modified(m)?;
