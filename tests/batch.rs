@@ -173,6 +173,25 @@ fn the_report_lists_what_scrub_masked_with_keyed_fingerprints() {
 }
 
 #[test]
+fn an_output_tree_inside_the_input_is_never_scrubbed_again() {
+    let tmp = temp_dir("nested-out");
+    let logs = tmp.path().join("logs");
+    fs::create_dir_all(logs.join("sub")).unwrap();
+    fs::write(logs.join("a.log"), log_text("a", 3)).unwrap();
+    fs::write(logs.join("sub/b.log"), log_text("b", 3)).unwrap();
+    let clean = logs.join("clean");
+    for run in ["first", "rerun"] {
+        let out = logscrub(&["scrub", "-q", "--out", clean.to_str().unwrap(), logs.to_str().unwrap()]);
+        assert!(out.status.success(), "{run}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(!clean.join("clean").exists(), "the rerun scrubbed its own output");
+    assert_eq!(fs::read_to_string(clean.join("sub/b.log")).unwrap(), scrubbed_text("b", 3));
+    let same = logscrub(&["scrub", "-q", "--out", logs.to_str().unwrap(), logs.to_str().unwrap()]);
+    assert_eq!(same.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&same.stderr).contains("use --in-place"));
+}
+
+#[test]
 fn a_corrupt_file_fails_alone_and_is_never_touched() {
     let tmp = temp_dir("corrupt");
     let dir = tmp.path();

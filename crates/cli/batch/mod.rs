@@ -210,11 +210,18 @@ pub fn scrub(engine: &EngineArgs, args: &ScrubArgs) -> anyhow::Result<ExitCode> 
         Some(dir) => dir.join("logscrub-manifest.jsonl"),
         None => PathBuf::from("logscrub-manifest.jsonl"),
     });
-    let skip: Vec<PathBuf> = [Some(manifest_path.clone()), args.report.clone()].into_iter().flatten().collect();
-    let items = walk::files(&args.paths, &args.select, &skip)?;
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        let same = |p: &PathBuf| std::fs::canonicalize(p).ok() == std::fs::canonicalize(out).ok();
+        if args.paths.iter().any(same) {
+            anyhow::bail!("--out {} is an input; to replace files where they are, use --in-place", out.display());
+        }
     }
+    // What this run writes is never its input, the output tree included
+    // when it lies inside an input directory.
+    let skip: Vec<PathBuf> =
+        [Some(manifest_path.clone()), args.report.clone(), args.out.clone()].into_iter().flatten().collect();
+    let items = walk::files(&args.paths, &args.select, &skip)?;
     let done = read_manifest(&manifest_path)?;
     let manifest = Mutex::new(
         std::fs::OpenOptions::new()

@@ -82,7 +82,8 @@ fn globs(patterns: &[String], flag: &str) -> anyhow::Result<Option<GlobSet>> {
 }
 
 /// The files under `paths`, sorted, filtered and sharded. `skip` names
-/// files never to take (the manifest and report being written). A path
+/// files never to take and directories never to walk (the manifest, the
+/// report and the output tree being written). A path
 /// that is not a directory is taken as it is, a pipe too, and `-` names
 /// standard input; inside a directory only regular files are taken.
 pub fn files(paths: &[PathBuf], select: &Select, skip: &[PathBuf]) -> anyhow::Result<Vec<Item>> {
@@ -107,7 +108,13 @@ pub fn files(paths: &[PathBuf], select: &Select, skip: &[PathBuf]) -> anyhow::Re
         }
         // Links are followed: a file reached through one is read, never
         // skipped (a gate that skipped them would call a linked log clean).
-        for entry in walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name() {
+        let walk = walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter();
+        // A directory to skip (the output tree inside the input) is not
+        // walked at all.
+        let skipped = |e: &walkdir::DirEntry| {
+            e.depth() > 0 && e.file_type().is_dir() && std::fs::canonicalize(e.path()).is_ok_and(|c| skip.contains(&c))
+        };
+        for entry in walk.filter_entry(|e| !skipped(e)) {
             let (path, problem, link) = match entry {
                 Ok(e) if !e.file_type().is_file() => continue,
                 Ok(e) => (e.path().to_path_buf(), None, e.path_is_symlink()),
