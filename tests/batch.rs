@@ -567,7 +567,12 @@ fn linked_files_are_read_once_and_never_replaced_through_a_link() {
     assert_eq!(named, "also/app.log:1:password-assignment\nother.log:1:password-assignment\n");
     assert!(String::from_utf8_lossy(&checked.stderr).contains("dangling.log: cannot follow the symbolic link"));
 
-    let run = logscrub(&["scrub", "-q", "--in-place", logs.to_str().unwrap()]);
+    // The manifest in the test's own directory, not the working one.
+    let manifest = root.join("manifest.jsonl");
+    let in_place = |dir: &Path| {
+        logscrub(&["scrub", "-q", "--in-place", dir.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()])
+    };
+    let run = in_place(&logs);
     assert_eq!(run.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("other.log: reached through a symbolic link"), "{stderr}");
@@ -583,7 +588,7 @@ fn linked_files_are_read_once_and_never_replaced_through_a_link() {
     fs::create_dir_all(&hard).unwrap();
     fs::write(hard.join("a.log"), "login password=hunter2hunter2\n").unwrap();
     fs::hard_link(hard.join("a.log"), outside.join("b.log")).unwrap();
-    let run = logscrub(&["scrub", "-q", "--in-place", hard.to_str().unwrap()]);
+    let run = in_place(&hard);
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("has 2 hard links"));
     assert!(fs::read_to_string(outside.join("b.log")).unwrap().contains("hunter2"), "untouched");
