@@ -697,7 +697,7 @@ struct Ranges {
 }
 
 impl Ranges {
-    fn add(&mut self, rule: &str, range: std::ops::Range<u64>, print: Option<&str>) {
+    fn add(&mut self, rule: &str, range: Range<u64>, print: Option<&str>) {
         if self.kept < MAX_RANGES {
             self.kept += 1;
             self.by_rule.entry(rule.to_string()).or_default().push([range.start, range.end]);

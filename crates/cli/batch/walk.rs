@@ -1,6 +1,7 @@
 //! The file list of `scrub` and `check`: files and directories walked
 //! recursively, include/exclude globs, and a stable shard of the list.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -93,7 +94,7 @@ pub fn files(paths: &[PathBuf], select: &Select, skip: &[PathBuf]) -> anyhow::Re
     let mut items = Vec::new();
     for root in paths {
         if root.as_os_str() == "-" {
-            // Standard input: named, so never filtered out.
+            // Standard input, under the name `-` (which the globs see).
             items.push(Item { path: root.clone(), rel: root.clone(), link: false, problem: None });
             continue;
         }
@@ -139,13 +140,11 @@ pub fn files(paths: &[PathBuf], select: &Select, skip: &[PathBuf]) -> anyhow::Re
         }
     }
     items.retain(|it| {
-        include.as_ref().is_none_or(|g| g.is_match(&it.rel))
-            && !exclude.as_ref().is_some_and(|g| g.is_match(&it.rel))
-            && !std::fs::canonicalize(&it.path).is_ok_and(|c| skip.contains(&c))
+        include.as_ref().is_none_or(|g| g.is_match(&it.rel)) && !exclude.as_ref().is_some_and(|g| g.is_match(&it.rel))
     });
-    once_each(&mut items);
+    once_each(&mut items, &skip);
     items.retain(|it| select.shard.is_none_or(|s| s.holds(&it.rel)));
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for it in &items {
         if !seen.insert(&it.rel) {
             bail!("two inputs map to the same relative path {}; scrub them in separate runs", it.rel.display());
@@ -154,19 +153,28 @@ pub fn files(paths: &[PathBuf], select: &Select, skip: &[PathBuf]) -> anyhow::Re
     Ok(items)
 }
 
-/// Keeps one path to each file that links make reachable by several: its
-/// first path that is not itself a link, else its first path. Done in
-/// place, two paths to one file would race to replace it; in a report it
-/// would be listed twice. Before sharding, so every machine keeps the same.
-fn once_each(items: &mut Vec<Item>) {
-    let real = |it: &Item| std::fs::canonicalize(&it.path).ok();
-    let targets: std::collections::HashSet<PathBuf> = items.iter().filter(|it| !it.link).filter_map(real).collect();
-    let mut seen = std::collections::HashSet::new();
-    items.retain(|it| match real(it) {
-        None => true,
-        Some(c) if it.link && targets.contains(&c) => false,
-        Some(c) => seen.insert(c),
-    });
+/// Drops the files this run writes (`skip`), and keeps one path to each
+/// file that links make reachable by several: its first path that is not
+/// itself a link, else its first path. Done in place, two paths to one file
+/// would race to replace it; in a report it would be listed twice. Before
+/// sharding, so every machine keeps the same. Each path is resolved once.
+fn once_each(items: &mut Vec<Item>, skip: &[PathBuf]) {
+    let real: Vec<Option<PathBuf>> = items.iter().map(|it| std::fs::canonicalize(&it.path).ok()).collect();
+    let targets: HashSet<&PathBuf> =
+        items.iter().zip(&real).filter(|(it, _)| !it.link).filter_map(|(_, r)| r.as_ref()).collect();
+    let mut seen = HashSet::new();
+    let keep: Vec<bool> = items
+        .iter()
+        .zip(&real)
+        .map(|(it, r)| match r {
+            None => true,
+            Some(c) if skip.contains(c) => false,
+            Some(c) if it.link && targets.contains(c) => false,
+            Some(c) => seen.insert(c),
+        })
+        .collect();
+    let mut keep = keep.into_iter();
+    items.retain(|_| keep.next().expect("one verdict an item"));
 }
 
 #[cfg(test)]

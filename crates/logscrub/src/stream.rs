@@ -527,9 +527,7 @@ impl<W: Write> Stream<W> {
             self.out.write_all(seg)?;
             return Ok(None);
         }
-        if self.record.is_some() {
-            self.note(seg, edges);
-        }
+        self.note(seg, edges);
         let inner = &self.redactor.inner;
         self.scratch.clear();
         let outcome = inner.apply(seg, &mut self.hits, allow_drop, &mut self.scratch);
@@ -599,8 +597,9 @@ impl<W: Write> Stream<W> {
     }
 }
 
-/// Whether a segment's first hit continues a secret cut at the window
-/// edge before it, and whether a hit that reaches its end goes on past it.
+/// A segment's window edges: the hit that continues a secret cut at the
+/// edge before it, if any, and whether a hit that reaches its end goes on
+/// past it.
 #[derive(Clone, Copy)]
 struct Edges {
     guard_in: Option<Hit>,
