@@ -251,6 +251,59 @@ fn in_place_keeps_permissions_owner_and_modification_time() {
     }
 }
 
+/// A POSIX ACL as Linux stores it in `system.posix_acl_*`: version 2, then
+/// (tag, permissions, id) entries in tag order.
+fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
+    let mut blob = 2u32.to_le_bytes().to_vec();
+    for &(tag, perm, id) in entries {
+        blob.extend(tag.to_le_bytes());
+        blob.extend(perm.to_le_bytes());
+        blob.extend(id.to_le_bytes());
+    }
+    blob
+}
+
+#[test]
+fn in_place_keeps_extended_attributes_and_acls() {
+    use xattr::FileExt;
+    const ANY: u32 = u32::MAX;
+    // Owner rw, user 4321 r, group r, mask r, others nothing.
+    let access = acl(&[(0x01, 6, ANY), (0x02, 4, 4321), (0x04, 4, ANY), (0x10, 4, ANY), (0x20, 0, ANY)]);
+    let tmp = temp_dir("xattr");
+    let dir = tmp.path();
+    let logs = dir.join("logs");
+    fs::create_dir(&logs).unwrap();
+    let (tagged, plain) = (logs.join("tagged.log"), logs.join("plain.log"));
+    fs::write(&tagged, log_text("t", 5)).unwrap();
+    fs::write(&plain, log_text("p", 5)).unwrap();
+    let f = File::open(&tagged).unwrap();
+    if f.set_xattr("user.retention", b"7y").is_err() || f.set_xattr("system.posix_acl_access", &access).is_err() {
+        eprintln!("skipped: this file system takes no user attributes or ACLs");
+        return;
+    }
+    // The directory's default ACL would give a new file an ACL of its own:
+    // the scrubbed copy of `plain`, which had none, must not keep it.
+    xattr::set(&logs, "system.posix_acl_default", &access).unwrap();
+    assert!(xattr::get(&plain, "system.posix_acl_access").unwrap().is_none());
+
+    let manifest = dir.join("m.jsonl");
+    let run =
+        logscrub(&["scrub", "-q", "--in-place", logs.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(fs::read_to_string(&tagged).unwrap(), scrubbed_text("t", 5));
+    assert_eq!(fs::read_to_string(&plain).unwrap(), scrubbed_text("p", 5));
+    assert_eq!(xattr::get(&tagged, "user.retention").unwrap(), Some(b"7y".to_vec()));
+    assert_eq!(xattr::get(&tagged, "system.posix_acl_access").unwrap(), Some(access));
+    assert_eq!(fs::metadata(&tagged).unwrap().permissions().mode() & 0o777, 0o640);
+    assert_eq!(xattr::get(&plain, "system.posix_acl_access").unwrap(), None, "no ACL the original lacked");
+
+    // `--out` writes new files: they take the output directory's defaults.
+    let out = dir.join("out");
+    let run = logscrub(&["scrub", "-q", logs.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(xattr::get(out.join("tagged.log"), "user.retention").unwrap(), None);
+}
+
 #[test]
 fn blake3_checksums_are_named_in_the_manifest_and_a_rerun_checks_them() {
     let tmp = temp_dir("blake3");

@@ -12,6 +12,7 @@
 
 mod checksum;
 pub mod codec;
+mod keep;
 mod walk;
 
 use std::collections::{BTreeMap, HashMap};
@@ -36,6 +37,7 @@ use crate::pieces::{scrub_piece, InOrder, Make, Scrub};
 use crate::utf16::{self, Utf16};
 use checksum::{Checksum, Hasher, Sums};
 use codec::Codec;
+use keep::Kept;
 pub use walk::Select;
 
 /// Flags of `logscrub scrub`.
@@ -50,7 +52,8 @@ pub struct ScrubArgs {
     pub out: Option<PathBuf>,
 
     /// Replace each file atomically (temporary file, fsync, rename),
-    /// keeping its permissions, owner, group and modification time. A file
+    /// keeping its permissions, owner, group, modification time and
+    /// extended attributes (ACLs, SELinux labels). A file
     /// that is a symbolic link or has other hard links is refused.
     #[arg(long)]
     pub in_place: bool,
@@ -390,7 +393,8 @@ impl Job<'_> {
             anyhow::bail!("not a regular file; to scrub a pipe, run logscrub with no subcommand (stdin to stdout)");
         }
         let mut file = File::open(&item.path).context("cannot open")?;
-        let meta = file.metadata()?;
+        let kept = Kept::of(&file, self.args.in_place)?;
+        let meta = kept.meta();
         if self.args.in_place && meta.nlink() > 1 {
             // The rename gives this name a scrubbed copy; the file's other
             // names would keep the secrets.
@@ -405,9 +409,9 @@ impl Job<'_> {
         }
         let name = dest.file_name().context("destination has no file name")?.to_string_lossy();
         let tmp = dest.with_file_name(format!(".{name}.logscrub-tmp"));
-        match self.write(file, &meta, codec, &tmp) {
+        match self.write(file, &kept, codec, &tmp) {
             Ok((written, file)) => {
-                Ok(Staged { item: item.clone(), dest: dest.to_path_buf(), tmp, file, meta, codec, written })
+                Ok(Staged { item: item.clone(), dest: dest.to_path_buf(), tmp, file, kept, codec, written })
             }
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
@@ -416,9 +420,10 @@ impl Job<'_> {
         }
     }
 
-    /// Writes the scrubbed file to `tmp` with the original's permissions and
-    /// modification time; returns it open, not yet synced.
-    fn write(&self, file: File, meta: &std::fs::Metadata, codec: Codec, tmp: &Path) -> anyhow::Result<(Written, File)> {
+    /// Writes the scrubbed file to `tmp` with the original's metadata (see
+    /// [`Kept`]); returns it open, not yet synced.
+    fn write(&self, file: File, kept: &Kept, codec: Codec, tmp: &Path) -> anyhow::Result<(Written, File)> {
+        let meta = kept.meta();
         let sum = self.args.checksum;
         let split = codec == Codec::Plain
             && !self.with_ranges
@@ -462,18 +467,7 @@ impl Job<'_> {
         let Hashing { inner: out, hash } = enc.finish()?.into_inner().map_err(|e| e.into_error())?;
         let sums = Sums::new(sum, input_sum, hash.hex());
         let writer = out.file;
-        let made = writer.metadata()?;
-        if self.args.in_place && (meta.uid(), meta.gid()) != (made.uid(), made.gid()) {
-            // The file keeps its owner (a run as root would otherwise hand
-            // every log to root). Before the mode: a chown clears setuid.
-            std::os::unix::fs::fchown(&writer, Some(meta.uid()), Some(meta.gid())).context(
-                "cannot keep the file's owner and group (in place, run as a user who may); the original is untouched",
-            )?;
-        }
-        writer.set_permissions(meta.permissions())?;
-        if let Ok(m) = meta.modified() {
-            writer.set_modified(m)?;
-        }
+        kept.give(&writer)?;
         let output_size = writer.metadata()?.len();
         Ok((Written { stats, ranges, sums, output_size, encoding }, writer))
     }
@@ -486,7 +480,7 @@ struct Staged {
     dest: PathBuf,
     tmp: PathBuf,
     file: File,
-    meta: std::fs::Metadata,
+    kept: Kept,
     codec: Codec,
     written: Written,
 }
@@ -495,7 +489,8 @@ impl Staged {
     /// Syncs the temporary file and renames it over the destination; the
     /// file's report and manifest entry.
     fn commit(self) -> anyhow::Result<(FileReport, Done)> {
-        let Staged { item, dest, tmp, file, meta, codec, written: w } = self;
+        let Staged { item, dest, tmp, file, kept, codec, written: w } = self;
+        let meta = kept.meta();
         let synced = file.sync_all().context("cannot sync the temporary file");
         drop(file);
         if let Err(e) = synced.and_then(|()| {
@@ -527,7 +522,7 @@ impl Staged {
             output: dest,
             codec: codec.name().into(),
             input_size: meta.len(),
-            input_mtime_ns: mtime_ns(&meta),
+            input_mtime_ns: mtime_ns(meta),
             output_size: w.output_size,
             sums: w.sums,
         };
