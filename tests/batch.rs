@@ -695,6 +695,54 @@ fn check_in_a_structured_format_agrees_with_scrub() {
     assert!(v.get("start").is_none() && v.get("fingerprint").is_none());
 }
 
+/// `scrub -j JOBS --out OUT SRC --report` with a hash key: the report's
+/// entry for the one file in `src`, without its path.
+fn split_report(src: &Path, jobs: &str, out: &Path) -> serde_json::Value {
+    let report = out.with_extension("json");
+    let run = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+        .args(["scrub", "-q", "-j", jobs, "--out", out.to_str().unwrap(), src.to_str().unwrap(), "--report"])
+        .arg(&report)
+        .env("LOGSCRUB_HASH_KEY", "0123456789abcdef-split-key")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let doc: serde_json::Value = serde_json::from_str(&fs::read_to_string(report).unwrap()).unwrap();
+    let mut file = doc["files"][0].clone();
+    file.as_object_mut().unwrap().remove("path");
+    file
+}
+
+#[test]
+fn a_split_files_report_is_what_one_thread_reports() {
+    // Over 32 MiB on two threads: scrubbed in chunks, each by a stream of
+    // its own, whose records must land at their offsets in the file.
+    let tmp = temp_dir("split-report");
+    let src = tmp.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    let mut text = String::with_capacity(34 << 20);
+    let mut i = 0;
+    while text.len() < (33 << 20) {
+        match i % 1000 {
+            0 => text.push_str(&format!("{i} POST /login user=jane password=hunter2-{i}-xyzzy ok\n")),
+            500 => text.push_str(
+                "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSj\n-----END PRIVATE KEY-----\n",
+            ),
+            _ => text.push_str(&format!("{i} GET /api/items/{i} 200 12ms ok\n")),
+        }
+        i += 1;
+    }
+    fs::write(src.join("big.log"), &text).unwrap();
+    let split = split_report(&src, "2", &tmp.path().join("split"));
+    assert!(split == split_report(&src, "1", &tmp.path().join("whole")), "the report differs from one thread's");
+    let ranges = split["ranges"]["password-assignment"].as_array().unwrap();
+    assert_eq!(ranges.len(), i / 1000 + 1);
+    for r in ranges {
+        let (a, b) = (r[0].as_u64().unwrap() as usize, r[1].as_u64().unwrap() as usize);
+        assert!(text[a..b].starts_with("hunter2-") && text[a..b].ends_with("-xyzzy"));
+    }
+    assert_eq!(split["fingerprints"]["password-assignment"].as_object().unwrap().len(), ranges.len());
+}
+
 #[test]
 fn a_file_split_into_chunks_comes_out_as_the_filter_masks_it_whole() {
     // One plain file over 32 MiB and two threads: it holds more than a
@@ -739,9 +787,12 @@ fn a_file_split_into_chunks_comes_out_as_the_filter_masks_it_whole() {
     }
     let file = src.join("big.log");
     fs::write(&file, &text).unwrap();
+    // With a report, its ranges and fingerprints are those of one thread,
+    // which scrubs the file whole. Here one stream carries over every cut.
     let out = dir.join("out");
-    let run = logscrub(&["scrub", "-q", "-j", "2", "--out", out.to_str().unwrap(), src.to_str().unwrap()]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let (split, whole) = (split_report(&src, "2", &out), split_report(&src, "1", &dir.join("whole")));
+    assert!(split == whole, "the chunked scrub's report differs from one thread's");
+    assert!(split["ranges"]["password-assignment"].as_array().unwrap().len() > 8000);
     let filtered = Command::new(env!("CARGO_BIN_EXE_logscrub")).stdin(File::open(&file).unwrap()).output().unwrap();
     assert!(filtered.status.success());
     let scrubbed = fs::read(out.join("big.log")).unwrap();

@@ -759,9 +759,9 @@ impl Scrub for FormatStream {
         &mut self.out
     }
 
-    fn finish(mut self) -> std::io::Result<(Vec<u8>, Stats)> {
+    fn finish(mut self) -> std::io::Result<(Vec<u8>, Stats, Vec<logscrub::Masked>)> {
         self.scrubber.finish(&mut self.out);
-        Ok((self.out, self.scrubber.take_counts().0))
+        Ok((self.out, self.scrubber.take_counts().0, Vec::new()))
     }
 }
 

@@ -19,11 +19,12 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Mutex;
 
-use logscrub::{Stats, Stream};
+use logscrub::{Masked, Stats, Stream};
 
 /// A scrubber of one input, fed in order: the engine's [`Stream`] for raw
 /// text, [`crate::format::FormatStream`] for structured lines. Pieces need
@@ -36,8 +37,14 @@ pub trait Scrub {
     fn at_rest(&self) -> bool;
     /// What it wrote so far, to be taken.
     fn output(&mut self) -> &mut Vec<u8>;
-    /// Ends the input: all it wrote, and its counts.
-    fn finish(self) -> io::Result<(Vec<u8>, Stats)>;
+    /// What it masked so far, where it records that (see
+    /// [`Stream::record_masked`]), to be taken.
+    fn take_masked(&mut self) -> Vec<Masked> {
+        Vec::new()
+    }
+    /// Ends the input: all it wrote, its counts, and what it masked since
+    /// last taken.
+    fn finish(self) -> io::Result<(Vec<u8>, Stats, Vec<Masked>)>;
 }
 
 impl Scrub for Stream<Vec<u8>> {
@@ -53,19 +60,33 @@ impl Scrub for Stream<Vec<u8>> {
         self.get_mut()
     }
 
-    fn finish(self) -> io::Result<(Vec<u8>, Stats)> {
-        Stream::finish(self)
+    fn take_masked(&mut self) -> Vec<Masked> {
+        Stream::take_masked(self)
+    }
+
+    fn finish(mut self) -> io::Result<(Vec<u8>, Stats, Vec<Masked>)> {
+        // The last line, if it has no newline, is masked at the end.
+        self.end()?;
+        let masked = Stream::take_masked(&mut self);
+        let (text, stats) = Stream::finish(self)?;
+        Ok((text, stats, masked))
     }
 }
 
 /// Makes a scrubber at rest that writes into the buffer it is given.
 pub type Make<'a, S> = &'a (dyn Fn(Vec<u8>) -> S + Sync);
 
+/// Takes what the scrubbers masked, in input order, at its byte range in
+/// the whole input.
+pub type Record<'a> = &'a mut dyn FnMut(&Masked, Range<u64>);
+
 /// What a thread made of one piece.
 pub struct Scrubbed {
     text: Vec<u8>,
     stats: Stats,
     at_rest: bool,
+    /// At offsets in the piece.
+    masked: Vec<Masked>,
 }
 
 /// Scrubs `piece`, which starts a line, into `text` (cleared first), as a
@@ -76,8 +97,8 @@ pub fn scrub_piece<S: Scrub>(make: Make<S>, piece: &[u8], mut text: Vec<u8>) -> 
     let mut scrubber = make(text);
     scrubber.feed(piece)?;
     let at_rest = scrubber.at_rest();
-    let (text, stats) = scrubber.finish()?;
-    Ok(Scrubbed { text, stats, at_rest })
+    let (text, stats, masked) = scrubber.finish()?;
+    Ok(Scrubbed { text, stats, at_rest, masked })
 }
 
 /// Writes the results of consecutive pieces in order, scrubbing pieces
@@ -85,13 +106,24 @@ pub fn scrub_piece<S: Scrub>(make: Make<S>, piece: &[u8], mut text: Vec<u8>) -> 
 /// start.
 pub struct InOrder<'a, S> {
     make: Make<'a, S>,
-    carried: Option<S>,
+    /// A scrubber carried over pieces, and where in the input it started.
+    carried: Option<(S, u64)>,
     total: Stats,
+    /// Where the next piece starts in the input.
+    offset: u64,
+    record: Option<Record<'a>>,
 }
 
 impl<'a, S: Scrub> InOrder<'a, S> {
     pub fn new(make: Make<'a, S>) -> InOrder<'a, S> {
-        InOrder { make, carried: None, total: Stats::default() }
+        InOrder { make, carried: None, total: Stats::default(), offset: 0, record: None }
+    }
+
+    /// As [`InOrder::new`], handing what was masked to `record`: what one
+    /// recording scrubber over the whole input would record, when `make`
+    /// makes recording scrubbers.
+    pub fn recording(make: Make<'a, S>, record: Record<'a>) -> InOrder<'a, S> {
+        InOrder { record: Some(record), ..InOrder::new(make) }
     }
 
     /// Writes the next piece, `piece`, which `scrubbed` is the result of
@@ -103,6 +135,8 @@ impl<'a, S: Scrub> InOrder<'a, S> {
         scrubbed: Option<Scrubbed>,
         out: &mut dyn Write,
     ) -> io::Result<Option<Vec<u8>>> {
+        let start = self.offset;
+        self.offset += piece.len() as u64;
         let done = match (self.carried.take(), scrubbed) {
             (Some(carried), scrubbed) => {
                 self.carry(carried, piece, out)?;
@@ -114,12 +148,22 @@ impl<'a, S: Scrub> InOrder<'a, S> {
         if done.at_rest {
             out.write_all(&done.text)?;
             self.total.merge(&done.stats);
+            self.note(&done.masked, start);
         } else {
             // The next piece's scrubber would not start at rest: one
             // scrubber goes on from this piece instead.
-            self.carry((self.make)(Vec::new()), piece, out)?;
+            self.carry(((self.make)(Vec::new()), start), piece, out)?;
         }
         Ok(Some(done.text))
+    }
+
+    /// Hands on `masked`, found by a scrubber that started at `start`.
+    fn note(&mut self, masked: &[Masked], start: u64) {
+        if let Some(record) = self.record.as_mut() {
+            for m in masked {
+                record(m, start + m.range().start..start + m.range().end);
+            }
+        }
     }
 
     /// Whether a scrubber carried over pieces will scrub the next one: its
@@ -128,19 +172,23 @@ impl<'a, S: Scrub> InOrder<'a, S> {
         self.carried.is_some()
     }
 
-    /// Writes `piece` through the carried scrubber `carry`.
-    fn carry(&mut self, mut carry: S, piece: &[u8], out: &mut dyn Write) -> io::Result<()> {
+    /// Writes `piece` through the carried scrubber `carry` (and where it
+    /// started).
+    fn carry(&mut self, (mut carry, start): (S, u64), piece: &[u8], out: &mut dyn Write) -> io::Result<()> {
         carry.feed(piece)?;
         if carry.at_rest() {
-            let (done, stats) = carry.finish()?;
+            let (done, stats, masked) = carry.finish()?;
             out.write_all(&done)?;
             self.total.merge(&stats);
+            self.note(&masked, start);
         } else {
             // What it wrote so far goes out now: its memory stays bounded
             // however long the block runs.
             out.write_all(carry.output())?;
             carry.output().clear();
-            self.carried = Some(carry);
+            let masked = carry.take_masked();
+            self.note(&masked, start);
+            self.carried = Some((carry, start));
         }
         Ok(())
     }
@@ -148,10 +196,11 @@ impl<'a, S: Scrub> InOrder<'a, S> {
     /// Ends the input (a block still open is masked to its end) and returns
     /// the counts of every piece.
     pub fn finish(mut self, out: &mut dyn Write) -> io::Result<Stats> {
-        if let Some(carry) = self.carried.take() {
-            let (text, stats) = carry.finish()?;
+        if let Some((carry, start)) = self.carried.take() {
+            let (text, stats, masked) = carry.finish()?;
             out.write_all(&text)?;
             self.total.merge(&stats);
+            self.note(&masked, start);
         }
         Ok(self.total)
     }
@@ -455,6 +504,59 @@ pub(crate) mod tests {
             let make = |text: Vec<u8>| redactor.stream(text);
             scrub_parallel(&make, &mut Trickle(&data, read), &mut got, threads).unwrap();
             proptest::prop_assert!(got == want, "{} threads, reads of {}", threads, read);
+        }
+    }
+
+    /// What `masked` names: rule, range, fingerprint.
+    type Named = (String, Range<u64>, Option<String>);
+
+    fn named(m: &Masked, at: Range<u64>) -> Named {
+        (m.rule().id().to_string(), at, m.fingerprint().map(str::to_string))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// Pieces cut anywhere at line starts, recording: what one
+        /// recording stream over the whole input records, at the same
+        /// ranges, and the same output.
+        #[test]
+        fn pieces_record_what_one_stream_records(cuts in proptest::collection::vec(0usize..2_200_000, 1..12)) {
+            let redactor = redactor();
+            let key = logscrub::HashKey::new(b"0123456789abcdef-pieces".to_vec()).unwrap();
+            let data = log();
+            let make = |text: Vec<u8>| {
+                let mut stream = redactor.stream(text);
+                stream.record_masked(Some(key.clone()));
+                stream
+            };
+            let mut one = make(Vec::new());
+            one.write_all(&data).unwrap();
+            let (want_text, _, masked) = Scrub::finish(one).unwrap();
+            let want: Vec<Named> = masked.iter().map(|m| named(m, m.range())).collect();
+            proptest::prop_assert!(want.len() > 1000);
+
+            let mut starts: Vec<usize> = cuts
+                .iter()
+                .map(|&c| c.min(data.len()))
+                .map(|c| memchr::memchr(b'\n', &data[c..]).map_or(data.len(), |i| c + i + 1))
+                .collect();
+            starts.extend([0, data.len()]);
+            starts.sort_unstable();
+            starts.dedup();
+            let mut got = Vec::new();
+            let mut text = Vec::new();
+            let mut each = |m: &Masked, at: Range<u64>| got.push(named(m, at));
+            let mut order = InOrder::recording(&make, &mut each);
+            for (i, w) in starts.windows(2).enumerate() {
+                let piece = &data[w[0]..w[1]];
+                // Some pieces scrubbed ahead on "threads", some left to it.
+                let scrubbed = (i % 3 != 1).then(|| scrub_piece(&make, piece, Vec::new()).unwrap());
+                order.write(piece, scrubbed, &mut text).unwrap();
+            }
+            order.finish(&mut text).unwrap();
+            proptest::prop_assert!(text == want_text);
+            proptest::prop_assert_eq!(got, want);
         }
     }
 

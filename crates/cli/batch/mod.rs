@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::EngineArgs;
 use crate::format::{scrub_reader, Format, FormatStream};
-use crate::pieces::{scrub_piece, InOrder, Make, Scrub};
+use crate::pieces::{scrub_piece, InOrder, Make, Record, Scrub};
 use crate::utf16::{self, Utf16};
 use checksum::{Checksum, Hasher, Sums};
 use codec::Codec;
@@ -425,8 +425,11 @@ impl Job<'_> {
     fn write(&self, file: File, kept: &Kept, codec: Codec, tmp: &Path) -> anyhow::Result<(Written, File)> {
         let meta = kept.meta();
         let sum = self.args.checksum;
+        let format = self.args.format;
+        // Structured formats' report ranges come from a look at each raw
+        // line beside the scrub (see `LineRanges`), which chunks do not have.
         let split = codec == Codec::Plain
-            && !self.with_ranges
+            && !(self.with_ranges && format != Format::Raw)
             && meta.len() > self.split_above
             && rayon::current_num_threads() > 1
             && !is_utf16(&file)?;
@@ -443,14 +446,16 @@ impl Job<'_> {
             file.read_exact_at(&mut head, 0).context("read failed")?;
             refuse_binary(&head, self.args.text)?;
             let mut hash = Background::new(sum, threaded);
-            let stats = scrub_chunks(self.redactor, self.args.format, &file, meta.len(), &mut enc, &mut hash)?;
+            let mut each = |m: &logscrub::Masked, at: Range<u64>| ranges.add(m.rule().id(), at, m.fingerprint());
+            let record = self.with_ranges.then_some((&mut each as Record, self.key));
+            let stats = scrub_chunks(self.redactor, format, &file, meta.len(), &mut enc, &mut hash, record)?;
             (stats, hash.hex())
         } else {
             let mut input = Hashing::new(sum, threaded, file);
             let decoded = BufReader::with_capacity(256 * 1024, codec.reader(&mut input)?);
             let (text, order) = text_of(decoded, codec, self.args.text)?;
             encoding = order.map(Utf16::name);
-            let (redactor, format) = (self.redactor, self.args.format);
+            let redactor = self.redactor;
             let scrubbed = utf16::writing(order, &mut enc, |out| match (self.with_ranges, format) {
                 (false, _) => scrub_reader(redactor, format, &mut { text }, out),
                 (true, Format::Raw) => stream_recorded(redactor, self.key, &mut { text }, out, |m| {
@@ -594,15 +599,28 @@ fn scrub_chunks(
     size: u64,
     out: &mut dyn Write,
     input_hash: &mut Background,
+    record: Option<(Record, Option<&HashKey>)>,
 ) -> anyhow::Result<Stats> {
     let wave = rayon::current_num_threads() as u64 * 2;
     let bounds = chunk_bounds(file, size, (IN_FLIGHT / wave).clamp(1 << 20, CHUNK))?;
-    Ok(match format {
-        Format::Raw => scrub_chunks_of(&|text: Vec<u8>| redactor.stream(text), file, &bounds, out, input_hash),
-        format => {
-            let make = |text: Vec<u8>| FormatStream::new(redactor, format, text);
-            scrub_chunks_of(&make, file, &bounds, out, input_hash)
+    Ok(match (format, record) {
+        (Format::Raw, None) => {
+            scrub_chunks_of(&|text: Vec<u8>| redactor.stream(text), file, &bounds, out, input_hash, None)
         }
+        (Format::Raw, Some((record, key))) => {
+            let make = |text: Vec<u8>| {
+                let mut stream = redactor.stream(text);
+                stream.record_masked(key.cloned());
+                stream
+            };
+            scrub_chunks_of(&make, file, &bounds, out, input_hash, Some(record))
+        }
+        (format, None) => {
+            let make = |text: Vec<u8>| FormatStream::new(redactor, format, text);
+            scrub_chunks_of(&make, file, &bounds, out, input_hash, None)
+        }
+        // `Job::write` never splits these: fail the file, never the run.
+        (_, Some(_)) => Err(io::Error::other("internal error: a structured format cannot record in chunks")),
     }?)
 }
 
@@ -614,8 +632,12 @@ fn scrub_chunks_of<S: Scrub>(
     bounds: &[(u64, u64)],
     out: &mut dyn Write,
     input_hash: &mut Background,
+    record: Option<Record>,
 ) -> io::Result<Stats> {
-    let mut order = InOrder::new(make);
+    let mut order = match record {
+        Some(record) => InOrder::recording(make, record),
+        None => InOrder::new(make),
+    };
     let wave = rayon::current_num_threads() * 2;
     // The buffers of one wave serve the next (the inputs come back from
     // the hashing thread): fresh ones cost a page fault every 4 KiB.
@@ -1289,7 +1311,7 @@ mod tests {
             let mut got = Vec::new();
             let mut hash = Background::new(kind, true);
             let make = |text: Vec<u8>| redactor.stream(text);
-            let stats = pool.install(|| scrub_chunks_of(&make, &file, &bounds, &mut got, &mut hash)).unwrap();
+            let stats = pool.install(|| scrub_chunks_of(&make, &file, &bounds, &mut got, &mut hash, None)).unwrap();
             assert!(got == want, "the chunked output differs");
             assert_eq!(stats.masked_lines(), want_stats.masked_lines());
             let mut whole = Hasher::new(kind);
@@ -1328,7 +1350,7 @@ mod tests {
         let mut got = Vec::new();
         let mut hash = Background::new(Checksum::Sha256, true);
         let make = |text: Vec<u8>| FormatStream::new(&redactor, Format::Cri, text);
-        pool.install(|| scrub_chunks_of(&make, &file, &bounds, &mut got, &mut hash)).unwrap();
+        pool.install(|| scrub_chunks_of(&make, &file, &bounds, &mut got, &mut hash, None)).unwrap();
         assert!(got == want, "the chunked output differs");
     }
 
