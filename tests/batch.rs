@@ -251,6 +251,42 @@ fn in_place_keeps_permissions_owner_and_modification_time() {
     }
 }
 
+#[test]
+fn a_log_written_to_while_it_is_scrubbed_in_place_is_left_as_it_is() {
+    // A live log: appended to after the scrub read it. Renaming the copy
+    // over it would lose the appended line; the file fails instead.
+    let tmp = temp_dir("live");
+    let dir = tmp.path();
+    let file = dir.join("live.log");
+    let text = log_text("l", 600_000);
+    fs::write(&file, &text).unwrap();
+    let manifest = dir.join("m.jsonl");
+    let args =
+        ["scrub", "-q", "-j", "1", "--in-place", file.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()];
+    let child =
+        Command::new(env!("CARGO_BIN_EXE_logscrub")).args(args).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let staged = dir.join(".live.log.logscrub-tmp");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !staged.exists() {
+        assert!(std::time::Instant::now() < deadline, "the scrub never started writing");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let appended = "later password=appended-while-scrubbing ok\n";
+    File::options().append(true).open(&file).unwrap().write_all(appended.as_bytes()).unwrap();
+    let run = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("changed while it was scrubbed"), "{stderr}");
+    assert!(fs::read_to_string(&file).unwrap() == text.clone() + appended, "the original was replaced");
+    assert!(!staged.exists(), "the temporary file was left");
+    // Once it stops changing, a rerun scrubs it all.
+    let run = logscrub(&args);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let scrubbed = fs::read_to_string(&file).unwrap();
+    assert!(scrubbed.ends_with("later password=[REDACTED:password-assignment] ok\n"));
+    assert!(!scrubbed.contains("hunter2"));
+}
+
 /// A POSIX ACL as Linux stores it in `system.posix_acl_*`: version 2, then
 /// (tag, permissions, id) entries in tag order.
 fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {

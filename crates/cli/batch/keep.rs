@@ -32,6 +32,24 @@ impl Kept {
         &self.meta
     }
 
+    /// Fails unless the file at `path` is still the original as it was
+    /// read: the same file, size and modification time. A log written to
+    /// while it was scrubbed (a live file) would lose what was appended
+    /// under a rename, and its copy would miss it; one rotated meanwhile
+    /// is no longer at `path`. (A write between this and the rename is not
+    /// seen: scrub a log once it is rotated.)
+    pub(crate) fn unchanged(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let (was, now) = (&self.meta, std::fs::metadata(path).context("cannot read the file's metadata again")?);
+        let same = |m: &Metadata| (m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec());
+        if same(was) != same(&now) {
+            anyhow::bail!(
+                "changed while it was scrubbed (is it still being written to?); the original is untouched and \
+                 nothing was written: scrub it once it is rotated"
+            );
+        }
+        Ok(())
+    }
+
     /// Gives `copy` the original's metadata. In place, an attribute that
     /// cannot be kept fails the file (its original stays untouched) rather
     /// than quietly widen or drop an ACL or a label.

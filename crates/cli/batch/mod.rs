@@ -498,7 +498,7 @@ impl Staged {
         let meta = kept.meta();
         let synced = file.sync_all().context("cannot sync the temporary file");
         drop(file);
-        if let Err(e) = synced.and_then(|()| {
+        if let Err(e) = synced.and_then(|()| kept.unchanged(&item.path)).and_then(|()| {
             std::fs::rename(&tmp, &dest).with_context(|| format!("cannot rename into {}", dest.display()))
         }) {
             let _ = std::fs::remove_file(&tmp);
