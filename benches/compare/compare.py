@@ -464,39 +464,55 @@ def run(args, scratch):
         print(f"\nrecorded in {args.record}")
 
 
+def one_core():
+    """For preexec_fn: keep the child on one core, the baseline of scaling.
+    (`-j1` alone is not one core: the checksums get a thread of their own
+    where a core would idle.)"""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
 def scaling(logscrub, real, scratch, runs):
-    """`logscrub scrub` over 8 files with -j1 and -j2; the sidecar (TCP in,
-    stdout out, 2 clients) with 1 and 2 runtime threads."""
+    """`logscrub scrub` over 8 files: -j1 on one core, -j1 and -j2 free;
+    the sidecar (TCP in, stdout out, 2 clients) with 1 runtime thread on
+    one core, and with 2. The clients run beside it on the same cores."""
     files = scratch / "files"
     files.mkdir()
     for i in range(8):
         shutil.copy(real, files / f"part{i}.log")
     total = 8 * real.stat().st_size / 1e6
-    out = {}
-    print("\n== multi-core scaling")
-    for j in (1, 2):
-        dest = scratch / f"scrubbed-{j}"
+    cores = len(os.sched_getaffinity(0))
+    out = {"cores": cores}
+    print(f"\n== multi-core scaling ({cores} cores)")
+    for key, j, pin in (("scrub_one_core_mbps", 1, True), ("scrub_j1_mbps", 1, False), ("scrub_j2_mbps", 2, False)):
+        dest = scratch / f"scrubbed-{key}"
         times = []
         for _ in range(runs):
             shutil.rmtree(dest, ignore_errors=True)
             t = time.perf_counter()
-            subprocess.run([logscrub, "scrub", "-j", str(j), "--out", str(dest), str(files)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            argv = [logscrub, "scrub", "-j", str(j), "--out", str(dest), str(files)]
+            subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=one_core if pin else None)
             times.append(time.perf_counter() - t)
-        out[f"scrub_j{j}_mbps"] = round(total / min(times), 1)
-    print(f"logscrub scrub, 8 files, {total:.0f} MB: -j1 {out['scrub_j1_mbps']} MB/s, -j2 {out['scrub_j2_mbps']} MB/s (x{out['scrub_j2_mbps'] / out['scrub_j1_mbps']:.2f})")
+        out[key] = round(total / min(times), 1)
+    print(
+        f"logscrub scrub, 8 files, {total:.0f} MB: one core {out['scrub_one_core_mbps']} MB/s, "
+        f"-j1 {out['scrub_j1_mbps']} MB/s, -j2 {out['scrub_j2_mbps']} MB/s (x{out['scrub_j2_mbps'] / out['scrub_one_core_mbps']:.2f} of one core)"
+    )
     data = real.read_bytes()
     for threads in (1, 2):
-        out[f"sidecar_t{threads}_mbps"] = round(max(sidecar(logscrub, data, threads) for _ in range(runs)), 1)
-    print(f"sidecar, TCP in to stdout, 2 clients: 1 thread {out['sidecar_t1_mbps']} MB/s, 2 threads {out['sidecar_t2_mbps']} MB/s (x{out['sidecar_t2_mbps'] / out['sidecar_t1_mbps']:.2f})")
+        out[f"sidecar_t{threads}_mbps"] = round(max(sidecar(logscrub, data, threads, pin=threads == 1) for _ in range(runs)), 1)
+    print(
+        f"sidecar, TCP in to stdout, 2 clients: 1 thread on one core {out['sidecar_t1_mbps']} MB/s, "
+        f"2 threads {out['sidecar_t2_mbps']} MB/s (x{out['sidecar_t2_mbps'] / out['sidecar_t1_mbps']:.2f})"
+    )
     return out
 
 
-def sidecar(logscrub, data, threads):
+def sidecar(logscrub, data, threads, pin):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, TOKIO_WORKER_THREADS=str(threads))
-    p = subprocess.Popen([logscrub, "serve", "--tcp", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    p = subprocess.Popen([logscrub, "serve", "--tcp", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, preexec_fn=one_core if pin else None)
     try:
         deadline = time.time() + 10
         while True:
