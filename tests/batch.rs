@@ -287,6 +287,61 @@ fn a_log_written_to_while_it_is_scrubbed_in_place_is_left_as_it_is() {
     assert!(!scrubbed.contains("hunter2"));
 }
 
+#[test]
+fn names_that_are_not_utf8_are_scrubbed_reported_and_resumed_as_they_are() {
+    // An old archive may hold Latin-1 names. The manifest and the reports
+    // name them by their bytes (base64, as ripgrep's JSON does), so that a
+    // rerun finds them done; `check` prints the bytes themselves.
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = temp_dir("latin1");
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    fs::create_dir_all(&src).unwrap();
+    let file = src.join(std::ffi::OsStr::from_bytes(b"caf\xe9.log"));
+    fs::write(&file, log_text("c", 2)).unwrap();
+    fs::write(src.join("plain.log"), log_text("p", 2)).unwrap();
+    let report = tmp.path().join("report.json");
+    let scrub = || {
+        let run = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+            .args([
+                "scrub",
+                "--out",
+                out.to_str().unwrap(),
+                src.to_str().unwrap(),
+                "--report",
+                report.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        String::from_utf8(run.stderr).unwrap()
+    };
+    scrub();
+    assert_eq!(fs::read_to_string(out.join(file.file_name().unwrap())).unwrap(), scrubbed_text("c", 2));
+    let bytes = |path: &Path| {
+        use base64::Engine;
+        serde_json::json!({ "bytes": base64::engine::general_purpose::STANDARD.encode(path.as_os_str().as_bytes()) })
+    };
+    let doc: serde_json::Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(doc["files"].as_array().unwrap().iter().any(|f| f["path"] == bytes(&file)), "{doc}");
+    let manifest = fs::read_to_string(out.join("logscrub-manifest.jsonl")).unwrap();
+    assert!(manifest.contains(&format!(r#""rel":{}"#, bytes(file.strip_prefix(&src).unwrap()))), "{manifest}");
+    assert!(scrub().contains("0 scrubbed, 2 done before"), "the rerun did not find them done");
+
+    let check = |json: bool| {
+        let run = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+            .arg("check")
+            .args(json.then_some("--json"))
+            .arg(&file)
+            .output();
+        let run = run.unwrap();
+        assert_eq!(run.status.code(), Some(1));
+        run.stdout
+    };
+    assert!(check(false).starts_with(&[file.as_os_str().as_bytes(), b":1:password-assignment\n"].concat()));
+    let first: serde_json::Value = serde_json::from_slice(check(true).split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(first["path"], bytes(&file));
+}
+
 /// A POSIX ACL as Linux stores it in `system.posix_acl_*`: version 2, then
 /// (tag, permissions, id) entries in tag order.
 fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {

@@ -12,6 +12,7 @@
 
 mod checksum;
 pub mod codec;
+mod json_path;
 mod keep;
 mod walk;
 
@@ -19,6 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::ops::Range;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -144,8 +146,11 @@ pub struct CheckArgs {
 /// One line of the manifest.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 struct Done {
+    #[serde(with = "json_path")]
     rel: PathBuf,
+    #[serde(with = "json_path")]
     input: PathBuf,
+    #[serde(with = "json_path")]
     output: PathBuf,
     codec: String,
     input_size: u64,
@@ -158,6 +163,7 @@ struct Done {
 /// A file's entry in the report.
 #[derive(Serialize, Default)]
 struct FileReport {
+    #[serde(serialize_with = "json_path::serialize")]
     path: PathBuf,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1090,7 +1096,11 @@ pub fn check(engine: &EngineArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> 
                 for f in &findings {
                     match args.json {
                         true => writeln!(out, "{}", f.json(&item.path))?,
-                        false => writeln!(out, "{}:{}:{}", item.path.display(), f.line, f.rule)?,
+                        // The path's own bytes, as ripgrep prints them.
+                        false => {
+                            out.write_all(item.path.as_os_str().as_bytes())?;
+                            writeln!(out, ":{}:{}", f.line, f.rule)?;
+                        }
                     }
                 }
                 found |= !findings.is_empty();
@@ -1121,7 +1131,7 @@ impl Found {
     /// The finding as one JSON object: where, which rule, and the keyed
     /// fingerprint of the secret when there is one; never its text.
     fn json(&self, path: &Path) -> String {
-        let mut o = serde_json::json!({ "path": path.to_string_lossy(), "line": self.line, "rule": self.rule });
+        let mut o = serde_json::json!({ "path": json_path::value(path), "line": self.line, "rule": self.rule });
         if let Some(category) = &self.category {
             o["category"] = category.as_str().into();
         }
