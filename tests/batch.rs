@@ -298,7 +298,10 @@ fn names_that_are_not_utf8_are_scrubbed_reported_and_resumed_as_they_are() {
     fs::create_dir_all(&src).unwrap();
     let file = src.join(std::ffi::OsStr::from_bytes(b"caf\xe9.log"));
     fs::write(&file, log_text("c", 2)).unwrap();
-    fs::write(src.join("plain.log"), log_text("p", 2)).unwrap();
+    // Read lossily, both names are `caf\u{fffd}.log`: each must still have
+    // a temporary file of its own.
+    let twin = src.join(std::ffi::OsStr::from_bytes(b"caf\xe8.log"));
+    fs::write(&twin, log_text("t", 200_000)).unwrap();
     let report = tmp.path().join("report.json");
     let scrub = || {
         let run = Command::new(env!("CARGO_BIN_EXE_logscrub"))
@@ -317,6 +320,7 @@ fn names_that_are_not_utf8_are_scrubbed_reported_and_resumed_as_they_are() {
     };
     scrub();
     assert_eq!(fs::read_to_string(out.join(file.file_name().unwrap())).unwrap(), scrubbed_text("c", 2));
+    assert!(fs::read_to_string(out.join(twin.file_name().unwrap())).unwrap() == scrubbed_text("t", 200_000));
     let bytes = |path: &Path| {
         use base64::Engine;
         serde_json::json!({ "bytes": base64::engine::general_purpose::STANDARD.encode(path.as_os_str().as_bytes()) })
@@ -340,6 +344,34 @@ fn names_that_are_not_utf8_are_scrubbed_reported_and_resumed_as_they_are() {
     assert!(check(false).starts_with(&[file.as_os_str().as_bytes(), b":1:password-assignment\n"].concat()));
     let first: serde_json::Value = serde_json::from_slice(check(true).split(|&b| b == b'\n').next().unwrap()).unwrap();
     assert_eq!(first["path"], bytes(&file));
+}
+
+#[test]
+fn a_file_another_run_is_scrubbing_is_left_to_it() {
+    // Two runs over one file (a Job retried while the first still runs on
+    // shared storage) must not write one temporary file: the one that
+    // holds its lock goes on, the other fails the file and leaves both
+    // files alone.
+    let tmp = temp_dir("locked");
+    let file = tmp.path().join("app.log");
+    fs::write(&file, log_text("a", 5)).unwrap();
+    let staged = tmp.path().join(".app.log.logscrub-tmp");
+    let other = File::create(&staged).unwrap();
+    other.lock().unwrap();
+    let manifest = tmp.path().join("m.jsonl");
+    let args = ["scrub", "-q", "--in-place", file.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()];
+    let run = logscrub(&args);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("another logscrub run is scrubbing this file"), "{stderr}");
+    assert_eq!(fs::read_to_string(&file).unwrap(), log_text("a", 5));
+    assert!(staged.exists(), "the other run's temporary file was removed");
+    // Unlocked, as a killed run leaves it: taken over.
+    drop(other);
+    let run = logscrub(&args);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(fs::read_to_string(&file).unwrap(), scrubbed_text("a", 5));
+    assert!(!staged.exists());
 }
 
 /// A POSIX ACL as Linux stores it in `system.posix_acl_*`: version 2, then

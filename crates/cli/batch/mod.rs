@@ -413,9 +413,14 @@ impl Job<'_> {
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        let name = dest.file_name().context("destination has no file name")?.to_string_lossy();
-        let tmp = dest.with_file_name(format!(".{name}.logscrub-tmp"));
-        match self.write(file, &kept, codec, &tmp) {
+        // From the name's bytes: two names that differ only in bytes that
+        // are not UTF-8 must not share a temporary file.
+        let mut name = std::ffi::OsString::from(".");
+        name.push(dest.file_name().context("destination has no file name")?);
+        name.push(".logscrub-tmp");
+        let tmp = dest.with_file_name(name);
+        let staged = claim(&tmp)?;
+        match self.write(file, &kept, codec, staged) {
             Ok((written, file)) => {
                 Ok(Staged { item: item.clone(), dest: dest.to_path_buf(), tmp, file, kept, codec, written })
             }
@@ -426,9 +431,9 @@ impl Job<'_> {
         }
     }
 
-    /// Writes the scrubbed file to `tmp` with the original's metadata (see
-    /// [`Kept`]); returns it open, not yet synced.
-    fn write(&self, file: File, kept: &Kept, codec: Codec, tmp: &Path) -> anyhow::Result<(Written, File)> {
+    /// Writes the scrubbed file to `tmp` (empty, see [`claim`]) with the
+    /// original's metadata (see [`Kept`]); returns it open, not yet synced.
+    fn write(&self, file: File, kept: &Kept, codec: Codec, tmp: File) -> anyhow::Result<(Written, File)> {
         let meta = kept.meta();
         let sum = self.args.checksum;
         let format = self.args.format;
@@ -442,7 +447,6 @@ impl Job<'_> {
         let threaded = hash_thread(split);
         // Hashed below the buffer: the hash gets the output in large
         // pieces, which BLAKE3 hashes many chunks at a time.
-        let tmp = File::create(tmp).context("cannot create the temporary file")?;
         let out = BufWriter::with_capacity(256 * 1024, Hashing::new(sum, threaded, Writeback::new(tmp)));
         let mut enc = codec.writer(out, self.args.level)?;
         let mut ranges = Ranges::default();
@@ -496,6 +500,34 @@ struct Staged {
     written: Written,
 }
 
+/// Opens the temporary file `tmp` for this run alone, empty. It stays
+/// locked (`flock`) until it is renamed into place, so that another run over
+/// the same file (a Job retried while the first still runs, on shared
+/// storage) fails the file rather than write into the same temporary file;
+/// one left by a killed run is not locked, and is taken over.
+fn claim(tmp: &Path) -> anyhow::Result<File> {
+    let cannot = "cannot create the temporary file";
+    // A locked file may be renamed away between the open and the lock:
+    // then the path names another file, and the claim starts again.
+    for _ in 0..3 {
+        let file = File::options().write(true).create(true).truncate(false).open(tmp).context(cannot)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "another logscrub run is scrubbing this file now (its temporary file {} is locked); left to it",
+                tmp.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e).context(cannot),
+        }
+        let (locked, named) = (file.metadata()?, std::fs::metadata(tmp));
+        if named.is_ok_and(|n| (n.dev(), n.ino()) == (locked.dev(), locked.ino())) {
+            file.set_len(0).context(cannot)?;
+            return Ok(file);
+        }
+    }
+    anyhow::bail!("{cannot}: another run keeps replacing it")
+}
+
 impl Staged {
     /// Syncs the temporary file and renames it over the destination; the
     /// file's report and manifest entry.
@@ -503,13 +535,15 @@ impl Staged {
         let Staged { item, dest, tmp, file, kept, codec, written: w } = self;
         let meta = kept.meta();
         let synced = file.sync_all().context("cannot sync the temporary file");
-        drop(file);
-        if let Err(e) = synced.and_then(|()| kept.unchanged(&item.path)).and_then(|()| {
+        // Renamed while still locked (see `claim`).
+        let renamed = synced.and_then(|()| kept.unchanged(&item.path)).and_then(|()| {
             std::fs::rename(&tmp, &dest).with_context(|| format!("cannot rename into {}", dest.display()))
-        }) {
+        });
+        if let Err(e) = renamed {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
+        drop(file);
         if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
             // The rename itself is durable once the directory is synced.
             File::open(parent).and_then(|d| d.sync_all()).ok();
