@@ -7,7 +7,11 @@
 //! Criterion measures one subscriber after the other, and on a shared
 //! machine the speed drifts between them by as much as the overhead being
 //! measured. So the run ends with the clean event's overhead measured in
-//! interleaved rounds (each subscriber in turn, many times), as medians.
+//! interleaved rounds (each subscriber in turn, many times), as medians:
+//! into `std::io::sink`, which costs nothing, and into `/dev/null` through
+//! a file, one `write(2)` an event as `fmt()`'s default writer (stdout)
+//! makes, at the least a system call can cost (a pipe or a terminal costs
+//! more).
 //!
 //! `-- --events SUBSCRIBER N` only logs N clean events through one of the
 //! sink subscribers (`plain`, `fields`, `redacted`): for counting
@@ -15,12 +19,14 @@
 //! (`benches/tracing_instructions.sh`).
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{criterion_group, Criterion};
 use logscrub::Redactor;
 use logscrub_tracing::{RedactExt, RedactingFields};
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::fmt::MakeWriter;
 
 fn clean() {
     tracing::info!(status = black_box(200), path = "/api/v1/items", "request done in 12ms")
@@ -37,20 +43,32 @@ fn non_blocking<W: std::io::Write + Send + 'static>(inner: W) -> (NonBlocking, W
     NonBlockingBuilder::default().lossy(false).finish(inner)
 }
 
-/// The subscribers compared, each writing into `std::io::sink`: without
+/// The subscribers compared, each writing into `writer`: without
 /// logscrub, with the field formatter, with the redacting writer.
-fn sink_subscribers() -> [(&'static str, tracing::Dispatch); 3] {
+fn subscribers<W>(writer: W) -> [(&'static str, tracing::Dispatch); 3]
+where
+    W: for<'a> MakeWriter<'a> + Clone + Send + Sync + 'static,
+{
     let fmt = || tracing_subscriber::fmt().with_ansi(false);
     [
-        ("plain", tracing::Dispatch::new(fmt().with_writer(std::io::sink).finish())),
+        ("plain", tracing::Dispatch::new(fmt().with_writer(writer.clone()).finish())),
         (
             "fields",
             tracing::Dispatch::new(
-                fmt().fmt_fields(RedactingFields::new(Redactor::new())).with_writer(std::io::sink).finish(),
+                fmt().fmt_fields(RedactingFields::new(Redactor::new())).with_writer(writer.clone()).finish(),
             ),
         ),
-        ("redacted", tracing::Dispatch::new(fmt().with_writer(std::io::sink.redacted(Redactor::new())).finish())),
+        ("redacted", tracing::Dispatch::new(fmt().with_writer(writer.redacted(Redactor::new())).finish())),
     ]
+}
+
+fn sink_subscribers() -> [(&'static str, tracing::Dispatch); 3] {
+    subscribers(std::io::sink)
+}
+
+/// The same, each event one `write(2)` into `/dev/null`.
+fn dev_null_subscribers() -> [(&'static str, tracing::Dispatch); 3] {
+    subscribers(Arc::new(std::fs::File::create("/dev/null").expect("/dev/null opens")))
 }
 
 fn overhead(c: &mut Criterion) {
@@ -80,8 +98,7 @@ fn overhead(c: &mut Criterion) {
 
 /// The clean event's cost with each subscriber, measured in turn in
 /// interleaved rounds; prints the medians and their ratio to the first.
-fn interleaved() {
-    let subscribers = sink_subscribers();
+fn interleaved(subscribers: [(&'static str, tracing::Dispatch); 3], into: &str) {
     let (rounds, events) = (21, 100_000);
     let mut ns: Vec<Vec<f64>> = vec![Vec::new(); subscribers.len()];
     for _ in 0..rounds {
@@ -100,7 +117,7 @@ fn interleaved() {
         v[v.len() / 2]
     };
     let base = median(&mut ns[0]);
-    println!("clean event, {rounds} interleaved rounds of {events} events, median per event:");
+    println!("clean event into {into}, {rounds} interleaved rounds of {events} events, median per event:");
     for (times, (name, _)) in ns.iter_mut().zip(&subscribers) {
         let m = median(times);
         println!("  {name:<8} {m:>6.0} ns ({:+.1}%)", 100.0 * (m / base - 1.0));
@@ -129,6 +146,7 @@ fn main() {
     // filter names them.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     if filter.is_none_or(|f| "interleaved".contains(&f)) {
-        interleaved();
+        interleaved(sink_subscribers(), "std::io::sink");
+        interleaved(dev_null_subscribers(), "/dev/null (a write(2) an event)");
     }
 }
