@@ -374,6 +374,41 @@ fn a_file_another_run_is_scrubbing_is_left_to_it() {
     assert!(!staged.exists());
 }
 
+#[test]
+fn a_write_past_the_file_size_limit_fails_that_file_only_and_says_so() {
+    // `ulimit -f`: the kernel's SIGXFSZ would kill the run midway (leaving
+    // the other files undone and no summary). Each such write fails with
+    // EFBIG instead: that file fails as the output's error, not the
+    // input's, its original untouched; the others are scrubbed.
+    let tmp = temp_dir("fsize");
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    fs::create_dir_all(&src).unwrap();
+    let big = log_text("b", 40_000);
+    fs::write(src.join("big.log"), &big).unwrap();
+    fs::write(src.join("big.log.gz"), gzip(big.repeat(4).as_bytes())).unwrap();
+    fs::write(src.join("small.log"), log_text("s", 2)).unwrap();
+    let limited = |command: &str| {
+        let script = format!("ulimit -f 100; exec \"$0\" {command}");
+        Command::new("sh").args(["-c", &script, env!("CARGO_BIN_EXE_logscrub")]).output().unwrap()
+    };
+    let run = limited(&format!("scrub -j1 {} --out {}", src.display(), out.display()));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    for name in ["big.log:", "big.log.gz:"] {
+        let line = stderr.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{stderr}"));
+        assert!(line.contains("cannot write the scrubbed copy: File too large"), "{line}");
+        assert!(!line.contains("corrupt"), "{line}");
+    }
+    assert!(stderr.contains("3 files (1 scrubbed, 0 done before, 2 failed)"), "{stderr}");
+    assert_eq!(fs::read_to_string(out.join("small.log")).unwrap(), scrubbed_text("s", 2));
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 2, "only small.log and the manifest");
+    assert_eq!(fs::read_to_string(src.join("big.log")).unwrap(), big);
+    // The filter says it, with exit 2.
+    let run = limited(&format!("< {} > {}", src.join("big.log").display(), tmp.path().join("f.out").display()));
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("cannot write to stdout: File too large"));
+}
+
 /// A POSIX ACL as Linux stores it in `system.posix_acl_*`: version 2, then
 /// (tag, permissions, id) entries in tag order.
 fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {

@@ -37,6 +37,7 @@ use crate::args::{Args, Command, RulesCommand};
 /// Runs the command line of this process and returns its exit status.
 pub fn run() -> ExitCode {
     let args = Args::parse();
+    fail_writes_past_the_file_size_limit();
     let result = match &args.command {
         None => filter::run(&args),
         Some(Command::Serve(serve)) => serve::serve(&args.engine, serve),
@@ -55,6 +56,18 @@ pub fn run() -> ExitCode {
             eprintln!("logscrub: error: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// A write past the file size limit (`ulimit -f`, RLIMIT_FSIZE) fails with
+/// EFBIG, a clear error like a full disk's, instead of SIGXFSZ killing the
+/// process: `scrub` fails that file (its original untouched) and goes on
+/// with the others, the filter reports it, the sidecar waits it out.
+fn fail_writes_past_the_file_size_limit() {
+    // SAFETY: sets one signal's disposition to ignore, before any thread
+    // that could receive it is started; no handler runs.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 

@@ -458,7 +458,14 @@ impl Job<'_> {
             let mut hash = Background::new(sum, threaded);
             let mut each = |m: &logscrub::Masked, at: Range<u64>| ranges.add(m.rule().id(), at, m.fingerprint());
             let record = self.with_ranges.then_some((&mut each as Record, self.key));
-            let stats = scrub_chunks(self.redactor, format, &file, meta.len(), &mut enc, &mut hash, record)?;
+            let out = &mut Output(&mut enc);
+            let stats =
+                scrub_chunks(self.redactor, format, &file, meta.len(), out, &mut hash, record).map_err(|e| {
+                    match e.downcast::<io::Error>() {
+                        Ok(e) => decode_error(Codec::Plain, e),
+                        Err(e) => e,
+                    }
+                })?;
             (stats, hash.hex())
         } else {
             let mut input = Hashing::new(sum, threaded, file);
@@ -466,7 +473,7 @@ impl Job<'_> {
             let (text, order) = text_of(decoded, codec, self.args.text)?;
             encoding = order.map(Utf16::name);
             let redactor = self.redactor;
-            let scrubbed = utf16::writing(order, &mut enc, |out| match (self.with_ranges, format) {
+            let scrubbed = utf16::writing(order, &mut Output(&mut enc), |out| match (self.with_ranges, format) {
                 (false, _) => scrub_reader(redactor, format, &mut { text }, out),
                 (true, Format::Raw) => stream_recorded(redactor, self.key, &mut { text }, out, |m| {
                     ranges.add(m.rule().id(), m.range(), m.fingerprint());
@@ -479,7 +486,8 @@ impl Job<'_> {
             let stats = scrubbed.map_err(|e| decode_error(codec, e))?;
             (stats, input.hash.hex())
         };
-        let Hashing { inner: out, hash } = enc.finish()?.into_inner().map_err(|e| e.into_error())?;
+        let finished = enc.finish().and_then(|out| out.into_inner().map_err(|e| e.into_error()));
+        let Hashing { inner: out, hash } = finished.map_err(|e| anyhow::Error::new(OutputError(e)))?;
         let sums = Sums::new(sum, input_sum, hash.hex());
         let writer = out.file;
         kept.give(&writer)?;
@@ -622,12 +630,53 @@ fn refuse_binary(head: &[u8], text: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An error of the scrub: the output's (see [`Output`]) as it is, else
+/// the input's, read or decoded.
 fn decode_error(codec: Codec, e: io::Error) -> anyhow::Error {
+    if e.get_ref().is_some_and(|inner| inner.is::<OutputError>()) {
+        return e.into();
+    }
     match codec {
         Codec::Plain => anyhow::anyhow!("read failed: {e}"),
         c => anyhow::anyhow!("corrupt or truncated {} data: {e}; the original is untouched", c.name()),
     }
 }
+
+/// The scrubbed copy being written, whose errors say they are its own: a
+/// full disk is not a corrupt archive.
+struct Output<W>(W);
+
+impl<W: Write> Write for Output<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.0.write(data).map_err(OutputError::wrap)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(OutputError::wrap)
+    }
+}
+
+/// A write of the scrubbed copy failed.
+#[derive(Debug)]
+struct OutputError(io::Error);
+
+impl OutputError {
+    /// `e`, of the same kind, saying it is the output's.
+    fn wrap(e: io::Error) -> io::Error {
+        match e.get_ref().is_some_and(|inner| inner.is::<OutputError>()) {
+            true => e,
+            false => io::Error::new(e.kind(), OutputError(e)),
+        }
+    }
+}
+
+impl std::fmt::Display for OutputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot write the scrubbed copy: {}; the original is untouched", self.0)
+    }
+}
+
+impl std::error::Error for OutputError {}
 
 /// Splits a large plain file into chunks at line starts and scrubs them in
 /// parallel, writing in order. The input is hashed on `input_hash`'s thread

@@ -299,10 +299,6 @@ fn run(engine: &EngineArgs, opts: ServeOptions) -> anyhow::Result<std::process::
         .spawn(move || output::run(sink, &out_spool, &out_metrics, out_stop, drain))?;
 
     let result: anyhow::Result<()> = runtime.block_on(async {
-        // A file past the size limit (RLIMIT_FSIZE) must fail the write with
-        // EFBIG, waited out like a full disk, not kill the process: handling
-        // SIGXFSZ replaces its default action.
-        let _ = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
         let mut tasks = tokio::task::JoinSet::new();
         for addr in &opts.tcp {
             let l = input::bind(addr, "tcp").await?;
