@@ -384,8 +384,14 @@ pub(crate) mod tests {
     /// A log with passwords, PEM and PuTTY keys whose lines straddle many
     /// piece cuts, long lines, and no newline at its end.
     fn log() -> Vec<u8> {
+        log_of(30_000)
+    }
+
+    /// The first `lines` lines of [`log`] (every kind of line once 701 are
+    /// in), and its never-ending key.
+    fn log_of(lines: usize) -> Vec<u8> {
         let mut text = Vec::new();
-        for i in 0..30_000 {
+        for i in 0..lines {
             match i % 997 {
                 10 => text.extend_from_slice(b"-----BEGIN PRIVATE KEY-----\n"),
                 11..=60 => {
@@ -515,16 +521,16 @@ pub(crate) mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
 
         /// Pieces cut anywhere at line starts, recording: what one
         /// recording stream over the whole input records, at the same
         /// ranges, and the same output.
         #[test]
-        fn pieces_record_what_one_stream_records(cuts in proptest::collection::vec(0usize..2_200_000, 1..12)) {
+        fn pieces_record_what_one_stream_records(cuts in proptest::collection::vec(0usize..440_000, 1..12)) {
             let redactor = redactor();
             let key = logscrub::HashKey::new(b"0123456789abcdef-pieces".to_vec()).unwrap();
-            let data = log();
+            let data = log_of(2_000);
             let make = |text: Vec<u8>| {
                 let mut stream = redactor.stream(text);
                 stream.record_masked(Some(key.clone()));
@@ -534,7 +540,7 @@ pub(crate) mod tests {
             one.write_all(&data).unwrap();
             let (want_text, _, masked) = Scrub::finish(one).unwrap();
             let want: Vec<Named> = masked.iter().map(|m| named(m, m.range())).collect();
-            proptest::prop_assert!(want.len() > 1000);
+            proptest::prop_assert!(want.len() > 250);
 
             let mut starts: Vec<usize> = cuts
                 .iter()

@@ -156,8 +156,34 @@ struct Done {
     input_size: u64,
     input_mtime_ns: u128,
     output_size: u64,
+    /// The output as this run left it (absent in manifests of earlier
+    /// versions: their outputs are checked by their checksums).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    output_stat: Option<Untouched>,
     #[serde(flatten)]
     sums: Sums,
+}
+
+/// A file's device, inode and change time. The change time is set by the
+/// kernel alone, at any change of the file's content or metadata (a copy
+/// restored with `cp -p` or `touch -r` too), so an output whose three are
+/// still those recorded is the file this run wrote: a rerun need not read
+/// it all again to know it is done. (On a kernel whose change times are
+/// coarse, a change within a clock tick of the run's rename could keep the
+/// time; recent Linux kernels give a file a fine-grained change time once
+/// its time has been read, as this run reads it.)
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Debug)]
+struct Untouched {
+    dev: u64,
+    ino: u64,
+    ctime_ns: i128,
+}
+
+impl Untouched {
+    fn of(meta: &std::fs::Metadata) -> Untouched {
+        let ctime_ns = i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec());
+        Untouched { dev: meta.dev(), ino: meta.ino(), ctime_ns }
+    }
 }
 
 /// A file's entry in the report.
@@ -288,7 +314,7 @@ pub fn scrub(engine: &EngineArgs, args: &ScrubArgs) -> anyhow::Result<ExitCode> 
                 .map(|(i, item)| {
                     let dest = args.out.as_ref().map_or_else(|| item.path.clone(), |d| d.join(&item.rel));
                     if is_done(done.get(&item.rel), item, &dest, args.in_place) {
-                        progress.file_done(item);
+                        progress.done_before(item);
                         return Some(FileReport {
                             path: item.path.clone(),
                             status: "done-before",
@@ -318,7 +344,9 @@ pub fn scrub(engine: &EngineArgs, args: &ScrubArgs) -> anyhow::Result<ExitCode> 
     let skipped = reports.iter().filter(|r| r.status == "done-before").count();
     let lines: u64 = reports.iter().map(|r| r.lines).sum();
     let masked: u64 = reports.iter().map(|r| r.masked_lines).sum();
-    let bytes = progress.bytes_total;
+    // What this run read: the throughput of a rerun is not that of the
+    // files it found done.
+    let bytes = progress.bytes_total.saturating_sub(progress.bytes_done_before.load(Ordering::Relaxed));
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "logscrub: {} files ({} scrubbed, {} done before, {} failed), {} lines, {} masked, {:.1} MB in {:.1} s ({:.1} MB/s)",
@@ -350,18 +378,23 @@ fn read_manifest(path: &Path) -> anyhow::Result<HashMap<PathBuf, Done>> {
     Ok(text.lines().filter_map(|l| serde_json::from_str::<Done>(l).ok()).map(|d| (d.rel.clone(), d)).collect())
 }
 
-/// Whether the manifest says this file is done and the files agree.
+/// Whether the manifest says this file is done and the files agree: the
+/// input is the one scrubbed (with `--out`), and the output is the one
+/// written, untouched since (see [`Untouched`]) or else with the content
+/// its checksum says.
 fn is_done(entry: Option<&Done>, item: &walk::Item, dest: &Path, in_place: bool) -> bool {
     let Some(d) = entry else { return false };
-    if in_place {
-        // The file is now the output: same size and content.
-        let (kind, sum) = d.sums.output();
-        return std::fs::metadata(&item.path).is_ok_and(|m| m.len() == d.output_size)
-            && checksum_file(kind, &item.path).is_ok_and(|h| h == sum);
+    let same_input = in_place
+        || std::fs::metadata(&item.path).is_ok_and(|m| m.len() == d.input_size && mtime_ns(&m) == d.input_mtime_ns);
+    let Ok(out) = std::fs::metadata(dest) else { return false };
+    if !same_input || out.len() != d.output_size {
+        return false;
     }
-    let same_input =
-        std::fs::metadata(&item.path).is_ok_and(|m| m.len() == d.input_size && mtime_ns(&m) == d.input_mtime_ns);
-    same_input && std::fs::metadata(dest).is_ok_and(|m| m.len() == d.output_size)
+    if d.output_stat.is_some_and(|s| s == Untouched::of(&out)) {
+        return true;
+    }
+    let (kind, sum) = d.sums.output();
+    checksum_file(kind, dest).is_ok_and(|h| h == sum)
 }
 
 fn checksum_file(kind: Checksum, path: &Path) -> io::Result<String> {
@@ -556,6 +589,8 @@ impl Staged {
             // The rename itself is durable once the directory is synced.
             File::open(parent).and_then(|d| d.sync_all()).ok();
         }
+        // After the rename, which sets the change time.
+        let output_stat = std::fs::metadata(&dest).ok().map(|m| Untouched::of(&m));
         let report = FileReport {
             path: item.path.clone(),
             status: "scrubbed",
@@ -577,6 +612,7 @@ impl Staged {
             input_size: meta.len(),
             input_mtime_ns: mtime_ns(meta),
             output_size: w.output_size,
+            output_stat,
             sums: w.sums,
         };
         Ok((report, done))
@@ -1113,6 +1149,7 @@ impl<T: Write> Write for Hashing<T> {
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
     bytes_total: u64,
+    bytes_done_before: AtomicU64,
     files: u64,
     done: AtomicU64,
 }
@@ -1130,7 +1167,20 @@ impl Progress {
             bar.set_style(style);
             bar
         });
-        Progress { bar, bytes_total, files: items.len() as u64, done: AtomicU64::new(0) }
+        Progress {
+            bar,
+            bytes_total,
+            bytes_done_before: AtomicU64::new(0),
+            files: items.len() as u64,
+            done: AtomicU64::new(0),
+        }
+    }
+
+    /// A file an earlier run finished.
+    fn done_before(&self, item: &walk::Item) {
+        let size = std::fs::metadata(&item.path).map_or(0, |m| m.len());
+        self.bytes_done_before.fetch_add(size, Ordering::Relaxed);
+        self.file_done(item);
     }
 
     fn file_done(&self, item: &walk::Item) {
@@ -1320,6 +1370,42 @@ fn check_structured(redactor: &Redactor, format: Format, mut reader: impl BufRea
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_output_untouched_since_it_was_written_is_done_without_reading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        std::fs::write(&path, "a password=[REDACTED:password-assignment]\n").unwrap();
+        let item = walk::Item { path: path.clone(), rel: "a.log".into(), link: false, problem: None };
+        let meta = std::fs::metadata(&path).unwrap();
+        let sum = checksum_file(Checksum::Sha256, &path).unwrap();
+        let done = |stat: Option<Untouched>, output: &str| Done {
+            rel: item.rel.clone(),
+            input: path.clone(),
+            output: path.clone(),
+            codec: "plain".into(),
+            input_size: 0,
+            input_mtime_ns: 0,
+            output_size: meta.len(),
+            output_stat: stat,
+            sums: Sums::new(Checksum::Sha256, String::new(), output.into()),
+        };
+        let stat = Some(Untouched::of(&meta));
+        // Its stat alone says it is done: a wrong checksum is never read.
+        assert!(is_done(Some(&done(stat, "not read")), &item, &path, true));
+        // Without one (a manifest of an earlier version), its checksum.
+        assert!(is_done(Some(&done(None, &sum)), &item, &path, true));
+        assert!(!is_done(Some(&done(None, "other")), &item, &path, true));
+        // Touched since, even to give back its mode and mtime: read again.
+        // (Past a tick of a coarse clock: a kernel without fine-grained
+        // change times can give a change in the same tick the same time.)
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        let same = std::fs::metadata(&path).unwrap();
+        std::fs::set_permissions(&path, same.permissions()).unwrap();
+        File::options().write(true).open(&path).unwrap().set_modified(same.modified().unwrap()).unwrap();
+        assert!(!is_done(Some(&done(stat, "not read")), &item, &path, true));
+        assert!(is_done(Some(&done(stat, &sum)), &item, &path, true));
+    }
 
     #[test]
     fn line_ranges_find_a_secret_across_a_long_lines_window_edges() {
