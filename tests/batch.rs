@@ -189,6 +189,10 @@ fn an_output_tree_inside_the_input_is_never_scrubbed_again() {
     let same = logscrub(&["scrub", "-q", "--out", logs.to_str().unwrap(), logs.to_str().unwrap()]);
     assert_eq!(same.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&same.stderr).contains("use --in-place"));
+    let file = logs.join("a.log");
+    let onto_a_file = logscrub(&["scrub", "-q", "--out", file.to_str().unwrap(), logs.join("sub").to_str().unwrap()]);
+    assert_eq!(onto_a_file.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&onto_a_file.stderr).contains("is not a directory"));
 }
 
 #[test]

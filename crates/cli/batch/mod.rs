@@ -246,6 +246,9 @@ pub fn scrub(engine: &EngineArgs, args: &ScrubArgs) -> anyhow::Result<ExitCode> 
         None => PathBuf::from("logscrub-manifest.jsonl"),
     });
     if let Some(out) = &args.out {
+        if out.exists() && !out.is_dir() {
+            anyhow::bail!("--out {} is not a directory", out.display());
+        }
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
         let same = |p: &PathBuf| std::fs::canonicalize(p).ok() == std::fs::canonicalize(out).ok();
         if args.paths.iter().any(same) {
