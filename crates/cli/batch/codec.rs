@@ -74,7 +74,7 @@ impl Codec {
             Codec::Gzip => {
                 Encoder::Gzip(flate2::write::GzEncoder::new(out, flate2::Compression::new(level.unwrap_or(6).min(9))))
             }
-            Codec::Zstd => Encoder::Zstd(zstd::Encoder::new(out, level.unwrap_or(3) as i32)?),
+            Codec::Zstd => Encoder::Zstd(zstd::Encoder::new(out, level.unwrap_or(3).min(22) as i32)?),
             Codec::Bzip2 => Encoder::Bzip2(bzip2::write::BzEncoder::new(
                 out,
                 bzip2::Compression::new(level.unwrap_or(6).clamp(1, 9)),

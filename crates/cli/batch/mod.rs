@@ -68,7 +68,9 @@ pub struct ScrubArgs {
     pub jobs: Option<usize>,
 
     /// Compression level of the output (default: gzip 6, zstd 3, bzip2 6,
-    /// xz 6).
+    /// xz 6), for every codec of the run: each takes it within its own
+    /// range (gzip and xz up to 9, bzip2 1-9, zstd up to 22), so `19` is
+    /// zstd's 19 and gzip's 9.
     #[arg(long, value_name = "N")]
     pub level: Option<u32>,
 
