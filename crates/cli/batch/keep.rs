@@ -83,10 +83,14 @@ impl Kept {
         let fail = |what: &str, name: &OsString| {
             format!("cannot {what} the extended attribute {name:?} (in place); the original is untouched")
         };
-        // Attributes the copy has and the original has not: a default ACL
-        // of the directory, inherited when the copy was created.
+        // Attributes the copy has and the original has not: an ACL from the
+        // directory's default ACL, given when the copy was created. Labels
+        // (`security.*`, `trusted.*`) are the kernel's and its security
+        // module's to give, and stay.
         for (name, _) in xattrs(copy).context("cannot read the copy's extended attributes")? {
-            if !self.xattrs.iter().any(|(n, _)| *n == name) {
+            let ours = name.as_encoded_bytes().starts_with(b"user.")
+                || name.as_encoded_bytes().starts_with(b"system.posix_acl_");
+            if ours && !self.xattrs.iter().any(|(n, _)| *n == name) {
                 copy.remove_xattr(&name).with_context(|| fail("remove", &name))?;
             }
         }
