@@ -563,6 +563,22 @@ fn claim(tmp: &Path) -> anyhow::Result<File> {
                 "another logscrub run is scrubbing this file now (its temporary file {} is locked); left to it",
                 tmp.display()
             ),
+            // No locks here (NFS mounted `nolock`, say): scrub without one
+            // rather than fail every file, and say what is not guarded.
+            Err(std::fs::TryLockError::Error(e))
+                if matches!(e.raw_os_error(), Some(libc::ENOLCK | libc::EOPNOTSUPP | libc::EINVAL)) =>
+            {
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    eprintln!(
+                        "logscrub: warning: cannot lock {} ({e}): two runs over the same files would not see \
+                         each other",
+                        tmp.display()
+                    )
+                });
+                file.set_len(0).context(cannot)?;
+                return Ok(file);
+            }
             Err(std::fs::TryLockError::Error(e)) => return Err(e).context(cannot),
         }
         let (locked, named) = (file.metadata()?, std::fs::metadata(tmp));
