@@ -18,6 +18,7 @@ mod filter;
 pub mod format;
 pub mod forward;
 mod handshake;
+mod json_path;
 mod json_screen;
 pub mod msgpack;
 mod pieces;

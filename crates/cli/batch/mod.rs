@@ -12,7 +12,6 @@
 
 mod checksum;
 pub mod codec;
-mod json_path;
 mod keep;
 mod walk;
 
@@ -35,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::EngineArgs;
 use crate::format::{scrub_reader, Format, FormatStream};
+use crate::json_path;
 use crate::pieces::{scrub_piece, InOrder, Make, Record, Scrub};
 use crate::utf16::{self, Utf16};
 use checksum::{Checksum, Hasher, Sums};

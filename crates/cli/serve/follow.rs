@@ -41,7 +41,7 @@ const CHUNK: usize = 1 << 20;
 type FileId = (u64, u64);
 
 pub struct Follower {
-    globs: Vec<String>,
+    globs: Vec<Pattern>,
     ctx: Arc<Ctx>,
     checkpoint: Option<PathBuf>,
     from_end: bool,
@@ -76,6 +76,7 @@ struct Checkpoint {
 
 #[derive(Serialize, Deserialize)]
 struct Entry {
+    #[serde(with = "crate::json_path")]
     path: PathBuf,
     dev: u64,
     ino: u64,
@@ -98,7 +99,7 @@ impl Follower {
             }
         }
         Ok(Follower {
-            globs: opts.follow.clone(),
+            globs: opts.follow.iter().map(|g| Pattern::new(g)).collect::<anyhow::Result<_>>()?,
             ctx,
             checkpoint: opts.checkpoint.clone(),
             from_end: opts.from_end,
@@ -139,22 +140,20 @@ impl Follower {
     }
 
     fn discover(&mut self) {
-        for pattern in self.globs.clone() {
-            let Ok(paths) = glob::glob(&pattern) else { continue };
-            for path in paths.flatten() {
-                let Ok(meta) = std::fs::metadata(&path) else { continue };
-                if !meta.is_file() {
-                    continue;
-                }
-                let id = (meta.dev(), meta.ino());
-                if let Some(t) = self.files.iter_mut().find(|t| t.id == id) {
-                    t.path = path;
-                    continue;
-                }
-                match self.open(&path, id, meta.len()) {
-                    Ok(t) => self.files.push(t),
-                    Err(e) => tracing::warn!(file = %path.display(), "cannot open: {e}"),
-                }
+        let found: Vec<PathBuf> = self.globs.iter().flat_map(Pattern::files).collect();
+        for path in found {
+            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            let id = (meta.dev(), meta.ino());
+            if let Some(t) = self.files.iter_mut().find(|t| t.id == id) {
+                t.path = path;
+                continue;
+            }
+            match self.open(&path, id, meta.len()) {
+                Ok(t) => self.files.push(t),
+                Err(e) => tracing::warn!(file = %path.display(), "cannot open: {e}"),
             }
         }
         for t in &mut self.files {
@@ -328,4 +327,84 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
+}
+
+/// A `--follow` glob: `*` and `?` within a name, `**` across directories,
+/// `[...]` and `{a,b}`. Matched on the bytes of each name, so a file whose
+/// name is not UTF-8 is followed too.
+pub struct Pattern {
+    /// The directory its literal leading components name, where the walk
+    /// starts (empty: the working directory).
+    base: PathBuf,
+    /// How deep below `base` a match can lie (`None` after a `**`).
+    depth: Option<usize>,
+    matcher: globset::GlobMatcher,
+}
+
+impl Pattern {
+    pub fn new(glob: &str) -> anyhow::Result<Pattern> {
+        let matcher = globset::GlobBuilder::new(glob)
+            .literal_separator(true)
+            .build()
+            .with_context(|| format!("--follow {glob:?}: not a valid glob"))?
+            .compile_matcher();
+        let wild = |c: &std::path::Component| c.as_os_str().as_encoded_bytes().iter().any(|b| b"*?[{".contains(b));
+        let parts: Vec<_> = Path::new(glob).components().collect();
+        let literal = parts.iter().take_while(|c| !wild(c)).count();
+        let rest = &parts[literal..];
+        let deep = rest.iter().any(|c| c.as_os_str().as_encoded_bytes().windows(2).any(|w| w == b"**"));
+        let base = parts[..literal].iter().collect();
+        Ok(Pattern { base, depth: (!deep).then_some(rest.len()), matcher })
+    }
+
+    /// The paths that match it now (files or not; unreadable directories
+    /// left out), in the walk's order.
+    fn files(&self) -> Vec<PathBuf> {
+        let root = if self.base.as_os_str().is_empty() { Path::new(".") } else { &self.base };
+        let mut walk = walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name();
+        if let Some(depth) = self.depth {
+            walk = walk.max_depth(depth);
+        }
+        walk.into_iter()
+            .flatten()
+            .map(|e| match self.base.as_os_str().is_empty() {
+                // Relative to the working directory, as the glob was.
+                true => e.path().strip_prefix(".").unwrap_or(e.path()).to_path_buf(),
+                false => e.into_path(),
+            })
+            .filter(|p| self.matcher.is_match(p))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_find_files_by_the_bytes_of_their_names() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("pods/a/x")).unwrap();
+        let latin1 = d.join(std::ffi::OsStr::from_bytes(b"caf\xe9.log"));
+        for f in
+            [d.join("app.log"), d.join("app.txt"), d.join("pods/a/1.log"), d.join("pods/a/x/2.log"), latin1.clone()]
+        {
+            std::fs::write(f, "x\n").unwrap();
+        }
+        let found = |glob: &str| {
+            let mut v = Pattern::new(&format!("{}/{glob}", d.display())).unwrap().files();
+            v.sort();
+            v.into_iter().map(|p| p.strip_prefix(d).unwrap().to_path_buf()).collect::<Vec<_>>()
+        };
+        let latin1 = PathBuf::from(latin1.file_name().unwrap());
+        assert_eq!(found("*.log"), [PathBuf::from("app.log"), latin1.clone()]);
+        assert_eq!(found("app.log"), [PathBuf::from("app.log")]);
+        assert_eq!(found("pods/*/*.log"), [PathBuf::from("pods/a/1.log")]);
+        assert_eq!(found("pods/**/*.log"), [PathBuf::from("pods/a/1.log"), PathBuf::from("pods/a/x/2.log")]);
+        assert_eq!(found("{app,caf?}.*"), [PathBuf::from("app.log"), PathBuf::from("app.txt"), latin1]);
+        assert!(found("none/*.log").is_empty());
+        assert!(Pattern::new("[").is_err());
+    }
 }

@@ -100,7 +100,9 @@ pub struct ServeOptions {
     pub forward: Vec<String>,
 
     /// Follow files matching GLOB like `tail -F` (rotation, truncation,
-    /// files that appear later). Repeatable.
+    /// files that appear later). `*` and `?` within a name, `**` across
+    /// directories, `[...]`, `{a,b}`; names that are not UTF-8 match too.
+    /// Repeatable.
     #[arg(long, value_name = "GLOB")]
     pub follow: Vec<String>,
 
@@ -271,7 +273,7 @@ impl ServeOptions {
             a.parse::<std::net::SocketAddr>().with_context(|| format!("--admin {a:?}: expected IP:PORT"))?;
         }
         for g in &self.follow {
-            glob::Pattern::new(g).with_context(|| format!("--follow {g:?}: not a valid glob"))?;
+            super::follow::Pattern::new(g)?;
         }
         match self.output.unwrap_or_default() {
             OutputKind::File if self.output_path.is_none() => bail!("--output file needs --output-path"),

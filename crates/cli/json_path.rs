@@ -1,8 +1,8 @@
-//! Paths in the manifest, the report and `check --json`, losslessly: a
-//! JSON string where the path is UTF-8, else `{"bytes": "<base64>"}` (as
-//! ripgrep's JSON output writes one). Unix paths are bytes; an archive of
-//! old logs can hold names in Latin-1, and a resumed run must find them in
-//! its manifest again.
+//! Paths in JSON (`scrub`'s manifest and report, `check --json`, `tail`'s
+//! checkpoint), losslessly: a string where the path is UTF-8, else
+//! `{"bytes": "<base64>"}` (as ripgrep's JSON output writes one). Unix
+//! paths are bytes; an archive of old logs can hold names in Latin-1, and a
+//! resumed run must find them again.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
