@@ -352,6 +352,40 @@ fn tail_reads_utf16_files_as_utf8_and_masks_them() {
 }
 
 #[test]
+fn tail_follows_a_file_whose_name_is_not_utf8_and_resumes_it() {
+    // A Latin-1 name under the glob: followed, masked, and kept in the
+    // checkpoint by its bytes, so that a restart resumes it.
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = temp_dir("follow-latin1");
+    let dir = tmp.path();
+    let logs = dir.join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let log = logs.join(std::ffi::OsStr::from_bytes(b"caf\xe9.log"));
+    let (out, checkpoint) = (dir.join("out.log"), dir.join("checkpoint.json"));
+    let append = |text: &str| {
+        std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap().write_all(text.as_bytes()).unwrap();
+    };
+    append("a password=hunter2-one-xyzzy\n");
+    let args = tail_args(&logs.join("*.log"), &checkpoint, &out);
+    let d = Daemon::start(&args, dir);
+    wait_for("the first line", || !lines_of(&out).is_empty());
+    let (status, stderr) = d.stop();
+    assert!(status.success(), "{stderr}");
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
+    assert!(saved["files"][0]["path"]["bytes"].is_string(), "{saved}");
+    append("b password=hunter2-two-xyzzy\n");
+    let d = Daemon::start(&args, dir);
+    wait_for("the line after the restart", || lines_of(&out).len() >= 2);
+    let (status, stderr) = d.stop();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        lines_of(&out),
+        ["a password=[REDACTED:password-assignment]", "b password=[REDACTED:password-assignment]"],
+        "each line once"
+    );
+}
+
+#[test]
 fn a_drop_rule_drops_whole_forward_records_and_counts_them() {
     let tmp = temp_dir("forward-drop");
     let dir = tmp.path();
