@@ -166,4 +166,26 @@ mod tests {
             assert_eq!(back, text, "{}", codec.name());
         }
     }
+
+    #[test]
+    fn any_level_is_taken_within_each_codecs_range() {
+        let text: Vec<u8> =
+            (0..4_000).flat_map(|i| format!("{i} GET /api/items/{} 200\n", i * 7919 % 10_007).into_bytes()).collect();
+        let size = |codec: Codec, level: Option<u32>| {
+            let mut enc = codec.writer(Vec::new(), level).unwrap();
+            enc.write_all(&text).unwrap();
+            let out = enc.finish().unwrap();
+            let mut back = Vec::new();
+            codec.reader(&out[..]).unwrap().read_to_end(&mut back).unwrap();
+            assert!(back == text, "{} at {level:?}", codec.name());
+            out.len()
+        };
+        for codec in [Codec::Gzip, Codec::Zstd, Codec::Bzip2, Codec::Xz] {
+            for level in [None, Some(0), Some(1), Some(9), Some(19), Some(u32::MAX)] {
+                size(codec, level);
+            }
+        }
+        // The highest level is the strongest, not a wrapped-around fast one.
+        assert!(size(Codec::Zstd, Some(u32::MAX)) <= size(Codec::Zstd, Some(19)));
+    }
 }
