@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Peak memory of the stdin filter on inputs far larger than memory should
-# need: 1 GiB of log lines, and 1 GiB with no newline at all. Prints peak
+# Peak memory of the stdin filter, and of `scrub -j 2` on the same inputs as
+# files, on inputs far larger than memory should need: 1 GiB of log lines,
+# and 1 GiB with no newline at all. Prints peak
 # RSS (GNU time) and throughput beside `wc -l` on the same generated stream.
 # Usage: benches/memory.sh [SIZE_MIB]   (default 1024)
 set -eu  # no pipefail: `yes | head` ends `yes` with SIGPIPE, by design
@@ -21,4 +22,16 @@ for input in lines noline; do
   printf '%-7s %5d MiB  peak RSS %6.1f MiB  logscrub %7.1f MB/s  (generator | wc -l %7.1f MB/s)\n' \
     "$input" "$size" "$(echo "$rss/1024" | bc -l)" "$(echo "$size*1.048576/$took" | bc -l)" "$(echo "$size*1.048576/$base" | bc -l)"
 done
-rm -f /tmp/logscrub-mem.$$
+# `scrub` on two threads splits a large file into chunks: the same two
+# inputs as files, whose peak must not grow with a line's length.
+dir=$(mktemp -d)
+trap 'rm -rf "$dir" /tmp/logscrub-mem.$$' EXIT
+for input in lines noline; do
+  mkdir -p "$dir/in" && rm -rf "$dir/out" && $input > "$dir/in/$input.log"
+  start=$(date +%s.%N)
+  /usr/bin/time -f '%M' -o /tmp/logscrub-mem.$$ "$bin" scrub -q -j 2 --out "$dir/out" "$dir/in/$input.log"
+  took=$(echo "$(date +%s.%N) - $start" | bc)
+  printf 'scrub -j2 %-7s %5d MiB  peak RSS %6.1f MiB  %7.1f MB/s\n' \
+    "$input" "$size" "$(echo "$(cat /tmp/logscrub-mem.$$)/1024" | bc -l)" "$(echo "$size*1.048576/$took" | bc -l)"
+  rm -f "$dir/in/$input.log"
+done
