@@ -5,7 +5,8 @@
 //! destination, which is synced and renamed over it: an interrupted run
 //! never leaves a half-written file in place, and the original is untouched
 //! until the rename. Files run in parallel (rayon); a large plain file is
-//! also split into chunks on line boundaries. A manifest (JSON lines, one
+//! also split into chunks, on line boundaries where its lines are shorter
+//! than a MiB (see [`chunk_bounds`]). A manifest (JSON lines, one
 //! per finished file, with checksums of input and output: SHA-256, or
 //! BLAKE3 with `--checksum blake3`) lets an auditor verify the run and lets
 //! a rerun skip what is done.
@@ -735,8 +736,8 @@ impl std::fmt::Display for OutputError {
 
 impl std::error::Error for OutputError {}
 
-/// Splits a large plain file into chunks at line starts and scrubs them in
-/// parallel, writing in order. The input is hashed on `input_hash`'s thread
+/// Splits a large plain file into chunks (see [`chunk_bounds`]) and
+/// scrubs them in parallel, writing in order. The input is hashed on `input_hash`'s thread
 /// as the chunks are written.
 fn scrub_chunks(
     redactor: &Redactor,
