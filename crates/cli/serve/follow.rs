@@ -140,7 +140,7 @@ impl Follower {
     }
 
     fn discover(&mut self) {
-        let found: Vec<PathBuf> = self.globs.iter().flat_map(Pattern::files).collect();
+        let found: Vec<PathBuf> = self.globs.iter().flat_map(Pattern::matches).collect();
         for path in found {
             let Ok(meta) = std::fs::metadata(&path) else { continue };
             if !meta.is_file() {
@@ -357,9 +357,9 @@ impl Pattern {
         Ok(Pattern { base, depth: (!deep).then_some(rest.len()), matcher })
     }
 
-    /// The paths that match it now (files or not; unreadable directories
-    /// left out), in the walk's order.
-    fn files(&self) -> Vec<PathBuf> {
+    /// The paths that match it now, in the walk's order: files or not (the
+    /// follower keeps the files), unreadable directories left out.
+    fn matches(&self) -> Vec<PathBuf> {
         let root = if self.base.as_os_str().is_empty() { Path::new(".") } else { &self.base };
         let mut walk = walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name();
         if let Some(depth) = self.depth {
@@ -394,7 +394,7 @@ mod tests {
             std::fs::write(f, "x\n").unwrap();
         }
         let found = |glob: &str| {
-            let mut v = Pattern::new(&format!("{}/{glob}", d.display())).unwrap().files();
+            let mut v = Pattern::new(&format!("{}/{glob}", d.display())).unwrap().matches();
             v.sort();
             v.into_iter().map(|p| p.strip_prefix(d).unwrap().to_path_buf()).collect::<Vec<_>>()
         };
