@@ -221,6 +221,36 @@ fn a_corrupt_file_fails_alone_and_is_never_touched() {
 }
 
 #[test]
+fn a_file_needing_more_decoder_memory_than_allowed_fails_clearly_and_a_higher_limit_reads_it() {
+    let tmp = temp_dir("decoder-memory");
+    let dir = tmp.path();
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    // xz's default preset holds an 8 MiB dictionary.
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 6);
+    xz.write_all(log_text("xz", 50).as_bytes()).unwrap();
+    let original = xz.finish().unwrap();
+    fs::write(src.join("app.xz"), &original).unwrap();
+    let (path, manifest) = (src.to_str().unwrap(), dir.join("m.jsonl"));
+    let run = |limit: &str| {
+        logscrub(&["scrub", path, "--in-place", "--manifest", manifest.to_str().unwrap(), "--decoder-memory", limit])
+    };
+
+    let refused = run("4");
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("app.xz: was compressed with a larger dictionary than the 4 MiB --decoder-memory"), "{err}");
+    assert!(!err.contains("corrupt"), "a sound file is not called corrupt: {err}");
+    assert_eq!(fs::read(src.join("app.xz")).unwrap(), original, "the original is untouched");
+    let checked = logscrub(&["check", path, "--decoder-memory", "4"]);
+    assert_eq!(checked.status.code(), Some(2), "{}", String::from_utf8_lossy(&checked.stderr));
+
+    let done = run("16");
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert_eq!(decompress(&src.join("app.xz")), scrubbed_text("xz", 50));
+}
+
+#[test]
 fn in_place_keeps_permissions_owner_and_modification_time() {
     let tmp = temp_dir("inplace");
     let dir = tmp.path();

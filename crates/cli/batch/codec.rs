@@ -54,15 +54,27 @@ impl Codec {
         }
     }
 
-    /// A reader of the decompressed content.
-    pub fn reader<'a, R: Read + 'a>(self, input: R) -> io::Result<Box<dyn Read + 'a>> {
+    /// A reader of the decompressed content, whose decoder holds at most
+    /// `memory` bytes of window (zstd) or dictionary (xz); a file written
+    /// with a larger one fails with [`MemoryLimit`]. gzip's and bzip2's
+    /// decoders need less than 4 MiB whatever the file.
+    pub fn reader<'a, R: Read + 'a>(self, input: R, memory: u64) -> io::Result<Box<dyn Read + 'a>> {
         let input = BufReader::with_capacity(256 * 1024, input);
         Ok(match self {
             Codec::Plain => Box::new(input),
             Codec::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
-            Codec::Zstd => Box::new(zstd::Decoder::with_buffer(input)?),
+            Codec::Zstd => {
+                let mut decoder = zstd::Decoder::with_buffer(input)?;
+                // zstd takes its limit as a power of two, from 1 KiB
+                // (ZSTD_WINDOWLOG_ABSOLUTEMIN) to 2 GiB on 64-bit systems.
+                decoder.window_log_max(memory.max(1).ilog2().clamp(10, 31))?;
+                Box::new(Limited { inner: decoder, codec: self, memory })
+            }
             Codec::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
-            Codec::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(input)),
+            Codec::Xz => {
+                let stream = liblzma::stream::Stream::new_stream_decoder(memory, liblzma::stream::CONCATENATED)?;
+                Box::new(Limited { inner: liblzma::bufread::XzDecoder::new_stream(input, stream), codec: self, memory })
+            }
         })
     }
 
@@ -80,6 +92,60 @@ impl Codec {
                 bzip2::Compression::new(level.unwrap_or(6).clamp(1, 9)),
             )),
             Codec::Xz => Encoder::Xz(liblzma::write::XzEncoder::new(out, level.unwrap_or(6).min(9))),
+        })
+    }
+}
+
+/// The error of a file whose decoder would need more memory than it was
+/// given (`--decoder-memory`): the file is sound, and can be scrubbed with
+/// a higher limit.
+#[derive(Debug)]
+pub struct MemoryLimit {
+    codec: Codec,
+    memory: u64,
+}
+
+impl std::fmt::Display for MemoryLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "was compressed with a larger {} than the {} MiB --decoder-memory lets its decoder hold; \
+             raise it to read this file",
+            match self.codec {
+                Codec::Xz => "dictionary",
+                _ => "window",
+            },
+            self.memory >> 20
+        )
+    }
+}
+
+impl std::error::Error for MemoryLimit {}
+
+/// A decoder whose memory-limit errors are told apart from corrupt data.
+struct Limited<R> {
+    inner: R,
+    codec: Codec,
+    memory: u64,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            let over = match self.codec {
+                Codec::Xz => e.get_ref().and_then(|e| e.downcast_ref()) == Some(&liblzma::stream::Error::MemLimit),
+                // The zstd crate gives only the error's name.
+                _ => {
+                    let too_large = zstd::zstd_safe::zstd_sys::ZSTD_ErrorCode::ZSTD_error_frameParameter_windowTooLarge;
+                    e.get_ref().is_some_and(|e| {
+                        e.to_string() == zstd::zstd_safe::get_error_name(0usize.wrapping_sub(too_large as usize))
+                    })
+                }
+            };
+            match over {
+                true => io::Error::other(MemoryLimit { codec: self.codec, memory: self.memory }),
+                false => e,
+            }
         })
     }
 }
@@ -159,10 +225,10 @@ mod tests {
             assert_eq!(Codec::sniff(&mut f).unwrap(), codec);
             let (sniffed, again) = Codec::sniff_stream(File::open(&path).unwrap()).unwrap();
             let mut back = Vec::new();
-            codec.reader(again).unwrap().read_to_end(&mut back).unwrap();
+            codec.reader(again, 1 << 30).unwrap().read_to_end(&mut back).unwrap();
             assert_eq!((sniffed, &back), (codec, &text), "{}: from a stream", codec.name());
             let mut back = Vec::new();
-            codec.reader(f).unwrap().read_to_end(&mut back).unwrap();
+            codec.reader(f, 1 << 30).unwrap().read_to_end(&mut back).unwrap();
             assert_eq!(back, text, "{}", codec.name());
         }
     }
@@ -176,7 +242,7 @@ mod tests {
             enc.write_all(&text).unwrap();
             let out = enc.finish().unwrap();
             let mut back = Vec::new();
-            codec.reader(&out[..]).unwrap().read_to_end(&mut back).unwrap();
+            codec.reader(&out[..], 1 << 30).unwrap().read_to_end(&mut back).unwrap();
             assert!(back == text, "{} at {level:?}", codec.name());
             out.len()
         };
@@ -187,5 +253,37 @@ mod tests {
         }
         // The highest level is the strongest, not a wrapped-around fast one.
         assert!(size(Codec::Zstd, Some(u32::MAX)) <= size(Codec::Zstd, Some(19)));
+    }
+
+    #[test]
+    fn a_decoder_needing_more_memory_than_allowed_fails_as_such_not_as_corrupt() {
+        let text = b"a line of a log\n".repeat(1000);
+        // zstd with a 16 MiB window (a stream of unknown size keeps it), and
+        // xz with its default 8 MiB dictionary.
+        let mut zstd = zstd::Encoder::new(Vec::new(), 3).unwrap();
+        zstd.window_log(24).unwrap();
+        zstd.write_all(&text).unwrap();
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 6);
+        xz.write_all(&text).unwrap();
+        for (codec, file) in [(Codec::Zstd, zstd.finish().unwrap()), (Codec::Xz, xz.finish().unwrap())] {
+            let read = |memory: u64| {
+                let mut back = Vec::new();
+                codec.reader(&file[..], memory).unwrap().read_to_end(&mut back).map(|_| back)
+            };
+            let e = read(4 << 20).expect_err(codec.name());
+            let limit = e.get_ref().and_then(|e| e.downcast_ref::<MemoryLimit>());
+            assert!(limit.is_some(), "{}: {e}", codec.name());
+            assert!(e.to_string().contains("than the 4 MiB --decoder-memory"), "{e}");
+            assert_eq!(read(32 << 20).unwrap(), text, "{}", codec.name());
+        }
+        // Corrupt data is still corrupt data.
+        let mut zstd = zstd::Encoder::new(Vec::new(), 3).unwrap();
+        zstd.write_all(&text).unwrap();
+        let mut bad = zstd.finish().unwrap();
+        let n = bad.len();
+        bad[n / 2..].fill(0xAA);
+        let mut back = Vec::new();
+        let e = Codec::Zstd.reader(&bad[..], 4 << 20).unwrap().read_to_end(&mut back).unwrap_err();
+        assert!(e.get_ref().is_some_and(|e| !e.is::<MemoryLimit>()), "{e}");
     }
 }

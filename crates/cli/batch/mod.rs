@@ -97,6 +97,13 @@ pub struct ScrubArgs {
     #[arg(long)]
     pub text: bool,
 
+    /// Most memory in MiB a decoder may hold for one file's window (zstd)
+    /// or dictionary (xz), as `zstd --memory` and `xz --memlimit`: a file
+    /// that needs more fails with a clear error and is left untouched.
+    /// Default 128, zstd's own; `xz -9` needs 64.
+    #[arg(long, value_name = "MIB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub decoder_memory: u64,
+
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -126,6 +133,13 @@ pub struct CheckArgs {
     /// Check files that look binary as text instead of refusing them.
     #[arg(long)]
     pub text: bool,
+
+    /// Most memory in MiB a decoder may hold for one file's window (zstd)
+    /// or dictionary (xz), as `zstd --memory` and `xz --memlimit`: a file
+    /// that needs more fails with a clear error and is left untouched.
+    /// Default 128, zstd's own; `xz -9` needs 64.
+    #[arg(long, value_name = "MIB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub decoder_memory: u64,
 
     /// How the lines are framed, as for `scrub`: with a structured format,
     /// values under secret-named keys are findings too (`field`), and a
@@ -508,7 +522,7 @@ impl Job<'_> {
             (stats, hash.hex())
         } else {
             let mut input = Hashing::new(sum, threaded, file);
-            let decoded = BufReader::with_capacity(256 * 1024, codec.reader(&mut input)?);
+            let decoded = BufReader::with_capacity(256 * 1024, codec.reader(&mut input, self.args.decoder_memory << 20)?);
             let (text, order) = text_of(decoded, codec, self.args.text)?;
             encoding = order.map(Utf16::name);
             let redactor = self.redactor;
@@ -691,7 +705,7 @@ fn refuse_binary(head: &[u8], text: bool) -> anyhow::Result<()> {
 /// An error of the scrub: the output's (see [`Output`]) as it is, else
 /// the input's, read or decoded.
 fn decode_error(codec: Codec, e: io::Error) -> anyhow::Error {
-    if e.get_ref().is_some_and(|inner| inner.is::<OutputError>()) {
+    if e.get_ref().is_some_and(|inner| inner.is::<OutputError>() || inner.is::<codec::MemoryLimit>()) {
         return e.into();
     }
     match codec {
@@ -1333,7 +1347,7 @@ fn check_file(
     };
     // Sniffed as a stream, so that a pipe is read as a file is.
     let (codec, input) = Codec::sniff_stream(input).context("cannot read")?;
-    let (mut reader, _) = text_of(BufReader::with_capacity(256 * 1024, codec.reader(input)?), codec, args.text)?;
+    let (mut reader, _) = text_of(BufReader::with_capacity(256 * 1024, codec.reader(input, args.decoder_memory << 20)?), codec, args.text)?;
     if args.format != Format::Raw {
         return check_structured(redactor, args.format, reader).map_err(|e| decode_error(codec, e));
     }
