@@ -409,6 +409,37 @@ fn a_file_another_run_is_scrubbing_is_left_to_it() {
 }
 
 #[test]
+fn where_files_cannot_be_locked_scrub_warns_once_and_goes_on() {
+    // NFS mounted `nolock` answers flock with ENOLCK. No file system here
+    // does, so the binary runs with a flock that always does, preloaded.
+    let tmp = temp_dir("nolock");
+    let shim = tmp.path().join("nolock.so");
+    let c = tmp.path().join("nolock.c");
+    fs::write(&c, "#include <errno.h>\nint flock(int fd, int op) { (void)fd; (void)op; errno = ENOLCK; return -1; }\n")
+        .unwrap();
+    let cc = Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&shim).arg(&c).status();
+    assert!(cc.expect("cc (gcc) builds the flock shim").success());
+    let src = tmp.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    for name in ["a.log", "b.log"] {
+        fs::write(src.join(name), log_text(name, 5)).unwrap();
+    }
+    let manifest = tmp.path().join("m.jsonl");
+    let run = Command::new(env!("CARGO_BIN_EXE_logscrub"))
+        .args(["scrub", "-q", "-j1", "--in-place", "--manifest", manifest.to_str().unwrap(), src.to_str().unwrap()])
+        .env("LD_PRELOAD", &shim)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("warning: cannot lock").count(), 1, "{stderr}");
+    assert!(stderr.contains("No locks available"), "{stderr}");
+    for name in ["a.log", "b.log"] {
+        assert_eq!(fs::read_to_string(src.join(name)).unwrap(), scrubbed_text(name, 5));
+    }
+}
+
+#[test]
 fn a_write_past_the_file_size_limit_fails_that_file_only_and_says_so() {
     // `ulimit -f`: the kernel's SIGXFSZ would kill the run midway (leaving
     // the other files undone and no summary). Each such write fails with
