@@ -732,8 +732,8 @@ fn sniff(line: &[u8]) -> Format {
     Format::Raw
 }
 
-/// A [`Scrubber`] and its output, for the filter's threads (see
-/// [`crate::pieces`]).
+/// A [`Scrubber`] and its output, for the filter's threads, which scrub
+/// the pieces of one input in parallel and write them in order.
 pub struct FormatStream {
     scrubber: Scrubber,
     out: Vec<u8>,
