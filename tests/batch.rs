@@ -1,5 +1,5 @@
 //! `logscrub scrub` and `logscrub check` over archives made by the tests:
-//! every codec, a multi-member gzip, a corrupt file, in-place metadata,
+//! every codec, a multi-member and a zero-padded gzip, a corrupt file, in-place metadata,
 //! interruption and rerun, shards.
 
 mod common;
@@ -68,6 +68,9 @@ fn archive(dir: &Path) {
     let mut multi = gzip(log_text("m1", 20).as_bytes());
     multi.extend(gzip(log_text("m2", 20).as_bytes()));
     fs::write(dir.join("2024/01/multi.gz"), multi).unwrap();
+    // Zero padding after the last member, as a tape or block device leaves it.
+    let padded = [gzip(log_text("pad", 20).as_bytes()), vec![0; 10_000]].concat();
+    fs::write(dir.join("2024/01/padded.gz"), padded).unwrap();
     fs::write(dir.join("2024/app.zst"), zstd::encode_all(log_text("zst", 50).as_bytes(), 3).unwrap()).unwrap();
     let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
     bz.write_all(log_text("bz", 50).as_bytes()).unwrap();
@@ -94,6 +97,7 @@ fn every_codec_is_scrubbed_into_a_mirror_tree_with_the_same_codec() {
         ("2024/app.bz2", "bz", 50),
         ("2024/app.xz", "xz", 50),
         ("2024/01/misnamed.log", "mis", 10),
+        ("2024/01/padded.gz", "pad", 20),
     ];
     for (rel, tag, n) in cases {
         let o = out.join(rel);
@@ -114,7 +118,7 @@ fn every_codec_is_scrubbed_into_a_mirror_tree_with_the_same_codec() {
     assert_eq!(&line[s..e], "hunter2-0-xyzzy");
     // The manifest's checksums match the files.
     let manifest = fs::read_to_string(out.join("logscrub-manifest.jsonl")).unwrap();
-    assert_eq!(manifest.lines().count(), 7);
+    assert_eq!(manifest.lines().count(), 8);
     use sha2::Digest;
     let sha256 = |path: &str| -> String {
         sha2::Sha256::digest(fs::read(path).unwrap()).iter().map(|b| format!("{b:02x}")).collect()

@@ -62,7 +62,7 @@ impl Codec {
         let input = BufReader::with_capacity(256 * 1024, input);
         Ok(match self {
             Codec::Plain => Box::new(input),
-            Codec::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+            Codec::Gzip => Box::new(GzMembers { member: Some(flate2::bufread::GzDecoder::new(input)) }),
             Codec::Zstd => {
                 let mut decoder = zstd::Decoder::with_buffer(input)?;
                 // zstd takes its limit as a power of two, from 1 KiB
@@ -121,6 +121,42 @@ impl std::fmt::Display for MemoryLimit {
 }
 
 impl std::error::Error for MemoryLimit {}
+
+/// Every member of a gzip file, as `gzip -d` reads them: zero bytes after
+/// the last (the padding of tape and block devices) end the file, and
+/// anything else there is an error, not a member with a bad header.
+struct GzMembers<R> {
+    member: Option<flate2::bufread::GzDecoder<R>>,
+}
+
+impl<R: io::BufRead> Read for GzMembers<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let trailing = || io::Error::new(io::ErrorKind::InvalidData, "what follows the last gzip member is not gzip");
+        loop {
+            let Some(member) = &mut self.member else { return Ok(0) };
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // The member ended exactly at its trailer: what comes next?
+            let mut input = self.member.take().expect("a member was read").into_inner();
+            match input.fill_buf()? {
+                [] => return Ok(0),
+                [0x1f, ..] => self.member = Some(flate2::bufread::GzDecoder::new(input)),
+                [0, ..] => loop {
+                    let rest = input.fill_buf()?;
+                    let zeros = rest.iter().take_while(|&&b| b == 0).count();
+                    match (rest.len(), zeros == rest.len()) {
+                        (0, _) => return Ok(0),
+                        (_, true) => input.consume(zeros),
+                        (_, false) => return Err(trailing()),
+                    }
+                },
+                _ => return Err(trailing()),
+            }
+        }
+    }
+}
 
 /// A decoder whose memory-limit errors are told apart from corrupt data.
 struct Limited<R> {
@@ -253,6 +289,31 @@ mod tests {
         }
         // The highest level is the strongest, not a wrapped-around fast one.
         assert!(size(Codec::Zstd, Some(u32::MAX)) <= size(Codec::Zstd, Some(19)));
+    }
+
+    #[test]
+    fn gzip_members_end_at_zero_padding_and_refuse_other_trailing_data() {
+        let gz = |text: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(text).unwrap();
+            e.finish().unwrap()
+        };
+        let read = |file: &[u8]| {
+            let mut back = Vec::new();
+            Codec::Gzip.reader(file, 1 << 20).unwrap().read_to_end(&mut back).map(|_| back)
+        };
+        let two = [gz(b"one\n"), gz(b""), gz(b"two\n")].concat();
+        assert_eq!(read(&two).unwrap(), b"one\ntwo\n");
+        // Padding past the reader's buffer, as a tape block leaves it.
+        let padded = [two.clone(), vec![0; 300_000]].concat();
+        assert_eq!(read(&padded).unwrap(), b"one\ntwo\n");
+        for bad in [&b"garbage"[..], b"\0\0\0x"] {
+            let e = read(&[two.clone(), bad.to_vec()].concat()).unwrap_err();
+            assert!(e.to_string().contains("what follows the last gzip member is not gzip"), "{bad:?}: {e}");
+        }
+        // A member cut short is truncated, as ever.
+        let e = read(&[two, b"\x1f\x8b\x08".to_vec()].concat()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
     }
 
     #[test]
