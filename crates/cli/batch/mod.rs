@@ -522,7 +522,8 @@ impl Job<'_> {
             (stats, hash.hex())
         } else {
             let mut input = Hashing::new(sum, threaded, file);
-            let decoded = BufReader::with_capacity(256 * 1024, codec.reader(&mut input, self.args.decoder_memory << 20)?);
+            let decoded =
+                BufReader::with_capacity(256 * 1024, codec.reader(&mut input, self.args.decoder_memory << 20)?);
             let (text, order) = text_of(decoded, codec, self.args.text)?;
             encoding = order.map(Utf16::name);
             let redactor = self.redactor;
@@ -1347,7 +1348,11 @@ fn check_file(
     };
     // Sniffed as a stream, so that a pipe is read as a file is.
     let (codec, input) = Codec::sniff_stream(input).context("cannot read")?;
-    let (mut reader, _) = text_of(BufReader::with_capacity(256 * 1024, codec.reader(input, args.decoder_memory << 20)?), codec, args.text)?;
+    let (mut reader, _) = text_of(
+        BufReader::with_capacity(256 * 1024, codec.reader(input, args.decoder_memory << 20)?),
+        codec,
+        args.text,
+    )?;
     if args.format != Format::Raw {
         return check_structured(redactor, args.format, reader).map_err(|e| decode_error(codec, e));
     }
