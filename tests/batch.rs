@@ -1,6 +1,6 @@
 //! `logscrub scrub` and `logscrub check` over archives made by the tests:
-//! every codec, a multi-member and a zero-padded gzip, a corrupt file, in-place metadata,
-//! interruption and rerun, shards.
+//! every codec, a multi-member gzip, zero-padded gzip and bzip2, a corrupt
+//! file, in-place metadata, interruption and rerun, shards.
 
 mod common;
 
@@ -71,6 +71,9 @@ fn archive(dir: &Path) {
     // Zero padding after the last member, as a tape or block device leaves it.
     let padded = [gzip(log_text("pad", 20).as_bytes()), vec![0; 10_000]].concat();
     fs::write(dir.join("2024/01/padded.gz"), padded).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    bz.write_all(log_text("bzpad", 20).as_bytes()).unwrap();
+    fs::write(dir.join("2024/padded.bz2"), [bz.finish().unwrap(), vec![0; 4096]].concat()).unwrap();
     fs::write(dir.join("2024/app.zst"), zstd::encode_all(log_text("zst", 50).as_bytes(), 3).unwrap()).unwrap();
     let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
     bz.write_all(log_text("bz", 50).as_bytes()).unwrap();
@@ -98,6 +101,7 @@ fn every_codec_is_scrubbed_into_a_mirror_tree_with_the_same_codec() {
         ("2024/app.xz", "xz", 50),
         ("2024/01/misnamed.log", "mis", 10),
         ("2024/01/padded.gz", "pad", 20),
+        ("2024/padded.bz2", "bzpad", 20),
     ];
     for (rel, tag, n) in cases {
         let o = out.join(rel);
@@ -118,7 +122,7 @@ fn every_codec_is_scrubbed_into_a_mirror_tree_with_the_same_codec() {
     assert_eq!(&line[s..e], "hunter2-0-xyzzy");
     // The manifest's checksums match the files.
     let manifest = fs::read_to_string(out.join("logscrub-manifest.jsonl")).unwrap();
-    assert_eq!(manifest.lines().count(), 8);
+    assert_eq!(manifest.lines().count(), 9);
     use sha2::Digest;
     let sha256 = |path: &str| -> String {
         sha2::Sha256::digest(fs::read(path).unwrap()).iter().map(|b| format!("{b:02x}")).collect()
