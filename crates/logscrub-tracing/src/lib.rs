@@ -4,7 +4,7 @@
 //! (build the [`Redactor`] with [`Redactor::builder`] to choose packs, masks
 //! or a hash key).
 //!
-//! - [`RedactingFields`], for the text formats (full, compact, pretty):
+//! - [`RedactingFields`], for the full and compact text formats:
 //!   the field formatter scrubs each value (the message, every field of
 //!   events and spans, `log` records bridged by `tracing-log`) as it is
 //!   formatted, and masks fields whose names say they are secret whole.
@@ -301,8 +301,11 @@ impl<W: Write> Drop for RedactingWriter<'_, W> {
 /// and written, and a secret-named value is never formatted at all. An
 /// event's values are scrubbed as the lines of one stream, so a private key
 /// whose BEGIN line is one field and body the next is masked all the same.
-/// For JSON output use [`RedactingMakeWriter`], which masks the written
-/// event (the JSON formatter records fields itself).
+/// For JSON and pretty output use [`RedactingMakeWriter`], which masks the
+/// written event: those event formatters write an event's fields
+/// themselves, through no field formatter, so with `.json()` or `.pretty()`
+/// this one would see span fields only and an event's fields would go out
+/// as they are.
 ///
 /// # Example
 ///

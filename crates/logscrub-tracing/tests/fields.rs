@@ -38,6 +38,27 @@ fn secret_named_fields_are_masked_whole_and_others_scrubbed() {
 }
 
 #[test]
+fn the_compact_format_goes_through_it_too() {
+    let cap = Capture::default();
+    let sub = tracing_subscriber::fmt()
+        .compact()
+        .with_ansi(false)
+        .fmt_fields(RedactingFields::new(Redactor::new()))
+        .with_writer(cap.clone())
+        .finish();
+    tracing::subscriber::with_default(sub, || {
+        let span = tracing::info_span!("request", token = "opaque-value-1");
+        let _g = span.enter();
+        tracing::info!(password = ?Some("hunter2"), note = "mail jane@example.com", "login");
+    });
+    let out = cap.text();
+    assert!(out.contains("password=[REDACTED:field]") && out.contains("token=[REDACTED:field]"), "{out}");
+    for secret in ["opaque-value-1", "hunter2", "jane@"] {
+        assert!(!out.contains(secret), "{secret} leaked: {out}");
+    }
+}
+
+#[test]
 fn secret_names_are_configurable() {
     let cap = Capture::default();
     let fields = RedactingFields::new(Redactor::new()).secret_names(["customer_ref"]);

@@ -9,6 +9,8 @@ use logscrub_tracing::RedactExt;
 
 fn emit_events() {
     tracing::info!(user = "jane", password = "hunter2hunter2", "login ok");
+    // Debug of an Option, as `?field` writes it: `password=Some("...")`.
+    tracing::info!(password = ?Some("s3cr3t-option"), "retry");
     tracing::warn!(authorization = %format!("Bearer {JWT}"), "upstream 401");
     tracing::info!("db url postgres://app:s3cr3t-pw@db.internal:5432/app");
     let span = tracing::info_span!("request", api_key = "AbC123xYz789QwE456");
@@ -17,7 +19,7 @@ fn emit_events() {
 }
 
 fn assert_clean(out: &str) {
-    for secret in ["hunter2hunter2", JWT, "s3cr3t-pw", "AbC123xYz789QwE456"] {
+    for secret in ["hunter2hunter2", JWT, "s3cr3t-pw", "AbC123xYz789QwE456", "s3cr3t-option"] {
         assert!(!out.contains(secret), "leaked {secret} in:\n{out}");
     }
     assert!(out.contains("GET /health done"), "{out}");
@@ -30,7 +32,7 @@ fn full_format() {
     let sub = common::writer_subscriber(&cap);
     tracing::subscriber::with_default(sub, emit_events);
     assert_clean(&cap.text());
-    assert_eq!(cap.text().lines().count(), 4);
+    assert_eq!(cap.text().lines().count(), 5);
 }
 
 #[test]
