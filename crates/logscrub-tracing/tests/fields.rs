@@ -68,6 +68,31 @@ fn secret_names_are_configurable() {
     assert!(out.contains("customer_ref=[REDACTED:field]") && out.contains("token=\"x\""), "{out}");
 }
 
+#[test]
+fn formatters_with_other_names_on_one_thread_each_judge_by_their_own() {
+    // Names are remembered by their address, per list of names: the same
+    // callsite through formatters with different lists, in turn, on one
+    // thread, each new formatter perhaps where a dropped one was.
+    let redactor = Redactor::new();
+    let emit = || tracing::info!(customer_ref = "C-991", token = "opaque-x", "ok");
+    for _ in 0..3 {
+        for (fields, secret, plain) in [
+            (RedactingFields::new(redactor.clone()), "token", "customer_ref=\"C-991\""),
+            (
+                RedactingFields::new(redactor.clone()).secret_names(["customer_ref"]),
+                "customer_ref",
+                "token=\"opaque-x\"",
+            ),
+        ] {
+            let cap = Capture::default();
+            let sub = tracing_subscriber::fmt().with_ansi(false).fmt_fields(fields).with_writer(cap.clone()).finish();
+            tracing::subscriber::with_default(sub, emit);
+            let out = cap.text();
+            assert!(out.contains(&format!("{secret}=[REDACTED:field]")) && out.contains(plain), "{out}");
+        }
+    }
+}
+
 /// An error with a cause, for the `sources` list the default formatter
 /// writes.
 #[derive(Debug)]
