@@ -100,7 +100,7 @@ pub struct ScrubArgs {
     /// Most memory in MiB a decoder may hold for one file's window (zstd)
     /// or dictionary (xz), as `zstd --memory` and `xz --memlimit`: a file
     /// that needs more fails with a clear error and is left untouched.
-    /// Default 128, zstd's own; `xz -9` needs 64.
+    /// Default 128, zstd's own; a file of `xz -9` needs 65.
     #[arg(long, value_name = "MIB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub decoder_memory: u64,
 
@@ -137,7 +137,7 @@ pub struct CheckArgs {
     /// Most memory in MiB a decoder may hold for one file's window (zstd)
     /// or dictionary (xz), as `zstd --memory` and `xz --memlimit`: a file
     /// that needs more fails with a clear error and is left untouched.
-    /// Default 128, zstd's own; `xz -9` needs 64.
+    /// Default 128, zstd's own; a file of `xz -9` needs 65.
     #[arg(long, value_name = "MIB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub decoder_memory: u64,
 
