@@ -21,7 +21,9 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, archive)) = data.split_first() else { return };
     let codec = [Codec::Gzip, Codec::Zstd, Codec::Bzip2, Codec::Xz][usize::from(pick % 4)];
     let format = [Format::Raw, Format::Json, Format::Cri, Format::Docker, Format::Auto][usize::from(pick / 4 % 5)];
-    let Ok(reader) = codec.reader(archive) else { return };
+    // A small decoder memory limit, so that frames asking for more take
+    // the limit's error path.
+    let Ok(reader) = codec.reader(archive, 16 << 20) else { return };
     let mut decoded = reader.take(1 << 20);
     let mut out = Vec::new();
     if let Ok(stats) = scrub_reader(redactor(), format, &mut decoded, &mut out) {
