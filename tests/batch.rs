@@ -259,6 +259,29 @@ fn a_file_needing_more_decoder_memory_than_allowed_fails_clearly_and_a_higher_li
 }
 
 #[test]
+fn a_gzip_files_header_name_and_time_are_kept() {
+    // `gzip` writes the file's name and modification time into the header
+    // (`gunzip -N`, `gzip -l` read them); the scrubbed copy keeps them.
+    let tmp = temp_dir("gzip-header");
+    let file = tmp.path().join("app.log.gz");
+    let mut gz = flate2::GzBuilder::new()
+        .filename("app.log")
+        .mtime(1_700_000_000)
+        .write(Vec::new(), flate2::Compression::fast());
+    gz.write_all(log_text("gzh", 5).as_bytes()).unwrap();
+    fs::write(&file, gz.finish().unwrap()).unwrap();
+    let manifest = tmp.path().join("m.jsonl");
+    let run =
+        logscrub(&["scrub", "-q", "--in-place", file.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(decompress(&file), scrubbed_text("gzh", 5));
+    let bytes = fs::read(&file).unwrap();
+    let read = flate2::bufread::GzDecoder::new(&bytes[..]);
+    let header = read.header().expect("a header");
+    assert_eq!((header.filename(), header.mtime()), (Some(&b"app.log"[..]), 1_700_000_000));
+}
+
+#[test]
 fn in_place_keeps_permissions_owner_and_modification_time() {
     let tmp = temp_dir("inplace");
     let dir = tmp.path();

@@ -79,12 +79,28 @@ impl Codec {
     }
 
     /// A writer compressing to `out` at `level` (the codec's default when
-    /// `None`).
-    pub fn writer<W: Write + 'static>(self, out: W, level: Option<u32>) -> io::Result<Encoder<W>> {
+    /// `None`); a gzip one writes `gzip`'s header fields (see
+    /// [`GzipHeader`]) when given them.
+    pub fn writer<W: Write + 'static>(
+        self,
+        out: W,
+        level: Option<u32>,
+        gzip: Option<&GzipHeader>,
+    ) -> io::Result<Encoder<W>> {
         Ok(match self {
             Codec::Plain => Encoder::Plain(out),
             Codec::Gzip => {
-                Encoder::Gzip(flate2::write::GzEncoder::new(out, flate2::Compression::new(level.unwrap_or(6).min(9))))
+                let builder = match gzip {
+                    None => flate2::GzBuilder::new(),
+                    Some(h) => {
+                        let b = flate2::GzBuilder::new().mtime(h.mtime).operating_system(h.os);
+                        match &h.name {
+                            Some(name) => b.filename(name.clone()),
+                            None => b,
+                        }
+                    }
+                };
+                Encoder::Gzip(builder.write(out, flate2::Compression::new(level.unwrap_or(6).min(9))))
             }
             Codec::Zstd => Encoder::Zstd(zstd::Encoder::new(out, level.unwrap_or(3).min(22) as i32)?),
             Codec::Bzip2 => Encoder::Bzip2(bzip2::write::BzEncoder::new(
@@ -93,6 +109,27 @@ impl Codec {
             )),
             Codec::Xz => Encoder::Xz(liblzma::write::XzEncoder::new(out, level.unwrap_or(6).min(9))),
         })
+    }
+}
+
+/// What the first header of a gzip file says of the file it holds: its
+/// name, modification time and system, which `gunzip -N` and `gzip -l`
+/// read, carried into the scrubbed copy. Its comment and extra field are
+/// not: they are free text that no rule has read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GzipHeader {
+    name: Option<Vec<u8>>,
+    mtime: u32,
+    os: u8,
+}
+
+impl GzipHeader {
+    /// The header at the start of `head` (a file's first bytes), if they
+    /// hold a whole one.
+    pub fn of(head: &[u8]) -> Option<GzipHeader> {
+        let decoder = flate2::bufread::GzDecoder::new(head);
+        let h = decoder.header()?;
+        Some(GzipHeader { name: h.filename().map(<[u8]>::to_vec), mtime: h.mtime(), os: h.operating_system() })
     }
 }
 
@@ -276,7 +313,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         for codec in [Codec::Plain, Codec::Gzip, Codec::Zstd, Codec::Bzip2, Codec::Xz] {
             let path = tmp.path().join(codec.name());
-            let mut enc = codec.writer(File::create(&path).unwrap(), None).unwrap();
+            let mut enc = codec.writer(File::create(&path).unwrap(), None, None).unwrap();
             enc.write_all(&text).unwrap();
             enc.finish().unwrap();
             let mut f = File::open(&path).unwrap();
@@ -296,7 +333,7 @@ mod tests {
         let text: Vec<u8> =
             (0..4_000).flat_map(|i| format!("{i} GET /api/items/{} 200\n", i * 7919 % 10_007).into_bytes()).collect();
         let size = |codec: Codec, level: Option<u32>| {
-            let mut enc = codec.writer(Vec::new(), level).unwrap();
+            let mut enc = codec.writer(Vec::new(), level, None).unwrap();
             enc.write_all(&text).unwrap();
             let out = enc.finish().unwrap();
             let mut back = Vec::new();
@@ -314,10 +351,30 @@ mod tests {
     }
 
     #[test]
+    fn a_gzip_headers_name_time_and_system_are_written_again() {
+        let original = flate2::GzBuilder::new()
+            .filename("app.log")
+            .mtime(1_700_000_000)
+            .operating_system(3)
+            .comment("free text")
+            .write(Vec::new(), flate2::Compression::fast());
+        let original = original.finish().unwrap();
+        let header = GzipHeader::of(&original).expect("a whole header");
+        assert_eq!(header, GzipHeader { name: Some(b"app.log".to_vec()), mtime: 1_700_000_000, os: 3 });
+        let mut again = Codec::Gzip.writer(Vec::new(), None, Some(&header)).unwrap();
+        again.write_all(b"x\n").unwrap();
+        let again = again.finish().unwrap();
+        assert_eq!(GzipHeader::of(&again), Some(header));
+        let read = flate2::bufread::GzDecoder::new(&again[..]);
+        assert_eq!(read.header().unwrap().comment(), None, "the comment is not carried");
+        assert_eq!(GzipHeader::of(&original[..5]), None, "a header cut short");
+    }
+
+    #[test]
     fn members_end_at_zero_padding_and_refuse_other_trailing_data() {
         for codec in [Codec::Gzip, Codec::Bzip2] {
             let pack = |text: &[u8]| {
-                let mut e = codec.writer(Vec::new(), Some(1)).unwrap();
+                let mut e = codec.writer(Vec::new(), Some(1), None).unwrap();
                 e.write_all(text).unwrap();
                 e.finish().unwrap()
             };

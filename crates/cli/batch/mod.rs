@@ -39,7 +39,7 @@ use crate::json_path;
 use crate::pieces::{scrub_piece, InOrder, Make, Record, Scrub};
 use crate::utf16::{self, Utf16};
 use checksum::{Checksum, Hasher, Sums};
-use codec::Codec;
+use codec::{Codec, GzipHeader};
 use keep::Kept;
 pub use walk::Select;
 
@@ -501,7 +501,15 @@ impl Job<'_> {
         // Hashed below the buffer: the hash gets the output in large
         // pieces, which BLAKE3 hashes many chunks at a time.
         let out = BufWriter::with_capacity(256 * 1024, Hashing::new(sum, threaded, Writeback::new(tmp)));
-        let mut enc = codec.writer(out, self.args.level)?;
+        let gzip = match codec {
+            Codec::Gzip => {
+                let mut head = vec![0; 64 * 1024];
+                let n = file.read_at(&mut head, 0).context("read failed")?;
+                GzipHeader::of(&head[..n])
+            }
+            _ => None,
+        };
+        let mut enc = codec.writer(out, self.args.level, gzip.as_ref())?;
         let mut ranges = Ranges::default();
         let mut encoding = None;
         let (stats, input_sum) = if split {
