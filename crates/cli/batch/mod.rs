@@ -97,12 +97,8 @@ pub struct ScrubArgs {
     #[arg(long)]
     pub text: bool,
 
-    /// Most memory in MiB a decoder may hold for one file's window (zstd)
-    /// or dictionary (xz), as `zstd --memory` and `xz --memlimit`: a file
-    /// that needs more fails with a clear error and is left untouched.
-    /// Default 128, zstd's own; a file of `xz -9` needs 65.
-    #[arg(long, value_name = "MIB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
-    pub decoder_memory: u64,
+    #[command(flatten)]
+    pub decoder: Decoder,
 
     /// No progress bar.
     #[arg(long, short = 'q')]
@@ -113,6 +109,24 @@ pub struct ScrubArgs {
     /// times faster to compute, for large archives).
     #[arg(long, value_enum, default_value = "sha256")]
     pub checksum: Checksum,
+}
+
+/// How `scrub` and `check` decode compressed files.
+#[derive(clap::Args, Debug)]
+pub struct Decoder {
+    /// Most memory in MiB a decoder may hold for one file's window (zstd)
+    /// or dictionary (xz), as `zstd --memory` and `xz --memlimit`: a file
+    /// that needs more fails with a clear error and is left untouched.
+    /// Default 128, zstd's own; a file of `xz -9` needs 65.
+    #[arg(long, value_name = "MIB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub decoder_memory: u64,
+}
+
+impl Decoder {
+    /// The decoder memory limit in bytes.
+    fn memory(&self) -> u64 {
+        self.decoder_memory << 20
+    }
 }
 
 /// Flags of `logscrub check`.
@@ -134,12 +148,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub text: bool,
 
-    /// Most memory in MiB a decoder may hold for one file's window (zstd)
-    /// or dictionary (xz), as `zstd --memory` and `xz --memlimit`: a file
-    /// that needs more fails with a clear error and is left untouched.
-    /// Default 128, zstd's own; a file of `xz -9` needs 65.
-    #[arg(long, value_name = "MIB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=4096))]
-    pub decoder_memory: u64,
+    #[command(flatten)]
+    pub decoder: Decoder,
 
     /// How the lines are framed, as for `scrub`: with a structured format,
     /// values under secret-named keys are findings too (`field`), and a
@@ -530,8 +540,7 @@ impl Job<'_> {
             (stats, hash.hex())
         } else {
             let mut input = Hashing::new(sum, threaded, file);
-            let decoded =
-                BufReader::with_capacity(256 * 1024, codec.reader(&mut input, self.args.decoder_memory << 20)?);
+            let decoded = BufReader::with_capacity(256 * 1024, codec.reader(&mut input, self.args.decoder.memory())?);
             let (text, order) = text_of(decoded, codec, self.args.text)?;
             encoding = order.map(Utf16::name);
             let redactor = self.redactor;
@@ -1356,11 +1365,8 @@ fn check_file(
     };
     // Sniffed as a stream, so that a pipe is read as a file is.
     let (codec, input) = Codec::sniff_stream(input).context("cannot read")?;
-    let (mut reader, _) = text_of(
-        BufReader::with_capacity(256 * 1024, codec.reader(input, args.decoder_memory << 20)?),
-        codec,
-        args.text,
-    )?;
+    let (mut reader, _) =
+        text_of(BufReader::with_capacity(256 * 1024, codec.reader(input, args.decoder.memory())?), codec, args.text)?;
     if args.format != Format::Raw {
         return check_structured(redactor, args.format, reader).map_err(|e| decode_error(codec, e));
     }
