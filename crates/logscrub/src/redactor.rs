@@ -1557,6 +1557,25 @@ mod tests {
     }
 
     #[test]
+    fn wrapped_and_bracketed_values_past_the_bound_are_masked() {
+        let long = "k9".repeat(600);
+        // In a wrapper, closed or left open by a line cut short.
+        for (input, output) in [
+            (format!(r#"pw=Some("{long}") next=1"#), r#"pw=Some("[REDACTED:password-assignment]") next=1"#),
+            (format!(r#"pw=Some("{long}"#), r#"pw=Some("[REDACTED:password-assignment]"#),
+            (format!(r#"pw=Some("{long} {long}"#), r#"pw=Some("[REDACTED:password-assignment]"#),
+            // Go's list: to the end of the token.
+            (
+                format!("form=map[password:[{long}] user:[jane]]"),
+                "form=map[password:[[REDACTED:password-assignment] user:[jane]]",
+            ),
+        ] {
+            assert_eq!(redact(&input), output);
+            assert_eq!(redact(output), output, "masking again changes nothing");
+        }
+    }
+
+    #[test]
     fn every_builtin_rule_compiles() {
         Redactor::builder().packs(["all"]).build().unwrap();
     }
