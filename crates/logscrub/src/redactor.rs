@@ -296,7 +296,7 @@ impl Redactor {
         if hits.is_empty() {
             return (Cow::Borrowed(line), open.is_some());
         }
-        let settle = inner.needs_settle(&hits);
+        let settle = inner.needs_settle(&mut hits);
         let masked = inner.mask_line(line, &mut hits, false, inner.key(), settle, |s, h| inner.rescan(s, h));
         if let Some(stats) = stats {
             stats.scanned_lines += 1;
@@ -954,9 +954,47 @@ impl Inner {
     /// the engine cannot recognise later (`*` runs, kept characters) now
     /// stands next to text a rule may read differently. Labels and
     /// pseudonyms are recognised as masks, so lines masked only with them
-    /// are already settled.
-    pub(crate) fn needs_settle(&self, hits: &[Hit]) -> bool {
-        rejected() || hits.iter().any(|h| !matches!(self.rules[h.rule as usize].mask, Mask::Label(_) | Mask::Hash))
+    /// are already settled, whatever the hits their unions swallowed (an
+    /// email inside a URL's token, say).
+    pub(crate) fn needs_settle(&self, hits: &mut Vec<Hit>) -> bool {
+        if rejected() {
+            return true;
+        }
+        sort_hits(hits);
+        self.unions(hits)
+            .any(|(_, _, widest)| !matches!(self.rules[widest.rule as usize].mask, Mask::Label(_) | Mask::Hash))
+    }
+
+    /// The unions of overlapping `hits` (sorted by [`sort_hits`]): for
+    /// each, the range of its hits, where it ends, and the hit whose mask
+    /// it takes, the widest (of equally wide ones, a key block's, then one
+    /// not generic, then the first loaded).
+    fn unions<'a>(&'a self, hits: &'a [Hit]) -> impl Iterator<Item = (Range<usize>, usize, Hit)> + 'a {
+        let mut i = 0;
+        std::iter::from_fn(move || {
+            let first = *hits.get(i)?;
+            let (mut end, mut widest) = (first.end, first);
+            let mut j = i + 1;
+            while j < hits.len() && hits[j].start < end {
+                let h = hits[j];
+                // On a tie, a key block's body (a second pass finds the
+                // block again, whatever mask its body holds), then a rule
+                // that knows the value's shape over one that knows only its
+                // key: `[REDACTED:stripe-key]` says what to rotate.
+                let rank = |h: Hit| {
+                    let rule = &self.rules[h.rule as usize];
+                    (h.end - h.start, rule.is_multiline(), !rule.generic)
+                };
+                if rank(h) > rank(widest) {
+                    widest = h;
+                }
+                end = end.max(h.end);
+                j += 1;
+            }
+            let union = i..j;
+            i = j;
+            Some((union, end, widest))
+        })
     }
 
     /// The key for hash masks, if one was given.
@@ -992,38 +1030,19 @@ impl Inner {
             return Outcome::Dropped;
         }
         let mut pos = 0;
-        let mut i = 0;
-        while i < hits.len() {
-            let first = hits[i];
-            let (mut end, mut widest) = (first.end, first);
-            let mut j = i + 1;
-            while j < hits.len() && hits[j].start < end {
-                let h = hits[j];
-                // On a tie, a key block's body (a second pass finds the
-                // block again, whatever mask its body holds), then a rule
-                // that knows the value's shape over one that knows only its
-                // key: `[REDACTED:stripe-key]` says what to rotate.
-                let rank = |h: Hit| {
-                    let rule = &self.rules[h.rule as usize];
-                    (h.end - h.start, rule.is_multiline(), !rule.generic)
-                };
-                if rank(h) > rank(widest) {
-                    widest = h;
-                }
-                end = end.max(h.end);
-                j += 1;
-            }
+        for (union, end, widest) in self.unions(hits) {
+            let group = &hits[union];
+            let start = group[0].start;
             let rule = &self.rules[widest.rule as usize];
             let (m, label) = mask_of(rule);
-            out.extend_from_slice(&seg[pos..first.start]);
+            out.extend_from_slice(&seg[pos..start]);
             let at = out.len();
-            mask::render(m, label, &rule.name, &seg[first.start..end], key, out);
-            if m.reveals() && !reveals_only_its_own(&hits[i..j], widest, &seg[first.start..end], &out[at..]) {
+            mask::render(m, label, &rule.name, &seg[start..end], key, out);
+            if m.reveals() && !reveals_only_its_own(group, widest, &seg[start..end], &out[at..]) {
                 out.truncate(at);
-                mask::render(&Mask::Fixed, label, &rule.name, &seg[first.start..end], key, out);
+                mask::render(&Mask::Fixed, label, &rule.name, &seg[start..end], key, out);
             }
             pos = end;
-            i = j;
         }
         out.extend_from_slice(&seg[pos..]);
         Outcome::Masked
@@ -1753,6 +1772,32 @@ mod tests {
         assert!(!rejected(), "nothing was rejected: no settle needed");
         let _ = r.redact(b"to=+14155552671 10.0.0.5 ");
         assert!(rejected(), "the greedy phone match was rejected");
+    }
+
+    #[test]
+    fn a_keep_mask_swallowed_by_a_label_needs_no_settling() {
+        // The email rule's keep mask would need a second pass; inside the
+        // token's label it is never written, and the line is settled.
+        let r = Redactor::new();
+        let inner = &*r.inner;
+        let settle = |line: &str| {
+            let mut hits = Vec::new();
+            reset_rejected();
+            inner.scan_line(&inner.prefilter, None, line.as_bytes(), &mut hits);
+            assert!(!rejected(), "{line}");
+            inner.needs_settle(&mut hits)
+        };
+        assert!(!settle(
+            "git clone https://x-access-token:ghp_wlf7r7VdR4gdBFnwWLww8yZQroy13uIDKfYd@github.com/o/r.git"
+        ));
+        assert!(settle("password reset mail queued for jane.doe@example.org"));
+        let once = String::from_utf8(
+            r.redact(b"git clone https://x-access-token:ghp_wlf7r7VdR4gdBFnwWLww8yZQroy13uIDKfYd@github.com/o/r.git")
+                .into_owned(),
+        )
+        .unwrap();
+        assert_eq!(once, "git clone https://x-access-token:[REDACTED:secret-assignment]");
+        assert_eq!(r.redact(once.as_bytes()), once.as_bytes());
     }
 
     #[test]

@@ -538,7 +538,7 @@ impl<W: Write> Stream<W> {
             }
         }
         let mut outcome = outcome;
-        if outcome == Outcome::Masked && allow_drop && inner.needs_settle(&self.hits) {
+        if outcome == Outcome::Masked && allow_drop && inner.needs_settle(&mut self.hits) {
             // A whole line: mask it again until it settles (see `settle`).
             let findings = &mut self.stats.findings;
             outcome = inner.settle(
