@@ -54,6 +54,7 @@
 mod batch;
 mod error;
 mod fields;
+mod groups;
 mod mask;
 mod packs;
 mod prefilter;

@@ -58,6 +58,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
+use crate::groups::Pieces;
 use crate::mask::{self, Mask, MaskContext};
 use crate::validate::Validator;
 
@@ -562,7 +563,14 @@ impl Compiled {
         }
         slots.clear();
         slots.resize(re.group_info().slot_len(), None);
-        let found = re.search_slots(&Input::new(hay).span(m.range()).anchored(Anchored::Yes), slots);
+        let pieces = self.loose.as_ref().filter(|l| std::ptr::eq(re, &l.groups)).and_then(|l| l.pieces.as_ref());
+        let found = match pieces {
+            Some(p) if p.resolve(hay, m.start(), m.end(), slots) => Some(PatternID::ZERO),
+            _ => {
+                slots.fill(None);
+                re.search_slots(&Input::new(hay).span(m.range()).anchored(Anchored::Yes), slots)
+            }
+        };
         let secret = match found {
             Some(_) => self.groups.iter().find_map(|&g| match (slots[2 * g], slots[2 * g + 1]) {
                 (Some(s), Some(e)) => Some(s.get()..e.get()),
@@ -972,6 +980,10 @@ struct Loose {
     /// Resolves the groups of a match no longer than `upto`: `find` pruned
     /// of what cannot match in `upto` bytes (see [`prune`]).
     groups: meta::Regex,
+    /// `groups` cut into pieces that a lazy DFA resolves faster; `None`
+    /// when it has no such cut, or is small enough for the capturing
+    /// engine.
+    pieces: Option<Arc<Pieces>>,
     upto: usize,
 }
 
@@ -1006,11 +1018,17 @@ impl Patterns {
         let loose = match hir.properties().minimum_len() {
             Some(shortest) if upto != usize::MAX && shortest <= upto => {
                 let find = compile_hir(&loosened, Engines::NoOnePass, prefilter).map_err(regex_error)?;
-                let groups = match tail {
-                    Some(_) => find.clone(),
-                    None => compile_hir(&prune(&loosened, upto), Engines::Groups, false).map_err(regex_error)?,
+                let (groups, pieces) = match tail {
+                    Some(_) => (find.clone(), None),
+                    None => {
+                        let pruned = prune(&loosened, upto);
+                        (
+                            compile_hir(&pruned, Engines::Groups, false).map_err(regex_error)?,
+                            Pieces::of(&pruned).map(Arc::new),
+                        )
+                    }
                 };
-                Some(Loose { find, groups, upto })
+                Some(Loose { find, groups, pieces, upto })
             }
             _ => None,
         };
