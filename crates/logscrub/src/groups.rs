@@ -30,7 +30,9 @@ use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::pool::Pool;
 use regex_automata::util::primitives::NonMaxUsize;
 use regex_automata::{Anchored, Input, MatchKind, PatternID};
-use regex_syntax::hir::{Class, Hir, HirKind};
+use regex_syntax::hir::{Hir, HirKind};
+
+use crate::rules::{end_bytes, ByteSet, End};
 
 type CacheFn = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
@@ -62,7 +64,7 @@ enum Step {
 struct Branch {
     /// The bytes a match of the branch starts with, when known: any other
     /// byte rules it out without a search.
-    first: Option<Box<[bool; 256]>>,
+    first: Option<Box<ByteSet>>,
     /// The branch as one pattern: whether it matches at all.
     whole: PatternID,
     steps: Vec<Step>,
@@ -179,7 +181,7 @@ fn alternatives(branches: &[Hir], patterns: &mut Vec<Hir>) -> Option<Step> {
     for b in branches {
         patterns.push(b.clone());
         let whole = PatternID::new(patterns.len() - 1).ok()?;
-        each.push(Branch { first: first_bytes(b), whole, steps: steps(b, patterns)? });
+        each.push(Branch { first: end_bytes(b, End::First), whole, steps: steps(b, patterns)? });
     }
     Some(Step::Branches(each))
 }
@@ -260,48 +262,6 @@ fn nfa_size(hir: &Hir) -> usize {
             copies.saturating_mul(1 + nfa_size(&r.sub))
         }
     }
-}
-
-/// The bytes a match of `hir` can start with, when it cannot be empty and
-/// they are known (ASCII or byte classes); looks are skipped, as they take
-/// no byte. Only a byte outside the set rules a match out.
-fn first_bytes(hir: &Hir) -> Option<Box<[bool; 256]>> {
-    if hir.properties().minimum_len()? == 0 {
-        return None;
-    }
-    let mut set = Box::new([false; 256]);
-    add_first_bytes(hir, &mut set)?;
-    Some(set)
-}
-
-fn add_first_bytes(hir: &Hir, set: &mut [bool; 256]) -> Option<()> {
-    match hir.kind() {
-        HirKind::Literal(lit) => set[usize::from(*lit.0.first()?)] = true,
-        HirKind::Class(Class::Bytes(c)) => {
-            c.ranges().iter().for_each(|r| set[usize::from(r.start())..=usize::from(r.end())].fill(true))
-        }
-        HirKind::Class(Class::Unicode(c)) => {
-            let bytes = c.to_byte_class()?;
-            bytes.ranges().iter().for_each(|r| set[usize::from(r.start())..=usize::from(r.end())].fill(true))
-        }
-        HirKind::Capture(c) => add_first_bytes(&c.sub, set)?,
-        HirKind::Repetition(r) => add_first_bytes(&r.sub, set)?,
-        HirKind::Alternation(hs) => hs.iter().try_for_each(|h| add_first_bytes(h, set))?,
-        HirKind::Concat(parts) => {
-            // A part that may match nothing lets the next one start it.
-            for part in parts {
-                if part.properties().maximum_len() != Some(0) {
-                    add_first_bytes(part, set)?;
-                }
-                if part.properties().minimum_len()? > 0 {
-                    return Some(());
-                }
-            }
-            return None;
-        }
-        HirKind::Empty | HirKind::Look(_) => return None,
-    }
-    Some(())
 }
 
 #[cfg(test)]
@@ -418,8 +378,9 @@ mod tests {
 
     #[test]
     fn first_bytes_are_a_necessary_condition() {
-        let set =
-            |p: &str| first_bytes(&parse(p)).map(|s| (0u8..=255).filter(|&b| s[usize::from(b)]).collect::<Vec<u8>>());
+        let set = |p: &str| {
+            end_bytes(&parse(p), End::First).map(|s| (0u8..=255).filter(|&b| s[usize::from(b)]).collect::<Vec<u8>>())
+        };
         assert_eq!(set(r#"\\?"x"#), Some(b"\"\\".to_vec()));
         assert_eq!(set(r"(?:!!)?\[a"), Some(b"![".to_vec()));
         assert_eq!(set(r"a?"), None);

@@ -842,7 +842,7 @@ struct Tail {
     len: Option<usize>,
 }
 
-type ByteSet = [bool; 256];
+pub(crate) type ByteSet = [bool; 256];
 
 impl Tail {
     /// The shape of `hir`, if it has it (see [`Tail`]).
@@ -873,7 +873,7 @@ impl Tail {
         if tail.iter().all(zero_width) {
             return Some(Tail { group: group_index, last: None, len });
         }
-        let last = last_bytes(&group.sub)?;
+        let last = end_bytes(&group.sub, End::Last)?;
         let mut in_tail = Box::new([false; 256]);
         for h in tail {
             add_bytes(h, &mut in_tail)?;
@@ -934,37 +934,58 @@ fn add_bytes(hir: &Hir, set: &mut ByteSet) -> Option<()> {
     Some(())
 }
 
-/// Every byte a match of `hir` may end with (a superset), if `hir` cannot
-/// match the empty string and the answer is known.
-fn last_bytes(hir: &Hir) -> Option<Box<ByteSet>> {
+/// An end of a match: its first byte or its last.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum End {
+    First,
+    Last,
+}
+
+/// Every byte a match of `hir` may start or end with (a superset), if
+/// `hir` cannot match the empty string and the answer is known (ASCII or
+/// byte classes). Looks are passed over, as they take no byte.
+pub(crate) fn end_bytes(hir: &Hir, end: End) -> Option<Box<ByteSet>> {
+    if hir.properties().minimum_len()? == 0 {
+        return None;
+    }
     let mut set = Box::new([false; 256]);
-    add_last_bytes(hir, &mut set)?;
+    add_end_bytes(hir, end, &mut set)?;
     Some(set)
 }
 
-/// Adds to `set` the bytes a non-empty match of `hir` may end with; `None`
-/// when that is not known.
-fn add_last_bytes(hir: &Hir, set: &mut ByteSet) -> Option<()> {
+/// Adds to `set` the bytes a non-empty match of `hir` may start or end
+/// with; `None` when that is not known.
+fn add_end_bytes(hir: &Hir, end: End, set: &mut ByteSet) -> Option<()> {
     match hir.kind() {
-        HirKind::Literal(lit) => set[usize::from(*lit.0.last()?)] = true,
+        HirKind::Literal(lit) => {
+            let b = match end {
+                End::First => lit.0.first(),
+                End::Last => lit.0.last(),
+            };
+            set[usize::from(*b?)] = true;
+        }
         HirKind::Class(_) => add_bytes(hir, set)?,
-        HirKind::Capture(c) => add_last_bytes(&c.sub, set)?,
-        HirKind::Repetition(r) => add_last_bytes(&r.sub, set)?,
-        HirKind::Alternation(hs) => hs.iter().try_for_each(|h| add_last_bytes(h, set))?,
+        HirKind::Capture(c) => add_end_bytes(&c.sub, end, set)?,
+        HirKind::Repetition(r) => add_end_bytes(&r.sub, end, set)?,
+        HirKind::Alternation(hs) => hs.iter().try_for_each(|h| add_end_bytes(h, end, set))?,
         HirKind::Concat(parts) => {
-            // From the end: a part that may match nothing lets the part
-            // before it end the match too.
-            for part in parts.iter().rev() {
+            // From that end: a part that may match nothing lets the next
+            // one in start or end the match too.
+            for i in 0..parts.len() {
+                let part = &parts[match end {
+                    End::First => i,
+                    End::Last => parts.len() - 1 - i,
+                }];
                 if part.properties().maximum_len() == Some(0) {
                     continue;
                 }
-                add_last_bytes(part, set)?;
+                add_end_bytes(part, end, set)?;
                 if part.properties().minimum_len()? > 0 {
                     return Some(());
                 }
             }
             // Every part may match nothing: then so may the whole, whose
-            // end is in what came before it, unknown here.
+            // ends are in what comes around it, unknown here.
             return None;
         }
         HirKind::Empty | HirKind::Look(_) => return None,
