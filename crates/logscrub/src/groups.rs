@@ -124,7 +124,7 @@ impl Pieces {
     pub(crate) fn resolve(&self, hay: &[u8], start: usize, end: usize, slots: &mut [Option<NonMaxUsize>]) -> bool {
         let mut cache = self.caches.get();
         let mut walk = Walk { dfa: &self.dfa, cache: &mut cache, hay, end, slots };
-        if walk.steps(&self.root, start) != Some(end) {
+        if walk.steps(&self.root, start, true) != Some(end) {
             return false;
         }
         // Group 0: the match itself.
@@ -210,13 +210,21 @@ impl Walk<'_> {
         Some(self.dfa.try_search_fwd(self.cache, &input).ok()?.is_some())
     }
 
-    /// Walks `steps` from `at`; where they end.
-    fn steps(&mut self, steps: &[Step], mut at: usize) -> Option<usize> {
-        for step in steps {
+    /// Walks `steps` from `at`; where they end. With `last`, nothing
+    /// follows them in the regex.
+    fn steps(&mut self, steps: &[Step], mut at: usize, last: bool) -> Option<usize> {
+        for (i, step) in steps.iter().enumerate() {
+            let last = last && i + 1 == steps.len();
             at = match step {
+                // The regex's last piece, after the first paths of all the
+                // others: if it matches at all, its first path ends where
+                // the match does (the match is that path), so a search that
+                // stops at its first match state, not at the end of a long
+                // value, is enough.
+                Step::Text(id) if last => self.matches(*id, at)?.then_some(self.end)?,
                 Step::Text(id) => self.first_end(*id, at)?,
                 Step::Group(index, inner) => {
-                    let end = self.steps(inner, at)?;
+                    let end = self.steps(inner, at, last)?;
                     let slot = 2 * index;
                     if slot + 1 < self.slots.len() {
                         self.slots[slot] = NonMaxUsize::new(at);
@@ -238,7 +246,7 @@ impl Walk<'_> {
                             break;
                         }
                     }
-                    self.steps(first?, at)?
+                    self.steps(first?, at, last)?
                 }
             };
         }
