@@ -544,26 +544,28 @@ impl Compiled {
                 None => rest(at).map(|m| (m.start(), m)),
             }
         };
-        let (re, (start, m)) = match &self.loose {
+        // The regex that resolves the match's groups, and its pieces.
+        let (re, pieces, (start, m)) = match &self.loose {
             Some(loose) => {
                 let (start, m) = find(&loose.find, at)?;
+                let twin = (&loose.groups, loose.pieces.as_deref());
                 if m.end() - start <= loose.upto {
-                    (&loose.groups, (start, m))
+                    (twin.0, twin.1, (start, m))
                 } else {
                     // A long value: the rule's own bounds decide its match,
                     // which cannot start before the twin's.
                     let (start, m) = find(&self.regex, start)?;
-                    (if m.end() - start <= loose.upto { &loose.groups } else { &self.regex }, (start, m))
+                    let (re, pieces) = if m.end() - start <= loose.upto { twin } else { (&self.regex, None) };
+                    (re, pieces, (start, m))
                 }
             }
-            None => (&self.regex, find(&self.regex, at)?),
+            None => (&self.regex, None, find(&self.regex, at)?),
         };
         if let Some(tail) = &self.tail {
             return Some((start..m.end(), Some(tail.secret(hay, m.range()))));
         }
         slots.clear();
         slots.resize(re.group_info().slot_len(), None);
-        let pieces = self.loose.as_ref().filter(|l| std::ptr::eq(re, &l.groups)).and_then(|l| l.pieces.as_ref());
         let found = match pieces {
             Some(p) if p.resolve(hay, m.start(), m.end(), slots) => Some(PatternID::ZERO),
             _ => {
