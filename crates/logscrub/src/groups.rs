@@ -144,17 +144,13 @@ fn steps(hir: &Hir, patterns: &mut Vec<Hir>) -> Option<Vec<Step>> {
     };
     let mut out = Vec::new();
     let mut text: Vec<Hir> = Vec::new();
-    let push = |p: Hir, patterns: &mut Vec<Hir>| {
-        patterns.push(p);
-        PatternID::new(patterns.len() - 1).ok()
-    };
     for part in parts {
         if part.properties().explicit_captures_len() == 0 {
             text.push(part.clone());
             continue;
         }
         if !text.is_empty() {
-            out.push(Step::Text(push(Hir::concat(std::mem::take(&mut text)), patterns)?));
+            out.push(Step::Text(add(patterns, Hir::concat(std::mem::take(&mut text)))?));
         }
         match part.kind() {
             HirKind::Capture(c) => out.push(Step::Group(c.index as usize, steps(&c.sub, patterns)?)),
@@ -170,7 +166,7 @@ fn steps(hir: &Hir, patterns: &mut Vec<Hir>) -> Option<Vec<Step>> {
         }
     }
     if !text.is_empty() {
-        out.push(Step::Text(push(Hir::concat(text), patterns)?));
+        out.push(Step::Text(add(patterns, Hir::concat(text))?));
     }
     Some(out)
 }
@@ -179,11 +175,16 @@ fn steps(hir: &Hir, patterns: &mut Vec<Hir>) -> Option<Vec<Step>> {
 fn alternatives(branches: &[Hir], patterns: &mut Vec<Hir>) -> Option<Step> {
     let mut each = Vec::with_capacity(branches.len());
     for b in branches {
-        patterns.push(b.clone());
-        let whole = PatternID::new(patterns.len() - 1).ok()?;
+        let whole = add(patterns, b.clone())?;
         each.push(Branch { first: end_bytes(b, End::First), whole, steps: steps(b, patterns)? });
     }
     Some(Step::Branches(each))
+}
+
+/// Adds a pattern to the lazy DFA's; its id.
+fn add(patterns: &mut Vec<Hir>, pattern: Hir) -> Option<PatternID> {
+    patterns.push(pattern);
+    PatternID::new(patterns.len() - 1).ok()
 }
 
 /// One resolution under way.

@@ -955,7 +955,7 @@ impl Inner {
     /// stands next to text a rule may read differently. Labels and
     /// pseudonyms are recognised as masks, so lines masked only with them
     /// are already settled, whatever the hits their unions swallowed (an
-    /// email inside a URL's token, say).
+    /// email inside a URL's token, say). Sorts `hits`, as masking would.
     pub(crate) fn needs_settle(&self, hits: &mut Vec<Hit>) -> bool {
         if rejected() {
             return true;
