@@ -33,6 +33,7 @@ use aho_corasick::Anchored;
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::nfa::thompson::{self, BuildError, State, Transition, WhichCaptures, NFA};
+use regex_automata::util::look::Look as NfaLook;
 use regex_automata::util::pool::Pool;
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::start;
@@ -241,16 +242,29 @@ fn triggers_nfa(hirs: &[Hir], keywords: &[&[u8]]) -> Result<NFA, Box<BuildError>
 
 /// Where the patterns of the triggers' NFA start, merged: for each byte,
 /// the states their first byte-consuming states go to on it, and apart the
-/// first states that consume no byte (an assertion such as `^`, a match).
+/// first states that consume no byte (an assertion such as `\b`, a match).
+///
+/// Those apart are in every state of the DFA, each one walked again for
+/// every transition it builds. So the patterns that begin with the same
+/// assertion share one, and a leading `^` is no assertion at all: it is a
+/// transition on `\n`, and a walk from a line start begins as if a newline
+/// came before it ([`Prefilter::start`]). The default packs' triggers
+/// began with five `^` and two `\b`: merged, a first pass over real logs
+/// took 10% fewer instructions, and the prefilter's over random tokens 16%
+/// fewer; with `^` as a newline, 13% and 21% (callgrind, session 34).
 struct FirstStates {
     /// For each byte, the states it leads to.
     on: Vec<Vec<StateID>>,
+    /// For each assertion (but `^`) that begins a pattern, the states
+    /// after it.
+    looks: Vec<(NfaLook, Vec<StateID>)>,
+    /// The other first states that consume no byte.
     others: Vec<StateID>,
 }
 
 impl FirstStates {
     fn new() -> FirstStates {
-        FirstStates { on: vec![Vec::new(); 256], others: Vec::new() }
+        FirstStates { on: vec![Vec::new(); 256], looks: Vec::new(), others: Vec::new() }
     }
 
     fn on_byte(&mut self, byte: u8, next: StateID) {
@@ -275,6 +289,11 @@ impl FirstStates {
                         }
                     }
                 }
+                State::Look { look: NfaLook::StartLF, next } => self.on_byte(b'\n', new(*next)),
+                State::Look { look, next } => match self.looks.iter_mut().find(|(l, _)| l == look) {
+                    Some((_, nexts)) => nexts.push(new(*next)),
+                    None => self.looks.push((*look, vec![new(*next)])),
+                },
                 _ => self.others.push(new(id)),
             }
         }
@@ -306,6 +325,13 @@ impl FirstStates {
             }
         }
         let mut firsts = std::mem::take(&mut self.others);
+        for (look, nexts) in std::mem::take(&mut self.looks) {
+            let next = match &nexts[..] {
+                [one] => *one,
+                _ => b.add_union(nexts)?,
+            };
+            firsts.push(b.add_look(next, look)?);
+        }
         if !trans.is_empty() {
             firsts.insert(0, b.add_sparse(trans)?);
         }
@@ -727,11 +753,22 @@ impl Prefilter {
         }
     }
 
-    /// The start state for a walk from `at`: what precedes it decides `^`
-    /// and word boundaries.
+    /// The start state for a walk from `at`: what precedes it decides word
+    /// boundaries, and at a line start (the start of `hay`, or after a
+    /// newline) the newline is taken, which begins the triggers that begin
+    /// with `^` ([`FirstStates`]).
     fn start(&self, cache: &mut Cache, hay: &[u8], at: usize) -> Result<LazyStateID, Retry> {
         let before = at.checked_sub(1).map(|i| hay[i]);
-        self.dfa.start_state(cache, &start::Config::new().look_behind(before)).map_err(|_| Retry)
+        let s = self.dfa.start_state(cache, &start::Config::new().look_behind(before)).map_err(|_| Retry)?;
+        if before.is_some_and(|b| b != b'\n') {
+            return Ok(s);
+        }
+        // A line starts here: the newline before it, taken (the triggers'
+        // leading `^` is a newline in the NFA). No trigger ends on it.
+        match self.dfa.next_state(cache, s, b'\n') {
+            Ok(s) if !s.is_match() => Ok(s),
+            _ => Err(Retry),
+        }
     }
 
     /// Records the patterns of match state `s`, entered on the byte at `at`:
@@ -1406,7 +1443,12 @@ negative = ["a пароль b"]
                 .configure(thompson::Config::new().utf8(false).which_captures(WhichCaptures::None))
                 .build_many_from_hir(&hirs)
                 .unwrap();
-            proptest::prop_assert_eq!(all_matches(merged, hay.as_bytes()), all_matches(plain, hay.as_bytes()), "{:?} {:?}", patterns, keywords);
+            // The merged NFA takes `^` as a newline, and a walk begins as
+            // if after one (`Prefilter::start`).
+            let after_newline = [b"\n", hay.as_bytes()].concat();
+            let merged: std::collections::BTreeSet<(usize, usize)> =
+                all_matches(merged, &after_newline).into_iter().map(|(p, at)| (p, at - 1)).collect();
+            proptest::prop_assert_eq!(merged, all_matches(plain, hay.as_bytes()), "{:?} {:?}", patterns, keywords);
         }
 
         /// Widened, a trigger still matches wherever the rule's own regex
