@@ -765,6 +765,12 @@ impl Prefilter {
         }
         // A line starts here: the newline before it, taken (the triggers'
         // leading `^` is a newline in the NFA). No trigger ends on it.
+        if !s.is_tagged() {
+            let next = self.dfa.next_state_untagged(cache, s, b'\n');
+            if !next.is_tagged() {
+                return Ok(next);
+            }
+        }
         match self.dfa.next_state(cache, s, b'\n') {
             Ok(s) if !s.is_match() => Ok(s),
             _ => Err(Retry),
