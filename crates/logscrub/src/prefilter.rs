@@ -88,9 +88,19 @@ const SPLIT_MIN: usize = 16 * 1024;
 /// Buffers at least this long, and shorter than [`SPLIT_MIN`], are cut into
 /// lanes anywhere; shorter ones are walked in one part, as the lanes' start
 /// states and catching up cost more than they save (about 20 ns: on the
-/// records' machine one walk and five lanes break even near 48 bytes, and
-/// a 100-byte line takes 145 ns in one walk, 91 ns in five lanes).
+/// Intel Xeon VM of the records one walk and five lanes broke even near 48
+/// bytes, and a 100-byte line took 145 ns in one walk, 91 ns in five lanes).
 const SPLIT_SHORT: usize = 48;
+
+/// Buffers shorter than this (a line, a tracing event) are cut into
+/// [`FEW_LANES`] lanes, as each lane costs a start state and a catching up.
+/// On the AMD EPYC VM of session 34, three lanes against five: 53 bytes
+/// 95 against 138 ns, 100 bytes 113 against 148 ns, 202 bytes 179 against
+/// 197 ns; 404 bytes 297 ns both; 2 KB 2% slower.
+const FEW_LANES_BELOW: usize = 384;
+
+/// Lanes for buffers shorter than [`FEW_LANES_BELOW`].
+const FEW_LANES: usize = 3;
 
 /// How many parts of a buffer are walked side by side. On the Intel Xeon
 /// VM of the records, with each lane's step checked on its own
@@ -729,12 +739,14 @@ impl Prefilter {
     pub(crate) fn triggers(&self, hay: &[u8], out: &mut Vec<Trigger>) {
         out.clear();
         let mut cache = self.caches.get();
-        let cut = match hay.len() {
-            n if n >= SPLIT_MIN => Some(Cut::LineStarts),
-            n if n >= SPLIT_SHORT => Some(Cut::Anywhere),
-            _ => None,
-        };
-        if cut.is_some_and(|cut| self.walk_lanes(&mut cache, hay, cut, out).is_ok()) {
+        let walked = match hay.len() {
+            n if n >= SPLIT_MIN => self.walk_lanes::<LANES>(&mut cache, hay, Cut::LineStarts, out),
+            n if n >= FEW_LANES_BELOW => self.walk_lanes::<LANES>(&mut cache, hay, Cut::Anywhere, out),
+            n if n >= SPLIT_SHORT => self.walk_lanes::<FEW_LANES>(&mut cache, hay, Cut::Anywhere, out),
+            _ => Err(Retry),
+        }
+        .is_ok();
+        if walked {
             return;
         }
         out.clear();
@@ -892,7 +904,7 @@ impl Prefilter {
     /// than four checked lookups and one test of all four (clean logs 3-5%
     /// faster, a clean 100-byte line 94 -> 88 ns).
     #[inline(never)]
-    fn fast_lanes(
+    fn fast_lanes<const LANES: usize>(
         &self,
         cache: &Cache,
         lanes: &[&[u8]; LANES],
@@ -925,16 +937,21 @@ impl Prefilter {
         (i, 0)
     }
 
-    /// Walks `hay` in [`LANES`] parts cut as `cut` says, side by side, each
+    /// Walks `hay` in `LANES` parts cut as `cut` says, side by side, each
     /// lane's state in a register of its own. A cache clear while walking
     /// invalidates the other lanes' states, and a lane that does not catch
     /// up with the next one within it spoils the next one's end state: the
     /// caller then walks again in one part.
-    fn walk_lanes(&self, cache: &mut Cache, hay: &[u8], cut: Cut, out: &mut Vec<Trigger>) -> Result<(), Retry> {
+    fn walk_lanes<const LANES: usize>(
+        &self,
+        cache: &mut Cache,
+        hay: &[u8],
+        cut: Cut,
+        out: &mut Vec<Trigger>,
+    ) -> Result<(), Retry> {
         let line_start = |aim: usize| memchr::memchr(b'\n', &hay[aim..]).map_or(hay.len(), |i| aim + i + 1);
-        // Lane k covers hay[starts[k]..starts[k + 1]].
-        let mut starts = [0; LANES + 1];
-        starts[LANES] = hay.len();
+        // Lane k covers hay[starts[k]..end(k)].
+        let mut starts = [0; LANES];
         for k in 1..LANES {
             let aim = hay.len() * k / LANES;
             starts[k] = match cut {
@@ -942,7 +959,8 @@ impl Prefilter {
                 Cut::Anywhere => aim,
             };
         }
-        let lanes: [&[u8]; LANES] = std::array::from_fn(|k| &hay[starts[k]..starts[k + 1]]);
+        let end = |k: usize| if k + 1 < LANES { starts[k + 1] } else { hay.len() };
+        let lanes: [&[u8]; LANES] = std::array::from_fn(|k| &hay[starts[k]..end(k)]);
         let clears = cache.clear_count();
         let mut s = [LazyStateID::default(); LANES];
         for k in 0..LANES {
@@ -970,19 +988,19 @@ impl Prefilter {
             Cut::LineStarts => {
                 // The lanes' tails, each on its own.
                 for k in 0..LANES {
-                    self.walk(cache, hay, starts[k] + side_by_side, starts[k + 1], Some(s[k]), out)?;
+                    self.walk(cache, hay, starts[k] + side_by_side, end(k), Some(s[k]), out)?;
                     cleared(cache)?;
                 }
             }
             Cut::Anywhere => {
                 for k in 0..LANES {
-                    s[k] = self.walk_part(cache, hay, starts[k] + side_by_side, starts[k + 1], s[k], out)?;
+                    s[k] = self.walk_part(cache, hay, starts[k] + side_by_side, end(k), s[k], out)?;
                     cleared(cache)?;
                 }
                 // Lane k's end state is true once lane k - 1 caught up with
                 // it, so they catch up in order.
                 for k in 0..LANES - 1 {
-                    self.catch_up(cache, hay, (s[k], starts[k + 1]), starts[k + 2], clears, out)?;
+                    self.catch_up(cache, hay, (s[k], starts[k + 1]), end(k + 1), clears, out)?;
                 }
                 if hay.last() != Some(&b'\n') {
                     self.end(cache, s[LANES - 1], hay.len(), out)?;
@@ -1101,7 +1119,7 @@ negative = ["id 1234567890"]
             text.push_str(&format!("line {i} {}\n", if i % 7 == 0 { "tok=12345 id 123456789" } else { "ok" }));
         }
         let mut lanes = Vec::new();
-        pf.walk_lanes(&mut pf.caches.get(), text.as_bytes(), Cut::LineStarts, &mut lanes).unwrap();
+        pf.walk_lanes::<LANES>(&mut pf.caches.get(), text.as_bytes(), Cut::LineStarts, &mut lanes).unwrap();
         let mut one = Vec::new();
         pf.walk(&mut pf.caches.get(), text.as_bytes(), 0, text.len(), None, &mut one).unwrap();
         assert_eq!(lanes, one);
@@ -1215,9 +1233,12 @@ negative = ["{id}"]
         let pf = builtin_prefilter();
         let line = b"2024-05-01T10:00:00Z INFO login user=jane@example.com password=hunter2hunter2 card 4111 1111 1111 1111 from +44 7700 900123";
         let mut lanes = Vec::new();
-        pf.walk_lanes(&mut pf.caches.get(), line, Cut::Anywhere, &mut lanes).unwrap();
+        pf.walk_lanes::<LANES>(&mut pf.caches.get(), line, Cut::Anywhere, &mut lanes).unwrap();
         assert_eq!(lanes, one_walk(pf, line));
         assert!(lanes.len() >= 4, "{lanes:?}");
+        let mut few = Vec::new();
+        pf.walk_lanes::<FEW_LANES>(&mut pf.caches.get(), line, Cut::Anywhere, &mut few).unwrap();
+        assert_eq!(few, lanes);
         // A trigger under way across every cut: the lane before a cut holds
         // how far into it the walk is, the next lane cannot, so it never
         // catches up within the next lane, and the walk is done again in
@@ -1233,7 +1254,8 @@ negative = ["a qz"]
 "#;
         let pf = Prefilter::new(&rules(counting), |_| true).unwrap();
         let hay = [b"q".as_slice(), &[b'a'; 150], b"z"].concat();
-        assert!(pf.walk_lanes(&mut pf.caches.get(), &hay, Cut::Anywhere, &mut Vec::new()).is_err());
+        assert!(pf.walk_lanes::<LANES>(&mut pf.caches.get(), &hay, Cut::Anywhere, &mut Vec::new()).is_err());
+        assert!(pf.walk_lanes::<FEW_LANES>(&mut pf.caches.get(), &hay, Cut::Anywhere, &mut Vec::new()).is_err());
         let mut found = Vec::new();
         pf.triggers(&hay, &mut found);
         assert_eq!(found, one_walk(&pf, &hay));
@@ -1266,7 +1288,11 @@ negative = ["a qz"]
             }
             let one = one_walk(pf, &hay);
             let mut lanes = Vec::new();
-            if pf.walk_lanes(&mut pf.caches.get(), &hay, Cut::Anywhere, &mut lanes).is_ok() {
+            if pf.walk_lanes::<LANES>(&mut pf.caches.get(), &hay, Cut::Anywhere, &mut lanes).is_ok() {
+                proptest::prop_assert_eq!(&lanes, &one);
+            }
+            lanes.clear();
+            if pf.walk_lanes::<FEW_LANES>(&mut pf.caches.get(), &hay, Cut::Anywhere, &mut lanes).is_ok() {
                 proptest::prop_assert_eq!(&lanes, &one);
             }
             let mut found = Vec::new();
