@@ -769,24 +769,24 @@ impl Prefilter {
     /// boundaries, and at a line start (the start of `hay`, or after a
     /// newline) the newline is taken, which begins the triggers that begin
     /// with `^` ([`FirstStates`]).
-    fn start(&self, cache: &mut Cache, hay: &[u8], at: usize) -> Result<LazyStateID, Retry> {
+    fn start(&self, cache: &mut Cache, hay: &[u8], at: usize, out: &mut Vec<Trigger>) -> Result<LazyStateID, Retry> {
         let before = at.checked_sub(1).map(|i| hay[i]);
         let s = self.dfa.start_state(cache, &start::Config::new().look_behind(before)).map_err(|_| Retry)?;
         if before.is_some_and(|b| b != b'\n') {
             return Ok(s);
         }
         // A line starts here: the newline before it, taken (the triggers'
-        // leading `^` is a newline in the NFA). No trigger ends on it.
+        // leading `^` is a newline in the NFA).
         if !s.is_tagged() {
             let next = self.dfa.next_state_untagged(cache, s, b'\n');
             if !next.is_tagged() {
                 return Ok(next);
             }
         }
-        match self.dfa.next_state(cache, s, b'\n') {
-            Ok(s) if !s.is_match() => Ok(s),
-            _ => Err(Retry),
-        }
+        // Only a trigger that matches empty text can end on the newline (a
+        // rule's regex that does, in a rule without keywords): it wakes its
+        // rule on this line.
+        self.step(cache, s, b'\n', at, out)
     }
 
     /// Records the patterns of match state `s`, entered on the byte at `at`:
@@ -811,7 +811,7 @@ impl Prefilter {
     ) -> Result<(), Retry> {
         let s = match s {
             Some(s) => s,
-            None => self.start(cache, hay, from)?,
+            None => self.start(cache, hay, from, out)?,
         };
         let s = self.walk_part(cache, hay, from, to, s, out)?;
         // After a newline nothing more can end on a line (the newline itself
@@ -964,7 +964,7 @@ impl Prefilter {
         let clears = cache.clear_count();
         let mut s = [LazyStateID::default(); LANES];
         for k in 0..LANES {
-            s[k] = self.start(cache, hay, starts[k])?;
+            s[k] = self.start(cache, hay, starts[k], out)?;
         }
         // Every state held must come from the cache as it is now.
         let cleared = |cache: &Cache| if cache.clear_count() == clears { Ok(()) } else { Err(Retry) };
@@ -1033,7 +1033,7 @@ impl Prefilter {
         // `s` comes from the cache as it was at `clears`: any step may clear
         // it, and then the other walk's state is stale.
         let cleared = |cache: &Cache| if cache.clear_count() == clears { Ok(()) } else { Err(Retry) };
-        let mut next = self.start(cache, hay, from)?;
+        let mut next = self.start(cache, hay, from, out)?;
         cleared(cache)?;
         for (at, &b) in hay.iter().enumerate().take(limit).skip(from) {
             s = self.step(cache, s, b, at, out)?;
@@ -1226,6 +1226,37 @@ negative = ["{id}"]
         pf.walk(&mut pf.caches.get(), hay, 0, hay.len(), None, &mut one).unwrap();
         one.sort_unstable();
         one
+    }
+
+    /// A rule without keywords whose regex matches empty text: its trigger
+    /// ends on the newline a walk from a line start takes, and wakes the
+    /// rule on the line, in one walk and in lanes, without giving up on
+    /// the prefilter (which would wake every rule).
+    #[test]
+    fn a_trigger_that_matches_empty_text_wakes_its_rule_at_a_line_start() {
+        let empty = r#"
+[[rule]]
+id = "digits"
+description = "d"
+category = "pii"
+regex = '(?P<secret>[0-9]{0,4})'
+positive = [{ input = "x 1234", output = "x [REDACTED:digits]" }]
+negative = ["x y"]
+"#;
+        let pf = Prefilter::new(&rules(empty), |_| true).unwrap();
+        let mut one = Vec::new();
+        pf.walk(&mut pf.caches.get(), b"x y", 0, 3, None, &mut one).unwrap();
+        assert!(one.contains(&(0, 0)), "{one:?}");
+        let line = "a line of words with no digits at all, long enough to be cut into lanes\nand one more";
+        assert!(line.len() >= SPLIT_SHORT);
+        let mut lanes = Vec::new();
+        pf.walk_lanes::<FEW_LANES>(&mut pf.caches.get(), line.as_bytes(), Cut::Anywhere, &mut lanes).unwrap();
+        let mut one = one_walk(&pf, line.as_bytes());
+        // One walk records the line start's match twice: on the newline
+        // taken, and on the first byte.
+        one.dedup();
+        assert_eq!(lanes, one);
+        assert!(lanes.contains(&(0, 0)) && lanes.iter().any(|&(at, _)| at > line.find('\n').unwrap()), "{lanes:?}");
     }
 
     #[test]

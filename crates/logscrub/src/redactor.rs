@@ -1629,6 +1629,13 @@ mod tests {
         // A trigger that the rule's own example never holds is refused.
         let err = Redactor::builder().builtin_packs(false).rules_toml("t.toml", &rule("id:")).build().unwrap_err();
         assert!(err.to_string().contains("never masked"), "{err}");
+        // So is one that matches empty text: it would wake the rule on
+        // every line (and at a line start the prefilter would give up).
+        for trigger in ["(?:id=)?", "^", "(?:^|x)"] {
+            let err =
+                Redactor::builder().builtin_packs(false).rules_toml("t.toml", &rule(trigger)).build().unwrap_err();
+            assert!(err.to_string().contains("trigger can match empty text"), "{trigger}: {err}");
+        }
     }
 
     #[test]

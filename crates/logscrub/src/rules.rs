@@ -1191,7 +1191,15 @@ fn compile_rule(
         if !def.keywords.is_empty() {
             return Err(invalid("a rule is triggered by keywords or by a trigger regex, not both".into()));
         }
-        parse_hir(t).map_err(|e| Error::new(ErrorKind::Regex, format!("trigger: {e}")))?;
+        let hir = parse_hir(t).map_err(|e| Error::new(ErrorKind::Regex, format!("trigger: {e}")))?;
+        // A trigger only gates its rule: one that matches empty text would
+        // wake it on every line.
+        if hir.properties().minimum_len() == Some(0) {
+            return Err(invalid(
+                "trigger can match empty text, so it would wake the rule on every line: give it at least one byte"
+                    .into(),
+            ));
+        }
     }
     if def.within.is_some() && def.multiline_end.is_some() {
         return Err(invalid("a rule cannot have both within and multiline_end".into()));
