@@ -1071,6 +1071,15 @@ mod tests {
         (0..file.rules.len()).map(|i| file.compile(i, &[]).unwrap()).collect()
     }
 
+    /// One rule `id` with neither keywords nor trigger, so that its own
+    /// `regex` wakes it, masking `input` to `output` and leaving `negative`.
+    fn gated_by_its_regex(id: &str, regex: &str, (input, output): (&str, &str), negative: &str) -> Vec<Rule> {
+        rules(&format!(
+            "[[rule]]\nid = \"{id}\"\ndescription = \"d\"\ncategory = \"pii\"\nregex = '{regex}'\n\
+             positive = [{{ input = \"{input}\", output = \"{output}\" }}]\nnegative = [\"{negative}\"]\n"
+        ))
+    }
+
     const TWO: &str = r#"
 [[rule]]
 id = "plus-one"
@@ -1234,16 +1243,8 @@ negative = ["{id}"]
     /// the prefilter (which would wake every rule).
     #[test]
     fn a_trigger_that_matches_empty_text_wakes_its_rule_at_a_line_start() {
-        let empty = r#"
-[[rule]]
-id = "digits"
-description = "d"
-category = "pii"
-regex = '(?P<secret>[0-9]{0,4})'
-positive = [{ input = "x 1234", output = "x [REDACTED:digits]" }]
-negative = ["x y"]
-"#;
-        let pf = Prefilter::new(&rules(empty), |_| true).unwrap();
+        let empty = gated_by_its_regex("digits", "(?P<secret>[0-9]{0,4})", ("x 1234", "x [REDACTED:digits]"), "x y");
+        let pf = Prefilter::new(&empty, |_| true).unwrap();
         let mut one = Vec::new();
         pf.walk(&mut pf.caches.get(), b"x y", 0, 3, None, &mut one).unwrap();
         assert!(one.contains(&(0, 0)), "{one:?}");
@@ -1274,16 +1275,13 @@ negative = ["x y"]
         // how far into it the walk is, the next lane cannot, so it never
         // catches up within the next lane, and the walk is done again in
         // one part.
-        let counting = r#"
-[[rule]]
-id = "q-to-z"
-description = "d"
-category = "pii"
-regex = '(?-u)(?P<secret>q[a-y]{1,200}z)'
-positive = [{ input = "a qabcz b", output = "a [REDACTED:q-to-z] b" }]
-negative = ["a qz"]
-"#;
-        let pf = Prefilter::new(&rules(counting), |_| true).unwrap();
+        let counting = gated_by_its_regex(
+            "q-to-z",
+            "(?-u)(?P<secret>q[a-y]{1,200}z)",
+            ("a qabcz b", "a [REDACTED:q-to-z] b"),
+            "a qz",
+        );
+        let pf = Prefilter::new(&counting, |_| true).unwrap();
         let hay = [b"q".as_slice(), &[b'a'; 150], b"z"].concat();
         assert!(pf.walk_lanes::<LANES>(&mut pf.caches.get(), &hay, Cut::Anywhere, &mut Vec::new()).is_err());
         assert!(pf.walk_lanes::<FEW_LANES>(&mut pf.caches.get(), &hay, Cut::Anywhere, &mut Vec::new()).is_err());

@@ -305,8 +305,7 @@ pub(crate) fn parse_hir(pattern: &str) -> Result<regex_syntax::hir::Hir, String>
 /// that only says whether any of them matches a secret: the NFA engines
 /// alone, as secrets are short and rare, and building lazy DFAs and
 /// prefilters for every allowlist took 5% of start-up.
-fn compile_set<'p>(patterns: impl IntoIterator<Item = &'p str>) -> Result<meta::Regex, String> {
-    let patterns: Vec<&str> = patterns.into_iter().collect();
+fn compile_set(patterns: &[String]) -> Result<meta::Regex, String> {
     let config = meta::Config::new()
         .match_kind(regex_automata::MatchKind::LeftmostFirst)
         .utf8_empty(false)
@@ -319,7 +318,7 @@ fn compile_set<'p>(patterns: impl IntoIterator<Item = &'p str>) -> Result<meta::
     meta::Builder::new()
         .configure(config)
         .syntax(regex_automata::util::syntax::Config::new().utf8(false))
-        .build_many(&patterns)
+        .build_many(patterns)
         .map_err(|e| e.to_string())
 }
 
@@ -1028,8 +1027,7 @@ fn compile_allow(patterns: &[String]) -> Result<Option<Arc<meta::Regex>>, Error>
     if patterns.is_empty() {
         return Ok(None);
     }
-    let set = compile_set(patterns.iter().map(String::as_str))
-        .map_err(|e| Error::new(ErrorKind::Regex, format!("allow: {e}")))?;
+    let set = compile_set(patterns).map_err(|e| Error::new(ErrorKind::Regex, format!("allow: {e}")))?;
     Ok(Some(Arc::new(set)))
 }
 
