@@ -51,6 +51,7 @@
 //! bounds the work per window.
 #![deny(missing_docs)]
 
+mod allowlist;
 mod batch;
 mod error;
 mod fields;

@@ -57,6 +57,7 @@ use serde::Deserialize;
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::allowlist::Allowlist;
 use crate::error::{Error, ErrorKind};
 use crate::groups::Pieces;
 use crate::mask::{self, Mask, MaskContext};
@@ -301,27 +302,6 @@ pub(crate) fn parse_hir(pattern: &str) -> Result<regex_syntax::hir::Hir, String>
     regex_syntax::ParserBuilder::new().utf8(false).build().parse(pattern).map_err(|e| e.to_string())
 }
 
-/// One set of several patterns, under the same limits as a rule's regex,
-/// that only says whether any of them matches a secret: the NFA engines
-/// alone, as secrets are short and rare, and building lazy DFAs and
-/// prefilters for every allowlist took 5% of start-up.
-fn compile_set(patterns: &[String]) -> Result<meta::Regex, String> {
-    let config = meta::Config::new()
-        .match_kind(regex_automata::MatchKind::LeftmostFirst)
-        .utf8_empty(false)
-        .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
-        .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit)
-        .onepass(false)
-        .hybrid(false)
-        .dfa(false)
-        .auto_prefilter(false);
-    meta::Builder::new()
-        .configure(config)
-        .syntax(regex_automata::util::syntax::Config::new().utf8(false))
-        .build_many(patterns)
-        .map_err(|e| e.to_string())
-}
-
 fn compile(pattern: &str) -> Result<Regex, String> {
     RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(DFA_CACHE).build().map_err(|e| e.to_string())
 }
@@ -515,7 +495,7 @@ pub(crate) struct Compiled {
     pub(crate) object: bool,
     pub(crate) end: Option<Regex>,
     /// Values that are never secrets: the rule's allowlist, then its pack's.
-    pub(crate) allow: Vec<Arc<meta::Regex>>,
+    pub(crate) allow: Vec<Arc<Allowlist>>,
     /// A secret this long may have been cut by a bound of the rule's regex
     /// and go on past it: the engine masks the rest of its token too.
     pub(crate) long: usize,
@@ -1023,17 +1003,18 @@ struct Loose {
 }
 
 /// An allowlist as one set, or `None` when it is empty.
-fn compile_allow(patterns: &[String]) -> Result<Option<Arc<meta::Regex>>, Error> {
+fn compile_allow(patterns: &[String]) -> Result<Option<Arc<Allowlist>>, Error> {
     if patterns.is_empty() {
         return Ok(None);
     }
-    let set = compile_set(patterns).map_err(|e| Error::new(ErrorKind::Regex, format!("allow: {e}")))?;
+    let set =
+        Allowlist::new(patterns, REGEX_SIZE_LIMIT).map_err(|e| Error::new(ErrorKind::Regex, format!("allow: {e}")))?;
     Ok(Some(Arc::new(set)))
 }
 
 impl Patterns {
     /// Compiles the patterns; `full` is the rule's regex, parsed.
-    fn compile(&self, full: &Hir, pack_allow: Option<&Arc<meta::Regex>>) -> Result<Compiled, Error> {
+    fn compile(&self, full: &Hir, pack_allow: Option<&Arc<Allowlist>>) -> Result<Compiled, Error> {
         let regex_error = |e| Error::new(ErrorKind::Regex, e);
         let (lead, hir) = match Lead::split(full) {
             Some((lead, rest)) => (Some(lead), rest),
@@ -1120,7 +1101,7 @@ impl Patterns {
 pub(crate) struct File {
     pub(crate) pack: Pack,
     /// The pack's allowlist, compiled once: every rule of the pack checks it.
-    allow: Option<Arc<meta::Regex>>,
+    allow: Option<Arc<Allowlist>>,
     /// Each rule's definition and the line it starts on.
     pub(crate) rules: Vec<(RuleDef, usize)>,
 }
@@ -1168,7 +1149,7 @@ impl File {
 fn compile_rule(
     def: RuleDef,
     pack: &Pack,
-    pack_allow: Option<&Arc<meta::Regex>>,
+    pack_allow: Option<&Arc<Allowlist>>,
     custom: &[Validator],
     origin: &str,
     line: usize,
