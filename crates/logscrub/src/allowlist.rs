@@ -12,13 +12,14 @@
 
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
-use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::hybrid::dfa::DFA;
 use regex_automata::nfa::thompson::{self, pikevm::PikeVM, WhichCaptures};
 use regex_automata::util::pool::Pool;
 use regex_automata::util::syntax;
 use regex_automata::Input;
 
-type CacheFn = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
+use crate::prefilter::{caches, Caches};
+
 type PikeFn = Box<dyn Fn() -> thompson::pikevm::Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
 /// A lazy DFA's cache holds this much at most; one that fills is cleared.
@@ -27,7 +28,7 @@ const CACHE_BYTES: usize = 1 << 20;
 /// Several patterns as one set: does any of them match a secret?
 pub(crate) struct Allowlist {
     dfa: DFA,
-    caches: Pool<Cache, CacheFn>,
+    caches: Caches,
     /// For the one search the lazy DFA cannot finish: a Unicode word
     /// boundary next to a byte beyond ASCII.
     pikevm: PikeVM,
@@ -61,11 +62,9 @@ impl Allowlist {
             .build_from_nfa(nfa.clone())
             .map_err(|e| e.to_string())?;
         let pikevm = PikeVM::new_from_nfa(nfa).map_err(|e| e.to_string())?;
-        let make = dfa.clone();
-        let caches = Pool::new(Box::new(move || make.create_cache()) as CacheFn);
         let make = pikevm.clone();
         let pike_caches = Pool::new(Box::new(move || make.create_cache()) as PikeFn);
-        Ok(Allowlist { dfa, caches, pikevm, pike_caches })
+        Ok(Allowlist { caches: caches(&dfa), dfa, pikevm, pike_caches })
     }
 
     /// Whether any pattern matches anywhere in `secret`.

@@ -23,23 +23,19 @@
 //! text of regexes built to trip them, and the rules' tests hold
 //! [`find_secret`](crate::rules) to each rule's own regex.
 
-use std::panic::{RefUnwindSafe, UnwindSafe};
-
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
-use regex_automata::util::pool::Pool;
 use regex_automata::util::primitives::NonMaxUsize;
 use regex_automata::{Anchored, Input, MatchKind, PatternID};
 use regex_syntax::hir::{Hir, HirKind};
 
+use crate::prefilter::{caches, Caches};
 use crate::rules::{end_bytes, ByteSet, End};
-
-type CacheFn = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
 /// A regex cut into pieces, each one pattern of one lazy DFA.
 pub(crate) struct Pieces {
     dfa: DFA,
-    caches: Pool<Cache, CacheFn>,
+    caches: Caches,
     root: Vec<Step>,
 }
 
@@ -112,9 +108,7 @@ impl Pieces {
             )
             .build_from_nfa(nfa)
             .ok()?;
-        let make = dfa.clone();
-        let caches = Pool::new(Box::new(move || make.create_cache()) as CacheFn);
-        Some(Pieces { dfa, caches, root })
+        Some(Pieces { caches: caches(&dfa), dfa, root })
     }
 
     /// Fills `slots` with the groups of the match `hay[start..end]`, as a

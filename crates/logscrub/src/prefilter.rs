@@ -120,10 +120,19 @@ const CACHE_BYTES: usize = 16 << 20;
 
 type CacheFn = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
+/// A lazy DFA's caches, one for each thread that searches with it at once.
+pub(crate) type Caches = Pool<Cache, CacheFn>;
+
+/// An empty pool of caches for `dfa`, filled as threads search.
+pub(crate) fn caches(dfa: &DFA) -> Caches {
+    let dfa = dfa.clone();
+    Pool::new(Box::new(move || dfa.create_cache()))
+}
+
 /// The compiled triggers of a set of rules.
 pub(crate) struct Prefilter {
     dfa: DFA,
-    caches: Pool<Cache, CacheFn>,
+    caches: Caches,
     /// For each DFA pattern, the rules it selects: the keyword trie's entry
     /// holds every rule with keywords, each other pattern its one rule. One
     /// more entry at the end, [`Prefilter::all`], selects every rule: the
@@ -676,9 +685,7 @@ impl Prefilter {
             )
             .build_from_nfa(nfa)
             .map_err(|e| format!("the prefilter: {e}"))?;
-        let make = dfa.clone();
-        let caches = Pool::new(Box::new(move || make.create_cache()) as CacheFn);
-        Ok(Prefilter { dfa, caches, rules_of, keywords })
+        Ok(Prefilter { caches: caches(&dfa), dfa, rules_of, keywords })
     }
 
     /// Marks the rules that trigger `(at, pattern)`, found in `hay`, selects.
