@@ -23,7 +23,10 @@ use crate::prefilter::{caches, Caches};
 type PikeFn = Box<dyn Fn() -> thompson::pikevm::Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
 /// A lazy DFA's cache holds this much at most; one that fills is cleared.
-const CACHE_BYTES: usize = 1 << 20;
+/// A secret walks few states, and every allowlist has a cache on every
+/// thread (21 allowlists in the default packs): a hostile run of long
+/// placeholders may fill each, and then costs at most 64 KiB each.
+const CACHE_BYTES: usize = 64 << 10;
 
 /// Several patterns as one set: does any of them match a secret?
 pub(crate) struct Allowlist {
@@ -95,6 +98,20 @@ mod tests {
         for no in ["nullx", "s3cr3t", "x${A}", "<a<b>", "**x", "", "exampl"] {
             assert!(!allow.is_match(no.as_bytes()), "{no}");
         }
+    }
+
+    #[test]
+    fn long_placeholders_are_matched_whatever_states_they_walk() {
+        let allow = set(&[r"(?-u)^(?:<[^<>]{0,256}>|\{\{[^{}]{0,256}\}\})$"]);
+        for n in [0, 1, 100, 255, 256] {
+            for fill in [b'a', b'z', b' ', 0xff] {
+                let body = vec![fill; n];
+                assert!(allow.is_match(&[&b"<"[..], &body, b">"].concat()), "{n}");
+                assert!(allow.is_match(&[&b"{{"[..], &body, b"}}"].concat()), "{n}");
+                assert!(!allow.is_match(&[&b"<"[..], &body, b">x"].concat()), "{n}");
+            }
+        }
+        assert!(!allow.is_match(&[&b"<"[..], &[b'a'; 257], b">"].concat()));
     }
 
     #[test]
