@@ -617,6 +617,7 @@ fn a_killed_run_leaves_whole_files_and_a_rerun_finishes_the_rest() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    let listed = fs::read_to_string(&manifest).unwrap_or_default().lines().count();
     // Every file is whole: the original, or completely scrubbed.
     let mut scrubbed = 0;
     for (i, original) in originals.iter().enumerate() {
@@ -628,14 +629,54 @@ fn a_killed_run_leaves_whole_files_and_a_rerun_finishes_the_rest() {
         }
     }
     assert!(scrubbed < n, "the run finished before it was killed; nothing was interrupted");
+    // The manifest lists only files already in place; one renamed but not
+    // yet listed when the run was killed is scrubbed again, to the same text.
+    assert!(listed <= scrubbed, "{listed} listed, {scrubbed} scrubbed");
     let rerun = logscrub(&args);
     assert!(rerun.status.success(), "{}", String::from_utf8_lossy(&rerun.stderr));
     let summary = String::from_utf8_lossy(&rerun.stderr);
-    assert!(summary.contains(&format!("{} done before", scrubbed)) || scrubbed == 0, "{summary}");
+    assert!(summary.contains(&format!("{listed} done before")), "{summary}");
     for i in 0..n {
         assert_eq!(decompress(&src.join(format!("f{i:03}.log.gz"))), scrubbed_text(&format!("f{i}"), 4000));
     }
     assert!(fs::read_dir(&src).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("logscrub-tmp")));
+}
+
+#[test]
+fn many_small_files_are_committed_in_batches_each_listed_once() {
+    // Files committed together share a sync of their directory and of the
+    // manifest: each must still be in place, listed once, and skipped by a
+    // rerun.
+    let tmp = temp_dir("small-files");
+    let dir = tmp.path();
+    let src = dir.join("src");
+    for d in ["a", "b/c"] {
+        fs::create_dir_all(src.join(d)).unwrap();
+    }
+    let n = 300;
+    let name = |i: usize| format!("{}/f{i:03}.log", ["a", "b", "b/c"][i % 3]);
+    for i in 0..n {
+        fs::write(src.join(name(i)), log_text(&format!("f{i}"), 3)).unwrap();
+    }
+    let out = dir.join("out");
+    let args = ["scrub", src.to_str().unwrap(), "--out", out.to_str().unwrap(), "-j", "2"];
+    let run = logscrub(&args);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    for i in 0..n {
+        assert_eq!(fs::read_to_string(out.join(name(i))).unwrap(), scrubbed_text(&format!("f{i}"), 3));
+    }
+    let manifest = fs::read_to_string(out.join("logscrub-manifest.jsonl")).unwrap();
+    let mut listed: Vec<String> = manifest
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["rel"].as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    let mut names: Vec<String> = (0..n).map(name).collect();
+    names.sort();
+    assert_eq!(listed, names);
+    let rerun = logscrub(&args);
+    assert!(rerun.status.success());
+    assert!(String::from_utf8_lossy(&rerun.stderr).contains(&format!("{n} done before")));
 }
 
 #[test]
