@@ -83,6 +83,7 @@ impl Allowlist {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn set(patterns: &[&str]) -> Allowlist {
         Allowlist::new(&patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>(), 8 << 20).unwrap()
@@ -128,6 +129,46 @@ mod tests {
         assert!(allow.is_match("é demo é".as_bytes()));
         assert!(!allow.is_match("édemo".as_bytes()));
         assert!(allow.is_match(b"a demo"));
+    }
+
+    /// Pieces of allowlist patterns: anchors, classes, bounded repetitions,
+    /// alternations, word boundaries, bytes beyond ASCII.
+    const PIECES: &[&str] = &[
+        "^",
+        "$",
+        "a",
+        "b",
+        "(?i)ab",
+        "[ab]",
+        "[^a]",
+        "a{0,3}",
+        "b+",
+        "(?:a|bb)",
+        r"\b",
+        r"\B",
+        r"(?-u)\b",
+        r"(?-u)\xFF",
+        "é",
+        ".",
+        r"\$\{",
+        r"[^}]{0,4}",
+        "x*",
+    ];
+
+    proptest! {
+        /// The lazy DFA (and the PikeVM where it quits) says what the
+        /// `regex` crate says of the same patterns, on bytes thick with
+        /// theirs.
+        #[test]
+        fn agrees_with_the_regex_crate(
+            picks in proptest::collection::vec(proptest::collection::vec(0..PIECES.len(), 1..5), 1..4),
+            hay in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b' '), Just(b'$'), Just(b'{'), Just(b'}'), Just(0xff), Just(0xc3), Just(0xa9), Just(b'x')], 0..12),
+        ) {
+            let patterns: Vec<String> = picks.iter().map(|p| p.iter().map(|&i| PIECES[i]).collect()).collect();
+            let Ok(reference) = regex::bytes::RegexSet::new(&patterns) else { return Ok(()) };
+            let allow = Allowlist::new(&patterns, 8 << 20).unwrap();
+            prop_assert_eq!(allow.is_match(&hay), reference.is_match(&hay), "{:?} on {:?}", patterns, hay);
+        }
     }
 
     #[test]
