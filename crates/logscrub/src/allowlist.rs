@@ -10,17 +10,12 @@
 //! thousands of states. A full `meta::Regex` would also build a reverse NFA
 //! and literal prefilters that an allowlist never uses, at start-up.
 
-use std::panic::{RefUnwindSafe, UnwindSafe};
-
 use regex_automata::hybrid::dfa::DFA;
 use regex_automata::nfa::thompson::{self, pikevm::PikeVM, WhichCaptures};
-use regex_automata::util::pool::Pool;
 use regex_automata::util::syntax;
 use regex_automata::Input;
 
 use crate::prefilter::{caches, Caches};
-
-type PikeFn = Box<dyn Fn() -> thompson::pikevm::Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
 /// A lazy DFA's cache holds this much at most; one that fills is cleared.
 /// A secret walks few states, and every allowlist has a cache on every
@@ -33,9 +28,9 @@ pub(crate) struct Allowlist {
     dfa: DFA,
     caches: Caches,
     /// For the one search the lazy DFA cannot finish: a Unicode word
-    /// boundary next to a byte beyond ASCII.
+    /// boundary next to a byte beyond ASCII. No default pack's allowlist
+    /// has one, so its cache is made for each such search.
     pikevm: PikeVM,
-    pike_caches: Pool<thompson::pikevm::Cache, PikeFn>,
 }
 
 impl std::fmt::Debug for Allowlist {
@@ -65,9 +60,7 @@ impl Allowlist {
             .build_from_nfa(nfa.clone())
             .map_err(|e| e.to_string())?;
         let pikevm = PikeVM::new_from_nfa(nfa).map_err(|e| e.to_string())?;
-        let make = pikevm.clone();
-        let pike_caches = Pool::new(Box::new(move || make.create_cache()) as PikeFn);
-        Ok(Allowlist { caches: caches(&dfa), dfa, pikevm, pike_caches })
+        Ok(Allowlist { caches: caches(&dfa), dfa, pikevm })
     }
 
     /// Whether any pattern matches anywhere in `secret`.
@@ -75,7 +68,7 @@ impl Allowlist {
         let input = Input::new(secret).earliest(true);
         match self.dfa.try_search_fwd(&mut self.caches.get(), &input) {
             Ok(found) => found.is_some(),
-            Err(_) => self.pikevm.is_match(&mut self.pike_caches.get(), input),
+            Err(_) => self.pikevm.is_match(&mut self.pikevm.create_cache(), input),
         }
     }
 }
