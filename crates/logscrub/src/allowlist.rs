@@ -21,7 +21,7 @@ use crate::prefilter::{caches, Caches};
 /// A secret walks few states, and every allowlist has a cache on every
 /// thread (21 allowlists in the default packs): a hostile run of long
 /// placeholders may fill each, and then costs at most 64 KiB each.
-const CACHE_BYTES: usize = 64 << 10;
+const CACHE_BYTES: usize = 256 << 10;
 
 /// Several patterns as one set: does any of them match a secret?
 pub(crate) struct Allowlist {
@@ -70,6 +70,13 @@ impl Allowlist {
             Ok(found) => found.is_some(),
             Err(_) => self.pikevm.is_match(&mut self.pikevm.create_cache(), input),
         }
+    }
+
+    /// How often this thread's cache has been cleared, for tests that
+    /// check it holds what they walk.
+    #[cfg(test)]
+    pub(crate) fn clear_count(&self) -> usize {
+        self.caches.get().clear_count()
     }
 }
 

@@ -1520,6 +1520,23 @@ mod tests {
         assert!((1..=8).contains(&shortest), "{shortest}");
     }
 
+    /// Every default rule's examples, redacted twice over: the second pass
+    /// builds no allowlist state again (a cache too small for them cleared
+    /// itself on every few secrets, and each secret paid to rebuild).
+    #[test]
+    fn the_examples_secrets_fit_every_allowlist_cache() {
+        let r = Redactor::new();
+        let inputs: Vec<&str> = r.rules().flat_map(|rule| rule.positive().iter().map(|e| e.input.as_str())).collect();
+        let allowlists: Vec<(&str, &Arc<crate::allowlist::Allowlist>)> =
+            r.inner.rules.iter().flat_map(|rule| rule.compiled.allow.iter().map(|a| (rule.id.as_str(), a))).collect();
+        inputs.iter().for_each(|i| drop(r.redact(i.as_bytes())));
+        let before: Vec<usize> = allowlists.iter().map(|(_, a)| a.clear_count()).collect();
+        inputs.iter().for_each(|i| drop(r.redact(i.as_bytes())));
+        let cleared: Vec<&str> =
+            allowlists.iter().zip(before).filter(|((_, a), n)| a.clear_count() != *n).map(|((id, _), _)| *id).collect();
+        assert!(cleared.is_empty(), "allowlist caches cleared on a second pass, for rules {cleared:?}");
+    }
+
     #[test]
     fn builtin_labels_are_inert() {
         let r = Redactor::builder().packs(["all"]).build().unwrap();
