@@ -319,7 +319,7 @@ pub fn scrub(engine: &EngineArgs, args: &ScrubArgs) -> anyhow::Result<ExitCode> 
             // The files are done; a rerun does them again.
             progress.println(&format!("logscrub: warning: cannot write manifest: {e}"));
         }
-        let report = |(item, result): (walk::Item, anyhow::Result<(FileReport, Done)>)| {
+        let settle = |(item, result): (walk::Item, anyhow::Result<(FileReport, Done)>)| {
             let report = match result {
                 Ok((report, _)) => report,
                 Err(e) => {
@@ -335,7 +335,7 @@ pub fn scrub(engine: &EngineArgs, args: &ScrubArgs) -> anyhow::Result<ExitCode> 
             progress.file_done(&item);
             report
         };
-        results.into_iter().map(report).collect()
+        results.into_iter().map(settle).collect()
     };
     let finish_one = |item: &walk::Item, result| finish(vec![(item.clone(), result)]).pop().expect("one report");
     // A thread of its own syncs and renames each scrubbed file while the
@@ -685,8 +685,8 @@ fn append_manifest(manifest: &Mutex<File>, done: &[&Done]) -> io::Result<()> {
 /// filesystem's journal commits for fsyncs that wait together, where one
 /// after another each waits for a commit of its own.
 fn sync_all(files: Vec<&File>) -> Vec<io::Result<()>> {
-    if files.len() == 1 {
-        return vec![files[0].sync_all()];
+    if files.len() <= 1 {
+        return files.iter().map(|f| f.sync_all()).collect();
     }
     let each = files.len().div_ceil(SYNC_THREADS);
     std::thread::scope(|scope| {
