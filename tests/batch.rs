@@ -558,6 +558,51 @@ fn in_place_keeps_extended_attributes_and_acls() {
     assert_eq!(xattr::get(out.join("tagged.log"), "user.retention").unwrap(), None);
 }
 
+/// A file in which nothing is masked is written as it was read, so its
+/// output's checksum is its input's (taken from the input: the output is
+/// compared with it, not hashed again); a file that changes anywhere, even
+/// in its last line or by losing it, gets its own output's checksum.
+#[test]
+fn an_unchanged_file_keeps_its_checksum_and_a_changed_one_gets_its_own() {
+    let tmp = temp_dir("mirror");
+    let dir = tmp.path();
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    let clean: String = (0..20_000).map(|i| format!("GET /items/{i} 200 ms={}\n", i % 97)).collect();
+    let secret = "login user=bob password=hunter2hunter2\n";
+    fs::write(src.join("clean.log"), &clean).unwrap();
+    fs::write(src.join("late.log"), clean.clone() + secret).unwrap();
+    let sha256 = |bytes: &[u8]| -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let b3 = |bytes: &[u8]| blake3::hash(bytes).to_hex().to_string();
+    let runs: [(&str, &[&str]); 3] =
+        [("sha256", &[]), ("blake3", &["--checksum", "blake3"]), ("sha256", &["--mask", "password-assignment=drop"])];
+    for (i, (algo, flags)) in runs.into_iter().enumerate() {
+        let out = dir.join(format!("out{i}"));
+        let args = ["scrub", "-q", "--out", out.to_str().unwrap(), src.to_str().unwrap()];
+        let run = logscrub(&[&args[..], flags].concat());
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let hash = |bytes: &[u8]| if algo == "sha256" { sha256(bytes) } else { b3(bytes) };
+        let manifest = fs::read_to_string(out.join("logscrub-manifest.jsonl")).unwrap();
+        assert_eq!(manifest.lines().count(), 2);
+        for l in manifest.lines() {
+            let d: serde_json::Value = serde_json::from_str(l).unwrap();
+            let rel = d["rel"].as_str().unwrap();
+            let (input, output) = (fs::read(src.join(rel)).unwrap(), fs::read(out.join(rel)).unwrap());
+            assert_eq!(d[format!("input_{algo}")], hash(&input), "{l}");
+            assert_eq!(d[format!("output_{algo}")], hash(&output), "{l}");
+            match rel {
+                "clean.log" => assert!(output == input, "a clean file comes out as it went in"),
+                // The last line dropped: the output is the start of the input.
+                _ if i == 2 => assert!(output == clean.as_bytes(), "{algo} {flags:?}"),
+                _ => assert!(output.starts_with(clean.as_bytes()) && output != input, "{algo} {flags:?}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn blake3_checksums_are_named_in_the_manifest_and_a_rerun_checks_them() {
     let tmp = temp_dir("blake3");
