@@ -603,6 +603,46 @@ fn an_unchanged_file_keeps_its_checksum_and_a_changed_one_gets_its_own() {
     }
 }
 
+/// In place, a file in which nothing is masked is left as it is: the same
+/// inode, times and contents, nothing written or synced; a rerun finds it
+/// done. A file beside it with a secret is replaced.
+#[test]
+fn in_place_a_file_with_nothing_to_mask_is_left_untouched() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = temp_dir("untouched");
+    let src = tmp.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    let clean: String = (0..5_000).map(|i| format!("GET /items/{i} 200\n")).collect();
+    fs::write(src.join("clean.log"), &clean).unwrap();
+    fs::write(src.join("dirty.log"), clean.clone() + "login password=hunter2hunter2\n").unwrap();
+    let stat = |name: &str| {
+        let m = fs::metadata(src.join(name)).unwrap();
+        (m.ino(), m.mtime_nsec(), m.ctime(), m.ctime_nsec())
+    };
+    let (clean_before, dirty_before) = (stat("clean.log"), stat("dirty.log"));
+    // A change time that moved would show, whatever the clock's grain.
+    std::thread::sleep(Duration::from_millis(20));
+    let manifest = tmp.path().join("m.jsonl");
+    let args = ["scrub", "-q", "--in-place", src.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()];
+    let run = logscrub(&args);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(stat("clean.log"), clean_before, "the clean file was touched");
+    assert_eq!(fs::read_to_string(src.join("clean.log")).unwrap(), clean);
+    assert_ne!(stat("dirty.log").0, dirty_before.0, "the file with a secret is a new one");
+    assert!(!fs::read_to_string(src.join("dirty.log")).unwrap().contains("hunter2"));
+    let names: Vec<String> =
+        fs::read_dir(&src).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(names.len(), 2, "no temporary file is left: {names:?}");
+    for l in fs::read_to_string(&manifest).unwrap().lines() {
+        let d: serde_json::Value = serde_json::from_str(l).unwrap();
+        let same = d["input_sha256"] == d["output_sha256"];
+        assert_eq!(same, d["rel"] == "clean.log", "{l}");
+    }
+    let rerun = logscrub(&args);
+    assert!(String::from_utf8_lossy(&rerun.stderr).contains("0 scrubbed, 2 done before"));
+    assert_eq!(stat("clean.log"), clean_before);
+}
+
 #[test]
 fn blake3_checksums_are_named_in_the_manifest_and_a_rerun_checks_them() {
     let tmp = temp_dir("blake3");
