@@ -4,7 +4,8 @@
 //! and written with the same codec to a temporary file beside its
 //! destination, which is synced and renamed over it: an interrupted run
 //! never leaves a half-written file in place, and the original is untouched
-//! until the rename. Files run in parallel (rayon); a large plain file is
+//! until the rename (or never touched, when nothing in it changed: see
+//! [`Mirror`]). Files run in parallel (rayon); a large plain file is
 //! also split into chunks, on line boundaries where its lines are shorter
 //! than a MiB (see [`chunk_bounds`]). A manifest (JSON lines, one
 //! per finished file, with checksums of input and output: SHA-256, or
@@ -57,7 +58,9 @@ pub struct ScrubArgs {
     /// Replace each file atomically (temporary file, fsync, rename),
     /// keeping its permissions, owner, group, modification time and
     /// extended attributes (ACLs, SELinux labels). A file
-    /// that is a symbolic link or has other hard links is refused.
+    /// that is a symbolic link or has other hard links is refused. A plain
+    /// file with nothing to mask is left as it is where its output is
+    /// compared with its input (checksums on the scrubbing thread).
     #[arg(long)]
     pub in_place: bool,
 
