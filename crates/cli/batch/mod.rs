@@ -1922,4 +1922,54 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever the output (the input edited anywhere: a byte changed,
+        /// bytes cut, added or none) and however it is written, its checksum
+        /// is that of its bytes, and it is known to repeat the input exactly
+        /// when it does.
+        #[test]
+        fn a_mirrored_output_is_hashed_as_written(
+            input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600_000),
+            edit in (proptest::prelude::any::<proptest::sample::Index>(), 0usize..4, proptest::prelude::any::<u8>()),
+            // Small writes, and writes the comparison takes in pieces.
+            writes in proptest::collection::vec(proptest::prop_oneof![1usize..5_000, MIRROR_PIECE..3 * MIRROR_PIECE], 1..6),
+            blake3 in proptest::prelude::any::<bool>(),
+        ) {
+            let (at, how, byte) = edit;
+            let at = at.index(input.len() + 1);
+            let mut output = input.clone();
+            match how {
+                0 if at < output.len() => output[at] ^= byte | 1,
+                1 => output.truncate(at),
+                2 => output.insert(at, byte),
+                _ => {}
+            }
+            let tmp = tempfile::tempdir().unwrap();
+            let path = tmp.path().join("in");
+            std::fs::write(&path, &input).unwrap();
+            let kind = if blake3 { Checksum::Blake3 } else { Checksum::Sha256 };
+            let hex = |bytes: &[u8]| {
+                let mut h = Hasher::new(kind);
+                h.update(bytes);
+                h.hex()
+            };
+            let mut out = Hashing::new(kind, false, Vec::new());
+            out.mirror = Some(Mirror::new(File::open(&path).unwrap()));
+            let mut rest = &output[..];
+            for &n in writes.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (now, later) = rest.split_at(n.min(rest.len()));
+                out.write_all(now).unwrap();
+                rest = later;
+            }
+            let (written, sum, same) = out.finish(&hex(&input), input.len() as u64).unwrap();
+            proptest::prop_assert!(written == output);
+            proptest::prop_assert_eq!(sum, hex(&output));
+            proptest::prop_assert_eq!(same, output == input);
+        }
+    }
 }
