@@ -572,6 +572,9 @@ fn an_unchanged_file_keeps_its_checksum_and_a_changed_one_gets_its_own() {
     let secret = "login user=bob password=hunter2hunter2\n";
     fs::write(src.join("clean.log"), &clean).unwrap();
     fs::write(src.join("late.log"), clean.clone() + secret).unwrap();
+    // A gzip file with nothing to mask is copied as it is, not compressed
+    // again.
+    fs::write(src.join("clean.log.gz"), gzip(clean.as_bytes())).unwrap();
     let sha256 = |bytes: &[u8]| -> String {
         use sha2::Digest;
         sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -586,7 +589,7 @@ fn an_unchanged_file_keeps_its_checksum_and_a_changed_one_gets_its_own() {
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
         let hash = |bytes: &[u8]| if algo == "sha256" { sha256(bytes) } else { b3(bytes) };
         let manifest = fs::read_to_string(out.join("logscrub-manifest.jsonl")).unwrap();
-        assert_eq!(manifest.lines().count(), 2);
+        assert_eq!(manifest.lines().count(), 3);
         for l in manifest.lines() {
             let d: serde_json::Value = serde_json::from_str(l).unwrap();
             let rel = d["rel"].as_str().unwrap();
@@ -594,7 +597,7 @@ fn an_unchanged_file_keeps_its_checksum_and_a_changed_one_gets_its_own() {
             assert_eq!(d[format!("input_{algo}")], hash(&input), "{l}");
             assert_eq!(d[format!("output_{algo}")], hash(&output), "{l}");
             match rel {
-                "clean.log" => assert!(output == input, "a clean file comes out as it went in"),
+                "clean.log" | "clean.log.gz" => assert!(output == input, "{rel} comes out as it went in"),
                 // The last line dropped: the output is the start of the input.
                 _ if i == 2 => assert!(output == clean.as_bytes(), "{algo} {flags:?}"),
                 _ => assert!(output.starts_with(clean.as_bytes()) && output != input, "{algo} {flags:?}"),
@@ -603,9 +606,9 @@ fn an_unchanged_file_keeps_its_checksum_and_a_changed_one_gets_its_own() {
     }
 }
 
-/// In place, a file in which nothing is masked is left as it is: the same
-/// inode, times and contents, nothing written or synced; a rerun finds it
-/// done. A file beside it with a secret is replaced.
+/// In place, a file in which nothing is masked, plain or gzip, is left as
+/// it is: the same inode, times and contents, nothing renamed over it; a
+/// rerun finds it done. A file beside it with a secret is replaced.
 #[test]
 fn in_place_a_file_with_nothing_to_mask_is_left_untouched() {
     use std::os::unix::fs::MetadataExt;
@@ -615,11 +618,14 @@ fn in_place_a_file_with_nothing_to_mask_is_left_untouched() {
     let clean: String = (0..5_000).map(|i| format!("GET /items/{i} 200\n")).collect();
     fs::write(src.join("clean.log"), &clean).unwrap();
     fs::write(src.join("dirty.log"), clean.clone() + "login password=hunter2hunter2\n").unwrap();
+    fs::write(src.join("clean.gz"), gzip(clean.as_bytes())).unwrap();
+    fs::write(src.join("dirty.gz"), gzip((clean.clone() + "login password=hunter2hunter2\n").as_bytes())).unwrap();
     let stat = |name: &str| {
         let m = fs::metadata(src.join(name)).unwrap();
         (m.ino(), m.mtime_nsec(), m.ctime(), m.ctime_nsec())
     };
     let (clean_before, dirty_before) = (stat("clean.log"), stat("dirty.log"));
+    let (clean_gz_before, dirty_gz_before) = (stat("clean.gz"), stat("dirty.gz"));
     // A change time that moved would show, whatever the clock's grain.
     std::thread::sleep(Duration::from_millis(20));
     let manifest = tmp.path().join("m.jsonl");
@@ -630,17 +636,21 @@ fn in_place_a_file_with_nothing_to_mask_is_left_untouched() {
     assert_eq!(fs::read_to_string(src.join("clean.log")).unwrap(), clean);
     assert_ne!(stat("dirty.log").0, dirty_before.0, "the file with a secret is a new one");
     assert!(!fs::read_to_string(src.join("dirty.log")).unwrap().contains("hunter2"));
+    assert_eq!(stat("clean.gz"), clean_gz_before, "the clean gzip file was touched");
+    assert_ne!(stat("dirty.gz").0, dirty_gz_before.0);
+    assert!(!decompress(&src.join("dirty.gz")).contains("hunter2"));
     let names: Vec<String> =
         fs::read_dir(&src).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert_eq!(names.len(), 2, "no temporary file is left: {names:?}");
+    assert_eq!(names.len(), 4, "no temporary file is left: {names:?}");
     for l in fs::read_to_string(&manifest).unwrap().lines() {
         let d: serde_json::Value = serde_json::from_str(l).unwrap();
         let same = d["input_sha256"] == d["output_sha256"];
-        assert_eq!(same, d["rel"] == "clean.log", "{l}");
+        assert_eq!(same, d["rel"].as_str().unwrap().starts_with("clean"), "{l}");
     }
     let rerun = logscrub(&args);
-    assert!(String::from_utf8_lossy(&rerun.stderr).contains("0 scrubbed, 2 done before"));
+    assert!(String::from_utf8_lossy(&rerun.stderr).contains("0 scrubbed, 4 done before"));
     assert_eq!(stat("clean.log"), clean_before);
+    assert_eq!(stat("clean.gz"), clean_gz_before);
 }
 
 #[test]

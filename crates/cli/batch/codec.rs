@@ -1,5 +1,7 @@
 //! Compression of archived logs, detected by content (magic bytes), not by
-//! name: gzip (every member), zstd, bzip2, xz, or none.
+//! name: gzip (every member), zstd, bzip2, xz, or none. A gzip file whose
+//! content comes out unchanged is copied, not compressed again
+//! ([`GzipLater`]).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -89,19 +91,7 @@ impl Codec {
     ) -> io::Result<Encoder<W>> {
         Ok(match self {
             Codec::Plain => Encoder::Plain(out),
-            Codec::Gzip => {
-                let builder = match gzip {
-                    None => flate2::GzBuilder::new(),
-                    Some(h) => {
-                        let b = flate2::GzBuilder::new().mtime(h.mtime).operating_system(h.os);
-                        match &h.name {
-                            Some(name) => b.filename(name.clone()),
-                            None => b,
-                        }
-                    }
-                };
-                Encoder::Gzip(builder.write(out, flate2::Compression::new(level.unwrap_or(6).min(9))))
-            }
+            Codec::Gzip => Encoder::Gzip(gzip_writer(out, level, gzip)),
             Codec::Zstd => Encoder::Zstd(zstd::Encoder::new(out, level.unwrap_or(3).min(22) as i32)?),
             Codec::Bzip2 => Encoder::Bzip2(bzip2::write::BzEncoder::new(
                 out,
@@ -110,6 +100,20 @@ impl Codec {
             Codec::Xz => Encoder::Xz(liblzma::write::XzEncoder::new(out, level.unwrap_or(6).min(9))),
         })
     }
+}
+
+fn gzip_writer<W: Write>(out: W, level: Option<u32>, gzip: Option<&GzipHeader>) -> flate2::write::GzEncoder<W> {
+    let builder = match gzip {
+        None => flate2::GzBuilder::new(),
+        Some(h) => {
+            let b = flate2::GzBuilder::new().mtime(h.mtime).operating_system(h.os);
+            match &h.name {
+                Some(name) => b.filename(name.clone()),
+                None => b,
+            }
+        }
+    };
+    builder.write(out, flate2::Compression::new(level.unwrap_or(6).min(9)))
 }
 
 /// What the first header of a gzip file says of the file it holds: its
@@ -121,6 +125,8 @@ pub struct GzipHeader {
     name: Option<Vec<u8>>,
     mtime: u32,
     os: u8,
+    /// It has a comment or an extra field.
+    free_text: bool,
 }
 
 impl GzipHeader {
@@ -129,7 +135,135 @@ impl GzipHeader {
     pub fn of(head: &[u8]) -> Option<GzipHeader> {
         let decoder = flate2::bufread::GzDecoder::new(head);
         let h = decoder.header()?;
-        Some(GzipHeader { name: h.filename().map(<[u8]>::to_vec), mtime: h.mtime(), os: h.operating_system() })
+        Some(GzipHeader {
+            name: h.filename().map(<[u8]>::to_vec),
+            mtime: h.mtime(),
+            os: h.operating_system(),
+            free_text: h.comment().is_some() || h.extra().is_some(),
+        })
+    }
+}
+
+/// A gzip file's scrubbed copy, compressed only from where its content
+/// first differs from the original's. A file in which nothing was masked,
+/// most of an archive of rotated logs, is then written as the original's
+/// own bytes, and its compression (gzip -6 costs several times what
+/// reading and scrubbing the same text do) is spared. Each write is
+/// compared with the original's content, decompressed again beside the
+/// scrub; at the first difference the content so far, the original's, is
+/// decompressed once more into a compressor, and compression goes on as
+/// usual. Only for a file of one member whose header holds no comment or
+/// extra field (free text that no rule has read, which a compressed copy
+/// leaves out): anything else in a gzip file is its compressed content,
+/// all of which was scrubbed.
+pub struct GzipLater<W: Write> {
+    original: File,
+    level: Option<u32>,
+    header: GzipHeader,
+    state: Option<Later<W>>,
+}
+
+enum Later<W: Write> {
+    /// The content written so far, `at` bytes, is the original's; `theirs`
+    /// reads the rest of it.
+    Same {
+        out: W,
+        theirs: Box<Members<BufReader<At>, flate2::bufread::GzDecoder<BufReader<At>>>>,
+        at: u64,
+        scratch: Vec<u8>,
+    },
+    Compressing(flate2::write::GzEncoder<W>),
+}
+
+impl<W: Write> GzipLater<W> {
+    /// A writer of the scrubbed copy of `original`, a gzip file whose first
+    /// header is `header`, to `out`: compressing only from the first
+    /// difference (see [`GzipLater`]), or from the start when the header
+    /// has free text.
+    pub fn encoder(out: W, level: Option<u32>, header: &GzipHeader, original: File) -> io::Result<Encoder<W>> {
+        if header.free_text {
+            return Ok(Encoder::Gzip(gzip_writer(out, level, Some(header))));
+        }
+        let theirs =
+            Box::new(Members::gzip(BufReader::with_capacity(256 * 1024, At { file: original.try_clone()?, pos: 0 })));
+        let state = Later::Same { out, theirs, at: 0, scratch: Vec::new() };
+        Ok(Encoder::GzipLater(Box::new(GzipLater { original, level, header: header.clone(), state: Some(state) })))
+    }
+
+    /// Whether `buf` is the original's content that comes next.
+    fn repeats(theirs: &mut impl Read, scratch: &mut Vec<u8>, buf: &[u8]) -> bool {
+        scratch.resize(buf.len(), 0);
+        theirs.read_exact(scratch).is_ok() && scratch[..] == *buf
+    }
+
+    /// From here on, compresses: the original's first `at` bytes of content
+    /// first.
+    fn compress(&mut self) -> io::Result<&mut flate2::write::GzEncoder<W>> {
+        if let Some(Later::Same { .. }) = &self.state {
+            let Some(Later::Same { out, at, .. }) = self.state.take() else { unreachable!("matched above") };
+            let mut enc = gzip_writer(out, self.level, Some(&self.header));
+            let content =
+                Members::gzip(BufReader::with_capacity(256 * 1024, At { file: self.original.try_clone()?, pos: 0 }));
+            let copied = io::copy(&mut content.take(at), &mut enc)?;
+            if copied != at {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the gzip file ended sooner when read again"));
+            }
+            self.state = Some(Later::Compressing(enc));
+        }
+        match &mut self.state {
+            Some(Later::Compressing(enc)) => Ok(enc),
+            // Only after a failure part-way, which failed the file.
+            _ => Err(io::Error::other("the compressed copy failed before")),
+        }
+    }
+
+    /// Ends the copy: the original's bytes when the content repeated it
+    /// whole and it is one member, else the end of the compressed stream.
+    pub fn finish(mut self) -> io::Result<W> {
+        if let Some(Later::Same { theirs, .. }) = &mut self.state {
+            let ended = matches!(theirs.read(&mut [0; 1]), Ok(0));
+            if ended && theirs.count == 1 {
+                let Some(Later::Same { mut out, .. }) = self.state.take() else { unreachable!("matched above") };
+                io::copy(&mut At { file: self.original, pos: 0 }, &mut out)?;
+                return Ok(out);
+            }
+        }
+        self.compress()?;
+        match self.state.take() {
+            Some(Later::Compressing(enc)) => enc.finish(),
+            _ => Err(io::Error::other("the compressed copy failed before")),
+        }
+    }
+}
+
+impl<W: Write> Write for GzipLater<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(Later::Same { theirs, at, scratch, .. }) = &mut self.state {
+            if Self::repeats(theirs, scratch, buf) {
+                *at += buf.len() as u64;
+                return Ok(buf.len());
+            }
+        }
+        self.compress()?.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A file read from its own offset, whatever other handles on it do.
+struct At {
+    file: File,
+    pos: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
@@ -165,6 +299,8 @@ impl std::error::Error for MemoryLimit {}
 /// member with a bad header.
 struct Members<R, D> {
     member: Option<D>,
+    /// Members opened so far.
+    count: usize,
     /// The first byte of a member's magic.
     magic: u8,
     open: fn(R) -> D,
@@ -175,14 +311,14 @@ struct Members<R, D> {
 impl<R: BufRead> Members<R, flate2::bufread::GzDecoder<R>> {
     fn gzip(input: R) -> Self {
         let open = flate2::bufread::GzDecoder::new;
-        Members { member: Some(open(input)), magic: 0x1f, open, close: |d| d.into_inner(), name: "gzip" }
+        Members { member: Some(open(input)), count: 1, magic: 0x1f, open, close: |d| d.into_inner(), name: "gzip" }
     }
 }
 
 impl<R: BufRead> Members<R, bzip2::bufread::BzDecoder<R>> {
     fn bzip2(input: R) -> Self {
         let open = bzip2::bufread::BzDecoder::new;
-        Members { member: Some(open(input)), magic: b'B', open, close: |d| d.into_inner(), name: "bzip2" }
+        Members { member: Some(open(input)), count: 1, magic: b'B', open, close: |d| d.into_inner(), name: "bzip2" }
     }
 }
 
@@ -201,7 +337,10 @@ impl<R: BufRead, D: Read> Read for Members<R, D> {
             let mut input = (self.close)(self.member.take().expect("a member was read"));
             match input.fill_buf()? {
                 [] => return Ok(0),
-                [b, ..] if *b == self.magic => self.member = Some((self.open)(input)),
+                [b, ..] if *b == self.magic => {
+                    self.member = Some((self.open)(input));
+                    self.count += 1;
+                }
                 [0, ..] => loop {
                     let rest = input.fill_buf()?;
                     let zeros = rest.iter().take_while(|&&b| b == 0).count();
@@ -263,6 +402,7 @@ pub enum Encoder<W: Write> {
     Zstd(zstd::Encoder<'static, W>),
     Bzip2(bzip2::write::BzEncoder<W>),
     Xz(liblzma::write::XzEncoder<W>),
+    GzipLater(Box<GzipLater<W>>),
 }
 
 impl<W: Write> Encoder<W> {
@@ -274,6 +414,7 @@ impl<W: Write> Encoder<W> {
             Encoder::Zstd(e) => e.finish(),
             Encoder::Bzip2(e) => e.finish(),
             Encoder::Xz(e) => e.finish(),
+            Encoder::GzipLater(e) => e.finish(),
         }
     }
 
@@ -284,6 +425,7 @@ impl<W: Write> Encoder<W> {
             Encoder::Zstd(e) => e,
             Encoder::Bzip2(e) => e,
             Encoder::Xz(e) => e,
+            Encoder::GzipLater(e) => e.as_mut(),
         }
     }
 }
@@ -360,14 +502,72 @@ mod tests {
             .write(Vec::new(), flate2::Compression::fast());
         let original = original.finish().unwrap();
         let header = GzipHeader::of(&original).expect("a whole header");
-        assert_eq!(header, GzipHeader { name: Some(b"app.log".to_vec()), mtime: 1_700_000_000, os: 3 });
+        let want = GzipHeader { name: Some(b"app.log".to_vec()), mtime: 1_700_000_000, os: 3, free_text: true };
+        assert_eq!(header, want);
         let mut again = Codec::Gzip.writer(Vec::new(), None, Some(&header)).unwrap();
         again.write_all(b"x\n").unwrap();
         let again = again.finish().unwrap();
-        assert_eq!(GzipHeader::of(&again), Some(header));
+        assert_eq!(GzipHeader::of(&again), Some(GzipHeader { free_text: false, ..header }));
         let read = flate2::bufread::GzDecoder::new(&again[..]);
         assert_eq!(read.header().unwrap().comment(), None, "the comment is not carried");
         assert_eq!(GzipHeader::of(&original[..5]), None, "a header cut short");
+    }
+
+    /// A gzip file whose content comes out unchanged is copied as it is;
+    /// any change (anywhere, a cut, an addition) is compressed anew, and so
+    /// is a file of several members or whose header has free text.
+    #[test]
+    fn a_gzip_copy_is_the_original_itself_only_where_nothing_changed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let text: Vec<u8> = (0..40_000).flat_map(|i| format!("GET /items/{i} 200\n").into_bytes()).collect();
+        let gz = |builder: flate2::GzBuilder, text: &[u8]| {
+            let mut e = builder.write(Vec::new(), flate2::Compression::new(6));
+            e.write_all(text).unwrap();
+            e.finish().unwrap()
+        };
+        // The copy of `original` whose content is `content`, written in
+        // writes of `n` bytes.
+        let copy = |original: &[u8], content: &[u8], n: usize| {
+            let path = tmp.path().join("in.gz");
+            std::fs::write(&path, original).unwrap();
+            let header = GzipHeader::of(original).unwrap();
+            let mut enc = GzipLater::encoder(Vec::new(), None, &header, File::open(&path).unwrap()).unwrap();
+            for piece in content.chunks(n) {
+                enc.write_all(piece).unwrap();
+            }
+            enc.finish().unwrap()
+        };
+        let read = |file: &[u8]| {
+            let mut back = Vec::new();
+            Codec::Gzip.reader(file, 1 << 20).unwrap().read_to_end(&mut back).unwrap();
+            back
+        };
+        let original = gz(flate2::GzBuilder::new().filename("app.log").mtime(7), &text);
+        let padded = [original.clone(), vec![0; 1000]].concat();
+        for n in [1_000, 300_000, 10_000_000] {
+            assert!(copy(&original, &text, n) == original, "writes of {n}");
+            assert!(copy(&padded, &text, n) == padded, "writes of {n}, padded");
+            let (len, mid) = (text.len(), text.len() / 2 + 3);
+            let changed = |i: usize| {
+                let mut t = text.clone();
+                t[i] = b'#';
+                t
+            };
+            for content in
+                [changed(0), changed(mid), changed(len - 1), text[..mid].to_vec(), [&text[..], b"x"].concat()]
+            {
+                let out = copy(&original, &content, n);
+                assert!(out != original && read(&out) == content, "writes of {n}");
+                assert_eq!(GzipHeader::of(&out), GzipHeader::of(&original), "the header is written again");
+            }
+        }
+        let two = [gz(flate2::GzBuilder::new(), &text[..1000]), gz(flate2::GzBuilder::new(), &text[1000..])].concat();
+        let out = copy(&two, &text, 4096);
+        assert!(out != two && read(&out) == text, "two members are compressed as one");
+        let commented = gz(flate2::GzBuilder::new().comment("free text"), &text);
+        let out = copy(&commented, &text, 4096);
+        assert!(out != commented && read(&out) == text, "a comment is not carried");
+        assert_eq!(flate2::bufread::GzDecoder::new(&out[..]).header().unwrap().comment(), None);
     }
 
     #[test]

@@ -40,7 +40,7 @@ use crate::json_path;
 use crate::pieces::{scrub_piece, InOrder, Make, Record, Scrub};
 use crate::utf16::{self, Utf16};
 use checksum::{Checksum, Hasher, Sums};
-use codec::{Codec, GzipHeader};
+use codec::{Codec, GzipHeader, GzipLater};
 use keep::Kept;
 pub use walk::Select;
 
@@ -543,7 +543,7 @@ impl Job<'_> {
         // scrubbing thread more than it spares a core that would idle, and
         // a late difference would leave the whole hash to the end (-j1 on
         // two cores, a finding in the last line: 0.60-0.71 -> 0.83-0.90 s).
-        if !threaded && !split && codec == Codec::Plain {
+        if !threaded && !split && matches!(codec, Codec::Plain | Codec::Gzip) {
             hashing.mirror = Some(Mirror::new(file.try_clone().context("cannot open the file again")?));
         }
         let out = BufWriter::with_capacity(256 * 1024, hashing);
@@ -555,7 +555,10 @@ impl Job<'_> {
             }
             _ => None,
         };
-        let mut enc = codec.writer(out, self.args.level, gzip.as_ref())?;
+        let mut enc = match &gzip {
+            Some(header) => GzipLater::encoder(out, self.args.level, header, file.try_clone()?)?,
+            None => codec.writer(out, self.args.level, gzip.as_ref())?,
+        };
         let mut ranges = Ranges::default();
         let mut encoding = None;
         let (stats, input_sum, input_len) = if split {
