@@ -1,7 +1,6 @@
 //! Compression of archived logs, detected by content (magic bytes), not by
-//! name: gzip (every member), zstd, bzip2, xz, or none. A gzip file whose
-//! content comes out unchanged is copied, not compressed again
-//! ([`GzipLater`]).
+//! name: gzip (every member), zstd, bzip2, xz, or none. A file whose
+//! content comes out unchanged is copied, not compressed again ([`Later`]).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -144,101 +143,145 @@ impl GzipHeader {
     }
 }
 
-/// A gzip file's scrubbed copy, compressed only from where its content
-/// first differs from the original's. A file in which nothing was masked,
-/// most of an archive of rotated logs, is then written as the original's
-/// own bytes, and its compression (gzip -6 costs several times what
-/// reading and scrubbing the same text do) is spared. Each write is
-/// compared with the original's content, decompressed again beside the
-/// scrub; at the first difference the content so far, the original's, is
-/// decompressed once more into a compressor, and compression goes on as
-/// usual. Only for a file of one member whose header holds no comment or
-/// extra field (free text that no rule has read, which a compressed copy
-/// leaves out): anything else in a gzip file is its compressed content,
-/// all of which was scrubbed.
-pub struct GzipLater<W: Write> {
+/// A compressed file's scrubbed copy, compressed only from where its
+/// content first differs from the original's. A file in which nothing was
+/// masked, most of an archive of rotated logs, is then written as the
+/// original's own bytes, and its compression (gzip -6 costs several times
+/// what reading and scrubbing the same text do, bzip2 and xz far more) is
+/// spared. Each write is compared with the original's content, decompressed
+/// again beside the scrub; at the first difference the content so far, the
+/// original's, is decompressed once more into a compressor, and compression
+/// goes on as usual.
+///
+/// Only for formats where every byte of the file is compressed content, all
+/// of it scrubbed: bzip2 and xz, and a gzip file of one member whose header
+/// holds no comment or extra field (free text that no rule has read, which
+/// a compressed copy leaves out). Not zstd, whose skippable frames hold
+/// data the decoder passes over.
+pub struct Later<W: Write> {
+    codec: Codec,
     original: File,
     level: Option<u32>,
-    header: GzipHeader,
-    state: Option<Later<W>>,
+    gzip: Option<GzipHeader>,
+    memory: u64,
+    stage: Option<Stage<W>>,
 }
 
-enum Later<W: Write> {
+enum Stage<W: Write> {
     /// The content written so far, `at` bytes, is the original's; `theirs`
     /// reads the rest of it.
     Same {
         out: W,
-        theirs: Box<Members<BufReader<At>, flate2::bufread::GzDecoder<BufReader<At>>>>,
+        theirs: Theirs,
         at: u64,
         scratch: Vec<u8>,
     },
-    Compressing(flate2::write::GzEncoder<W>),
+    Compressing(Encoder<W>),
 }
 
-impl<W: Write> GzipLater<W> {
-    /// A writer of the scrubbed copy of `original`, a gzip file whose first
-    /// header is `header`, to `out`: compressing only from the first
-    /// difference (see [`GzipLater`]), or from the start when the header
-    /// has free text.
-    pub fn encoder(out: W, level: Option<u32>, header: &GzipHeader, original: File) -> io::Result<Encoder<W>> {
-        if header.free_text {
-            return Ok(Encoder::Gzip(gzip_writer(out, level, Some(header))));
+/// The original's content, read again.
+enum Theirs {
+    /// A gzip file's members, counted: a second one may have a header of
+    /// its own with free text.
+    Gzip(Box<Members<BufReader<At>, flate2::bufread::GzDecoder<BufReader<At>>>>),
+    Other(Box<dyn Read>),
+}
+
+impl Theirs {
+    fn reader(&mut self) -> &mut dyn Read {
+        match self {
+            Theirs::Gzip(r) => r.as_mut(),
+            Theirs::Other(r) => r.as_mut(),
         }
-        let theirs =
-            Box::new(Members::gzip(BufReader::with_capacity(256 * 1024, At { file: original.try_clone()?, pos: 0 })));
-        let state = Later::Same { out, theirs, at: 0, scratch: Vec::new() };
-        Ok(Encoder::GzipLater(Box::new(GzipLater { original, level, header: header.clone(), state: Some(state) })))
+    }
+
+    /// Whether the file holds nothing but the content read.
+    fn all_content(&self) -> bool {
+        match self {
+            Theirs::Gzip(r) => r.count == 1,
+            Theirs::Other(_) => true,
+        }
+    }
+}
+
+impl<W: Write + 'static> Later<W> {
+    /// A writer of the scrubbed copy of `original`, a file of `codec` (whose
+    /// first gzip header is `gzip`), to `out` at `level`: compressing only
+    /// from the first difference (see [`Later`]) where the format allows,
+    /// else from the start. `memory` bounds the decoder, as for
+    /// [`Codec::reader`].
+    pub fn encoder(
+        codec: Codec,
+        out: W,
+        level: Option<u32>,
+        gzip: Option<&GzipHeader>,
+        original: File,
+        memory: u64,
+    ) -> io::Result<Encoder<W>> {
+        let theirs = match (codec, gzip) {
+            (Codec::Gzip, Some(h)) if !h.free_text => Theirs::Gzip(Box::new(Members::gzip(BufReader::with_capacity(
+                256 * 1024,
+                At { file: original.try_clone()?, pos: 0 },
+            )))),
+            (Codec::Bzip2 | Codec::Xz, _) => {
+                Theirs::Other(codec.reader(At { file: original.try_clone()?, pos: 0 }, memory)?)
+            }
+            _ => return codec.writer(out, level, gzip),
+        };
+        let stage = Stage::Same { out, theirs, at: 0, scratch: Vec::new() };
+        let gzip = gzip.cloned();
+        Ok(Encoder::Later(Box::new(Later { codec, original, level, gzip, memory, stage: Some(stage) })))
     }
 
     /// Whether `buf` is the original's content that comes next.
-    fn repeats(theirs: &mut impl Read, scratch: &mut Vec<u8>, buf: &[u8]) -> bool {
+    fn repeats(theirs: &mut Theirs, scratch: &mut Vec<u8>, buf: &[u8]) -> bool {
         scratch.resize(buf.len(), 0);
-        theirs.read_exact(scratch).is_ok() && scratch[..] == *buf
+        theirs.reader().read_exact(scratch).is_ok() && scratch[..] == *buf
     }
 
     /// From here on, compresses: the original's first `at` bytes of content
     /// first.
-    fn compress(&mut self) -> io::Result<&mut flate2::write::GzEncoder<W>> {
-        if let Some(Later::Same { .. }) = &self.state {
-            let Some(Later::Same { out, at, .. }) = self.state.take() else { unreachable!("matched above") };
-            let mut enc = gzip_writer(out, self.level, Some(&self.header));
-            let content =
-                Members::gzip(BufReader::with_capacity(256 * 1024, At { file: self.original.try_clone()?, pos: 0 }));
+    fn compress(&mut self) -> io::Result<&mut Encoder<W>> {
+        if let Some(Stage::Same { .. }) = &self.stage {
+            let Some(Stage::Same { out, at, .. }) = self.stage.take() else { unreachable!("matched above") };
+            let mut enc = self.codec.writer(out, self.level, self.gzip.as_ref())?;
+            let content = self.codec.reader(At { file: self.original.try_clone()?, pos: 0 }, self.memory)?;
             let copied = io::copy(&mut content.take(at), &mut enc)?;
             if copied != at {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the gzip file ended sooner when read again"));
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file ended sooner when read again"));
             }
-            self.state = Some(Later::Compressing(enc));
+            self.stage = Some(Stage::Compressing(enc));
         }
-        match &mut self.state {
-            Some(Later::Compressing(enc)) => Ok(enc),
+        match &mut self.stage {
+            Some(Stage::Compressing(enc)) => Ok(enc),
             // Only after a failure part-way, which failed the file.
             _ => Err(io::Error::other("the compressed copy failed before")),
         }
     }
 
-    /// Ends the copy: the original's bytes when the content repeated it
-    /// whole and it is one member, else the end of the compressed stream.
+    /// Ends the copy: the original's bytes when its content was repeated
+    /// whole and is all the file holds, else the end of the compressed
+    /// stream.
     pub fn finish(mut self) -> io::Result<W> {
-        if let Some(Later::Same { theirs, .. }) = &mut self.state {
-            let ended = matches!(theirs.read(&mut [0; 1]), Ok(0));
-            if ended && theirs.count == 1 {
-                let Some(Later::Same { mut out, .. }) = self.state.take() else { unreachable!("matched above") };
+        if let Some(Stage::Same { theirs, .. }) = &mut self.stage {
+            let ended = matches!(theirs.reader().read(&mut [0; 1]), Ok(0));
+            if ended && theirs.all_content() {
+                let Some(Stage::Same { mut out, .. }) = self.stage.take() else { unreachable!("matched above") };
                 io::copy(&mut At { file: self.original, pos: 0 }, &mut out)?;
                 return Ok(out);
             }
         }
         self.compress()?;
-        match self.state.take() {
-            Some(Later::Compressing(enc)) => enc.finish(),
+        match self.stage.take() {
+            Some(Stage::Compressing(enc)) => enc.finish(),
             _ => Err(io::Error::other("the compressed copy failed before")),
         }
     }
 }
 
-impl<W: Write> Write for GzipLater<W> {
+impl<W: Write + 'static> Write for Later<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(Later::Same { theirs, at, scratch, .. }) = &mut self.state {
+        if let Some(Stage::Same { theirs, at, scratch, .. }) = &mut self.stage {
             if Self::repeats(theirs, scratch, buf) {
                 *at += buf.len() as u64;
                 return Ok(buf.len());
@@ -402,10 +445,10 @@ pub enum Encoder<W: Write> {
     Zstd(zstd::Encoder<'static, W>),
     Bzip2(bzip2::write::BzEncoder<W>),
     Xz(liblzma::write::XzEncoder<W>),
-    GzipLater(Box<GzipLater<W>>),
+    Later(Box<Later<W>>),
 }
 
-impl<W: Write> Encoder<W> {
+impl<W: Write + 'static> Encoder<W> {
     /// Ends the stream and returns the inner writer.
     pub fn finish(self) -> io::Result<W> {
         match self {
@@ -414,7 +457,7 @@ impl<W: Write> Encoder<W> {
             Encoder::Zstd(e) => e.finish(),
             Encoder::Bzip2(e) => e.finish(),
             Encoder::Xz(e) => e.finish(),
-            Encoder::GzipLater(e) => e.finish(),
+            Encoder::Later(e) => e.finish(),
         }
     }
 
@@ -425,12 +468,12 @@ impl<W: Write> Encoder<W> {
             Encoder::Zstd(e) => e,
             Encoder::Bzip2(e) => e,
             Encoder::Xz(e) => e,
-            Encoder::GzipLater(e) => e.as_mut(),
+            Encoder::Later(e) => e.as_mut(),
         }
     }
 }
 
-impl<W: Write> Write for Encoder<W> {
+impl<W: Write + 'static> Write for Encoder<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.inner().write(buf)
     }
@@ -513,11 +556,12 @@ mod tests {
         assert_eq!(GzipHeader::of(&original[..5]), None, "a header cut short");
     }
 
-    /// A gzip file whose content comes out unchanged is copied as it is;
-    /// any change (anywhere, a cut, an addition) is compressed anew, and so
-    /// is a file of several members or whose header has free text.
+    /// A compressed file whose content comes out unchanged is copied as it
+    /// is; any change (anywhere, a cut, an addition) is compressed anew, and
+    /// so is a gzip file of several members or whose header has free text,
+    /// and any zstd file.
     #[test]
-    fn a_gzip_copy_is_the_original_itself_only_where_nothing_changed() {
+    fn a_copy_is_the_original_itself_only_where_nothing_changed() {
         let tmp = tempfile::tempdir().unwrap();
         let text: Vec<u8> = (0..40_000).flat_map(|i| format!("GET /items/{i} 200\n").into_bytes()).collect();
         let gz = |builder: flate2::GzBuilder, text: &[u8]| {
@@ -525,49 +569,73 @@ mod tests {
             e.write_all(text).unwrap();
             e.finish().unwrap()
         };
-        // The copy of `original` whose content is `content`, written in
-        // writes of `n` bytes.
-        let copy = |original: &[u8], content: &[u8], n: usize| {
-            let path = tmp.path().join("in.gz");
+        let pack = |codec: Codec, text: &[u8]| {
+            let mut e = codec.writer(Vec::new(), Some(1), None).unwrap();
+            e.write_all(text).unwrap();
+            e.finish().unwrap()
+        };
+        // The copy of `original`, a `codec` file, whose content is
+        // `content`, written in writes of `n` bytes.
+        let copy = |codec: Codec, original: &[u8], content: &[u8], n: usize| {
+            let path = tmp.path().join("in");
             std::fs::write(&path, original).unwrap();
-            let header = GzipHeader::of(original).unwrap();
-            let mut enc = GzipLater::encoder(Vec::new(), None, &header, File::open(&path).unwrap()).unwrap();
+            let header = GzipHeader::of(original);
+            let file = File::open(&path).unwrap();
+            let mut enc = Later::encoder(codec, Vec::new(), None, header.as_ref(), file, 1 << 30).unwrap();
             for piece in content.chunks(n) {
                 enc.write_all(piece).unwrap();
             }
             enc.finish().unwrap()
         };
-        let read = |file: &[u8]| {
+        let read = |codec: Codec, file: &[u8]| {
             let mut back = Vec::new();
-            Codec::Gzip.reader(file, 1 << 20).unwrap().read_to_end(&mut back).unwrap();
+            codec.reader(file, 1 << 30).unwrap().read_to_end(&mut back).unwrap();
             back
         };
-        let original = gz(flate2::GzBuilder::new().filename("app.log").mtime(7), &text);
-        let padded = [original.clone(), vec![0; 1000]].concat();
-        for n in [1_000, 300_000, 10_000_000] {
-            assert!(copy(&original, &text, n) == original, "writes of {n}");
-            assert!(copy(&padded, &text, n) == padded, "writes of {n}, padded");
-            let (len, mid) = (text.len(), text.len() / 2 + 3);
-            let changed = |i: usize| {
-                let mut t = text.clone();
-                t[i] = b'#';
-                t
-            };
+        let (len, mid) = (text.len(), text.len() / 2 + 3);
+        let changed = |i: usize| {
+            let mut t = text.clone();
+            t[i] = b'#';
+            t
+        };
+        let gzip = gz(flate2::GzBuilder::new().filename("app.log").mtime(7), &text);
+        let originals = [
+            (Codec::Gzip, gzip.clone()),
+            (Codec::Gzip, [gzip.clone(), vec![0; 1000]].concat()),
+            (Codec::Bzip2, pack(Codec::Bzip2, &text)),
+            // Two streams: nothing in them but content.
+            (Codec::Bzip2, [pack(Codec::Bzip2, &text[..1000]), pack(Codec::Bzip2, &text[1000..])].concat()),
+            (Codec::Xz, pack(Codec::Xz, &text)),
+        ];
+        for (codec, original) in &originals {
+            let name = codec.name();
+            for n in [1_000, 300_000, 10_000_000] {
+                assert!(copy(*codec, original, &text, n) == *original, "{name}, writes of {n}");
+            }
             for content in
                 [changed(0), changed(mid), changed(len - 1), text[..mid].to_vec(), [&text[..], b"x"].concat()]
             {
-                let out = copy(&original, &content, n);
-                assert!(out != original && read(&out) == content, "writes of {n}");
-                assert_eq!(GzipHeader::of(&out), GzipHeader::of(&original), "the header is written again");
+                let out = copy(*codec, original, &content, 300_000);
+                assert!(out != *original && read(*codec, &out) == content, "{name}");
             }
         }
+        let out = copy(Codec::Gzip, &gzip, &changed(mid), 4096);
+        assert_eq!(GzipHeader::of(&out), GzipHeader::of(&gzip), "the header is written again");
         let two = [gz(flate2::GzBuilder::new(), &text[..1000]), gz(flate2::GzBuilder::new(), &text[1000..])].concat();
-        let out = copy(&two, &text, 4096);
-        assert!(out != two && read(&out) == text, "two members are compressed as one");
+        let out = copy(Codec::Gzip, &two, &text, 4096);
+        assert!(out != two && read(Codec::Gzip, &out) == text, "two gzip members are compressed as one");
         let commented = gz(flate2::GzBuilder::new().comment("free text"), &text);
-        let out = copy(&commented, &text, 4096);
-        assert!(out != commented && read(&out) == text, "a comment is not carried");
+        let out = copy(Codec::Gzip, &commented, &text, 4096);
+        assert!(out != commented && read(Codec::Gzip, &out) == text, "a comment is not carried");
         assert_eq!(flate2::bufread::GzDecoder::new(&out[..]).header().unwrap().comment(), None);
+        let zstd = pack(Codec::Zstd, &text);
+        std::fs::write(tmp.path().join("z"), &zstd).unwrap();
+        let enc =
+            Later::encoder(Codec::Zstd, Vec::new(), None, None, File::open(tmp.path().join("z")).unwrap(), 1 << 30);
+        assert!(
+            matches!(enc.unwrap(), Encoder::Zstd(_)),
+            "zstd is compressed anew: its skippable frames are not content"
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ use crate::json_path;
 use crate::pieces::{scrub_piece, InOrder, Make, Record, Scrub};
 use crate::utf16::{self, Utf16};
 use checksum::{Checksum, Hasher, Sums};
-use codec::{Codec, GzipHeader, GzipLater};
+use codec::{Codec, GzipHeader, Later};
 use keep::Kept;
 pub use walk::Select;
 
@@ -543,7 +543,7 @@ impl Job<'_> {
         // scrubbing thread more than it spares a core that would idle, and
         // a late difference would leave the whole hash to the end (-j1 on
         // two cores, a finding in the last line: 0.60-0.71 -> 0.83-0.90 s).
-        if !threaded && !split && matches!(codec, Codec::Plain | Codec::Gzip) {
+        if !threaded && !split && codec != Codec::Zstd {
             hashing.mirror = Some(Mirror::new(file.try_clone().context("cannot open the file again")?));
         }
         let out = BufWriter::with_capacity(256 * 1024, hashing);
@@ -555,10 +555,8 @@ impl Job<'_> {
             }
             _ => None,
         };
-        let mut enc = match &gzip {
-            Some(header) => GzipLater::encoder(out, self.args.level, header, file.try_clone()?)?,
-            None => codec.writer(out, self.args.level, gzip.as_ref())?,
-        };
+        let (original, memory) = (file.try_clone()?, self.args.decoder.memory());
+        let mut enc = Later::encoder(codec, out, self.args.level, gzip.as_ref(), original, memory)?;
         let mut ranges = Ranges::default();
         let mut encoding = None;
         let (stats, input_sum, input_len) = if split {
