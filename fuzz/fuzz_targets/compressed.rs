@@ -2,14 +2,20 @@
 //! through the batch scrubber's decoder and formats: a clean error or a
 //! scrubbed output; never a panic. The decoded size is capped, as a
 //! decompression bomb must cost time, not memory.
+//!
+//! Where the archive decodes whole, its copy as `scrub` writes it (see
+//! `codec::Later`: compressed only from where the content first differs)
+//! decodes to what was written, both for the content as it was and with a
+//! byte changed; and the copy is the archive itself only when the content
+//! came out unchanged.
 #![no_main]
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use logscrub::Redactor;
-use logscrub_cli::codec::Codec;
+use logscrub_cli::codec::{Codec, GzipHeader, Later};
 use logscrub_cli::format::{scrub_reader, Format};
 
 fn redactor() -> &'static Redactor {
@@ -17,16 +23,52 @@ fn redactor() -> &'static Redactor {
     R.get_or_init(|| Redactor::builder().packs(["all"]).build().unwrap())
 }
 
+/// Decoded size past which an archive is not decoded further.
+const CAP: u64 = 1 << 20;
+
+/// A small decoder memory limit, so that frames asking for more take the
+/// limit's error path.
+const MEMORY: u64 = 16 << 20;
+
+fn decode(codec: Codec, archive: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    codec.reader(archive, MEMORY).ok()?.take(CAP + 1).read_to_end(&mut out).ok()?;
+    (out.len() as u64 <= CAP).then_some(out)
+}
+
+/// The copy of `archive` (a file at `path`) whose content is `content`.
+fn copy(codec: Codec, path: &std::path::Path, archive: &[u8], content: &[u8]) -> Vec<u8> {
+    let header = GzipHeader::of(&archive[..archive.len().min(64 * 1024)]);
+    let file = std::fs::File::open(path).unwrap();
+    let mut enc = Later::encoder(codec, Vec::new(), Some(1), header.as_ref(), file, MEMORY).unwrap();
+    for piece in content.chunks(4093) {
+        enc.write_all(piece).unwrap();
+    }
+    enc.finish().unwrap()
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, archive)) = data.split_first() else { return };
     let codec = [Codec::Gzip, Codec::Zstd, Codec::Bzip2, Codec::Xz][usize::from(pick % 4)];
     let format = [Format::Raw, Format::Json, Format::Cri, Format::Docker, Format::Auto][usize::from(pick / 4 % 5)];
-    // A small decoder memory limit, so that frames asking for more take
-    // the limit's error path.
-    let Ok(reader) = codec.reader(archive, 16 << 20) else { return };
-    let mut decoded = reader.take(1 << 20);
+    let Ok(reader) = codec.reader(archive, MEMORY) else { return };
+    let mut decoded = reader.take(CAP);
     let mut out = Vec::new();
     if let Ok(stats) = scrub_reader(redactor(), format, &mut decoded, &mut out) {
         assert_eq!(stats.internal_errors(), 0);
     }
+    let Some(content) = decode(codec, archive) else { return };
+    static PATH: OnceLock<std::path::PathBuf> = OnceLock::new();
+    let path = PATH.get_or_init(|| std::env::temp_dir().join(format!("logscrub-fuzz-{}", std::process::id())));
+    std::fs::write(path, archive).unwrap();
+    let same = copy(codec, path, archive, &content);
+    assert_eq!(decode(codec, &same).as_deref(), Some(&content[..]), "the copy of unchanged content");
+    let mut changed = content.clone();
+    match changed.get_mut(content.len() / 2) {
+        Some(b) => *b ^= 1,
+        None => changed.push(b'x'),
+    }
+    let other = copy(codec, path, archive, &changed);
+    assert_eq!(decode(codec, &other).as_deref(), Some(&changed[..]), "the copy of changed content");
+    assert!(other != archive, "a copy of other content is the archive");
 });
