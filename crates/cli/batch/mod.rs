@@ -58,9 +58,10 @@ pub struct ScrubArgs {
     /// Replace each file atomically (temporary file, fsync, rename),
     /// keeping its permissions, owner, group, modification time and
     /// extended attributes (ACLs, SELinux labels). A file
-    /// that is a symbolic link or has other hard links is refused. A plain
-    /// file with nothing to mask is left as it is where its output is
-    /// compared with its input (checksums on the scrubbing thread).
+    /// that is a symbolic link or has other hard links is refused. A file
+    /// with nothing to mask (plain, gzip, bzip2 or xz) is left as it is
+    /// where its output is compared with its input (checksums on the
+    /// scrubbing thread).
     #[arg(long)]
     pub in_place: bool,
 
@@ -802,8 +803,9 @@ struct Written {
     ranges: Ranges,
     sums: Sums,
     output_size: u64,
-    /// The output is the input byte for byte (known for plain files whose
-    /// checksums run on the scrubbing thread, see [`Mirror`]).
+    /// The output is the input byte for byte (known for files whose
+    /// checksums run on the scrubbing thread, see [`Mirror`]; a compressed
+    /// one is, where [`Later`] copied it).
     same: bool,
 }
 
