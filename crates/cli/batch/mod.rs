@@ -1179,10 +1179,11 @@ fn start_writeback(file: &File, offset: u64, len: u64) {
 #[cfg(not(target_os = "linux"))]
 fn start_writeback(_: &File, _: u64, _: u64) {}
 
-/// The checksum of the bytes read or written through it, and their count.
+/// The checksum of the bytes read or written through it.
 struct Hashing<T> {
     inner: T,
     hash: Background,
+    /// How many bytes were read through it (an input's length).
     len: u64,
     /// Set on an output while it may be its input byte for byte.
     mirror: Option<Mirror>,
@@ -1424,7 +1425,6 @@ impl<T: Write> Write for Hashing<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.track(&buf[..n])?;
-        self.len += n as u64;
         Ok(n)
     }
 
