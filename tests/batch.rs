@@ -581,6 +581,10 @@ fn an_unchanged_file_keeps_its_checksum_and_a_changed_one_gets_its_own() {
     let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
     xz.write_all(clean.as_bytes()).unwrap();
     fs::write(src.join("clean.log.xz"), xz.finish().unwrap()).unwrap();
+    fs::write(src.join("clean.log.zst"), zstd::encode_all(clean.as_bytes(), 3).unwrap()).unwrap();
+    // Two members, as `cat a.gz b.gz` or a parallel gzip writes them.
+    let (head, tail) = clean.as_bytes().split_at(clean.len() / 3);
+    fs::write(src.join("clean-members.log.gz"), [gzip(head), gzip(tail)].concat()).unwrap();
     let sha256 = |bytes: &[u8]| -> String {
         use sha2::Digest;
         sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -595,7 +599,7 @@ fn an_unchanged_file_keeps_its_checksum_and_a_changed_one_gets_its_own() {
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
         let hash = |bytes: &[u8]| if algo == "sha256" { sha256(bytes) } else { b3(bytes) };
         let manifest = fs::read_to_string(out.join("logscrub-manifest.jsonl")).unwrap();
-        assert_eq!(manifest.lines().count(), 5);
+        assert_eq!(manifest.lines().count(), 7);
         for l in manifest.lines() {
             let d: serde_json::Value = serde_json::from_str(l).unwrap();
             let rel = d["rel"].as_str().unwrap();
@@ -612,7 +616,7 @@ fn an_unchanged_file_keeps_its_checksum_and_a_changed_one_gets_its_own() {
     }
 }
 
-/// In place, a file in which nothing is masked, plain or gzip, is left as
+/// In place, a file in which nothing is masked, plain, gzip or zstd, is left as
 /// it is: the same inode, times and contents, nothing renamed over it; a
 /// rerun finds it done. A file beside it with a secret is replaced.
 #[test]
@@ -626,12 +630,14 @@ fn in_place_a_file_with_nothing_to_mask_is_left_untouched() {
     fs::write(src.join("dirty.log"), clean.clone() + "login password=hunter2hunter2\n").unwrap();
     fs::write(src.join("clean.gz"), gzip(clean.as_bytes())).unwrap();
     fs::write(src.join("dirty.gz"), gzip((clean.clone() + "login password=hunter2hunter2\n").as_bytes())).unwrap();
+    fs::write(src.join("clean.zst"), zstd::encode_all(clean.as_bytes(), 3).unwrap()).unwrap();
     let stat = |name: &str| {
         let m = fs::metadata(src.join(name)).unwrap();
         (m.ino(), m.mtime_nsec(), m.ctime(), m.ctime_nsec())
     };
     let (clean_before, dirty_before) = (stat("clean.log"), stat("dirty.log"));
     let (clean_gz_before, dirty_gz_before) = (stat("clean.gz"), stat("dirty.gz"));
+    let clean_zst_before = stat("clean.zst");
     // A change time that moved would show, whatever the clock's grain.
     std::thread::sleep(Duration::from_millis(20));
     let manifest = tmp.path().join("m.jsonl");
@@ -645,18 +651,20 @@ fn in_place_a_file_with_nothing_to_mask_is_left_untouched() {
     assert_eq!(stat("clean.gz"), clean_gz_before, "the clean gzip file was touched");
     assert_ne!(stat("dirty.gz").0, dirty_gz_before.0);
     assert!(!decompress(&src.join("dirty.gz")).contains("hunter2"));
+    assert_eq!(stat("clean.zst"), clean_zst_before, "the clean zstd file was touched");
     let names: Vec<String> =
         fs::read_dir(&src).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert_eq!(names.len(), 4, "no temporary file is left: {names:?}");
+    assert_eq!(names.len(), 5, "no temporary file is left: {names:?}");
     for l in fs::read_to_string(&manifest).unwrap().lines() {
         let d: serde_json::Value = serde_json::from_str(l).unwrap();
         let same = d["input_sha256"] == d["output_sha256"];
         assert_eq!(same, d["rel"].as_str().unwrap().starts_with("clean"), "{l}");
     }
     let rerun = logscrub(&args);
-    assert!(String::from_utf8_lossy(&rerun.stderr).contains("0 scrubbed, 4 done before"));
+    assert!(String::from_utf8_lossy(&rerun.stderr).contains("0 scrubbed, 5 done before"));
     assert_eq!(stat("clean.log"), clean_before);
     assert_eq!(stat("clean.gz"), clean_gz_before);
+    assert_eq!(stat("clean.zst"), clean_zst_before);
 }
 
 #[test]

@@ -153,11 +153,12 @@ impl GzipHeader {
 /// original's, is decompressed once more into a compressor, and compression
 /// goes on as usual.
 ///
-/// Only for formats where every byte of the file is compressed content, all
-/// of it scrubbed: bzip2 and xz, and a gzip file of one member whose header
-/// holds no comment or extra field (free text that no rule has read, which
-/// a compressed copy leaves out). Not zstd, whose skippable frames hold
-/// data the decoder passes over.
+/// Only where every byte of the file is compressed content, all of it
+/// scrubbed: bzip2 and xz files; gzip files whose members' headers hold no
+/// comment or extra field (free text that no rule has read, which a
+/// compressed copy leaves out); zstd files without skippable frames (data
+/// the decoder passes over), which [`zstd_frames`] checks by walking the
+/// frames and their blocks' headers.
 pub struct Later<W: Write> {
     codec: Codec,
     original: File,
@@ -181,9 +182,11 @@ enum Stage<W: Write> {
 
 /// The original's content, read again.
 enum Theirs {
-    /// A gzip file's members, counted: a second one may have a header of
-    /// its own with free text.
+    /// A gzip file's members, each one's header checked for free text as
+    /// it ends.
     Gzip(Box<Members<BufReader<At>, flate2::bufread::GzDecoder<BufReader<At>>>>),
+    /// A zstd file, whose frames are checked at the end.
+    Zstd(Box<dyn Read>),
     Other(Box<dyn Read>),
 }
 
@@ -191,14 +194,15 @@ impl Theirs {
     fn reader(&mut self) -> &mut dyn Read {
         match self {
             Theirs::Gzip(r) => r.as_mut(),
-            Theirs::Other(r) => r.as_mut(),
+            Theirs::Zstd(r) | Theirs::Other(r) => r.as_mut(),
         }
     }
 
-    /// Whether the file holds nothing but the content read.
-    fn all_content(&self) -> bool {
+    /// Whether `original`, read whole, holds nothing but the content read.
+    fn all_content(&self, original: &File) -> bool {
         match self {
-            Theirs::Gzip(r) => r.count == 1,
+            Theirs::Gzip(r) => !r.free_text,
+            Theirs::Zstd(_) => zstd_frames(original).is_ok_and(|f| f.skippable == 0),
             Theirs::Other(_) => true,
         }
     }
@@ -223,6 +227,7 @@ impl<W: Write + 'static> Later<W> {
                 256 * 1024,
                 At { file: original.try_clone()?, pos: 0 },
             )))),
+            (Codec::Zstd, _) => Theirs::Zstd(codec.reader(At { file: original.try_clone()?, pos: 0 }, memory)?),
             (Codec::Bzip2 | Codec::Xz, _) => {
                 Theirs::Other(codec.reader(At { file: original.try_clone()?, pos: 0 }, memory)?)
             }
@@ -265,7 +270,7 @@ impl<W: Write + 'static> Later<W> {
     pub fn finish(mut self) -> io::Result<W> {
         if let Some(Stage::Same { theirs, .. }) = &mut self.stage {
             let ended = matches!(theirs.reader().read(&mut [0; 1]), Ok(0));
-            if ended && theirs.all_content() {
+            if ended && theirs.all_content(&self.original) {
                 let Some(Stage::Same { mut out, .. }) = self.stage.take() else { unreachable!("matched above") };
                 io::copy(&mut At { file: self.original, pos: 0 }, &mut out)?;
                 return Ok(out);
@@ -293,6 +298,76 @@ impl<W: Write + 'static> Write for Later<W> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// A zstd file's frames (RFC 8878, section 3.1), counted by kind.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Frames {
+    /// Frames of compressed content.
+    content: usize,
+    /// Skippable frames: data that the decoder passes over.
+    skippable: usize,
+}
+
+/// Walks the frames of a zstd file from their headers and their blocks'
+/// three-byte headers alone, reading no content. Anything else fails: a
+/// magic number of no frame (a legacy format's), a reserved bit or block
+/// type, a frame cut short, bytes past the last frame.
+fn zstd_frames(file: &File) -> io::Result<Frames> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("zstd frames: {what}"));
+    let read = |at: u64, buf: &mut [u8]| file.read_exact_at(buf, at);
+    let mut frames = Frames::default();
+    let mut at = 0u64;
+    while at < len {
+        let mut word = [0; 4];
+        read(at, &mut word)?;
+        match u32::from_le_bytes(word) {
+            0xFD2F_B528 => {}
+            magic if magic & 0xFFFF_FFF0 == 0x184D_2A50 => {
+                read(at + 4, &mut word)?;
+                at += 8 + u64::from(u32::from_le_bytes(word));
+                frames.skippable += 1;
+                continue;
+            }
+            _ => return Err(bad("not a frame")),
+        }
+        // The frame header descriptor: content size field size (bits 7-6),
+        // single segment (5), reserved (3), checksum (2), dictionary id
+        // field size (1-0); then the window descriptor unless single
+        // segment, the dictionary id and the content size.
+        let mut d = [0; 1];
+        read(at + 4, &mut d)?;
+        let d = d[0];
+        if d & 0x08 != 0 {
+            return Err(bad("a reserved bit is set"));
+        }
+        let single = d & 0x20 != 0;
+        let size_field = [u64::from(single), 2, 4, 8][usize::from(d >> 6)];
+        at += 5 + u64::from(!single) + [0, 1, 2, 4][usize::from(d & 3)] + size_field;
+        loop {
+            let mut h = [0; 3];
+            read(at, &mut h)?;
+            let h = u32::from_le_bytes([h[0], h[1], h[2], 0]);
+            // Raw and compressed blocks hold their size in bytes; an RLE
+            // block holds one byte, repeated that many times.
+            at += 3 + match (h >> 1) & 3 {
+                1 => 1,
+                3 => return Err(bad("a reserved block type")),
+                _ => u64::from(h >> 3),
+            };
+            if h & 1 == 1 {
+                break;
+            }
+        }
+        at += if d & 0x04 != 0 { 4 } else { 0 };
+        frames.content += 1;
+    }
+    if at != len {
+        return Err(bad("the last frame is cut short"));
+    }
+    Ok(frames)
 }
 
 /// A file read from its own offset, whatever other handles on it do.
@@ -342,26 +417,45 @@ impl std::error::Error for MemoryLimit {}
 /// member with a bad header.
 struct Members<R, D> {
     member: Option<D>,
-    /// Members opened so far.
-    count: usize,
     /// The first byte of a member's magic.
     magic: u8,
     open: fn(R) -> D,
     close: fn(D) -> R,
+    /// Whether a member read to its end carries free text beside its
+    /// content (a gzip header's comment or extra field).
+    has_free_text: fn(&D) -> bool,
+    /// A member read to its end did.
+    free_text: bool,
     name: &'static str,
 }
 
 impl<R: BufRead> Members<R, flate2::bufread::GzDecoder<R>> {
     fn gzip(input: R) -> Self {
         let open = flate2::bufread::GzDecoder::new;
-        Members { member: Some(open(input)), count: 1, magic: 0x1f, open, close: |d| d.into_inner(), name: "gzip" }
+        Members {
+            member: Some(open(input)),
+            magic: 0x1f,
+            open,
+            close: |d| d.into_inner(),
+            has_free_text: |d| d.header().is_none_or(|h| h.comment().is_some() || h.extra().is_some()),
+            free_text: false,
+            name: "gzip",
+        }
     }
 }
 
 impl<R: BufRead> Members<R, bzip2::bufread::BzDecoder<R>> {
     fn bzip2(input: R) -> Self {
         let open = bzip2::bufread::BzDecoder::new;
-        Members { member: Some(open(input)), count: 1, magic: b'B', open, close: |d| d.into_inner(), name: "bzip2" }
+        Members {
+            member: Some(open(input)),
+            magic: b'B',
+            open,
+            close: |d| d.into_inner(),
+            has_free_text: |_| false,
+            free_text: false,
+            name: "bzip2",
+        }
     }
 }
 
@@ -377,13 +471,12 @@ impl<R: BufRead, D: Read> Read for Members<R, D> {
                 return Ok(n);
             }
             // The member ended exactly at its trailer: what comes next?
-            let mut input = (self.close)(self.member.take().expect("a member was read"));
+            let member = self.member.take().expect("a member was read");
+            self.free_text |= (self.has_free_text)(&member);
+            let mut input = (self.close)(member);
             match input.fill_buf()? {
                 [] => return Ok(0),
-                [b, ..] if *b == self.magic => {
-                    self.member = Some((self.open)(input));
-                    self.count += 1;
-                }
+                [b, ..] if *b == self.magic => self.member = Some((self.open)(input)),
                 [0, ..] => loop {
                     let rest = input.fill_buf()?;
                     let zeros = rest.iter().take_while(|&&b| b == 0).count();
@@ -558,8 +651,8 @@ mod tests {
 
     /// A compressed file whose content comes out unchanged is copied as it
     /// is; any change (anywhere, a cut, an addition) is compressed anew, and
-    /// so is a gzip file of several members or whose header has free text,
-    /// and any zstd file.
+    /// so is a gzip file with a member whose header has free text, and a
+    /// zstd file with a skippable frame.
     #[test]
     fn a_copy_is_the_original_itself_only_where_nothing_changed() {
         let tmp = tempfile::tempdir().unwrap();
@@ -599,9 +692,17 @@ mod tests {
             t
         };
         let gzip = gz(flate2::GzBuilder::new().filename("app.log").mtime(7), &text);
+        let zstd = pack(Codec::Zstd, &text);
         let originals = [
             (Codec::Gzip, gzip.clone()),
             (Codec::Gzip, [gzip.clone(), vec![0; 1000]].concat()),
+            // Members or frames with nothing in them but content.
+            (
+                Codec::Gzip,
+                [gz(flate2::GzBuilder::new(), &text[..1000]), gz(flate2::GzBuilder::new(), &text[1000..])].concat(),
+            ),
+            (Codec::Zstd, zstd.clone()),
+            (Codec::Zstd, [pack(Codec::Zstd, &text[..1000]), pack(Codec::Zstd, &text[1000..])].concat()),
             (Codec::Bzip2, pack(Codec::Bzip2, &text)),
             // Two streams: nothing in them but content.
             (Codec::Bzip2, [pack(Codec::Bzip2, &text[..1000]), pack(Codec::Bzip2, &text[1000..])].concat()),
@@ -621,21 +722,95 @@ mod tests {
         }
         let out = copy(Codec::Gzip, &gzip, &changed(mid), 4096);
         assert_eq!(GzipHeader::of(&out), GzipHeader::of(&gzip), "the header is written again");
-        let two = [gz(flate2::GzBuilder::new(), &text[..1000]), gz(flate2::GzBuilder::new(), &text[1000..])].concat();
-        let out = copy(Codec::Gzip, &two, &text, 4096);
-        assert!(out != two && read(Codec::Gzip, &out) == text, "two gzip members are compressed as one");
-        let commented = gz(flate2::GzBuilder::new().comment("free text"), &text);
-        let out = copy(Codec::Gzip, &commented, &text, 4096);
-        assert!(out != commented && read(Codec::Gzip, &out) == text, "a comment is not carried");
-        assert_eq!(flate2::bufread::GzDecoder::new(&out[..]).header().unwrap().comment(), None);
-        let zstd = pack(Codec::Zstd, &text);
-        std::fs::write(tmp.path().join("z"), &zstd).unwrap();
-        let enc =
-            Later::encoder(Codec::Zstd, Vec::new(), None, None, File::open(tmp.path().join("z")).unwrap(), 1 << 30);
-        assert!(
-            matches!(enc.unwrap(), Encoder::Zstd(_)),
-            "zstd is compressed anew: its skippable frames are not content"
-        );
+        // Free text in any member's header, or a skippable frame anywhere,
+        // is not carried: the copy is compressed anew.
+        let commented = |c: &str| flate2::GzBuilder::new().comment(c);
+        for free in [
+            gz(commented("free text"), &text),
+            [gz(flate2::GzBuilder::new(), &text[..1000]), gz(commented("free text"), &text[1000..])].concat(),
+            [
+                gz(flate2::GzBuilder::new(), &text[..1000]),
+                gz(flate2::GzBuilder::new().extra(vec![7; 9]), &text[1000..]),
+            ]
+            .concat(),
+        ] {
+            let out = copy(Codec::Gzip, &free, &text, 4096);
+            assert!(out != free && read(Codec::Gzip, &out) == text, "free text is not carried");
+            assert_eq!(flate2::bufread::GzDecoder::new(&out[..]).header().unwrap().comment(), None);
+        }
+        let skippable =
+            |data: &[u8]| [&0x184D_2A53u32.to_le_bytes()[..], &(data.len() as u32).to_le_bytes(), data].concat();
+        for free in [
+            [skippable(b"password=hunter2"), zstd.clone()].concat(),
+            [zstd.clone(), skippable(b"")].concat(),
+            [pack(Codec::Zstd, &text[..1000]), skippable(b"x"), pack(Codec::Zstd, &text[1000..])].concat(),
+        ] {
+            assert_eq!(read(Codec::Zstd, &free), text, "the decoder passes over skippable frames");
+            let out = copy(Codec::Zstd, &free, &text, 4096);
+            assert!(out != free && read(Codec::Zstd, &out) == text, "a skippable frame is not carried");
+        }
+    }
+
+    /// The frame walk agrees with the decoder on what zstd writes: frames
+    /// with and without a checksum or a content size, one segment or many,
+    /// compressed, raw (random bytes) and RLE (one byte repeated) blocks.
+    /// Anything it cannot walk to the file's end is refused.
+    #[test]
+    fn zstd_frames_are_walked_to_the_files_end() {
+        let tmp = tempfile::tempdir().unwrap();
+        let frames = |file: &[u8]| {
+            let path = tmp.path().join("z");
+            std::fs::write(&path, file).unwrap();
+            zstd_frames(&File::open(&path).unwrap())
+        };
+        let mut random = vec![0u8; 300_000];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for b in random.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        let mut texts =
+            vec![b"GET /items 200\n".repeat(20_000), random, vec![b'a'; 500_000], Vec::new(), b"x".to_vec()];
+        texts.push([&texts[1][..], &texts[2], &texts[0]].concat());
+        let mut all = Vec::new();
+        for text in &texts {
+            for (checksum, size) in [(false, false), (true, false), (false, true), (true, true)] {
+                let mut e = zstd::Encoder::new(Vec::new(), 3).unwrap();
+                e.include_checksum(checksum).unwrap();
+                e.include_contentsize(size).unwrap();
+                if size {
+                    e.set_pledged_src_size(Some(text.len() as u64)).unwrap();
+                }
+                e.write_all(text).unwrap();
+                let file = e.finish().unwrap();
+                assert_eq!(frames(&file).unwrap(), Frames { content: 1, skippable: 0 }, "{} bytes", text.len());
+                all.extend_from_slice(&file);
+            }
+        }
+        assert_eq!(frames(&all).unwrap(), Frames { content: 4 * texts.len(), skippable: 0 });
+        let skippable = [&0x184D_2A5Fu32.to_le_bytes()[..], &3u32.to_le_bytes(), b"abc"].concat();
+        let with = [&skippable[..], &all, &skippable].concat();
+        assert_eq!(frames(&with).unwrap(), Frames { content: 4 * texts.len(), skippable: 2 });
+        let one = pack_zstd(&texts[0]);
+        for bad in [
+            one[..one.len() - 1].to_vec(),
+            [&one[..], b"\0"].concat(),
+            [&one[..], &skippable[..skippable.len() - 1]].concat(),
+            [&one[..], b"garbage!"].concat(),
+        ] {
+            assert!(frames(&bad).is_err());
+        }
+        let mut reserved = one.clone();
+        reserved[4] |= 0x08;
+        assert!(frames(&reserved).is_err());
+    }
+
+    fn pack_zstd(text: &[u8]) -> Vec<u8> {
+        let mut e = Codec::Zstd.writer(Vec::new(), Some(3), None).unwrap();
+        e.write_all(text).unwrap();
+        e.finish().unwrap()
     }
 
     #[test]

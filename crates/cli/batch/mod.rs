@@ -59,7 +59,7 @@ pub struct ScrubArgs {
     /// keeping its permissions, owner, group, modification time and
     /// extended attributes (ACLs, SELinux labels). A file
     /// that is a symbolic link or has other hard links is refused. A file
-    /// with nothing to mask (plain, gzip, bzip2 or xz) is left as it is
+    /// with nothing to mask (plain or compressed) is left as it is
     /// where its output is compared with its input (checksums on the
     /// scrubbing thread).
     #[arg(long)]
@@ -544,7 +544,7 @@ impl Job<'_> {
         // scrubbing thread more than it spares a core that would idle, and
         // a late difference would leave the whole hash to the end (-j1 on
         // two cores, a finding in the last line: 0.60-0.71 -> 0.83-0.90 s).
-        if !threaded && !split && codec != Codec::Zstd {
+        if !threaded && !split {
             hashing.mirror = Some(Mirror::new(file.try_clone().context("cannot open the file again")?));
         }
         let out = BufWriter::with_capacity(256 * 1024, hashing);
