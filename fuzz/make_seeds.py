@@ -5,7 +5,9 @@ its choice (read size, format, codec). Run from anywhere; needs the msgpack
 package and the gzip, bzip2, xz and zstd commands."""
 import gzip
 import os
+import struct
 import subprocess
+import zlib
 
 import msgpack
 
@@ -82,6 +84,19 @@ def compressed_seeds():
         write("compressed", name, bytes([pick]) + packed)
     write("compressed", "gzip_members_cri", bytes([0 + 4 * 2]) + gzip.compress(CRI) + gzip.compress(CRI))
     write("compressed", "gzip_bomb", bytes([0]) + gzip.compress(b"\0" * (4 << 20)))
+    # Files whose copy may not be the original: free text in a later
+    # member's header, a skippable frame between two frames of content.
+    write("compressed", "gzip_member_comment", bytes([0]) + gzip_member(LOG) + gzip_member(CRI, b"free text"))
+    zst = lambda data: subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True, check=True).stdout
+    skippable = struct.pack("<II", 0x184D2A50, 16) + b"password=hunter2"
+    write("compressed", "zstd_frames_skippable", bytes([1]) + zst(LOG) + skippable + zst(CRI))
+
+
+def gzip_member(data, comment=None):
+    """One gzip member, with a comment in its header when given one."""
+    head = bytes([0x1F, 0x8B, 8, 0x10 if comment else 0, 0, 0, 0, 0, 0, 3]) + (comment + b"\0" if comment else b"")
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return head + c.compress(data) + c.flush() + struct.pack("<II", zlib.crc32(data), len(data))
 
 
 forward_seeds()
