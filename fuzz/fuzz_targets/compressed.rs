@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use logscrub::Redactor;
-use logscrub_cli::codec::{Codec, GzipHeader, Later};
+use logscrub_cli::codec::{Codec, GzipHeader, Later, Seen};
 use logscrub_cli::format::{scrub_reader, Format};
 
 fn redactor() -> &'static Redactor {
@@ -38,14 +38,20 @@ fn decode(codec: Codec, archive: &[u8]) -> Option<Vec<u8>> {
     (out.len() as u64 <= CAP).then_some(out)
 }
 
-/// The copy of `archive` (a file at `path`) whose content is `content`.
+/// The copy of `archive` (a file at `path`) whose content is `content`,
+/// each write after the archive's reader has yielded as many bytes, as a
+/// scrub's does.
 fn copy(codec: Codec, path: &std::path::Path, archive: &[u8], content: &[u8]) -> Vec<u8> {
     let header = GzipHeader::of(&archive[..archive.len().min(64 * 1024)]);
-    let file = std::fs::File::open(path).unwrap();
-    let mut enc = Later::encoder(codec, Vec::new(), Some(1), header.as_ref(), file, MEMORY).unwrap();
+    let (file, seen) = (std::fs::File::open(path).unwrap(), Seen::default());
+    let mut enc = Later::encoder(codec, Vec::new(), Some(1), header.as_ref(), file, MEMORY, &seen).unwrap();
+    let mut reader = codec.reader_seen(archive, MEMORY, &seen).unwrap();
     for piece in content.chunks(4093) {
+        (&mut reader).take(piece.len() as u64).read_to_end(&mut Vec::new()).unwrap();
         enc.write_all(piece).unwrap();
     }
+    // The content decoded whole before (`decode`), within the cap.
+    std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
     enc.finish().unwrap()
 }
 

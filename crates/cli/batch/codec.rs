@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A compression format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,21 +61,39 @@ impl Codec {
     /// with a larger one fails with [`MemoryLimit`]. gzip's and bzip2's
     /// decoders need less than 4 MiB whatever the file.
     pub fn reader<'a, R: Read + 'a>(self, input: R, memory: u64) -> io::Result<Box<dyn Read + 'a>> {
+        self.content(input, memory, None)
+    }
+
+    /// [`Codec::reader`], whose content is also told to `seen`, for the
+    /// file's copy ([`Later`]) to compare what it is given with.
+    pub fn reader_seen<'a, R: Read + 'a>(self, input: R, memory: u64, seen: &Seen) -> io::Result<Box<dyn Read + 'a>> {
+        self.content(input, memory, Some(seen))
+    }
+
+    fn content<'a, R: Read + 'a>(self, input: R, memory: u64, seen: Option<&Seen>) -> io::Result<Box<dyn Read + 'a>> {
         let input = BufReader::with_capacity(256 * 1024, input);
+        // Told to `seen` when given, with whether the file held free text.
+        fn told<'a, D: Read + 'a>(inner: D, seen: Option<&Seen>, free_text: fn(&D) -> bool) -> Box<dyn Read + 'a> {
+            match seen {
+                Some(seen) => Box::new(Told { inner, seen: seen.clone(), free_text }),
+                None => Box::new(inner),
+            }
+        }
         Ok(match self {
-            Codec::Plain => Box::new(input),
-            Codec::Gzip => Box::new(Members::gzip(input)),
+            Codec::Plain => told(input, seen, |_| false),
+            Codec::Gzip => told(Members::gzip(input), seen, |m| m.free_text),
             Codec::Zstd => {
                 let mut decoder = zstd::Decoder::with_buffer(input)?;
                 // zstd takes its limit as a power of two, from 1 KiB
                 // (ZSTD_WINDOWLOG_ABSOLUTEMIN) to 2 GiB on 64-bit systems.
                 decoder.window_log_max(memory.max(1).ilog2().clamp(10, 31))?;
-                Box::new(Limited { inner: decoder, codec: self, memory })
+                told(Limited { inner: decoder, codec: self, memory }, seen, |_| false)
             }
-            Codec::Bzip2 => Box::new(Members::bzip2(input)),
+            Codec::Bzip2 => told(Members::bzip2(input), seen, |m| m.free_text),
             Codec::Xz => {
                 let stream = liblzma::stream::Stream::new_stream_decoder(memory, liblzma::stream::CONCATENATED)?;
-                Box::new(Limited { inner: liblzma::bufread::XzDecoder::new_stream(input, stream), codec: self, memory })
+                let decoder = liblzma::bufread::XzDecoder::new_stream(input, stream);
+                told(Limited { inner: decoder, codec: self, memory }, seen, |_| false)
             }
         })
     }
@@ -148,9 +167,9 @@ impl GzipHeader {
 /// masked, most of an archive of rotated logs, is then written as the
 /// original's own bytes, and its compression (gzip -6 costs several times
 /// what reading and scrubbing the same text do, bzip2 and xz far more) is
-/// spared. Each write is compared with the original's content, decompressed
-/// again beside the scrub; at the first difference the content so far, the
-/// original's, is decompressed once more into a compressor, and compression
+/// spared. Each write is compared with the content the scrub's reader has
+/// yielded ([`Seen`]); at the first difference the content so far, the
+/// original's, is decompressed again into a compressor, and compression
 /// goes on as usual.
 ///
 /// Only where every byte of the file is compressed content, all of it
@@ -165,46 +184,115 @@ pub struct Later<W: Write> {
     level: Option<u32>,
     gzip: Option<GzipHeader>,
     memory: u64,
+    seen: Seen,
     stage: Option<Stage<W>>,
 }
 
 enum Stage<W: Write> {
-    /// The content written so far, `at` bytes, is the original's; `theirs`
-    /// reads the rest of it.
+    /// The content written so far, `at` bytes, is the original's.
     Same {
         out: W,
-        theirs: Theirs,
         at: u64,
-        scratch: Vec<u8>,
     },
-    Compressing(Encoder<W>),
+    Compressing(Box<Encoder<W>>),
 }
 
-/// The original's content, read again.
-enum Theirs {
-    /// A gzip file's members, each one's header checked for free text as
-    /// it ends.
-    Gzip(Box<Members<BufReader<At>, flate2::bufread::GzDecoder<BufReader<At>>>>),
-    /// A zstd file, whose frames are checked at the end.
-    Zstd(Box<dyn Read>),
-    Other(Box<dyn Read>),
+/// The content a file's reader ([`Codec::reader_seen`]) has yielded and its
+/// copy ([`Later`]) has not matched yet, shared by the two: the copy
+/// compares each write with it, where it would otherwise decompress the
+/// original a second time. What the reader runs ahead of the writer is the
+/// scrub's own buffering, a piece and a line or so; past [`SEEN_MAX`]
+/// bytes the comparison is given up and the copy compressed, so memory
+/// stays bounded whatever the input.
+#[derive(Clone, Default)]
+pub struct Seen(Arc<Mutex<Pending>>);
+
+#[derive(Default)]
+struct Pending {
+    /// Content read, from `head` on not matched yet.
+    bytes: Vec<u8>,
+    head: usize,
+    /// The reader reached the end of the file's content.
+    ended: bool,
+    /// The file held free text beside its content (a gzip member header's
+    /// comment or extra field).
+    free_text: bool,
+    /// The comparison was given up: nothing more is kept.
+    off: bool,
 }
 
-impl Theirs {
-    fn reader(&mut self) -> &mut dyn Read {
-        match self {
-            Theirs::Gzip(r) => r.as_mut(),
-            Theirs::Zstd(r) | Theirs::Other(r) => r.as_mut(),
+/// Content read ahead of the copy, at most: see [`Seen`].
+const SEEN_MAX: usize = 16 << 20;
+
+impl Seen {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        // A panic while holding it cannot leave the bytes half-moved in a
+        // way that matters: the file fails.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `buf` is the content read that comes next; if so, it is
+    /// matched.
+    fn repeats(&self, buf: &[u8]) -> bool {
+        let mut p = self.lock();
+        let start = p.head;
+        match p.bytes.get(start..start + buf.len()) {
+            Some(next) if !p.off && next == buf => {
+                p.head += buf.len();
+                true
+            }
+            _ => false,
         }
     }
 
-    /// Whether `original`, read whole, holds nothing but the content read.
-    fn all_content(&self, original: &File) -> bool {
-        match self {
-            Theirs::Gzip(r) => !r.free_text,
-            Theirs::Zstd(_) => zstd_frames(original).is_ok_and(|f| f.skippable == 0),
-            Theirs::Other(_) => true,
+    /// Whether all the content read was matched, to its end.
+    fn all_matched(&self) -> bool {
+        let p = self.lock();
+        !p.off && p.ended && p.head == p.bytes.len()
+    }
+
+    fn free_text(&self) -> bool {
+        self.lock().free_text
+    }
+
+    /// Gives the comparison up.
+    fn stop(&self) {
+        let mut p = self.lock();
+        p.off = true;
+        p.bytes = Vec::new();
+        p.head = 0;
+    }
+}
+
+/// A content reader that tells [`Seen`] what it yields.
+struct Told<D> {
+    inner: D,
+    seen: Seen,
+    free_text: fn(&D) -> bool,
+}
+
+impl<D: Read> Read for Told<D> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut p = self.seen.lock();
+        if n == 0 && !buf.is_empty() {
+            p.ended = true;
+            p.free_text |= (self.free_text)(&self.inner);
+        } else if !p.off {
+            // What was matched is let go as it makes up half the buffer.
+            if p.head > p.bytes.len() / 2 {
+                let head = p.head;
+                p.bytes.drain(..head);
+                p.head = 0;
+            }
+            if p.bytes.len() + n > SEEN_MAX {
+                drop(p);
+                self.seen.stop();
+            } else {
+                p.bytes.extend_from_slice(&buf[..n]);
+            }
         }
+        Ok(n)
     }
 }
 
@@ -212,8 +300,9 @@ impl<W: Write + 'static> Later<W> {
     /// A writer of the scrubbed copy of `original`, a file of `codec` (whose
     /// first gzip header is `gzip`), to `out` at `level`: compressing only
     /// from the first difference (see [`Later`]) where the format allows,
-    /// else from the start. `memory` bounds the decoder, as for
-    /// [`Codec::reader`].
+    /// else from the start. Its content must be read with
+    /// [`Codec::reader_seen`] and `seen`, to its end before the copy is
+    /// finished. `memory` bounds the decoder, as for [`Codec::reader`].
     pub fn encoder(
         codec: Codec,
         out: W,
@@ -221,41 +310,34 @@ impl<W: Write + 'static> Later<W> {
         gzip: Option<&GzipHeader>,
         original: File,
         memory: u64,
+        seen: &Seen,
     ) -> io::Result<Encoder<W>> {
-        let theirs = match (codec, gzip) {
-            (Codec::Gzip, Some(h)) if !h.free_text => Theirs::Gzip(Box::new(Members::gzip(BufReader::with_capacity(
-                256 * 1024,
-                At { file: original.try_clone()?, pos: 0 },
-            )))),
-            (Codec::Zstd, _) => Theirs::Zstd(codec.reader(At { file: original.try_clone()?, pos: 0 }, memory)?),
-            (Codec::Bzip2 | Codec::Xz, _) => {
-                Theirs::Other(codec.reader(At { file: original.try_clone()?, pos: 0 }, memory)?)
+        match (codec, gzip) {
+            (Codec::Gzip, Some(h)) if !h.free_text => {}
+            (Codec::Zstd | Codec::Bzip2 | Codec::Xz, _) => {}
+            _ => {
+                seen.stop();
+                return codec.writer(out, level, gzip);
             }
-            _ => return codec.writer(out, level, gzip),
-        };
-        let stage = Stage::Same { out, theirs, at: 0, scratch: Vec::new() };
-        let gzip = gzip.cloned();
-        Ok(Encoder::Later(Box::new(Later { codec, original, level, gzip, memory, stage: Some(stage) })))
-    }
-
-    /// Whether `buf` is the original's content that comes next.
-    fn repeats(theirs: &mut Theirs, scratch: &mut Vec<u8>, buf: &[u8]) -> bool {
-        scratch.resize(buf.len(), 0);
-        theirs.reader().read_exact(scratch).is_ok() && scratch[..] == *buf
+        }
+        let (gzip, seen) = (gzip.cloned(), seen.clone());
+        let stage = Some(Stage::Same { out, at: 0 });
+        Ok(Encoder::Later(Box::new(Later { codec, original, level, gzip, memory, seen, stage })))
     }
 
     /// From here on, compresses: the original's first `at` bytes of content
     /// first.
     fn compress(&mut self) -> io::Result<&mut Encoder<W>> {
         if let Some(Stage::Same { .. }) = &self.stage {
-            let Some(Stage::Same { out, at, .. }) = self.stage.take() else { unreachable!("matched above") };
+            self.seen.stop();
+            let Some(Stage::Same { out, at }) = self.stage.take() else { unreachable!("matched above") };
             let mut enc = self.codec.writer(out, self.level, self.gzip.as_ref())?;
             let content = self.codec.reader(At { file: self.original.try_clone()?, pos: 0 }, self.memory)?;
             let copied = io::copy(&mut content.take(at), &mut enc)?;
             if copied != at {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file ended sooner when read again"));
             }
-            self.stage = Some(Stage::Compressing(enc));
+            self.stage = Some(Stage::Compressing(Box::new(enc)));
         }
         match &mut self.stage {
             Some(Stage::Compressing(enc)) => Ok(enc),
@@ -264,13 +346,21 @@ impl<W: Write + 'static> Later<W> {
         }
     }
 
+    /// Whether the original holds nothing but the content read: no gzip
+    /// member's header with free text, no zstd frame but frames of content.
+    fn all_content(&self) -> bool {
+        match self.codec {
+            Codec::Zstd => zstd_frames(&self.original).is_ok_and(|f| f.skippable == 0),
+            _ => !self.seen.free_text(),
+        }
+    }
+
     /// Ends the copy: the original's bytes when its content was repeated
     /// whole and is all the file holds, else the end of the compressed
     /// stream.
     pub fn finish(mut self) -> io::Result<W> {
-        if let Some(Stage::Same { theirs, .. }) = &mut self.stage {
-            let ended = matches!(theirs.reader().read(&mut [0; 1]), Ok(0));
-            if ended && theirs.all_content(&self.original) {
+        if let Some(Stage::Same { .. }) = &self.stage {
+            if self.seen.all_matched() && self.all_content() {
                 let Some(Stage::Same { mut out, .. }) = self.stage.take() else { unreachable!("matched above") };
                 io::copy(&mut At { file: self.original, pos: 0 }, &mut out)?;
                 return Ok(out);
@@ -286,8 +376,8 @@ impl<W: Write + 'static> Later<W> {
 
 impl<W: Write + 'static> Write for Later<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(Stage::Same { theirs, at, scratch, .. }) = &mut self.stage {
-            if Self::repeats(theirs, scratch, buf) {
+        if let Some(Stage::Same { at, .. }) = &mut self.stage {
+            if self.seen.repeats(buf) {
                 *at += buf.len() as u64;
                 return Ok(buf.len());
             }
@@ -668,16 +758,20 @@ mod tests {
             e.finish().unwrap()
         };
         // The copy of `original`, a `codec` file, whose content is
-        // `content`, written in writes of `n` bytes.
+        // `content`, written in writes of `n` bytes, each after the reader
+        // of the original's content has yielded as many, as a scrub's does.
         let copy = |codec: Codec, original: &[u8], content: &[u8], n: usize| {
             let path = tmp.path().join("in");
             std::fs::write(&path, original).unwrap();
             let header = GzipHeader::of(original);
-            let file = File::open(&path).unwrap();
-            let mut enc = Later::encoder(codec, Vec::new(), None, header.as_ref(), file, 1 << 30).unwrap();
+            let (file, seen) = (File::open(&path).unwrap(), Seen::default());
+            let mut enc = Later::encoder(codec, Vec::new(), None, header.as_ref(), file, 1 << 30, &seen).unwrap();
+            let mut reader = codec.reader_seen(original, 1 << 30, &seen).unwrap();
             for piece in content.chunks(n) {
+                (&mut reader).take(piece.len() as u64).read_to_end(&mut Vec::new()).unwrap();
                 enc.write_all(piece).unwrap();
             }
+            io::copy(&mut reader, &mut io::sink()).unwrap();
             enc.finish().unwrap()
         };
         let read = |codec: Codec, file: &[u8]| {
@@ -748,6 +842,39 @@ mod tests {
             assert_eq!(read(Codec::Zstd, &free), text, "the decoder passes over skippable frames");
             let out = copy(Codec::Zstd, &free, &text, 4096);
             assert!(out != free && read(Codec::Zstd, &out) == text, "a skippable frame is not carried");
+        }
+    }
+
+    /// A reader that runs further ahead of the copy than [`SEEN_MAX`], or a
+    /// copy written ahead of its reader (no scrub does that), gives the
+    /// comparison up: the copy is compressed, and reads back as written.
+    #[test]
+    fn a_copy_too_far_from_its_reader_is_compressed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let text: Vec<u8> = (0..1_200_000).flat_map(|i| format!("GET /items/{i} 200\n").into_bytes()).collect();
+        assert!(text.len() > SEEN_MAX);
+        let mut e = Codec::Zstd.writer(Vec::new(), Some(1), None).unwrap();
+        e.write_all(&text).unwrap();
+        let original = e.finish().unwrap();
+        let path = tmp.path().join("in.zst");
+        std::fs::write(&path, &original).unwrap();
+        for ahead in [true, false] {
+            let seen = Seen::default();
+            let file = File::open(&path).unwrap();
+            let mut enc = Later::encoder(Codec::Zstd, Vec::new(), None, None, file, 1 << 30, &seen).unwrap();
+            let mut reader = Codec::Zstd.reader_seen(&original[..], 1 << 30, &seen).unwrap();
+            if ahead {
+                io::copy(&mut reader, &mut io::sink()).unwrap();
+                enc.write_all(&text).unwrap();
+            } else {
+                enc.write_all(&text[..1000]).unwrap();
+                io::copy(&mut reader, &mut io::sink()).unwrap();
+                enc.write_all(&text[1000..]).unwrap();
+            }
+            let out = enc.finish().unwrap();
+            let mut back = Vec::new();
+            Codec::Zstd.reader(&out[..], 1 << 30).unwrap().read_to_end(&mut back).unwrap();
+            assert!(out != original && back == text, "read ahead: {ahead}");
         }
     }
 

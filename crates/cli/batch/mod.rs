@@ -40,7 +40,7 @@ use crate::json_path;
 use crate::pieces::{scrub_piece, InOrder, Make, Record, Scrub};
 use crate::utf16::{self, Utf16};
 use checksum::{Checksum, Hasher, Sums};
-use codec::{Codec, GzipHeader, Later};
+use codec::{Codec, GzipHeader, Later, Seen};
 use keep::Kept;
 pub use walk::Select;
 
@@ -556,8 +556,8 @@ impl Job<'_> {
             }
             _ => None,
         };
-        let (original, memory) = (file.try_clone()?, self.args.decoder.memory());
-        let mut enc = Later::encoder(codec, out, self.args.level, gzip.as_ref(), original, memory)?;
+        let (original, memory, seen) = (file.try_clone()?, self.args.decoder.memory(), Seen::default());
+        let mut enc = Later::encoder(codec, out, self.args.level, gzip.as_ref(), original, memory, &seen)?;
         let mut ranges = Ranges::default();
         let mut encoding = None;
         let (stats, input_sum, input_len) = if split {
@@ -578,7 +578,7 @@ impl Job<'_> {
             (stats, hash.hex(), meta.len())
         } else {
             let mut input = Hashing::new(sum, threaded, file);
-            let decoded = BufReader::with_capacity(256 * 1024, codec.reader(&mut input, self.args.decoder.memory())?);
+            let decoded = BufReader::with_capacity(256 * 1024, codec.reader_seen(&mut input, memory, &seen)?);
             let (text, order) = text_of(decoded, codec, self.args.text)?;
             encoding = order.map(Utf16::name);
             let redactor = self.redactor;
