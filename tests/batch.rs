@@ -1218,14 +1218,18 @@ fn utf16_files_are_scrubbed_and_written_back_in_utf16() {
     };
     fs::write(src.join("transcript.txt"), utf16(&log_text("ps", 20))).unwrap();
     fs::write(src.join("events.txt.gz"), gzip(&utf16(&log_text("ev", 20)))).unwrap();
+    // Nothing to mask: its copy, compared in UTF-16, is the file itself.
+    let clean: String = (0..2_000).map(|i| format!("GET /items/{i} 200\n")).collect();
+    fs::write(src.join("clean.txt.gz"), gzip(&utf16(&clean))).unwrap();
     let (out, report) = (dir.join("out"), dir.join("report.json"));
     scrub_into(&src, &out, &report);
+    assert!(fs::read(out.join("clean.txt.gz")).unwrap() == fs::read(src.join("clean.txt.gz")).unwrap());
     assert_eq!(fs::read(out.join("transcript.txt")).unwrap(), utf16(&scrubbed_text("ps", 20)));
     let mut gz = Vec::new();
     flate2::read::GzDecoder::new(&fs::read(out.join("events.txt.gz")).unwrap()[..]).read_to_end(&mut gz).unwrap();
     assert_eq!(gz, utf16(&scrubbed_text("ev", 20)));
     let report = fs::read_to_string(&report).unwrap();
-    assert_eq!(report.matches("\"utf-16le\"").count(), 2, "{report}");
+    assert_eq!(report.matches("\"utf-16le\"").count(), 3, "{report}");
     let check = logscrub(&["check", src.to_str().unwrap()]);
     assert_eq!(check.status.code(), Some(1));
     let found = String::from_utf8_lossy(&check.stdout);
