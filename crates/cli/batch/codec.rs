@@ -176,7 +176,7 @@ impl GzipHeader {
 /// scrubbed: bzip2 and xz files; gzip files whose members' headers hold no
 /// comment or extra field (free text that no rule has read, which a
 /// compressed copy leaves out); zstd files without skippable frames (data
-/// the decoder passes over), which [`zstd_frames`] checks by walking the
+/// the decoder passes over), which `zstd_frames` checks by walking the
 /// frames and their blocks' headers.
 pub struct Later<W: Write> {
     codec: Codec,
@@ -201,7 +201,7 @@ enum Stage<W: Write> {
 /// copy ([`Later`]) has not matched yet, shared by the two: the copy
 /// compares each write with it, where it would otherwise decompress the
 /// original a second time. What the reader runs ahead of the writer is the
-/// scrub's own buffering, a piece and a line or so; past [`SEEN_MAX`]
+/// scrub's own buffering, a piece and a line or so; past `SEEN_MAX`
 /// bytes the comparison is given up and the copy compressed, so memory
 /// stays bounded whatever the input.
 #[derive(Clone, Default)]
