@@ -80,7 +80,8 @@ impl Codec {
             }
         }
         Ok(match self {
-            Codec::Plain => told(input, seen, |_| false),
+            // A plain file's copy is no `Later`: nothing to tell.
+            Codec::Plain => Box::new(input),
             Codec::Gzip => told(Members::gzip(input), seen, |m| m.free_text),
             Codec::Zstd => {
                 let mut decoder = zstd::Decoder::with_buffer(input)?;
