@@ -1236,3 +1236,200 @@ fn utf16_files_are_scrubbed_and_written_back_in_utf16() {
     assert_eq!(found.lines().count(), 40, "{found}");
     assert!(found.contains("transcript.txt:20:password-assignment"), "{found}");
 }
+
+/// A tar archive as a log bundle holds one: a directory, a log with
+/// secrets, a rotated one gzipped, a clean one, a member whose name needs a
+/// long-name entry, and a symbolic link; each file member with its own
+/// mode and time.
+fn log_bundle(long: &str) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, kind: tar::EntryType, mode: u32, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_mtime(1_700_000_000 + u64::from(mode));
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add("logs/", tar::EntryType::Directory, 0o750, b"");
+    add("logs/app.log", tar::EntryType::Regular, 0o640, log_text("tar", 30).as_bytes());
+    add("logs/app.log.1.gz", tar::EntryType::Regular, 0o600, &gzip(log_text("targz", 30).as_bytes()));
+    add("logs/clean.log", tar::EntryType::Regular, 0o644, b"GET /health 200\n");
+    add(long, tar::EntryType::Regular, 0o604, log_text("long", 3).as_bytes());
+    let mut link = tar::Header::new_gnu();
+    link.set_entry_type(tar::EntryType::Symlink);
+    link.set_mode(0o777);
+    link.set_mtime(1_700_000_000);
+    link.set_size(0);
+    b.append_link(&mut link, "logs/current", "app.log").unwrap();
+    b.into_inner().unwrap()
+}
+
+/// Each entry of a tar archive: path, type, mode, time and bytes (a gzip
+/// member's decompressed).
+fn tar_entries(bytes: &[u8]) -> Vec<(String, tar::EntryType, u32, u64, String)> {
+    let mut a = tar::Archive::new(bytes);
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            if data.starts_with(&[0x1f, 0x8b]) {
+                let mut plain = Vec::new();
+                flate2::read::GzDecoder::new(&data[..]).read_to_end(&mut plain).unwrap();
+                data = plain;
+            }
+            let h = e.header();
+            let path = e.path().unwrap().display().to_string();
+            (path, h.entry_type(), h.mode().unwrap(), h.mtime().unwrap(), String::from_utf8(data).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn tar_archives_are_scrubbed_member_by_member_and_keep_their_entries() {
+    let tmp = temp_dir("tar");
+    let (src, out) = (tmp.path().join("src"), tmp.path().join("out"));
+    fs::create_dir_all(&src).unwrap();
+    let long = format!("logs/{}/deep.log", "nested".repeat(20));
+    let bundle = log_bundle(&long);
+    fs::write(src.join("bundle.tar"), &bundle).unwrap();
+    fs::write(src.join("bundle.tgz"), gzip(&bundle)).unwrap();
+    fs::write(src.join("bundle.tar.zst"), zstd::encode_all(&bundle[..], 3).unwrap()).unwrap();
+    let report = tmp.path().join("report.json");
+    scrub_into(&src, &out, &report);
+    let want: Vec<_> = tar_entries(&bundle)
+        .into_iter()
+        .map(|(path, kind, mode, time, text)| {
+            let text = match path.as_str() {
+                "logs/app.log" => scrubbed_text("tar", 30),
+                "logs/app.log.1.gz" => scrubbed_text("targz", 30),
+                p if p == long => scrubbed_text("long", 3),
+                _ => text,
+            };
+            (path, kind, mode, time, text)
+        })
+        .collect();
+    assert_eq!(want.len(), 6);
+    for name in ["bundle.tar", "bundle.tgz", "bundle.tar.zst"] {
+        let bytes = fs::read(out.join(name)).unwrap();
+        let tar = match name {
+            "bundle.tgz" => {
+                let mut t = Vec::new();
+                flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut t).unwrap();
+                t
+            }
+            "bundle.tar.zst" => zstd::decode_all(&bytes[..]).unwrap(),
+            _ => bytes,
+        };
+        assert_eq!(tar_entries(&tar), want, "{name}");
+        assert!(!String::from_utf8_lossy(&tar).contains("hunter2"), "{name}");
+    }
+    let report: serde_json::Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    let file =
+        report["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with(".tgz")).unwrap();
+    assert_eq!(file["findings"]["password-assignment"], 63);
+    let members = file["members"].as_object().unwrap();
+    assert_eq!(members.keys().collect::<Vec<_>>(), ["logs/app.log", "logs/app.log.1.gz", long.as_str()]);
+    assert_eq!(members["logs/app.log.1.gz"]["codec"], "gzip");
+    assert_eq!(members["logs/app.log"]["findings"]["password-assignment"], 30);
+    assert_eq!(
+        members["logs/app.log"]["ranges"]["password-assignment"][0],
+        serde_json::json!([25, 40]),
+        "\"tar 0 user=jane password=\" is 25 bytes"
+    );
+    // GNU tar, where it is installed, reads the copies as archives.
+    if Command::new("tar").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        let listed = Command::new("tar").arg("-tf").arg(out.join("bundle.tar")).output().unwrap();
+        assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+        assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 6);
+    }
+}
+
+#[test]
+fn check_names_a_tar_members_findings_and_a_clean_archive_is_left_untouched() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = temp_dir("tar-check");
+    let dir = tmp.path();
+    fs::write(dir.join("bundle.tgz"), gzip(&log_bundle("logs/long.log"))).unwrap();
+    let check = logscrub(&["check", dir.join("bundle.tgz").to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(1));
+    let found = String::from_utf8_lossy(&check.stdout);
+    let path = dir.join("bundle.tgz");
+    assert!(found.starts_with(&format!("{}{{logs/app.log}}:1:password-assignment\n", path.display())), "{found}");
+    assert!(found.contains("{logs/app.log.1.gz}:30:password-assignment"), "{found}");
+    assert_eq!(found.lines().count(), 63);
+    let json = logscrub(&["check", "--json", path.to_str().unwrap()]);
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&json.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(first["member"], "logs/app.log");
+
+    // An archive of clean logs comes out as it went in: in place, it is
+    // not replaced.
+    let mut b = tar::Builder::new(Vec::new());
+    for name in ["a.log", "b.log"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(16);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, &b"GET /health 200\n"[..]).unwrap();
+    }
+    let mut clean = b.into_inner().unwrap();
+    clean.resize(clean.len().next_multiple_of(10240), 0);
+    let src = dir.join("clean");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("clean.tar"), &clean).unwrap();
+    fs::write(src.join("clean.tar.gz"), gzip(&clean)).unwrap();
+    let stat = |name: &str| fs::metadata(src.join(name)).map(|m| (m.ino(), m.ctime(), m.ctime_nsec())).unwrap();
+    let before = (stat("clean.tar"), stat("clean.tar.gz"));
+    std::thread::sleep(Duration::from_millis(20));
+    let manifest = dir.join("m.jsonl");
+    let run = logscrub(&["scrub", "-q", "--in-place", src.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!((stat("clean.tar"), stat("clean.tar.gz")), before);
+    assert_eq!(logscrub(&["check", src.to_str().unwrap()]).status.code(), Some(0));
+}
+
+#[test]
+fn a_tar_with_a_binary_or_sparse_member_fails_alone_and_is_never_touched() {
+    let tmp = temp_dir("tar-binary");
+    let src = tmp.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(log_text("t", 2).len() as u64);
+    b.append_data(&mut h, "app.log", log_text("t", 2).as_bytes()).unwrap();
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR password=hunter2";
+    h.set_size(png.len() as u64);
+    b.append_data(&mut h, "logo.png", &png[..]).unwrap();
+    let binary = b.into_inner().unwrap();
+    fs::write(src.join("binary.tar"), &binary).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::GNUSparse);
+    h.set_size(0);
+    b.append_data(&mut h, "holes.log", std::io::empty()).unwrap();
+    let sparse = b.into_inner().unwrap();
+    fs::write(src.join("sparse.tar"), &sparse).unwrap();
+    fs::write(src.join("app.log"), log_text("x", 2)).unwrap();
+    let manifest = tmp.path().join("m.jsonl");
+    let run = logscrub(&["scrub", "--in-place", src.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("binary.tar: member logo.png: looks binary"), "{err}");
+    assert!(err.contains("sparse.tar: member holes.log is sparse"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert_eq!(fs::read(src.join("binary.tar")).unwrap(), binary);
+    assert_eq!(fs::read(src.join("sparse.tar")).unwrap(), sparse);
+    assert_eq!(fs::read_to_string(src.join("app.log")).unwrap(), scrubbed_text("x", 2));
+    assert_eq!(fs::read_dir(&src).unwrap().count(), 3, "no temporary file is left");
+    // With --text every member is taken as text.
+    let binary_tar = src.join("binary.tar");
+    let args =
+        ["scrub", "-q", "--text", "--in-place", binary_tar.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()];
+    let run = logscrub(&args);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(!String::from_utf8_lossy(&fs::read(src.join("binary.tar")).unwrap()).contains("hunter2"));
+    let check = logscrub(&["check", src.join("sparse.tar").to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(2));
+}

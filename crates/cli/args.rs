@@ -90,11 +90,13 @@ pub enum Command {
     /// Follow files like `tail -F` and write them scrubbed to stdout (or
     /// any output of `serve`).
     Tail(TailArgs),
-    /// Scrub archives of log files (plain, gzip, zstd, bzip2, xz) to a new
-    /// tree or in place, in parallel, with a manifest and a report.
+    /// Scrub archives of log files (plain, gzip, zstd, bzip2, xz, and tar
+    /// bundles of them member by member) to a new tree or in place, in
+    /// parallel, with a manifest and a report.
     Scrub(crate::batch::ScrubArgs),
-    /// Report what `scrub` would mask as path:line:rule-id; exit 1 when
-    /// anything would be, 0 when clean, 2 on error.
+    /// Report what `scrub` would mask as path:line:rule-id (a tar member's
+    /// as path{member}:line:rule-id); exit 1 when anything would be, 0 when
+    /// clean, 2 on error.
     Check(crate::batch::CheckArgs),
     /// List rules, or run their test cases.
     Rules {

@@ -32,7 +32,7 @@ impl Codec {
         Ok((Codec::of(&head), io::Cursor::new(head).chain(input)))
     }
 
-    fn of(head: &[u8]) -> Codec {
+    pub fn of(head: &[u8]) -> Codec {
         if head.starts_with(&[0x1f, 0x8b]) {
             Codec::Gzip
         } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {

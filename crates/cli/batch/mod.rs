@@ -12,6 +12,7 @@
 //! BLAKE3 with `--checksum blake3`) lets an auditor verify the run and lets
 //! a rerun skip what is done.
 
+mod archive;
 mod checksum;
 pub mod codec;
 mod keep;
@@ -227,6 +228,20 @@ struct FileReport {
     error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     codec: Option<&'static str>,
+    #[serde(flatten)]
+    counts: Counts,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    sums: Option<Sums>,
+    /// A tar archive's members with findings, by path: their own counts
+    /// and ranges (the counts above are all the members' together, with no
+    /// ranges).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    members: BTreeMap<String, MemberReport>,
+}
+
+/// What the report says of the text of a file, or of a tar member.
+#[derive(Serialize, Default)]
+struct Counts {
     /// `utf-16le` or `utf-16be`: the text was scrubbed as UTF-8, and its
     /// ranges are offsets in that UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -240,8 +255,19 @@ struct FileReport {
     /// and how often it was masked.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     fingerprints: BTreeMap<String, BTreeMap<String, u64>>,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    sums: Option<Sums>,
+}
+
+impl Counts {
+    fn new(encoding: Option<&'static str>, stats: &Stats, ranges: Ranges) -> Counts {
+        Counts {
+            encoding,
+            lines: stats.lines(),
+            masked_lines: stats.masked_lines(),
+            findings: stats.by_rule().map(|(r, n)| (r.to_string(), n)).collect(),
+            ranges: ranges.by_rule,
+            fingerprints: ranges.prints,
+        }
+    }
 }
 
 /// Plain files above this may be split into chunks scrubbed in parallel.
@@ -400,8 +426,8 @@ pub fn scrub(engine: &EngineArgs, args: &ScrubArgs) -> anyhow::Result<ExitCode> 
     progress.finish();
     let failed = reports.iter().filter(|r| r.status == "error").count();
     let skipped = reports.iter().filter(|r| r.status == "done-before").count();
-    let lines: u64 = reports.iter().map(|r| r.lines).sum();
-    let masked: u64 = reports.iter().map(|r| r.masked_lines).sum();
+    let lines: u64 = reports.iter().map(|r| r.counts.lines).sum();
+    let masked: u64 = reports.iter().map(|r| r.counts.masked_lines).sum();
     // What this run read: the throughput of a rerun is not that of the
     // files it found done.
     let bytes = progress.bytes_total.saturating_sub(progress.bytes_done_before.load(Ordering::Relaxed));
@@ -511,7 +537,8 @@ impl Job<'_> {
         name.push(".logscrub-tmp");
         let tmp = dest.with_file_name(name);
         let staged = claim(&tmp)?;
-        match self.write(file, &kept, codec, staged) {
+        let spool_dir = dest.parent().unwrap_or(Path::new("."));
+        match self.write(file, &kept, codec, staged, spool_dir) {
             Ok((written, file)) => {
                 let untouched = self.args.in_place && written.same;
                 Ok(Staged { item: item.clone(), dest: dest.to_path_buf(), tmp, file, kept, codec, written, untouched })
@@ -525,13 +552,28 @@ impl Job<'_> {
 
     /// Writes the scrubbed file to `tmp` (empty, see [`claim`]) with the
     /// original's metadata (see [`Kept`]); returns it open, not yet synced.
-    fn write(&self, file: File, kept: &Kept, codec: Codec, tmp: File) -> anyhow::Result<(Written, File)> {
+    /// A tar archive's members that outgrow memory are spooled in
+    /// `spool_dir`.
+    fn write(
+        &self,
+        file: File,
+        kept: &Kept,
+        codec: Codec,
+        tmp: File,
+        spool_dir: &Path,
+    ) -> anyhow::Result<(Written, File)> {
         let meta = kept.meta();
         let sum = self.args.checksum;
         let format = self.args.format;
         // Structured formats' report ranges come from a look at each raw
         // line beside the scrub (see `LineRanges`), which chunks do not have.
+        // A tar archive is rewritten member by member, never in chunks.
+        let plain_tar = codec == Codec::Plain && {
+            let mut head = [0; 512];
+            file.read_at(&mut head, 0).is_ok_and(|n| archive::is_tar(&head[..n]))
+        };
         let split = codec == Codec::Plain
+            && !plain_tar
             && !(self.with_ranges && format != Format::Raw)
             && meta.len() > self.split_above
             && rayon::current_num_threads() > 1
@@ -560,6 +602,7 @@ impl Job<'_> {
         let mut enc = Later::encoder(codec, out, self.args.level, gzip.as_ref(), original, memory, &seen)?;
         let mut ranges = Ranges::default();
         let mut encoding = None;
+        let mut members = BTreeMap::new();
         let (stats, input_sum, input_len) = if split {
             let mut head = vec![0; 64 * 1024];
             file.read_exact_at(&mut head, 0).context("read failed")?;
@@ -578,21 +621,14 @@ impl Job<'_> {
             (stats, hash.hex(), meta.len())
         } else {
             let mut input = Hashing::new(sum, threaded, file);
-            let decoded = BufReader::with_capacity(256 * 1024, codec.reader_seen(&mut input, memory, &seen)?);
-            let (text, order) = text_of(decoded, codec, self.args.text)?;
-            encoding = order.map(Utf16::name);
-            let redactor = self.redactor;
-            let scrubbed = utf16::writing(order, &mut Output(&mut enc), |out| match (self.with_ranges, format) {
-                (false, _) => scrub_reader(redactor, format, &mut { text }, out),
-                (true, Format::Raw) => stream_recorded(redactor, self.key, &mut { text }, out, |m| {
-                    ranges.add(m.rule().id(), m.range(), m.fingerprint());
-                }),
-                (true, _) => {
-                    let ranges = LineRanges { redactor, line: Vec::new(), offset: 0, ranges: &mut ranges };
-                    scrub_reader(redactor, format, &mut Tee { inner: text, ranges }, out)
-                }
-            });
-            let stats = scrubbed.map_err(|e| decode_error(codec, e))?;
+            let (decoded, tar) = content_of(codec.reader_seen(&mut input, memory, &seen)?, codec)?;
+            let stats = if tar {
+                self.scrub_archive(decoded, codec, &mut Output(&mut enc), spool_dir, &mut members)?
+            } else {
+                let (stats, order) = self.scrub_text(decoded, codec, &mut Output(&mut enc), &mut ranges)?;
+                encoding = order.map(Utf16::name);
+                stats
+            };
             (stats, input.hash.hex(), input.len)
         };
         let finished = enc.finish().and_then(|out| out.into_inner().map_err(|e| e.into_error()));
@@ -605,8 +641,105 @@ impl Job<'_> {
             kept.give(&writer)?;
         }
         let output_size = writer.metadata()?.len();
-        Ok((Written { stats, ranges, sums, output_size, encoding, same }, writer))
+        Ok((Written { stats, ranges, sums, output_size, encoding, same, members }, writer))
     }
+
+    /// Scrubs decoded text into `out`, recording its ranges when the report
+    /// wants them: UTF-16 is read as UTF-8 and written back as it was;
+    /// other content that looks binary is refused.
+    fn scrub_text(
+        &self,
+        decoded: BufReader<Box<dyn Read + '_>>,
+        codec: Codec,
+        out: &mut dyn Write,
+        ranges: &mut Ranges,
+    ) -> anyhow::Result<(Stats, Option<Utf16>)> {
+        let (text, order) = text_of(decoded, codec, self.args.text)?;
+        let (redactor, format) = (self.redactor, self.args.format);
+        let scrubbed = utf16::writing(order, out, |out| match (self.with_ranges, format) {
+            (false, _) => scrub_reader(redactor, format, &mut { text }, out),
+            (true, Format::Raw) => stream_recorded(redactor, self.key, &mut { text }, out, |m| {
+                ranges.add(m.rule().id(), m.range(), m.fingerprint());
+            }),
+            (true, _) => {
+                let ranges = LineRanges { redactor, line: Vec::new(), offset: 0, ranges };
+                scrub_reader(redactor, format, &mut Tee { inner: text, ranges }, out)
+            }
+        });
+        Ok((scrubbed.map_err(|e| decode_error(codec, e))?, order))
+    }
+
+    /// Rewrites the tar archive in `decoded` into `out`, each member
+    /// scrubbed as a file would be (a compressed one decompressed, then
+    /// compressed again as it was); `members` gets the report of each
+    /// member with findings. Returns the members' counts together.
+    fn scrub_archive(
+        &self,
+        decoded: BufReader<Box<dyn Read + '_>>,
+        codec: Codec,
+        out: &mut dyn Write,
+        spool_dir: &Path,
+        members: &mut BTreeMap<String, MemberReport>,
+    ) -> anyhow::Result<Stats> {
+        let mut total = Stats::default();
+        let memory = self.args.decoder.memory();
+        archive::rewrite(decoded, out, spool_dir, |member, content, spool| {
+            let (inner, gzip, content) = member_codec(content)?;
+            let (decoded, _) = content_of(inner.reader(content, memory)?, inner)?;
+            let mut enc = inner.writer(spool, self.args.level, gzip.as_ref())?;
+            let mut ranges = Ranges::default();
+            let (stats, order) = self.scrub_text(decoded, inner, &mut Output(&mut enc), &mut ranges)?;
+            let spool = enc.finish().map_err(|e| anyhow::Error::new(OutputError(e)))?;
+            total.merge(&stats);
+            if stats.findings() > 0 || stats.internal_errors() > 0 {
+                let codec = (inner != Codec::Plain).then(|| inner.name());
+                let counts = Counts::new(order.map(Utf16::name), &stats, ranges);
+                members.insert(member.display(), MemberReport { codec, counts });
+            }
+            Ok(spool)
+        })
+        .map_err(|e| match e.downcast::<io::Error>() {
+            Ok(e) => decode_error(codec, e),
+            Err(e) => e,
+        })?;
+        Ok(total)
+    }
+}
+
+/// A decoded file's content, its first bytes looked at: whether it is a
+/// tar archive (see [`archive::is_tar`]).
+fn content_of<'r>(
+    mut decoded: Box<dyn Read + 'r>,
+    codec: Codec,
+) -> anyhow::Result<(BufReader<Box<dyn Read + 'r>>, bool)> {
+    let mut head = Vec::with_capacity(512);
+    (&mut decoded).take(512).read_to_end(&mut head).map_err(|e| decode_error(codec, e))?;
+    let tar = archive::is_tar(&head);
+    let rewound: Box<dyn Read + 'r> = Box::new(io::Cursor::new(head).chain(decoded));
+    Ok((BufReader::with_capacity(256 * 1024, rewound), tar))
+}
+
+/// A tar member's compression (a rotated log in a bundle is often gzip),
+/// its gzip header when it has one, and a reader of all its bytes.
+fn member_codec(content: &mut dyn Read) -> anyhow::Result<(Codec, Option<GzipHeader>, impl Read + '_)> {
+    let mut head = Vec::new();
+    (&mut *content).take(64 * 1024).read_to_end(&mut head).context("cannot read the archive")?;
+    let codec = Codec::of(&head);
+    let gzip = match codec {
+        Codec::Gzip => GzipHeader::of(&head),
+        _ => None,
+    };
+    Ok((codec, gzip, io::Cursor::new(head).chain(content)))
+}
+
+/// What the report says of one member of a tar archive with findings: its
+/// ranges are in the member's decompressed bytes.
+#[derive(Serialize)]
+struct MemberReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codec: Option<&'static str>,
+    #[serde(flatten)]
+    counts: Counts,
 }
 
 /// A file scrubbed into its temporary file, waiting to be synced and
@@ -771,14 +904,10 @@ impl Placed {
             path: item.path.clone(),
             status: "scrubbed",
             codec: Some(codec.name()),
-            encoding: w.encoding,
-            lines: w.stats.lines(),
-            masked_lines: w.stats.masked_lines(),
-            findings: w.stats.by_rule().map(|(r, n)| (r.to_string(), n)).collect(),
-            ranges: w.ranges.by_rule,
-            fingerprints: w.ranges.prints,
+            counts: Counts::new(w.encoding, &w.stats, w.ranges),
             sums: Some(w.sums.clone()),
             error: None,
+            members: w.members,
         };
         let done = Done {
             rel: item.rel,
@@ -807,6 +936,8 @@ struct Written {
     /// checksums run on the scrubbing thread, see [`Mirror`]; a compressed
     /// one is, where [`Later`] copied it).
     same: bool,
+    /// A tar archive's members with findings, by path.
+    members: BTreeMap<String, MemberReport>,
 }
 
 /// The text of a decoded file and its UTF-16 byte order: UTF-16 (a byte
@@ -1517,9 +1648,13 @@ pub fn check(engine: &EngineArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> 
                 for f in &findings {
                     match args.json {
                         true => writeln!(out, "{}", f.json(&item.path))?,
-                        // The path's own bytes, as ripgrep prints them.
+                        // The path's own bytes, as ripgrep prints them; a tar
+                        // member's path after it in braces, as ugrep does.
                         false => {
                             out.write_all(item.path.as_os_str().as_bytes())?;
+                            if let Some(member) = &f.member {
+                                write!(out, "{{{member}}}")?;
+                            }
                             writeln!(out, ":{}:{}", f.line, f.rule)?;
                         }
                     }
@@ -1539,6 +1674,8 @@ pub fn check(engine: &EngineArgs, args: &CheckArgs) -> anyhow::Result<ExitCode> 
 
 /// One finding of `check`.
 struct Found {
+    /// The tar archive's member it is in.
+    member: Option<String>,
     line: u64,
     rule: String,
     category: Option<String>,
@@ -1553,6 +1690,9 @@ impl Found {
     /// fingerprint of the secret when there is one; never its text.
     fn json(&self, path: &Path) -> String {
         let mut o = serde_json::json!({ "path": json_path::value(path), "line": self.line, "rule": self.rule });
+        if let Some(member) = &self.member {
+            o["member"] = member.as_str().into();
+        }
         if let Some(category) = &self.category {
             o["category"] = category.as_str().into();
         }
@@ -1587,8 +1727,39 @@ fn check_file(
     };
     // Sniffed as a stream, so that a pipe is read as a file is.
     let (codec, input) = Codec::sniff_stream(input).context("cannot read")?;
-    let (mut reader, _) =
-        text_of(BufReader::with_capacity(256 * 1024, codec.reader(input, args.decoder.memory())?), codec, args.text)?;
+    let memory = args.decoder.memory();
+    let (decoded, tar) = content_of(codec.reader(input, memory)?, codec)?;
+    if !tar {
+        return check_text(redactor, decoded, codec, args, key);
+    }
+    let mut findings = Vec::new();
+    archive::members(decoded, |member, content| {
+        let (inner, _, content) = member_codec(content)?;
+        let (decoded, _) = content_of(inner.reader(content, memory)?, inner)?;
+        let name = member.display();
+        findings.extend(
+            check_text(redactor, decoded, inner, args, key)?
+                .into_iter()
+                .map(|f| Found { member: Some(name.clone()), ..f }),
+        );
+        Ok(())
+    })
+    .map_err(|e| match e.downcast::<io::Error>() {
+        Ok(e) => decode_error(codec, e),
+        Err(e) => e,
+    })?;
+    Ok(findings)
+}
+
+/// The findings of decoded text (see [`check_file`]).
+fn check_text(
+    redactor: &Redactor,
+    decoded: BufReader<Box<dyn Read + '_>>,
+    codec: Codec,
+    args: &CheckArgs,
+    key: Option<&HashKey>,
+) -> anyhow::Result<Vec<Found>> {
+    let (mut reader, _) = text_of(decoded, codec, args.text)?;
     if args.format != Format::Raw {
         return check_structured(redactor, args.format, reader).map_err(|e| decode_error(codec, e));
     }
@@ -1601,6 +1772,7 @@ fn check_file(
         }
         let span = m.line_range();
         findings.push(Found {
+            member: None,
             line: m.line(),
             rule: rule.to_string(),
             category: Some(m.rule().category().to_string()),
@@ -1628,6 +1800,7 @@ fn check_structured(redactor: &Redactor, format: Format, mut reader: impl BufRea
     let mut report = |line: u64, scrubber: &mut crate::format::Scrubber| {
         let (stats, counts) = scrubber.take_counts();
         findings.extend(stats.by_rule().map(|(id, _)| Found {
+            member: None,
             line,
             rule: id.to_string(),
             category: category(id),
@@ -1635,7 +1808,14 @@ fn check_structured(redactor: &Redactor, format: Format, mut reader: impl BufRea
             fingerprint: None,
         }));
         if counts.fields_masked > 0 {
-            findings.push(Found { line, rule: "field".to_string(), category: None, span: None, fingerprint: None });
+            findings.push(Found {
+                member: None,
+                line,
+                rule: "field".to_string(),
+                category: None,
+                span: None,
+                fingerprint: None,
+            });
         }
     };
     loop {
