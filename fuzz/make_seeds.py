@@ -4,9 +4,11 @@ into seeds/<target>/. Each seed starts with the byte the target reads as
 its choice (read size, format, codec). Run from anywhere; needs the msgpack
 package and the gzip, bzip2, xz and zstd commands."""
 import gzip
+import io
 import os
 import struct
 import subprocess
+import tarfile
 import zlib
 
 import msgpack
@@ -99,6 +101,29 @@ def gzip_member(data, comment=None):
     return head + c.compress(data) + c.flush() + struct.pack("<II", zlib.crc32(data), len(data))
 
 
+def archive_seeds():
+    # Tar archives in each format Python writes, with a long name (a PAX
+    # path or a GNU long-name entry), a directory, a link and a comment.
+    for name, fmt in [("pax", tarfile.PAX_FORMAT), ("gnu", tarfile.GNU_FORMAT), ("ustar", tarfile.USTAR_FORMAT)]:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=fmt) as t:
+            d = tarfile.TarInfo("logs")
+            d.type = tarfile.DIRTYPE
+            t.addfile(d)
+            for member, data in [("logs/app.log", LOG), ("logs/" + "n" * (40 if fmt == tarfile.USTAR_FORMAT else 120) + ".log", CRI)]:
+                info = tarfile.TarInfo(member)
+                info.size = len(data)
+                if fmt == tarfile.PAX_FORMAT:
+                    info.pax_headers = {"comment": "password=hunter2"}
+                t.addfile(info, io.BytesIO(data))
+            link = tarfile.TarInfo("logs/current")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "app.log"
+            t.addfile(link)
+        write("archive", name, buf.getvalue())
+
+
 forward_seeds()
 formats_seeds()
 compressed_seeds()
+archive_seeds()

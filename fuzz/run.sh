@@ -4,12 +4,12 @@
 # them. Usage:
 #   fuzz/run.sh TARGET [SECONDS]   one target (default 300 s)
 #   fuzz/run.sh all [SECONDS]      every target in turn, SECONDS each
-# Targets: redact rules forward formats compressed. A failing input is saved
+# Targets: redact rules forward formats compressed archive. A failing input is saved
 # as fuzz/artifacts/TARGET/crash-*; replay it with
 #   fuzz/target/<host>/release/TARGET fuzz/artifacts/TARGET/crash-...
 set -eu
 cd "$(dirname "$0")"
-targets="redact rules forward formats compressed"
+targets="redact rules forward formats compressed archive"
 which=${1:?usage: fuzz/run.sh all|TARGET [seconds]   (targets: $targets)}
 seconds=${2:-300}
 [ "$which" = all ] || targets=$which

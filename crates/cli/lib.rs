@@ -26,7 +26,7 @@ mod rules_cmd;
 mod serve;
 mod utf16;
 
-pub use batch::codec;
+pub use batch::{archive, codec};
 
 use std::io;
 use std::process::ExitCode;

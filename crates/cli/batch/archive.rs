@@ -12,7 +12,9 @@
 //! Fail closed: a sparse member (whose holes a rewrite would have to
 //! rebuild) fails the archive, and so does anything after the end of the
 //! archive but zero padding. A PAX header's `comment` record, free text no
-//! rule reads, is left out of the copy, as a gzip header's comment is.
+//! rule reads, is left out of the copy, as a gzip header's comment is, and
+//! the padding that fills each entry's last block is written as zeros
+//! whatever it held (old tar writers left stale memory there).
 
 use std::io::{self, Read, Seek, Write};
 use std::path::Path;
@@ -103,12 +105,15 @@ struct Meta {
 }
 
 fn walk(input: impl Read, mut out: Option<&mut dyn Write>, each: &mut Each<'_>) -> anyhow::Result<()> {
-    let mut archive = tar::Archive::new(input);
+    let mut archive = tar::Archive::new(Counted { inner: input, count: 0 });
     let mut pending: Vec<Meta> = Vec::new();
+    // Where the last entry's blocks end.
+    let mut entries_end = 0;
     for entry in archive.entries().context("cannot read the archive")?.raw(true) {
         let mut entry = entry.context("cannot read the archive")?;
         let header = entry.header().clone();
         let kind = header.entry_type();
+        entries_end = entry.raw_header_position() + 512 + header.entry_size().unwrap_or(0).next_multiple_of(512);
         if matches!(kind, EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink) {
             let mut data = Vec::new();
             (&mut entry).take(META_MAX + 1).read_to_end(&mut data).context("cannot read the archive")?;
@@ -179,12 +184,15 @@ fn walk(input: impl Read, mut out: Option<&mut dyn Write>, each: &mut Each<'_>) 
         pending.clear();
     }
     anyhow::ensure!(pending.is_empty(), "the archive ends after a PAX or long-name entry");
-    // After the end-of-archive block: the second one and the record's
-    // padding, zeros all, copied so that an archive with nothing to mask
-    // comes out as it went in.
+    // The end-of-archive block the reader took (none where the input just
+    // ends), then the second one and the record's padding: zeros all,
+    // copied so that an archive with nothing to mask comes out as it went
+    // in.
     let mut rest = archive.into_inner();
     let mut tail = vec![0; 64 * 1024];
-    let mut ended = false;
+    if let Some(o) = out.as_deref_mut() {
+        o.write_all(&tail[..(rest.count - entries_end) as usize])?;
+    }
     loop {
         let n = rest.read(&mut tail).context("cannot read the archive")?;
         if n == 0 {
@@ -192,15 +200,24 @@ fn walk(input: impl Read, mut out: Option<&mut dyn Write>, each: &mut Each<'_>) 
         }
         anyhow::ensure!(tail[..n].iter().all(|&b| b == 0), "holds data after the end of the archive");
         if let Some(o) = out.as_deref_mut() {
-            if !ended {
-                // The end-of-archive block the reader took.
-                o.write_all(&[0; 512])?;
-                ended = true;
-            }
             o.write_all(&tail[..n])?;
         }
     }
     Ok(())
+}
+
+/// A reader that counts what was read through it.
+struct Counted<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
 }
 
 /// A member's path: the last PAX `path` or GNU long name before it, else

@@ -12,7 +12,7 @@
 //! BLAKE3 with `--checksum blake3`) lets an auditor verify the run and lets
 //! a rerun skip what is done.
 
-mod archive;
+pub mod archive;
 mod checksum;
 pub mod codec;
 mod keep;
