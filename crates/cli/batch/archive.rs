@@ -408,6 +408,13 @@ mod tests {
         let mut out = Vec::new();
         rewrite(&a[..], &mut out, &std::env::temp_dir(), copy).unwrap();
         assert_eq!(out, a);
+        // Ended by one zero block, or by none: the same again.
+        let entries = a.len() - a.iter().rev().take_while(|&&b| b == 0).count();
+        for end in [entries.next_multiple_of(512), entries.next_multiple_of(512) + 512] {
+            let mut out = Vec::new();
+            rewrite(&a[..end], &mut out, &std::env::temp_dir(), copy).unwrap();
+            assert_eq!(out, &a[..end], "ended at {end}");
+        }
     }
 
     #[test]
