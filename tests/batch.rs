@@ -1367,12 +1367,14 @@ fn check_names_a_tar_members_findings_and_a_clean_archive_is_left_untouched() {
 
     // An archive of clean logs comes out as it went in: in place, it is
     // not replaced.
+    // A clean archive: two logs, one of them gzipped (kept as it was, not
+    // compressed again).
     let mut b = tar::Builder::new(Vec::new());
-    for name in ["a.log", "b.log"] {
+    for (name, data) in [("a.log", b"GET /health 200\n".to_vec()), ("b.log.1.gz", gzip(b"GET /health 200\n"))] {
         let mut h = tar::Header::new_gnu();
-        h.set_size(16);
+        h.set_size(data.len() as u64);
         h.set_mode(0o644);
-        b.append_data(&mut h, name, &b"GET /health 200\n"[..]).unwrap();
+        b.append_data(&mut h, name, &data[..]).unwrap();
     }
     let mut clean = b.into_inner().unwrap();
     clean.resize(clean.len().next_multiple_of(10240), 0);
@@ -1388,6 +1390,25 @@ fn check_names_a_tar_members_findings_and_a_clean_archive_is_left_untouched() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     assert_eq!((stat("clean.tar"), stat("clean.tar.gz")), before);
     assert_eq!(logscrub(&["check", src.to_str().unwrap()]).status.code(), Some(0));
+
+    // A gzip member whose header holds a comment is compressed again, the
+    // comment left out, though its content is clean.
+    let mut gz = flate2::GzBuilder::new().comment("password=hunter2").write(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"GET /health 200\n").unwrap();
+    let gz = gz.finish().unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(gz.len() as u64);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "c.log.gz", &gz[..]).unwrap();
+    let commented = b.into_inner().unwrap();
+    fs::write(src.join("commented.tar"), &commented).unwrap();
+    let out = dir.join("out");
+    let run = logscrub(&["scrub", "-q", src.join("commented.tar").to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let copy = fs::read(out.join("commented.tar")).unwrap();
+    assert!(!String::from_utf8_lossy(&copy).contains("hunter2"));
+    assert_eq!(tar_entries(&copy)[0].4, "GET /health 200\n");
 }
 
 #[test]

@@ -26,7 +26,7 @@ use tar::{EntryType, Header};
 pub type Spool = tempfile::SpooledTempFile;
 
 /// Members scrubbed larger than this go to a temporary file.
-const SPOOL_IN_MEMORY: usize = 8 << 20;
+pub const SPOOL_IN_MEMORY: usize = 8 << 20;
 
 /// The largest PAX or GNU long-name entry read (they hold a name or a few
 /// records, never a member's bytes).

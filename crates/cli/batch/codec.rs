@@ -252,12 +252,12 @@ impl Seen {
         !p.off && p.ended && p.head == p.bytes.len()
     }
 
-    fn free_text(&self) -> bool {
+    pub(crate) fn free_text(&self) -> bool {
         self.lock().free_text
     }
 
     /// Gives the comparison up.
-    fn stop(&self) {
+    pub(crate) fn stop(&self) {
         let mut p = self.lock();
         p.off = true;
         p.bytes = Vec::new();

@@ -685,12 +685,35 @@ impl Job<'_> {
         let memory = self.args.decoder.memory();
         archive::rewrite(decoded, out, spool_dir, |member, content, spool| {
             let (inner, gzip, content) = member_codec(content)?;
-            let (decoded, _) = content_of(inner.reader(content, memory)?, inner)?;
-            let mut enc = inner.writer(spool, self.args.level, gzip.as_ref())?;
-            let mut ranges = Ranges::default();
-            let (stats, order) = self.scrub_text(decoded, inner, &mut Output(&mut enc), &mut ranges)?;
-            let spool = enc.finish().map_err(|e| anyhow::Error::new(OutputError(e)))?;
+            // A compressed member is kept as it was where its content comes
+            // out unchanged (compared by checksum, as `Mirror` compares a
+            // file) and it holds nothing else (no gzip comment): a bundle
+            // with nothing to mask stays as it is. Not a zstd member, whose
+            // skippable frames would need a walk of their own.
+            let keep = matches!(inner, Codec::Gzip | Codec::Bzip2 | Codec::Xz);
+            let mut raw = keep.then(|| tempfile::spooled_tempfile_in(archive::SPOOL_IN_MEMORY, spool_dir));
+            let mut content = Copied { inner: content, copy: raw.as_mut() };
+            let seen = Seen::default();
+            seen.stop();
+            let (spool, stats, order, ranges, same) = {
+                let mut input = Hashing::new(Checksum::Blake3, false, inner.reader_seen(&mut content, memory, &seen)?);
+                let (decoded, _) = content_of(Box::new(&mut input), inner)?;
+                let enc = inner.writer(spool, self.args.level, gzip.as_ref())?;
+                let mut output = Hashing::new(Checksum::Blake3, false, enc);
+                let mut ranges = Ranges::default();
+                let (stats, order) = self.scrub_text(decoded, inner, &mut Output(&mut output), &mut ranges)?;
+                let spool = output.inner.finish().map_err(|e| anyhow::Error::new(OutputError(e)))?;
+                let same = input.hash.hex() == output.hash.hex() && !seen.free_text();
+                (spool, stats, order, ranges, same)
+            };
+            // All the member's bytes in the copy, past its decoder's end.
+            io::copy(&mut content, &mut io::sink())?;
+            drop(content);
             total.merge(&stats);
+            let spool = match raw {
+                Some(raw) if same => raw,
+                _ => spool,
+            };
             if stats.findings() > 0 || stats.internal_errors() > 0 {
                 let codec = (inner != Codec::Plain).then(|| inner.name());
                 let counts = Counts::new(order.map(Utf16::name), &stats, ranges);
@@ -730,6 +753,22 @@ fn member_codec(content: &mut dyn Read) -> anyhow::Result<(Codec, Option<GzipHea
         _ => None,
     };
     Ok((codec, gzip, io::Cursor::new(head).chain(content)))
+}
+
+/// A reader whose bytes are also written to `copy`, when there is one.
+struct Copied<'c, R> {
+    inner: R,
+    copy: Option<&'c mut archive::Spool>,
+}
+
+impl<R: Read> Read for Copied<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(copy) = &mut self.copy {
+            copy.write_all(&buf[..n]).map_err(OutputError::wrap)?;
+        }
+        Ok(n)
+    }
 }
 
 /// What the report says of one member of a tar archive with findings: its
