@@ -1454,3 +1454,26 @@ fn a_tar_with_a_binary_or_sparse_member_fails_alone_and_is_never_touched() {
     let check = logscrub(&["check", src.join("sparse.tar").to_str().unwrap()]);
     assert_eq!(check.status.code(), Some(2));
 }
+
+#[test]
+fn a_report_lists_at_most_ten_thousand_members_and_counts_the_rest() {
+    let tmp = temp_dir("tar-many");
+    let src = tmp.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let line = b"login password=hunter2hunter2\n";
+    for i in 0..10_002 {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(line.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, format!("logs/{i}.log"), &line[..]).unwrap();
+    }
+    fs::write(src.join("many.tar"), b.into_inner().unwrap()).unwrap();
+    let report = tmp.path().join("report.json");
+    scrub_into(&src, &tmp.path().join("out"), &report);
+    let report: serde_json::Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    let file = &report["files"][0];
+    assert_eq!(file["findings"]["password-assignment"], 10_002);
+    assert_eq!(file["members"].as_object().unwrap().len(), 10_000);
+    assert_eq!(file["members_omitted"], 2);
+}

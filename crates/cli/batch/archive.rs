@@ -53,9 +53,18 @@ pub fn is_tar(head: &[u8]) -> bool {
 pub struct Member {
     /// Its path in the archive (a PAX or GNU long name when it has one).
     pub name: Vec<u8>,
+    /// Its length in the archive.
+    pub size: u64,
 }
 
 impl Member {
+    /// A read buffer's size for its bytes: as long as they are, within
+    /// 8-256 KiB. A buffer is zeroed and faulted in when first filled, which
+    /// for thousands of small members cost more than scrubbing them.
+    pub fn buffer(&self) -> usize {
+        usize::try_from(self.size).unwrap_or(usize::MAX).clamp(8 << 10, 256 << 10)
+    }
+
     /// The path for messages and reports.
     pub fn display(&self) -> String {
         String::from_utf8_lossy(&self.name).into_owned()
@@ -125,7 +134,7 @@ fn walk(input: impl Read, mut out: Option<&mut dyn Write>, each: &mut Each<'_>) 
             continue;
         }
         let name = member_name(&pending, &header);
-        let member = Member { name };
+        let member = Member { name, size: header.entry_size().unwrap_or(0) };
         match kind {
             EntryType::Regular | EntryType::Continuous => {
                 let scrubbed = each(&member, &mut entry).with_context(|| format!("member {}", member.display()))?;

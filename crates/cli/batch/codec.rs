@@ -61,17 +61,25 @@ impl Codec {
     /// with a larger one fails with [`MemoryLimit`]. gzip's and bzip2's
     /// decoders need less than 4 MiB whatever the file.
     pub fn reader<'a, R: Read + 'a>(self, input: R, memory: u64) -> io::Result<Box<dyn Read + 'a>> {
-        self.content(input, memory, None)
+        self.content(input, memory, None, 256 * 1024)
     }
 
     /// [`Codec::reader`], whose content is also told to `seen`, for the
     /// file's copy ([`Later`]) to compare what it is given with.
     pub fn reader_seen<'a, R: Read + 'a>(self, input: R, memory: u64, seen: &Seen) -> io::Result<Box<dyn Read + 'a>> {
-        self.content(input, memory, Some(seen))
+        self.content(input, memory, Some(seen), 256 * 1024)
     }
 
-    fn content<'a, R: Read + 'a>(self, input: R, memory: u64, seen: Option<&Seen>) -> io::Result<Box<dyn Read + 'a>> {
-        let input = BufReader::with_capacity(256 * 1024, input);
+    /// [`Codec::reader`], told to `seen` if given, reading `input` through
+    /// a buffer of `buffer` bytes (less for a small tar member).
+    pub fn content<'a, R: Read + 'a>(
+        self,
+        input: R,
+        memory: u64,
+        seen: Option<&Seen>,
+        buffer: usize,
+    ) -> io::Result<Box<dyn Read + 'a>> {
+        let input = BufReader::with_capacity(buffer, input);
         // Told to `seen` when given, with whether the file held free text.
         fn told<'a, D: Read + 'a>(inner: D, seen: Option<&Seen>, free_text: fn(&D) -> bool) -> Box<dyn Read + 'a> {
             match seen {

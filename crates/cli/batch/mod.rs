@@ -232,12 +232,31 @@ struct FileReport {
     counts: Counts,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     sums: Option<Sums>,
-    /// A tar archive's members with findings, by path: their own counts
-    /// and ranges (the counts above are all the members' together, with no
-    /// ranges).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    members: BTreeMap<String, MemberReport>,
+    #[serde(flatten)]
+    members: Members,
 }
+
+/// A tar archive's members with findings, by path: their own counts and
+/// ranges (the file's counts are all the members' together, with no
+/// ranges). At most [`MAX_MEMBERS`] are listed, and [`MAX_RANGES`] ranges
+/// in all; the members left out are counted.
+#[derive(Serialize, Default)]
+struct Members {
+    #[serde(rename = "members", skip_serializing_if = "BTreeMap::is_empty")]
+    listed: BTreeMap<String, MemberReport>,
+    #[serde(rename = "members_omitted", skip_serializing_if = "is_zero")]
+    omitted: u64,
+    /// Ranges listed so far, of all members.
+    #[serde(skip)]
+    ranges_kept: usize,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Report at most this many members of a tar archive.
+const MAX_MEMBERS: usize = 10_000;
 
 /// What the report says of the text of a file, or of a tar member.
 #[derive(Serialize, Default)]
@@ -602,7 +621,7 @@ impl Job<'_> {
         let mut enc = Later::encoder(codec, out, self.args.level, gzip.as_ref(), original, memory, &seen)?;
         let mut ranges = Ranges::default();
         let mut encoding = None;
-        let mut members = BTreeMap::new();
+        let mut members = Members::default();
         let (stats, input_sum, input_len) = if split {
             let mut head = vec![0; 64 * 1024];
             file.read_exact_at(&mut head, 0).context("read failed")?;
@@ -621,7 +640,7 @@ impl Job<'_> {
             (stats, hash.hex(), meta.len())
         } else {
             let mut input = Hashing::new(sum, threaded, file);
-            let (decoded, tar) = content_of(codec.reader_seen(&mut input, memory, &seen)?, codec)?;
+            let (decoded, tar) = content_of(codec.reader_seen(&mut input, memory, &seen)?, codec, 256 * 1024)?;
             let stats = if tar {
                 self.scrub_archive(decoded, codec, &mut Output(&mut enc), spool_dir, &mut members)?
             } else {
@@ -679,7 +698,7 @@ impl Job<'_> {
         codec: Codec,
         out: &mut dyn Write,
         spool_dir: &Path,
-        members: &mut BTreeMap<String, MemberReport>,
+        members: &mut Members,
     ) -> anyhow::Result<Stats> {
         let mut total = Stats::default();
         let memory = self.args.decoder.memory();
@@ -696,11 +715,13 @@ impl Job<'_> {
             let seen = Seen::default();
             seen.stop();
             let (spool, stats, order, ranges, same) = {
-                let mut input = Hashing::new(Checksum::Blake3, false, inner.reader_seen(&mut content, memory, &seen)?);
-                let (decoded, _) = content_of(Box::new(&mut input), inner)?;
+                let buffer = member.buffer();
+                let decoder = inner.content(&mut content, memory, Some(&seen), buffer)?;
+                let mut input = Hashing::new(Checksum::Blake3, false, decoder);
+                let (decoded, _) = content_of(Box::new(&mut input), inner, buffer)?;
                 let enc = inner.writer(spool, self.args.level, gzip.as_ref())?;
                 let mut output = Hashing::new(Checksum::Blake3, false, enc);
-                let mut ranges = Ranges::default();
+                let mut ranges = Ranges { kept: members.ranges_kept, ..Ranges::default() };
                 let (stats, order) = self.scrub_text(decoded, inner, &mut Output(&mut output), &mut ranges)?;
                 let spool = output.inner.finish().map_err(|e| anyhow::Error::new(OutputError(e)))?;
                 let same = input.hash.hex() == output.hash.hex() && !seen.free_text();
@@ -715,9 +736,14 @@ impl Job<'_> {
                 _ => spool,
             };
             if stats.findings() > 0 || stats.internal_errors() > 0 {
-                let codec = (inner != Codec::Plain).then(|| inner.name());
-                let counts = Counts::new(order.map(Utf16::name), &stats, ranges);
-                members.insert(member.display(), MemberReport { codec, counts });
+                if members.listed.len() < MAX_MEMBERS {
+                    members.ranges_kept = ranges.kept;
+                    let codec = (inner != Codec::Plain).then(|| inner.name());
+                    let counts = Counts::new(order.map(Utf16::name), &stats, ranges);
+                    members.listed.insert(member.display(), MemberReport { codec, counts });
+                } else {
+                    members.omitted += 1;
+                }
             }
             Ok(spool)
         })
@@ -730,16 +756,18 @@ impl Job<'_> {
 }
 
 /// A decoded file's content, its first bytes looked at: whether it is a
-/// tar archive (see [`archive::is_tar`]).
+/// tar archive (see [`archive::is_tar`]); read through a buffer of `buffer`
+/// bytes.
 fn content_of<'r>(
     mut decoded: Box<dyn Read + 'r>,
     codec: Codec,
+    buffer: usize,
 ) -> anyhow::Result<(BufReader<Box<dyn Read + 'r>>, bool)> {
     let mut head = Vec::with_capacity(512);
     (&mut decoded).take(512).read_to_end(&mut head).map_err(|e| decode_error(codec, e))?;
     let tar = archive::is_tar(&head);
     let rewound: Box<dyn Read + 'r> = Box::new(io::Cursor::new(head).chain(decoded));
-    Ok((BufReader::with_capacity(256 * 1024, rewound), tar))
+    Ok((BufReader::with_capacity(buffer, rewound), tar))
 }
 
 /// A tar member's compression (a rotated log in a bundle is often gzip),
@@ -975,8 +1003,8 @@ struct Written {
     /// checksums run on the scrubbing thread, see [`Mirror`]; a compressed
     /// one is, where [`Later`] copied it).
     same: bool,
-    /// A tar archive's members with findings, by path.
-    members: BTreeMap<String, MemberReport>,
+    /// A tar archive's members with findings.
+    members: Members,
 }
 
 /// The text of a decoded file and its UTF-16 byte order: UTF-16 (a byte
@@ -1767,14 +1795,15 @@ fn check_file(
     // Sniffed as a stream, so that a pipe is read as a file is.
     let (codec, input) = Codec::sniff_stream(input).context("cannot read")?;
     let memory = args.decoder.memory();
-    let (decoded, tar) = content_of(codec.reader(input, memory)?, codec)?;
+    let (decoded, tar) = content_of(codec.reader(input, memory)?, codec, 256 * 1024)?;
     if !tar {
         return check_text(redactor, decoded, codec, args, key);
     }
     let mut findings = Vec::new();
     archive::members(decoded, |member, content| {
         let (inner, _, content) = member_codec(content)?;
-        let (decoded, _) = content_of(inner.reader(content, memory)?, inner)?;
+        let buffer = member.buffer();
+        let (decoded, _) = content_of(inner.content(content, memory, None, buffer)?, inner, buffer)?;
         let name = member.display();
         findings.extend(
             check_text(redactor, decoded, inner, args, key)?

@@ -344,7 +344,10 @@ impl Redactor {
     /// after each read so that a live pipe (`tail -F`) stays live.
     pub fn redact_reader<R: Read, W: Write>(&self, mut input: R, output: W) -> io::Result<Stats> {
         let mut stream = self.stream(output);
-        let mut buf = vec![0; 256 * 1024];
+        // Grown as reads fill it, up to 256 KiB: a small input (a member of
+        // a tar archive, a short file) does not pay for zeroing and
+        // faulting in the large buffer a long one reads best with.
+        let mut buf = vec![0; 16 * 1024];
         loop {
             let n = match input.read(&mut buf) {
                 Ok(0) => break,
@@ -352,6 +355,12 @@ impl Redactor {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
+            if n == buf.len() && buf.len() < 256 * 1024 {
+                stream.write_all(&buf[..n])?;
+                stream.flush()?;
+                buf.resize(buf.len() * 2, 0);
+                continue;
+            }
             stream.write_all(&buf[..n])?;
             stream.flush()?;
         }
