@@ -1339,6 +1339,14 @@ fn tar_archives_are_scrubbed_member_by_member_and_keep_their_entries() {
         serde_json::json!([25, 40]),
         "\"tar 0 user=jane password=\" is 25 bytes"
     );
+    // One thread (members scrubbed as they are read) and several (members
+    // read ahead and scrubbed side by side) write the same copies.
+    let one = tmp.path().join("one");
+    let run = logscrub(&["scrub", "-q", "-j", "1", src.to_str().unwrap(), "--out", one.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    for name in ["bundle.tar", "bundle.tgz", "bundle.tar.zst"] {
+        assert!(fs::read(one.join(name)).unwrap() == fs::read(out.join(name)).unwrap(), "{name}");
+    }
     // GNU tar, where it is installed, reads the copies as archives.
     if Command::new("tar").arg("--version").output().is_ok_and(|o| o.status.success()) {
         let listed = Command::new("tar").arg("-tf").arg(out.join("bundle.tar")).output().unwrap();
@@ -1432,6 +1440,18 @@ fn a_tar_with_a_binary_or_sparse_member_fails_alone_and_is_never_touched() {
     b.append_data(&mut h, "holes.log", std::io::empty()).unwrap();
     let sparse = b.into_inner().unwrap();
     fs::write(src.join("sparse.tar"), &sparse).unwrap();
+    // A gzipped member cut short, read ahead with others.
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, bytes) in [
+        ("a.log.gz", gzip(log_text("a", 2).as_bytes())),
+        ("cut.log.gz", gzip(log_text("c", 50).as_bytes())[..40].to_vec()),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        b.append_data(&mut h, name, &bytes[..]).unwrap();
+    }
+    let cut = b.into_inner().unwrap();
+    fs::write(src.join("cut.tar"), &cut).unwrap();
     fs::write(src.join("app.log"), log_text("x", 2)).unwrap();
     let manifest = tmp.path().join("m.jsonl");
     let run = logscrub(&["scrub", "--in-place", src.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()]);
@@ -1439,11 +1459,13 @@ fn a_tar_with_a_binary_or_sparse_member_fails_alone_and_is_never_touched() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("binary.tar: member logo.png: looks binary"), "{err}");
     assert!(err.contains("sparse.tar: member holes.log is sparse"), "{err}");
+    assert!(err.contains("cut.tar: member cut.log.gz: "), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
     assert_eq!(fs::read(src.join("binary.tar")).unwrap(), binary);
     assert_eq!(fs::read(src.join("sparse.tar")).unwrap(), sparse);
+    assert_eq!(fs::read(src.join("cut.tar")).unwrap(), cut);
     assert_eq!(fs::read_to_string(src.join("app.log")).unwrap(), scrubbed_text("x", 2));
-    assert_eq!(fs::read_dir(&src).unwrap().count(), 3, "no temporary file is left");
+    assert_eq!(fs::read_dir(&src).unwrap().count(), 4, "no temporary file is left");
     // With --text every member is taken as text.
     let binary_tar = src.join("binary.tar");
     let args =

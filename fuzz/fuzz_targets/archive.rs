@@ -17,30 +17,29 @@ use logscrub_cli::archive::{self, Member, Spool};
 /// A member's bytes, past which the input is not taken further.
 const CAP: u64 = 1 << 20;
 
-fn copy(_: &Member, content: &mut dyn Read, mut spool: Spool) -> anyhow::Result<Spool> {
+fn copy(_: &Member, content: &mut dyn Read, mut spool: Spool) -> anyhow::Result<(Spool, ())> {
     std::io::copy(&mut content.take(CAP), &mut spool)?;
     anyhow::ensure!(std::io::copy(content, &mut std::io::sink())? == 0, "over the cap");
-    Ok(spool)
+    Ok((spool, ()))
 }
 
 fn changed(bytes: &[u8]) -> Vec<u8> {
     [&bytes.to_ascii_uppercase()[..], b"one more line\n"].concat()
 }
 
-fn change(m: &Member, content: &mut dyn Read, spool: Spool) -> anyhow::Result<Spool> {
-    let mut bytes = Spool::new(usize::MAX);
-    bytes = copy(m, content, bytes)?;
+fn change(m: &Member, content: &mut dyn Read, spool: Spool) -> anyhow::Result<(Spool, ())> {
+    let (mut bytes, ()) = copy(m, content, Spool::new(usize::MAX))?;
     let mut all = Vec::new();
     std::io::Seek::rewind(&mut bytes)?;
     bytes.read_to_end(&mut all)?;
     let mut spool = spool;
     spool.write_all(&changed(&all))?;
-    Ok(spool)
+    Ok((spool, ()))
 }
 
-fn rewrite(input: &[u8], f: fn(&Member, &mut dyn Read, Spool) -> anyhow::Result<Spool>) -> Option<Vec<u8>> {
+fn rewrite(input: &[u8], f: fn(&Member, &mut dyn Read, Spool) -> anyhow::Result<(Spool, ())>) -> Option<Vec<u8>> {
     let mut out = Vec::new();
-    archive::rewrite(input, &mut out, &std::env::temp_dir(), f).ok()?;
+    archive::rewrite(input, &mut out, &std::env::temp_dir(), f, |_, ()| {}).ok()?;
     Some(out)
 }
 

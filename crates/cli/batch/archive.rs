@@ -20,7 +20,10 @@ use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 
 use anyhow::Context;
+use rayon::prelude::*;
 use tar::{EntryType, Header};
+
+use super::codec::Codec;
 
 /// A scrubbed member's bytes, until they are written after its header.
 pub type Spool = tempfile::SpooledTempFile;
@@ -77,34 +80,202 @@ pub fn members(
     input: impl Read,
     mut each: impl FnMut(&Member, &mut dyn Read) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    walk(input, None, &mut |member, content| {
-        each(member, content)?;
-        Ok(None)
-    })
+    walk(input, &mut Check(&mut each))
 }
 
 /// Writes to `out` the archive in `input` with each regular member's bytes
-/// as `scrub` wrote them into the spool it is given (which it hands back),
-/// and every other entry as it was. Spools that outgrow memory go to a
-/// temporary file in `spool_dir`.
-pub fn rewrite(
+/// as `scrub` wrote them into the spool it is given (which it hands back
+/// with what it found, given to `done` in the archive's order), and every
+/// other entry as it was. Spools that outgrow memory go to a temporary file
+/// in `spool_dir`.
+///
+/// On more than one thread (rayon's), compressed members of up to
+/// [`BATCH_BYTES`] (a bundle of rotated `.gz` logs) are read ahead into
+/// memory, a batch of about that many bytes at a time, and scrubbed side by
+/// side, as files are (16 gzipped members of 8 MB: 1.07-1.25 s on one
+/// thread, 0.66-0.77 s on two). Other members are scrubbed as they are
+/// read: a plain member is scanned about as fast as it is copied aside (16
+/// plain members of 8 MB on two threads: 0.54-0.55 s read ahead, 0.61-0.63
+/// s as read, for 89 against 49 MB of memory).
+pub fn rewrite<T: Send>(
     input: impl Read,
     out: &mut dyn Write,
     spool_dir: &Path,
-    mut scrub: impl FnMut(&Member, &mut dyn Read, Spool) -> anyhow::Result<Spool>,
+    scrub: impl Fn(&Member, &mut dyn Read, Spool) -> anyhow::Result<(Spool, T)> + Sync,
+    mut done: impl FnMut(&Member, T),
 ) -> anyhow::Result<()> {
-    walk(input, Some(out), &mut |member, content| {
-        let spool = tempfile::spooled_tempfile_in(SPOOL_IN_MEMORY, spool_dir);
-        let mut spool = scrub(member, content, spool)?;
-        let len = spool.seek(io::SeekFrom::End(0)).context("cannot read the member's scrubbed copy")?;
-        spool.rewind()?;
-        Ok(Some((spool, len)))
-    })
+    let parallel = rayon::current_num_threads() > 1;
+    let mut batch = Batch { out, spool_dir, scrub: &scrub, done: &mut done, pieces: Vec::new(), held: 0, parallel };
+    walk(input, &mut batch)?;
+    batch.flush()
 }
 
-/// What [`walk`] does with a regular member: read it, and for a rewrite
-/// give back its new bytes and their length.
-type Each<'a> = dyn FnMut(&Member, &mut dyn Read) -> anyhow::Result<Option<(Spool, u64)>> + 'a;
+/// Members read ahead at most, in bytes, before the batch is scrubbed.
+const BATCH_BYTES: u64 = 16 << 20;
+
+/// Members read ahead at most.
+const BATCH_MEMBERS: usize = 256;
+
+/// What [`walk`] hands each entry to.
+trait Sink {
+    /// A regular member: its header, the entries that describe it, and a
+    /// reader of its bytes.
+    fn member(&mut self, member: Member, header: Header, meta: Vec<Meta>, content: &mut dyn Read)
+        -> anyhow::Result<()>;
+
+    /// Where the bytes of the rest of the archive go, in order, if anywhere.
+    fn copy(&mut self) -> Option<&mut dyn Write>;
+}
+
+/// `check`: members read, nothing written.
+struct Check<'a>(&'a mut dyn FnMut(&Member, &mut dyn Read) -> anyhow::Result<()>);
+
+impl Sink for Check<'_> {
+    fn member(&mut self, member: Member, _: Header, _: Vec<Meta>, content: &mut dyn Read) -> anyhow::Result<()> {
+        (self.0)(&member, content).with_context(|| format!("member {}", member.display()))
+    }
+
+    fn copy(&mut self) -> Option<&mut dyn Write> {
+        None
+    }
+}
+
+type Scrub<'s, T> = dyn Fn(&Member, &mut dyn Read, Spool) -> anyhow::Result<(Spool, T)> + Sync + 's;
+
+/// A rewrite: entries held in order until their members are scrubbed.
+struct Batch<'a, T> {
+    out: &'a mut dyn Write,
+    spool_dir: &'a Path,
+    scrub: &'a Scrub<'a, T>,
+    done: &'a mut dyn FnMut(&Member, T),
+    pieces: Vec<Piece>,
+    /// Member bytes held.
+    held: u64,
+    parallel: bool,
+}
+
+/// A part of a rewrite held in a batch.
+enum Piece {
+    /// Bytes to write as they are.
+    Bytes(Vec<u8>),
+    /// A member read ahead, to be scrubbed.
+    Member(Box<Held>),
+}
+
+struct Held {
+    member: Member,
+    header: Header,
+    meta: Vec<Meta>,
+    bytes: Spool,
+}
+
+impl<T: Send> Batch<'_, T> {
+    fn spool(&self) -> Spool {
+        tempfile::spooled_tempfile_in(SPOOL_IN_MEMORY, self.spool_dir)
+    }
+
+    /// Scrubs a member now and writes it after all that is held.
+    fn now(&mut self, held: Held, content: &mut dyn Read) -> anyhow::Result<()> {
+        self.flush()?;
+        let Held { member, header, meta, .. } = held;
+        let scrubbed = (self.scrub)(&member, content, self.spool());
+        self.write(member, header, meta, scrubbed)
+    }
+
+    /// Writes a member, its scrubbed bytes in `scrubbed`, with its header
+    /// and those of the entries that describe it (see [`write_meta`]).
+    fn write(
+        &mut self,
+        member: Member,
+        mut header: Header,
+        mut meta: Vec<Meta>,
+        scrubbed: anyhow::Result<(Spool, T)>,
+    ) -> anyhow::Result<()> {
+        let (mut spool, found) = scrubbed.with_context(|| format!("member {}", member.display()))?;
+        let len = spool.seek(io::SeekFrom::End(0)).context("cannot read the member's scrubbed copy")?;
+        spool.rewind()?;
+        (self.done)(&member, found);
+        // A header is written again only where the length changed: as it
+        // was, it stays byte for byte the same.
+        let resized = header.entry_size().ok() != Some(len);
+        if resized {
+            header.set_size(len);
+            header.set_cksum();
+        }
+        write_meta(self.out, &mut meta, resized.then_some(len))?;
+        self.out.write_all(header.as_bytes())?;
+        io::copy(&mut spool, self.out)?;
+        pad(self.out, len)?;
+        Ok(())
+    }
+
+    /// Scrubs the members held side by side, then writes all that is held,
+    /// in order.
+    fn flush(&mut self) -> anyhow::Result<()> {
+        let scrub = self.scrub;
+        let spool_dir = self.spool_dir;
+        let mut results: Vec<Option<anyhow::Result<(Spool, T)>>> = self
+            .pieces
+            .par_iter_mut()
+            .map(|piece| match piece {
+                Piece::Bytes(_) => None,
+                Piece::Member(held) => Some(held.bytes.rewind().map_err(anyhow::Error::from).and_then(|()| {
+                    scrub(&held.member, &mut held.bytes, tempfile::spooled_tempfile_in(SPOOL_IN_MEMORY, spool_dir))
+                })),
+            })
+            .collect();
+        for (piece, result) in std::mem::take(&mut self.pieces).into_iter().zip(results.iter_mut()) {
+            match (piece, result.take()) {
+                (Piece::Bytes(bytes), _) => self.out.write_all(&bytes)?,
+                (Piece::Member(held), Some(scrubbed)) => {
+                    let Held { member, header, meta, .. } = *held;
+                    self.write(member, header, meta, scrubbed)?
+                }
+                (Piece::Member(_), None) => unreachable!("every member held is scrubbed"),
+            }
+        }
+        self.held = 0;
+        Ok(())
+    }
+}
+
+impl<T: Send> Sink for Batch<'_, T> {
+    fn member(
+        &mut self,
+        member: Member,
+        header: Header,
+        meta: Vec<Meta>,
+        content: &mut dyn Read,
+    ) -> anyhow::Result<()> {
+        let mut magic = Vec::with_capacity(6);
+        content.take(6).read_to_end(&mut magic).context("cannot read the archive")?;
+        let content = &mut io::Cursor::new(magic).chain(content);
+        let compressed = Codec::of(content.get_ref().0.get_ref()) != Codec::Plain;
+        if !self.parallel || !compressed || member.size > BATCH_BYTES {
+            let held = Held { member, header, meta, bytes: Spool::new(0) };
+            return self.now(held, content);
+        }
+        let mut held = Held { member, header, meta, bytes: Spool::new(BATCH_BYTES as usize) };
+        io::copy(content, &mut held.bytes).context("cannot read the archive")?;
+        self.held += held.member.size;
+        self.pieces.push(Piece::Member(Box::new(held)));
+        let members = self.pieces.iter().filter(|p| matches!(p, Piece::Member(_))).count();
+        if self.held >= BATCH_BYTES || members >= BATCH_MEMBERS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn copy(&mut self) -> Option<&mut dyn Write> {
+        if !matches!(self.pieces.last(), Some(Piece::Bytes(_))) {
+            self.pieces.push(Piece::Bytes(Vec::new()));
+        }
+        match self.pieces.last_mut() {
+            Some(Piece::Bytes(bytes)) => Some(bytes),
+            _ => unreachable!("pushed above"),
+        }
+    }
+}
 
 /// An entry that only describes the next one (a PAX header, a GNU long
 /// name), held until that one is written.
@@ -113,7 +284,7 @@ struct Meta {
     data: Vec<u8>,
 }
 
-fn walk(input: impl Read, mut out: Option<&mut dyn Write>, each: &mut Each<'_>) -> anyhow::Result<()> {
+fn walk(input: impl Read, sink: &mut dyn Sink) -> anyhow::Result<()> {
     let mut archive = tar::Archive::new(Counted { inner: input, count: 0 });
     let mut pending: Vec<Meta> = Vec::new();
     // Where the last entry's blocks end.
@@ -137,21 +308,7 @@ fn walk(input: impl Read, mut out: Option<&mut dyn Write>, each: &mut Each<'_>) 
         let member = Member { name, size: header.entry_size().unwrap_or(0) };
         match kind {
             EntryType::Regular | EntryType::Continuous => {
-                let scrubbed = each(&member, &mut entry).with_context(|| format!("member {}", member.display()))?;
-                if let (Some((mut spool, len)), Some(o)) = (scrubbed, out.as_deref_mut()) {
-                    // A header is written again only where the length
-                    // changed: as it was, it stays byte for byte the same.
-                    let mut header = header;
-                    let resized = header.entry_size().ok() != Some(len);
-                    if resized {
-                        header.set_size(len);
-                        header.set_cksum();
-                    }
-                    write_meta(o, &mut pending, resized.then_some(len))?;
-                    o.write_all(header.as_bytes())?;
-                    io::copy(&mut spool, o)?;
-                    pad(o, len)?;
-                }
+                sink.member(member, header, std::mem::take(&mut pending), &mut entry)?;
                 // Read to its end all the same: a scrub that stops early
                 // must not leave the rest to be taken as the next header.
                 io::copy(&mut entry, &mut io::sink()).context("cannot read the archive")?;
@@ -165,7 +322,7 @@ fn walk(input: impl Read, mut out: Option<&mut dyn Write>, each: &mut Each<'_>) 
             _ => {
                 // Directories, links, devices, global PAX headers: as they were.
                 let len = header.entry_size().context("cannot read the archive")?;
-                if let Some(o) = out.as_deref_mut() {
+                if let Some(o) = sink.copy() {
                     write_meta(o, &mut pending, None)?;
                     let mut header = header;
                     if kind == EntryType::XGlobalHeader {
@@ -188,9 +345,9 @@ fn walk(input: impl Read, mut out: Option<&mut dyn Write>, each: &mut Each<'_>) 
                         pad(o, len)?;
                     }
                 }
+                pending.clear();
             }
         }
-        pending.clear();
     }
     anyhow::ensure!(pending.is_empty(), "the archive ends after a PAX or long-name entry");
     // The end-of-archive block the reader took (none where the input just
@@ -199,7 +356,7 @@ fn walk(input: impl Read, mut out: Option<&mut dyn Write>, each: &mut Each<'_>) 
     // in.
     let mut rest = archive.into_inner();
     let mut tail = vec![0; 64 * 1024];
-    if let Some(o) = out.as_deref_mut() {
+    if let Some(o) = sink.copy() {
         o.write_all(&tail[..(rest.count - entries_end) as usize])?;
     }
     loop {
@@ -208,7 +365,7 @@ fn walk(input: impl Read, mut out: Option<&mut dyn Write>, each: &mut Each<'_>) 
             break;
         }
         anyhow::ensure!(tail[..n].iter().all(|&b| b == 0), "holds data after the end of the archive");
-        if let Some(o) = out.as_deref_mut() {
+        if let Some(o) = sink.copy() {
             o.write_all(&tail[..n])?;
         }
     }
@@ -340,17 +497,25 @@ mod tests {
         b.into_inner().unwrap()
     }
 
-    fn upper(_: &Member, content: &mut dyn Read, mut spool: Spool) -> anyhow::Result<Spool> {
+    fn upper(_: &Member, content: &mut dyn Read, mut spool: Spool) -> anyhow::Result<(Spool, ())> {
         let mut bytes = Vec::new();
         content.read_to_end(&mut bytes)?;
         spool.write_all(&bytes.to_ascii_uppercase())?;
         spool.write_all(b"and more\n")?;
-        Ok(spool)
+        Ok((spool, ()))
     }
 
-    fn copy(_: &Member, content: &mut dyn Read, mut spool: Spool) -> anyhow::Result<Spool> {
+    fn copy(_: &Member, content: &mut dyn Read, mut spool: Spool) -> anyhow::Result<(Spool, ())> {
         io::copy(content, &mut spool)?;
-        Ok(spool)
+        Ok((spool, ()))
+    }
+
+    fn rewrite(
+        input: &[u8],
+        out: &mut Vec<u8>,
+        scrub: impl Fn(&Member, &mut dyn Read, Spool) -> anyhow::Result<(Spool, ())> + Sync,
+    ) -> anyhow::Result<()> {
+        super::rewrite(input, out, &std::env::temp_dir(), scrub, |_, ()| {})
     }
 
     fn read_back(bytes: &[u8]) -> Vec<(String, EntryType, Vec<u8>)> {
@@ -394,11 +559,7 @@ mod tests {
         let mut names = Vec::new();
         let mut out = Vec::new();
         let dir = tempfile::tempdir().unwrap();
-        rewrite(&a[..], &mut out, dir.path(), |m, c, s| {
-            names.push(m.display());
-            upper(m, c, s)
-        })
-        .unwrap();
+        super::rewrite(&a[..], &mut out, dir.path(), upper, |m, ()| names.push(m.display())).unwrap();
         assert_eq!(names, ["logs/app.log", long.as_str()]);
         let back = read_back(&out);
         assert_eq!(back[0].0, "logs/");
@@ -415,14 +576,42 @@ mod tests {
         // GNU tar pads to a 10 KiB record.
         a.resize(a.len().next_multiple_of(10240), 0);
         let mut out = Vec::new();
-        rewrite(&a[..], &mut out, &std::env::temp_dir(), copy).unwrap();
+        rewrite(&a[..], &mut out, copy).unwrap();
         assert_eq!(out, a);
         // Ended by one zero block, or by none: the same again.
         let entries = a.len() - a.iter().rev().take_while(|&&b| b == 0).count();
         for end in [entries.next_multiple_of(512), entries.next_multiple_of(512) + 512] {
             let mut out = Vec::new();
-            rewrite(&a[..end], &mut out, &std::env::temp_dir(), copy).unwrap();
+            rewrite(&a[..end], &mut out, copy).unwrap();
             assert_eq!(out, &a[..end], "ended at {end}");
+        }
+    }
+
+    #[test]
+    fn members_read_ahead_and_scrubbed_side_by_side_come_out_in_order() {
+        // Compressed members (by their magic) are read ahead in batches,
+        // plain ones scrubbed as read, past a batch's count of members.
+        let files: Vec<(String, Vec<u8>)> = (0..300)
+            .map(|i| {
+                let body = format!("member {i}\n").repeat(i % 7 + 1).into_bytes();
+                let bytes = if i % 3 == 0 { body } else { [&[0x1f, 0x8b][..], &body].concat() };
+                (format!("logs/{i}.log"), bytes)
+            })
+            .collect();
+        let a = archive(&files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect::<Vec<_>>());
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let mut order = Vec::new();
+        let mut out = Vec::new();
+        pool.install(|| {
+            super::rewrite(&a[..], &mut out, &std::env::temp_dir(), upper, |m, ()| order.push(m.display()))
+        })
+        .unwrap();
+        assert_eq!(order, files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>());
+        let back = read_back(&out);
+        assert_eq!(back.len(), 302, "the directory, 300 members and the link");
+        for ((name, bytes), (path, _, data)) in files.iter().zip(&back[1..]) {
+            assert_eq!(path, name);
+            assert_eq!(data, &[&bytes.to_ascii_uppercase()[..], b"and more\n"].concat());
         }
     }
 
@@ -436,7 +625,7 @@ mod tests {
         b.append_data(&mut h, "short", &b"token\n"[..]).unwrap();
         let a = b.into_inner().unwrap();
         let mut out = Vec::new();
-        rewrite(&a[..], &mut out, &std::env::temp_dir(), upper).unwrap();
+        rewrite(&a[..], &mut out, upper).unwrap();
         assert!(!out.windows(7).any(|w| w == b"hunter2"));
         let back = read_back(&out);
         assert_eq!(back, [("logs/p.log".to_string(), EntryType::Regular, b"TOKEN\nand more\n".to_vec())]);
@@ -446,7 +635,7 @@ mod tests {
     fn a_sparse_member_or_data_after_the_end_fails_the_archive() {
         let mut a = archive(&[("logs/app.log", b"one\n")]);
         a.extend_from_slice(b"trailing");
-        let e = rewrite(&a[..], &mut Vec::new(), &std::env::temp_dir(), copy).unwrap_err();
+        let e = rewrite(&a[..], &mut Vec::new(), copy).unwrap_err();
         assert!(e.to_string().contains("after the end"), "{e}");
 
         let mut b = tar::Builder::new(Vec::new());
@@ -455,7 +644,7 @@ mod tests {
         h.set_size(0);
         b.append_data(&mut h, "holes.log", io::empty()).unwrap();
         let a = b.into_inner().unwrap();
-        let e = rewrite(&a[..], &mut Vec::new(), &std::env::temp_dir(), copy).unwrap_err();
+        let e = rewrite(&a[..], &mut Vec::new(), copy).unwrap_err();
         assert!(format!("{e:#}").contains("sparse"), "{e:#}");
     }
 

@@ -702,7 +702,7 @@ impl Job<'_> {
     ) -> anyhow::Result<Stats> {
         let mut total = Stats::default();
         let memory = self.args.decoder.memory();
-        archive::rewrite(decoded, out, spool_dir, |member, content, spool| {
+        let scrub = |member: &archive::Member, content: &mut dyn Read, spool| {
             let (inner, gzip, content) = member_codec(content)?;
             // A compressed member is kept as it was where its content comes
             // out unchanged (compared by checksum, as `Mirror` compares a
@@ -721,7 +721,7 @@ impl Job<'_> {
                 let (decoded, _) = content_of(Box::new(&mut input), inner, buffer)?;
                 let enc = inner.writer(spool, self.args.level, gzip.as_ref())?;
                 let mut output = Hashing::new(Checksum::Blake3, false, enc);
-                let mut ranges = Ranges { kept: members.ranges_kept, ..Ranges::default() };
+                let mut ranges = Ranges::default();
                 let (stats, order) = self.scrub_text(decoded, inner, &mut Output(&mut output), &mut ranges)?;
                 let spool = output.inner.finish().map_err(|e| anyhow::Error::new(OutputError(e)))?;
                 let same = input.hash.hex() == output.hash.hex() && !seen.free_text();
@@ -730,24 +730,34 @@ impl Job<'_> {
             // All the member's bytes in the copy, past its decoder's end.
             io::copy(&mut content, &mut io::sink())?;
             drop(content);
-            total.merge(&stats);
             let spool = match raw {
                 Some(raw) if same => raw,
                 _ => spool,
             };
-            if stats.findings() > 0 || stats.internal_errors() > 0 {
-                if members.listed.len() < MAX_MEMBERS {
-                    members.ranges_kept = ranges.kept;
-                    let codec = (inner != Codec::Plain).then(|| inner.name());
-                    let counts = Counts::new(order.map(Utf16::name), &stats, ranges);
-                    members.listed.insert(member.display(), MemberReport { codec, counts });
-                } else {
-                    members.omitted += 1;
-                }
+            anyhow::Ok((spool, (stats, inner, order, ranges)))
+        };
+        // In the archive's order, whichever thread scrubbed each member.
+        let done = |member: &archive::Member,
+                    (stats, inner, order, mut ranges): (Stats, Codec, Option<Utf16>, Ranges)| {
+            total.merge(&stats);
+            if stats.findings() == 0 && stats.internal_errors() == 0 {
+                return;
             }
-            Ok(spool)
-        })
-        .map_err(|e| match e.downcast::<io::Error>() {
+            if members.listed.len() >= MAX_MEMBERS {
+                members.omitted += 1;
+                return;
+            }
+            // The file's ranges budget, shared by its members in order.
+            for list in ranges.by_rule.values_mut() {
+                list.truncate(MAX_RANGES - members.ranges_kept);
+                members.ranges_kept += list.len();
+            }
+            ranges.by_rule.retain(|_, list| !list.is_empty());
+            let codec = (inner != Codec::Plain).then(|| inner.name());
+            let counts = Counts::new(order.map(Utf16::name), &stats, ranges);
+            members.listed.insert(member.display(), MemberReport { codec, counts });
+        };
+        archive::rewrite(decoded, out, spool_dir, scrub, done).map_err(|e| match e.downcast::<io::Error>() {
             Ok(e) => decode_error(codec, e),
             Err(e) => e,
         })?;
