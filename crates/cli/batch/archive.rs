@@ -90,7 +90,7 @@ pub fn members(
 /// in `spool_dir`.
 ///
 /// On more than one thread (rayon's), compressed members of up to
-/// [`BATCH_BYTES`] (a bundle of rotated `.gz` logs) are read ahead into
+/// 16 MiB (`BATCH_BYTES`; a bundle of rotated `.gz` logs) are read ahead into
 /// memory, a batch of about that many bytes at a time, and scrubbed side by
 /// side, as files are (16 gzipped members of 8 MB: 1.07-1.25 s on one
 /// thread, 0.66-0.77 s on two). Other members are scrubbed as they are

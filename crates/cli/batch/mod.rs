@@ -359,7 +359,9 @@ pub fn scrub(engine: &EngineArgs, args: &ScrubArgs) -> anyhow::Result<ExitCode> 
     // slowest chunk).
     let split_above = SPLIT_ABOVE.max(progress.bytes_total / pool.current_num_threads() as u64);
     let key = engine.hash_key()?;
-    let job = Job { redactor: &redactor, args, with_ranges: args.report.is_some(), key: key.as_ref(), split_above };
+    let files = items.len();
+    let job =
+        Job { redactor: &redactor, args, with_ranges: args.report.is_some(), key: key.as_ref(), split_above, files };
     // What becomes of files once they are committed, or failed: their
     // manifest entries (one sync for all of them), then their reports.
     let finish = |results: Vec<(walk::Item, anyhow::Result<(FileReport, Done)>)>| -> Vec<FileReport> {
@@ -515,6 +517,8 @@ struct Job<'a> {
     key: Option<&'a HashKey>,
     /// Plain files larger than this are scrubbed in chunks, in parallel.
     split_above: u64,
+    /// How many files the run holds.
+    files: usize,
 }
 
 impl Job<'_> {
@@ -597,7 +601,7 @@ impl Job<'_> {
             && meta.len() > self.split_above
             && rayon::current_num_threads() > 1
             && !is_utf16(&file)?;
-        let threaded = hash_thread(split, meta.len());
+        let threaded = hash_thread(split, meta.len(), self.files);
         // Hashed below the buffer: the hash gets the output in large
         // pieces, which BLAKE3 hashes many chunks at a time.
         let mut hashing = Hashing::new(sum, threaded, Writeback::new(tmp));
@@ -1500,8 +1504,9 @@ struct Background {
 }
 
 /// Whether a checksum gets a thread of its own. It pays where a core would
-/// otherwise idle: fewer jobs than cores, or a file split into chunks, whose
-/// writer hashes in order while the pool scrubs the chunks. With a job on
+/// otherwise idle: fewer jobs than cores, fewer files than jobs (one
+/// archive, run with a job a core by default), or a file split into chunks,
+/// whose writer hashes in order while the pool scrubs the chunks. With a job on
 /// every core (or one core: taskset, a container's CPU limit) a thread
 /// overlaps nothing and adds a copy of every byte and a switch a batch:
 /// pinned to one core, a 259 MB file took 0.87-0.97 s with it and
@@ -1509,11 +1514,12 @@ struct Background {
 ///
 /// A small file is hashed here: starting and joining two threads costs
 /// more than its hashing (2,000 files of 50 KB spawned 4,000 threads).
-fn hash_thread(split: bool, len: u64) -> bool {
+fn hash_thread(split: bool, len: u64, files: usize) -> bool {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     // Asked once: the answer reads the cgroup's CPU quota from /proc and /sys.
     let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    split || (len >= HASH_THREAD_FROM && cores > rayon::current_num_threads())
+    let threads = rayon::current_num_threads();
+    split || (len >= HASH_THREAD_FROM && cores > 1 && (cores > threads || files < threads))
 }
 
 /// Files smaller than this are hashed on the scrubbing thread.
