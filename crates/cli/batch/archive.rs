@@ -105,7 +105,7 @@ pub fn rewrite<T: Send>(
     mut done: impl FnMut(&Member, T),
 ) -> anyhow::Result<()> {
     let parallel = rayon::current_num_threads() > 1;
-    let mut batch = Batch { out, spool_dir, scrub: &scrub, done: &mut done, pieces: Vec::new(), held: 0, parallel };
+    let mut batch = Batch { out, spool_dir, scrub: &scrub, done: &mut done, held: Vec::new(), held_bytes: 0, parallel };
     walk(input, &mut batch)?;
     batch.flush()
 }
@@ -123,8 +123,9 @@ trait Sink {
     fn member(&mut self, member: Member, header: Header, meta: Vec<Meta>, content: &mut dyn Read)
         -> anyhow::Result<()>;
 
-    /// Where the bytes of the rest of the archive go, in order, if anywhere.
-    fn copy(&mut self) -> Option<&mut dyn Write>;
+    /// Where the bytes of the rest of the archive go, in order, if anywhere:
+    /// what comes before them is written first.
+    fn copy(&mut self) -> anyhow::Result<Option<&mut dyn Write>>;
 }
 
 /// `check`: members read, nothing written.
@@ -135,33 +136,28 @@ impl Sink for Check<'_> {
         (self.0)(&member, content).with_context(|| format!("member {}", member.display()))
     }
 
-    fn copy(&mut self) -> Option<&mut dyn Write> {
-        None
+    fn copy(&mut self) -> anyhow::Result<Option<&mut dyn Write>> {
+        Ok(None)
     }
 }
 
 type Scrub<'s, T> = dyn Fn(&Member, &mut dyn Read, Spool) -> anyhow::Result<(Spool, T)> + Sync + 's;
 
-/// A rewrite: entries held in order until their members are scrubbed.
+/// A rewrite: members read ahead until a batch is scrubbed, side by side,
+/// and written in order. Any other entry first writes the batch: nothing
+/// but members is held, so memory stays bounded whatever the entries.
 struct Batch<'a, T> {
     out: &'a mut dyn Write,
     spool_dir: &'a Path,
     scrub: &'a Scrub<'a, T>,
     done: &'a mut dyn FnMut(&Member, T),
-    pieces: Vec<Piece>,
+    held: Vec<Held>,
     /// Member bytes held.
-    held: u64,
+    held_bytes: u64,
     parallel: bool,
 }
 
-/// A part of a rewrite held in a batch.
-enum Piece {
-    /// Bytes to write as they are.
-    Bytes(Vec<u8>),
-    /// A member read ahead, to be scrubbed.
-    Member(Box<Held>),
-}
-
+/// A member read ahead, to be scrubbed.
 struct Held {
     member: Member,
     header: Header,
@@ -170,18 +166,6 @@ struct Held {
 }
 
 impl<T: Send> Batch<'_, T> {
-    fn spool(&self) -> Spool {
-        tempfile::spooled_tempfile_in(SPOOL_IN_MEMORY, self.spool_dir)
-    }
-
-    /// Scrubs a member now and writes it after all that is held.
-    fn now(&mut self, held: Held, content: &mut dyn Read) -> anyhow::Result<()> {
-        self.flush()?;
-        let Held { member, header, meta, .. } = held;
-        let scrubbed = (self.scrub)(&member, content, self.spool());
-        self.write(member, header, meta, scrubbed)
-    }
-
     /// Writes a member, its scrubbed bytes in `scrubbed`, with its header
     /// and those of the entries that describe it (see [`write_meta`]).
     fn write(
@@ -209,32 +193,21 @@ impl<T: Send> Batch<'_, T> {
         Ok(())
     }
 
-    /// Scrubs the members held side by side, then writes all that is held,
-    /// in order.
+    /// Scrubs the members held side by side, then writes them in order.
     fn flush(&mut self) -> anyhow::Result<()> {
-        let scrub = self.scrub;
-        let spool_dir = self.spool_dir;
-        let mut results: Vec<Option<anyhow::Result<(Spool, T)>>> = self
-            .pieces
+        let (scrub, spool_dir) = (self.scrub, self.spool_dir);
+        let results: Vec<anyhow::Result<(Spool, T)>> = self
+            .held
             .par_iter_mut()
-            .map(|piece| match piece {
-                Piece::Bytes(_) => None,
-                Piece::Member(held) => Some(held.bytes.rewind().map_err(anyhow::Error::from).and_then(|()| {
-                    scrub(&held.member, &mut held.bytes, tempfile::spooled_tempfile_in(SPOOL_IN_MEMORY, spool_dir))
-                })),
+            .map(|held| {
+                held.bytes.rewind()?;
+                scrub(&held.member, &mut held.bytes, tempfile::spooled_tempfile_in(SPOOL_IN_MEMORY, spool_dir))
             })
             .collect();
-        for (piece, result) in std::mem::take(&mut self.pieces).into_iter().zip(results.iter_mut()) {
-            match (piece, result.take()) {
-                (Piece::Bytes(bytes), _) => self.out.write_all(&bytes)?,
-                (Piece::Member(held), Some(scrubbed)) => {
-                    let Held { member, header, meta, .. } = *held;
-                    self.write(member, header, meta, scrubbed)?
-                }
-                (Piece::Member(_), None) => unreachable!("every member held is scrubbed"),
-            }
+        for (Held { member, header, meta, .. }, scrubbed) in std::mem::take(&mut self.held).into_iter().zip(results) {
+            self.write(member, header, meta, scrubbed)?;
         }
-        self.held = 0;
+        self.held_bytes = 0;
         Ok(())
     }
 }
@@ -252,28 +225,25 @@ impl<T: Send> Sink for Batch<'_, T> {
         let content = &mut io::Cursor::new(magic).chain(content);
         let compressed = Codec::of(content.get_ref().0.get_ref()) != Codec::Plain;
         if !self.parallel || !compressed || member.size > BATCH_BYTES {
-            let held = Held { member, header, meta, bytes: Spool::new(0) };
-            return self.now(held, content);
+            // Scrubbed as it is read, after what is held.
+            self.flush()?;
+            let spool = tempfile::spooled_tempfile_in(SPOOL_IN_MEMORY, self.spool_dir);
+            let scrubbed = (self.scrub)(&member, content, spool);
+            return self.write(member, header, meta, scrubbed);
         }
         let mut held = Held { member, header, meta, bytes: Spool::new(BATCH_BYTES as usize) };
         io::copy(content, &mut held.bytes).context("cannot read the archive")?;
-        self.held += held.member.size;
-        self.pieces.push(Piece::Member(Box::new(held)));
-        let members = self.pieces.iter().filter(|p| matches!(p, Piece::Member(_))).count();
-        if self.held >= BATCH_BYTES || members >= BATCH_MEMBERS {
+        self.held_bytes += held.member.size;
+        self.held.push(held);
+        if self.held_bytes >= BATCH_BYTES || self.held.len() >= BATCH_MEMBERS {
             self.flush()?;
         }
         Ok(())
     }
 
-    fn copy(&mut self) -> Option<&mut dyn Write> {
-        if !matches!(self.pieces.last(), Some(Piece::Bytes(_))) {
-            self.pieces.push(Piece::Bytes(Vec::new()));
-        }
-        match self.pieces.last_mut() {
-            Some(Piece::Bytes(bytes)) => Some(bytes),
-            _ => unreachable!("pushed above"),
-        }
+    fn copy(&mut self) -> anyhow::Result<Option<&mut dyn Write>> {
+        self.flush()?;
+        Ok(Some(&mut *self.out))
     }
 }
 
@@ -322,7 +292,7 @@ fn walk(input: impl Read, sink: &mut dyn Sink) -> anyhow::Result<()> {
             _ => {
                 // Directories, links, devices, global PAX headers: as they were.
                 let len = header.entry_size().context("cannot read the archive")?;
-                if let Some(o) = sink.copy() {
+                if let Some(o) = sink.copy()? {
                     write_meta(o, &mut pending, None)?;
                     let mut header = header;
                     if kind == EntryType::XGlobalHeader {
@@ -356,7 +326,7 @@ fn walk(input: impl Read, sink: &mut dyn Sink) -> anyhow::Result<()> {
     // in.
     let mut rest = archive.into_inner();
     let mut tail = vec![0; 64 * 1024];
-    if let Some(o) = sink.copy() {
+    if let Some(o) = sink.copy()? {
         o.write_all(&tail[..(rest.count - entries_end) as usize])?;
     }
     loop {
@@ -365,7 +335,7 @@ fn walk(input: impl Read, sink: &mut dyn Sink) -> anyhow::Result<()> {
             break;
         }
         anyhow::ensure!(tail[..n].iter().all(|&b| b == 0), "holds data after the end of the archive");
-        if let Some(o) = sink.copy() {
+        if let Some(o) = sink.copy()? {
             o.write_all(&tail[..n])?;
         }
     }
