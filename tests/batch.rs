@@ -1452,6 +1452,10 @@ fn a_tar_with_a_binary_or_sparse_member_fails_alone_and_is_never_touched() {
     }
     let cut = b.into_inner().unwrap();
     fs::write(src.join("cut.tar"), &cut).unwrap();
+    // An archive cut short: plain, and gzipped (cut inside a member).
+    let bundle = log_bundle("logs/long.log");
+    fs::write(src.join("short.tar"), &bundle[..1500]).unwrap();
+    fs::write(src.join("short.tgz"), &gzip(&bundle)[..700]).unwrap();
     fs::write(src.join("app.log"), log_text("x", 2)).unwrap();
     let manifest = tmp.path().join("m.jsonl");
     let run = logscrub(&["scrub", "--in-place", src.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()]);
@@ -1460,12 +1464,14 @@ fn a_tar_with_a_binary_or_sparse_member_fails_alone_and_is_never_touched() {
     assert!(err.contains("binary.tar: member logo.png: looks binary"), "{err}");
     assert!(err.contains("sparse.tar: member holes.log is sparse"), "{err}");
     assert!(err.contains("cut.tar: member cut.log.gz: "), "{err}");
+    assert!(err.contains("short.tar: cannot read the archive: "), "{err}");
+    assert!(err.contains("short.tgz: cannot read the archive: corrupt or truncated gzip data"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
     assert_eq!(fs::read(src.join("binary.tar")).unwrap(), binary);
     assert_eq!(fs::read(src.join("sparse.tar")).unwrap(), sparse);
     assert_eq!(fs::read(src.join("cut.tar")).unwrap(), cut);
     assert_eq!(fs::read_to_string(src.join("app.log")).unwrap(), scrubbed_text("x", 2));
-    assert_eq!(fs::read_dir(&src).unwrap().count(), 4, "no temporary file is left");
+    assert_eq!(fs::read_dir(&src).unwrap().count(), 6, "no temporary file is left");
     // With --text every member is taken as text.
     let binary_tar = src.join("binary.tar");
     let args =

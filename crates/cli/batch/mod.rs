@@ -761,10 +761,7 @@ impl Job<'_> {
             let counts = Counts::new(order.map(Utf16::name), &stats, ranges);
             members.listed.insert(member.display(), MemberReport { codec, counts });
         };
-        archive::rewrite(decoded, out, spool_dir, scrub, done).map_err(|e| match e.downcast::<io::Error>() {
-            Ok(e) => decode_error(codec, e),
-            Err(e) => e,
-        })?;
+        archive::rewrite(Worded::reader(decoded, codec), out, spool_dir, scrub, done)?;
         Ok(total)
     }
 }
@@ -1061,7 +1058,10 @@ fn refuse_binary(head: &[u8], text: bool) -> anyhow::Result<()> {
 /// An error of the scrub: the output's (see [`Output`]) as it is, else
 /// the input's, read or decoded.
 fn decode_error(codec: Codec, e: io::Error) -> anyhow::Error {
-    if e.get_ref().is_some_and(|inner| inner.is::<OutputError>() || inner.is::<codec::MemoryLimit>()) {
+    let said = |inner: &(dyn std::error::Error + Send + Sync + 'static)| {
+        inner.is::<OutputError>() || inner.is::<codec::MemoryLimit>() || inner.is::<Worded>()
+    };
+    if e.get_ref().is_some_and(said) {
         return e.into();
     }
     match codec {
@@ -1069,6 +1069,39 @@ fn decode_error(codec: Codec, e: io::Error) -> anyhow::Error {
         c => anyhow::anyhow!("corrupt or truncated {} data: {e}; the original is untouched", c.name()),
     }
 }
+
+/// A read error of a tar archive's decoded stream, worded as
+/// [`decode_error`] words a file's where it happens: the error then keeps
+/// the step and the member it happened in (`member logs/a.log: ...`).
+#[derive(Debug)]
+struct Worded(String);
+
+impl Worded {
+    /// `decoded`, a stream of `codec`, whose read errors say so.
+    fn reader<'r>(decoded: impl Read + 'r, codec: Codec) -> impl Read + 'r {
+        struct Reader<R>(R, Codec);
+        impl<R: Read> Read for Reader<R> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.0.read(buf).map_err(|e| {
+                    let kind = e.kind();
+                    match decode_error(self.1, e).downcast::<io::Error>() {
+                        Ok(e) => e,
+                        Err(worded) => io::Error::new(kind, Worded(format!("{worded:#}"))),
+                    }
+                })
+            }
+        }
+        Reader(decoded, codec)
+    }
+}
+
+impl std::fmt::Display for Worded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Worded {}
 
 /// The scrubbed copy being written, whose errors say they are its own: a
 /// full disk is not a corrupt archive.
@@ -1816,7 +1849,7 @@ fn check_file(
         return check_text(redactor, decoded, codec, args, key);
     }
     let mut findings = Vec::new();
-    archive::members(decoded, |member, content| {
+    archive::members(Worded::reader(decoded, codec), |member, content| {
         let (inner, _, content) = member_codec(content)?;
         let buffer = member.buffer();
         let (decoded, _) = content_of(inner.content(content, memory, None, buffer)?, inner, buffer)?;
@@ -1827,10 +1860,6 @@ fn check_file(
                 .map(|f| Found { member: Some(name.clone()), ..f }),
         );
         Ok(())
-    })
-    .map_err(|e| match e.downcast::<io::Error>() {
-        Ok(e) => decode_error(codec, e),
-        Err(e) => e,
     })?;
     Ok(findings)
 }
